@@ -1,0 +1,33 @@
+# Set-up is part of every target: each creates or updates .venv from the package registry.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+export MPLBACKEND := Agg
+
+.PHONY: demo test sbml-suite bench bench-ensemble clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/crosstalk demo --out out
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+sbml-suite: $(STAMP)
+	$(PY) -m simulator.testsuite --out out/sbml-suite.csv
+
+bench: $(STAMP)
+	$(PY) benchmarks/single_run.py
+
+bench-ensemble: $(STAMP)
+	$(PY) benchmarks/ensemble.py
+
+clean:
+	rm -rf $(VENV) out .cache

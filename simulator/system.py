@@ -1,0 +1,87 @@
+"""The flattened symbolic ODE system: the contract between SBML semantics and the solvers.
+
+:mod:`simulator.semantics` turns a :class:`~simulator.model.Model` into an :class:`OdeSystem`;
+:mod:`simulator.codegen` turns an ``OdeSystem`` into numpy and numba functions; the solvers
+only see arrays. Every expression here is a sympy expression in the symbols ``t``, ``y``
+(state variables) and ``p`` (quantities that are constant between events). Assignment rules
+are already substituted in, so ``rhs`` is a pure function ``f(t, y, p)``.
+
+State variables are species *amounts* (for species changed by reactions), and the values of
+species, compartments and parameters that rate rules change. ``p`` holds everything else
+that events may change, plus the constants; derived constants (initial assignments) are
+recomputed from the others by ``p_init``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One SBML event, in (t, y, p).
+
+    ``assignments`` are ``(kind, index, expr)`` with kind ``"y"`` or ``"p"``: the value of
+    ``expr`` (evaluated at trigger time or at execution time, see
+    ``use_values_from_trigger_time``) is written to ``y[index]`` or ``p[index]``.
+    """
+
+    id: str
+    trigger: sympy.Basic                      # boolean expression
+    assignments: tuple[tuple[str, int, sympy.Expr], ...]
+    initial_value: bool = True
+    persistent: bool = True
+    delay: sympy.Expr | None = None
+    priority: sympy.Expr | None = None
+    use_values_from_trigger_time: bool = True
+
+
+@dataclass(frozen=True)
+class OdeSystem:
+    """A model as ``dy/dt = rhs(t, y, p)`` plus events, outputs and initial values.
+
+    Attributes
+    ----------
+    state_ids : ids of the state variables, in order (species ids mean amounts)
+    y : state symbols, same order
+    param_ids : ids of the entries of ``p`` (global parameters, ``"R1.k"`` local ones,
+        constant compartments, boundary/constant species, stoichiometries, ...)
+    p : parameter symbols, same order
+    p_default : default numeric values of ``p`` (before ``p_init``)
+    p_init : for each entry of ``p``, its initial value as an expression in ``p`` (identity
+        for free parameters, the initial assignment for derived ones); already resolved so
+        that it depends only on free entries of ``p`` and ``t``.
+    y_init : initial value of each state, an expression in ``p`` and ``t`` (``t = t0``)
+    rhs : ``dy/dt`` per state
+    outputs : every readable id -> its value as SBML means it (species: concentration unless
+        hasOnlySubstanceUnits; compartments: size; parameters and rule targets: value)
+    species_amount : species id -> amount expression
+    species_compartment : species id -> compartment id
+    events : the events, in document order
+    """
+
+    model_id: str
+    model_hash: str
+    t: sympy.Symbol
+    state_ids: tuple[str, ...]
+    y: tuple[sympy.Symbol, ...]
+    param_ids: tuple[str, ...]
+    p: tuple[sympy.Symbol, ...]
+    p_default: np.ndarray
+    p_init: tuple[sympy.Expr, ...]
+    y_init: tuple[sympy.Expr, ...]
+    rhs: tuple[sympy.Expr, ...]
+    outputs: dict[str, sympy.Expr] = field(default_factory=dict)
+    species_amount: dict[str, sympy.Expr] = field(default_factory=dict)
+    species_compartment: dict[str, str] = field(default_factory=dict)
+    events: tuple[EventSpec, ...] = ()
+
+    @property
+    def n_states(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.p)
