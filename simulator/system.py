@@ -8,8 +8,7 @@ are already substituted in, so ``rhs`` is a pure function ``f(t, y, p)``.
 
 State variables are species *amounts* (for species changed by reactions), and the values of
 species, compartments and parameters that rate rules change. ``p`` holds everything else
-that events may change, plus the constants; derived constants (initial assignments) are
-recomputed from the others by ``p_init``.
+that events may change, plus the constants (species in ``p`` are held as amounts too).
 """
 from __future__ import annotations
 
@@ -49,11 +48,10 @@ class OdeSystem:
     param_ids : ids of the entries of ``p`` (global parameters, ``"R1.k"`` local ones,
         constant compartments, boundary/constant species, stoichiometries, ...)
     p : parameter symbols, same order
-    p_default : default numeric values of ``p`` (before ``p_init``)
-    p_init : for each entry of ``p``, its initial value as an expression in ``p`` (identity
-        for free parameters, the initial assignment for derived ones); already resolved so
-        that it depends only on free entries of ``p`` and ``t``.
-    y_init : initial value of each state, an expression in ``p`` and ``t`` (``t = t0``)
+    p_default : numeric values of ``p`` at the model's defaults (after initial assignments)
+    y_default : numeric initial state at the model's defaults
+    init : how initial values are computed from ids (see :mod:`simulator.semantics`):
+        ``init.values(overrides, t0) -> (y0, p)`` honours SBML initial assignments and rules.
     rhs : ``dy/dt`` per state
     outputs : every readable id -> its value as SBML means it (species: concentration unless
         hasOnlySubstanceUnits; compartments: size; parameters and rule targets: value)
@@ -70,13 +68,13 @@ class OdeSystem:
     param_ids: tuple[str, ...]
     p: tuple[sympy.Symbol, ...]
     p_default: np.ndarray
-    p_init: tuple[sympy.Expr, ...]
-    y_init: tuple[sympy.Expr, ...]
+    y_default: np.ndarray
     rhs: tuple[sympy.Expr, ...]
     outputs: dict[str, sympy.Expr] = field(default_factory=dict)
     species_amount: dict[str, sympy.Expr] = field(default_factory=dict)
     species_compartment: dict[str, str] = field(default_factory=dict)
     events: tuple[EventSpec, ...] = ()
+    init: object = field(default=None, repr=False, compare=False)
 
     @property
     def n_states(self) -> int:

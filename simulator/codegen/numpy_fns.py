@@ -1,0 +1,116 @@
+"""numpy functions generated from an OdeSystem: the scipy reference backend and post-processing.
+
+Expressions are renamed to our identifiers (:class:`~simulator.codegen.common.SymbolMap`)
+and printed by sympy's ``lambdify``; no model text reaches the generated source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import sympy
+
+from simulator.codegen.common import SymbolMap
+from simulator.system import OdeSystem
+
+_MODULES = [{"factorial": lambda x: _factorial(x)}, "numpy", "scipy"]
+
+
+def _factorial(x):
+    from scipy.special import gamma
+    return gamma(np.asarray(x, dtype=float) + 1.0)
+
+
+def _lambdify(smap: SymbolMap, exprs, what: str) -> Callable:
+    renamed = [smap.rename(e, what) for e in exprs]
+    return sympy.lambdify((smap.t, list(smap.y), list(smap.p)), renamed, modules=_MODULES, cse=True)
+
+
+def _as_bool_expr(e):
+    """Booleans as 0/1 numbers so numpy can evaluate them on arrays."""
+    if isinstance(e, (sympy.logic.boolalg.Boolean, sympy.core.relational.Relational)) or e in (sympy.true, sympy.false):
+        return sympy.Piecewise((1.0, e), (0.0, True))
+    return e
+
+
+@dataclass(frozen=True)
+class NumpyFunctions:
+    """Vectorisable numpy functions of one system.
+
+    ``rhs(t, y, p) -> (n,)``; ``jac(t, y, p) -> (n, n)``; ``triggers(t, y, p) -> bool (n_ev,)``;
+    ``outputs(t, Y, p) -> (n_t, n_outputs)`` for ``Y`` of shape (n_t, n); ``event_values[i](t, y, p)``
+    -> the assigned values of event i; ``delays``/``priorities`` likewise (None when absent).
+    """
+
+    system: OdeSystem
+    rhs: Callable
+    jac: Callable
+    jac_pattern: np.ndarray
+    triggers: Callable
+    output_ids: tuple[str, ...]
+    _outputs: Callable
+    event_values: tuple
+    delays: tuple
+    priorities: tuple
+
+    def outputs(self, t, Y, p) -> np.ndarray:
+        """Every output id evaluated on rows of ``Y`` (time-major), shape (n_t, n_outputs)."""
+        t = np.asarray(t, dtype=float)
+        Y = np.atleast_2d(np.asarray(Y, dtype=float))
+        cols = self._outputs(t, list(Y.T), list(p)) if self.output_ids else []
+        out = np.empty((len(t), len(self.output_ids)))
+        for k, c in enumerate(cols):
+            out[:, k] = np.broadcast_to(np.asarray(c, dtype=float), (len(t),))
+        return out
+
+
+def compile_numpy(system: OdeSystem) -> NumpyFunctions:
+    """Generate the numpy functions of ``system`` (no numba; fast to build)."""
+    smap = SymbolMap.of(system)
+    n = system.n_states
+    rhs_raw = _lambdify(smap, system.rhs, "rate of change")
+
+    def rhs(t, y, p, _f=rhs_raw):
+        return np.asarray(_f(t, y, p), dtype=float).reshape(n)
+
+    ys = list(system.y)
+    entries = []
+    pattern = np.zeros((n, n), dtype=bool)
+    for i, f in enumerate(system.rhs):
+        free = f.free_symbols
+        for j, yj in enumerate(ys):
+            if yj in free:
+                d = sympy.diff(f, yj)
+                if d != 0:
+                    entries.append((i, j, d))
+                    pattern[i, j] = True
+    jac_raw = _lambdify(smap, [e[2] for e in entries], "Jacobian") if entries else None
+    rows = np.array([e[0] for e in entries], dtype=int)
+    cols = np.array([e[1] for e in entries], dtype=int)
+
+    def jac(t, y, p):
+        J = np.zeros((n, n))
+        if jac_raw is not None:
+            J[rows, cols] = np.asarray(jac_raw(t, y, p), dtype=float)
+        return J
+
+    trig_raw = _lambdify(smap, [_as_bool_expr(ev.trigger) for ev in system.events], "event trigger") \
+        if system.events else None
+
+    def triggers(t, y, p):
+        if trig_raw is None:
+            return np.zeros(0, dtype=bool)
+        return np.asarray(trig_raw(t, y, p), dtype=float) > 0.5
+
+    out_ids = tuple(system.outputs)
+    out_raw = _lambdify(smap, [_as_bool_expr(system.outputs[k]) for k in out_ids], "output") if out_ids else None
+
+    values, delays, prios = [], [], []
+    for ev in system.events:
+        exprs = [_as_bool_expr(e) for _, _, e in ev.assignments]
+        values.append(_lambdify(smap, exprs, f"event '{ev.id}' assignment") if exprs else None)
+        delays.append(_lambdify(smap, [ev.delay], f"event '{ev.id}' delay") if ev.delay is not None else None)
+        prios.append(_lambdify(smap, [ev.priority], f"event '{ev.id}' priority") if ev.priority is not None else None)
+    return NumpyFunctions(system, rhs, jac, pattern, triggers, out_ids, out_raw,
+                          tuple(values), tuple(delays), tuple(prios))

@@ -1,0 +1,390 @@
+"""SBML semantics: turn a :class:`~simulator.model.Model` into an :class:`~simulator.system.OdeSystem`.
+
+The rules applied (SBML L3v2 specification, sections 4.5-4.11):
+
+* Reactions change species **amounts**: ``dA_s/dt = cf_s * sum_r stoich(r, s) * v_r`` with
+  ``v_r`` the kinetic law (amount/time) and ``cf_s`` the species' (or the model's) conversion
+  factor. A species symbol in math means its concentration ``A_s / V`` unless the species
+  has only substance units (or lives in a 0-D compartment), when it means the amount.
+* A compartment whose size changes keeps the amounts of the species in it (their
+  concentrations change); a rate rule on a species changes its value (concentration or
+  amount, as its symbol means).
+* Assignment rules hold at all times and are substituted into every expression; initial
+  assignments and assignment rules hold together at the start time.
+* ``rateOf(x)`` is the time derivative of ``x``'s value along the flow, built by the chain
+  rule from the right-hand side.
+* A reaction id in math means that reaction's rate; a species reference id means its
+  stoichiometry.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from simulator.errors import InvalidValueError, ModelImportError, UnknownIdError, unknown_id
+from simulator.model import (
+    TIME, AlgebraicRule, AssignmentRule, Model, RateOf, RateRule, SpeciesReference,
+)
+from simulator.system import EventSpec, OdeSystem
+
+
+def build_system(model: Model) -> OdeSystem:
+    """Flatten ``model`` into the symbolic system the solvers integrate."""
+    return _Builder(model).build()
+
+
+@dataclass(frozen=True)
+class _Held:
+    """Where a quantity lives: ``kind`` is "y", "p" or "rule"; ``amount`` if held as amount."""
+
+    kind: str
+    index: int = -1
+    amount: bool = False
+
+
+class _Builder:
+    def __init__(self, model: Model):
+        self.m = model
+        self.t = sympy.Symbol("t", real=True)
+        self.comps = {c.id: c for c in model.compartments}
+        self.species = {s.id: s for s in model.species}
+        self.params = {p.id: p for p in model.parameters}
+        self.reactions = {r.id: r for r in model.reactions}
+        self.local = {k: v for r in model.reactions for k, v in r.local_parameters}
+        self.srefs: dict[str, SpeciesReference] = {}
+        for r in model.reactions:
+            for sr in (*r.reactants, *r.products):
+                if sr.id:
+                    self.srefs[sr.id] = sr
+        self.ar = {r.variable: r.math for r in model.rules if isinstance(r, AssignmentRule) and r.math is not None}
+        self.rr = {r.variable: r.math for r in model.rules if isinstance(r, RateRule) and r.math is not None}
+        self.ia = {a.symbol: a.math for a in model.initial_assignments if a.math is not None}
+        if any(isinstance(r, AlgebraicRule) for r in model.rules):
+            from simulator.errors import UnsupportedFeatureError
+            raise UnsupportedFeatureError(["algebraic rule"], source=model.source)
+        self._val: dict[sympy.Symbol, sympy.Expr] = {}
+        self._rhs_cache: dict[int, sympy.Expr] = {}
+        self._in_progress: set = set()
+
+    # --- where each quantity lives -------------------------------------------------
+    def _layout(self):
+        in_reactions = set()
+        for r in self.m.reactions:
+            for sr in (*r.reactants, *r.products):
+                in_reactions.add(sr.species)
+        self.state_ids: list[str] = []
+        self.param_ids: list[str] = []
+        self.held: dict[str, _Held] = {}
+
+        def add_state(i, amount=False):
+            self.held[i] = _Held("y", len(self.state_ids), amount)
+            self.state_ids.append(i)
+
+        def add_param(i, amount=False):
+            self.held[i] = _Held("p", len(self.param_ids), amount)
+            self.param_ids.append(i)
+
+        for s in self.m.species:
+            if s.id in self.ar:
+                self.held[s.id] = _Held("rule")
+            elif s.id in self.rr:
+                add_state(s.id)
+            elif s.id in in_reactions and not s.boundary_condition and not s.constant:
+                add_state(s.id, amount=True)
+            else:
+                add_param(s.id, amount=True)
+        for group in (self.comps, self.params, self.srefs):
+            for i in group:
+                if i in self.ar:
+                    self.held[i] = _Held("rule")
+                elif i in self.rr:
+                    add_state(i)
+                else:
+                    add_param(i)
+        for i in self.local:
+            add_param(i)
+        self.y = tuple(sympy.Dummy(f"y_{i}") for i in self.state_ids)
+        self.p = tuple(sympy.Dummy(f"p_{i}") for i in self.param_ids)
+
+    def _symbol(self, i: str) -> sympy.Symbol:
+        h = self.held[i]
+        return self.y[h.index] if h.kind == "y" else self.p[h.index]
+
+    def _is_amount_valued(self, s) -> bool:
+        comp = self.comps.get(s.compartment)
+        return s.has_only_substance_units or (comp is not None and comp.spatial_dimensions == 0)
+
+    # --- values of model symbols in (t, y, p) ---------------------------------------
+    def val(self, sym: sympy.Symbol) -> sympy.Expr:
+        if sym == TIME:
+            return self.t
+        if sym in self._val:
+            return self._val[sym]
+        name = sym.name
+        if sym in self._in_progress:
+            raise ModelImportError(f"assignment rules of model '{self.m.id}' form a cycle through '{name}'")
+        self._in_progress.add(sym)
+        try:
+            out = self._value(name)
+        finally:
+            self._in_progress.discard(sym)
+        self._val[sym] = out
+        return out
+
+    def _value(self, name: str) -> sympy.Expr:
+        if name in self.reactions:
+            rate = self.reactions[name].rate
+            return self.resolve(rate) if rate is not None else sympy.Integer(0)
+        if name not in self.held:
+            raise ModelImportError(f"math in model '{self.m.id}' ({self.m.source}) refers to undefined id '{name}'")
+        h = self.held[name]
+        if h.kind == "rule":
+            return self.resolve(self.ar[name])
+        q = self._symbol(name)
+        s = self.species.get(name)
+        if s is not None and h.amount and not self._is_amount_valued(s):
+            return q / self.val(sympy.Symbol(s.compartment))
+        return q
+
+    def resolve(self, expr) -> sympy.Expr:
+        """``expr`` (model symbols) as an expression in t, y, p."""
+        if expr is None:
+            return sympy.Integer(0)
+        mapping = {}
+        for f in expr.atoms(RateOf):
+            mapping[f] = self.rate_of(f.args[0])
+        for s in expr.free_symbols:
+            mapping[s] = self.val(s)
+        return expr.xreplace(mapping)
+
+    def rate_of(self, arg) -> sympy.Expr:
+        """d(value of ``arg``)/dt along the flow (csymbol rateOf)."""
+        if not isinstance(arg, sympy.Symbol):
+            raise ModelImportError(f"rateOf in model '{self.m.id}' must be applied to an id, got {arg}")
+        name = arg.name
+        if name in self.held and self.held[name].kind == "y" and not self.held[name].amount:
+            return self.rhs_of(self.held[name].index)
+        v = self.val(arg)
+        total = sympy.diff(v, self.t)
+        for j, yj in enumerate(self.y):
+            if yj in v.free_symbols:
+                total += sympy.diff(v, yj) * self.rhs_of(j)
+        return total
+
+    def stoich(self, sr: SpeciesReference) -> sympy.Expr:
+        if sr.id:
+            return self.val(sympy.Symbol(sr.id))
+        if sr.stoichiometry_math is not None:
+            return self.resolve(sr.stoichiometry_math)
+        return sympy.Float(1.0 if sr.stoichiometry is None else sr.stoichiometry)
+
+    def rhs_of(self, i: int) -> sympy.Expr:
+        if i in self._rhs_cache:
+            return self._rhs_cache[i]
+        key = ("rhs", i)
+        if key in self._in_progress:
+            raise ModelImportError(f"rateOf in model '{self.m.id}' forms a cycle through '{self.state_ids[i]}'")
+        self._in_progress.add(key)
+        try:
+            name = self.state_ids[i]
+            if name in self.rr:
+                out = self.resolve(self.rr[name])
+            else:
+                out = sympy.Integer(0)
+                for r in self.m.reactions:
+                    v = self.val(sympy.Symbol(r.id))
+                    for sign, refs in ((-1, r.reactants), (1, r.products)):
+                        for sr in refs:
+                            if sr.species == name:
+                                out += sign * self.stoich(sr) * v
+                s = self.species[name]
+                cf = s.conversion_factor or self.m.conversion_factor
+                if cf:
+                    out = out * self.val(sympy.Symbol(cf))
+        finally:
+            self._in_progress.discard(key)
+        self._rhs_cache[i] = out
+        return out
+
+    # --- events ----------------------------------------------------------------------
+    def _event_target(self, name: str, math) -> tuple[str, int, sympy.Expr]:
+        if name not in self.held:
+            raise ModelImportError(f"an event of model '{self.m.id}' assigns to undefined id '{name}'")
+        h = self.held[name]
+        if h.kind == "rule":
+            raise ModelImportError(f"an event of model '{self.m.id}' assigns to '{name}', which an assignment rule defines")
+        value = self.resolve(math)
+        s = self.species.get(name)
+        if s is not None and h.amount and not self._is_amount_valued(s):
+            value = value * self.val(sympy.Symbol(s.compartment))
+        return (h.kind, h.index, value)
+
+    def _events(self) -> tuple[EventSpec, ...]:
+        out = []
+        for ev in self.m.events:
+            if ev.trigger is None:
+                continue
+            assigns = tuple(self._event_target(a.variable, a.math) for a in ev.assignments if a.math is not None)
+            out.append(EventSpec(
+                id=ev.id or f"event{len(out)}",
+                trigger=self.resolve(ev.trigger),
+                assignments=assigns,
+                initial_value=ev.initial_value,
+                persistent=ev.persistent,
+                delay=self.resolve(ev.delay) if ev.delay is not None else None,
+                priority=self.resolve(ev.priority) if ev.priority is not None else None,
+                use_values_from_trigger_time=ev.use_values_from_trigger_time,
+            ))
+        return tuple(out)
+
+    # --- build ---------------------------------------------------------------------
+    def build(self) -> OdeSystem:
+        self._layout()
+        rhs = tuple(self.rhs_of(i) for i in range(len(self.y)))
+        outputs = {}
+        for group in (self.comps, self.species, self.params, self.srefs, self.reactions):
+            for i in group:
+                outputs[i] = self.val(sympy.Symbol(i))
+        amounts = {}
+        for s in self.m.species:
+            h = self.held[s.id]
+            if h.amount:
+                amounts[s.id] = self._symbol(s.id)
+            elif self._is_amount_valued(s):
+                amounts[s.id] = outputs[s.id]
+            else:
+                amounts[s.id] = outputs[s.id] * outputs[s.compartment]
+        events = self._events()
+        init = Initializer(self)
+        y0, p0 = init.values({}, 0.0)
+        return OdeSystem(
+            model_id=self.m.id, model_hash=self.m.hash, t=self.t,
+            state_ids=tuple(self.state_ids), y=self.y,
+            param_ids=tuple(self.param_ids), p=self.p,
+            p_default=p0, y_default=y0, rhs=rhs, outputs=outputs,
+            species_amount=amounts,
+            species_compartment={s.id: s.compartment for s in self.m.species},
+            events=events, init=init,
+        )
+
+
+class Initializer:
+    """Initial values at the start time: attributes, initial assignments and assignment
+    rules holding together (SBML L3v2 section 3.4.8), with user overrides by id.
+
+    ``values(overrides, t0) -> (y0, p)``: ``overrides`` maps an id of a species (its value:
+    concentration unless hasOnlySubstanceUnits), compartment, parameter, species reference or
+    local parameter to a number that replaces its initial assignment or attribute.
+    """
+
+    def __init__(self, b: _Builder):
+        m = b.m
+        self.model_id = m.id
+        self.state_ids = tuple(b.state_ids)
+        self.param_ids = tuple(b.param_ids)
+        self.held = dict(b.held)
+        self.species = b.species
+        self.comps = b.comps
+        self.settable = set(b.comps) | set(b.species) | set(b.params) | set(b.srefs) | set(b.local)
+        self.rule_ids = set(b.ar)
+        exprs: dict[str, sympy.Expr] = {}
+        for c in m.compartments:
+            exprs[c.id] = sympy.Float(1.0 if c.size is None else c.size)
+        for p in m.parameters:
+            exprs[p.id] = sympy.Float(np.nan if p.value is None else p.value)
+        for i, v in b.local.items():
+            exprs[i] = sympy.Float(v)
+        for i, sr in b.srefs.items():
+            exprs[i] = sympy.Float(1.0 if sr.stoichiometry is None else sr.stoichiometry)
+        for s in m.species:
+            V = sympy.Symbol(s.compartment)
+            amount_valued = b._is_amount_valued(s)
+            if s.initial_concentration is not None:
+                c = sympy.Float(s.initial_concentration)
+                exprs[s.id] = c * V if amount_valued else c
+            elif s.initial_amount is not None:
+                a = sympy.Float(s.initial_amount)
+                exprs[s.id] = a if amount_valued else a / V
+            else:
+                exprs[s.id] = sympy.Float(np.nan)
+        for r in m.reactions:
+            exprs[r.id] = r.rate if r.rate is not None else sympy.Integer(0)
+        exprs.update(b.ar)
+        exprs.update(b.ia)
+        self.exprs = exprs
+        self.amount_valued = {s.id: b._is_amount_valued(s) for s in m.species}
+
+    def values(self, overrides: dict, t0: float):
+        """Initial ``(y0, p)`` at time ``t0`` with ``overrides`` (id -> value) applied."""
+        exprs = dict(self.exprs)
+        for k, v in overrides.items():
+            if k not in self.settable:
+                if k in self.rule_ids:
+                    raise UnknownIdError(f"'{k}' of model '{self.model_id}' is defined by an assignment rule "
+                                         "and cannot be set; set the quantities its rule uses instead")
+                raise unknown_id("initial value", k, self.settable, model=self.model_id)
+            v = float(v)
+            if not np.isfinite(v):
+                raise InvalidValueError(f"value for '{k}' must be finite, got {v!r}")
+            exprs[k] = sympy.Float(v)
+        vals: dict[str, float] = {}
+        visiting: set[str] = set()
+
+        def value(k: str) -> float:
+            if k in vals:
+                return vals[k]
+            if k in visiting:
+                raise ModelImportError(f"initial assignments / rules of model '{self.model_id}' "
+                                       f"form a cycle through '{k}'")
+            if k not in exprs:
+                raise ModelImportError(f"initial value of model '{self.model_id}' refers to undefined id '{k}'")
+            e = exprs[k]
+            if e.atoms(RateOf):
+                raise _Deferred(k)
+            visiting.add(k)
+            try:
+                vals[k] = _evaluate(e, {s.name: value(s.name) for s in e.free_symbols if s != TIME}, t0)
+            finally:
+                visiting.discard(k)
+            return vals[k]
+
+        needed = set(self.state_ids) | set(self.param_ids)
+        for k in exprs:
+            try:
+                value(k)
+            except _Deferred as d:
+                if k in needed:
+                    from simulator.errors import UnsupportedFeatureError
+                    raise UnsupportedFeatureError(
+                        [f"initial value of '{k}' depends on rateOf('{d.args[0]}') at the start time"]) from None
+
+        def amount(i):
+            v = vals[i]
+            if i in self.species and not self.amount_valued[i] and self.held[i].amount:
+                return v * vals[self.species[i].compartment]
+            return v
+        y0 = np.array([amount(i) for i in self.state_ids], dtype=float)
+        p = np.array([amount(i) for i in self.param_ids], dtype=float)
+        return y0, p
+
+
+class _Deferred(Exception):
+    pass
+
+
+def _evaluate(expr, values: dict[str, float], t0: float) -> float:
+    """Evaluate an expression of model symbols numerically (our names only reach codegen)."""
+    from simulator.codegen.numpy_fns import _MODULES
+    syms = sorted(expr.free_symbols, key=lambda s: s.name)
+    ours = [sympy.Symbol(f"a{i}") for i in range(len(syms))]
+    renamed = expr.xreplace(dict(zip(syms, ours)))
+    if renamed.free_symbols - set(ours):
+        raise ModelImportError(f"cannot evaluate initial value {expr}")
+    args = [t0 if s == TIME else values[s.name] for s in syms]
+    if isinstance(renamed, (sympy.logic.boolalg.Boolean, sympy.core.relational.Relational)):
+        renamed = sympy.Piecewise((1.0, renamed), (0.0, True))
+    f = sympy.lambdify(ours, renamed, modules=_MODULES)
+    with np.errstate(all="ignore"):
+        return float(f(*args))

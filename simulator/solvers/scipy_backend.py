@@ -1,0 +1,113 @@
+"""The reference backend: scipy's LSODA / BDF / Radau stepped one step at a time.
+
+Stepping by hand (``OdeSolver.step``) gives us dense output for the requested times and lets
+event triggers of any boolean form be located by bisection, which ``solve_ivp(events=)``
+(continuous root functions only) cannot do.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import integrate
+
+from simulator.codegen.numpy_fns import NumpyFunctions
+from simulator.solvers.base import Segment, Segmenter, SolverOptions
+
+_METHODS = {"LSODA": integrate.LSODA, "BDF": integrate.BDF, "Radau": integrate.Radau,
+            "RK45": integrate.RK45, "DOP853": integrate.DOP853}
+
+
+class ScipySegmenter(Segmenter):
+    """Integrate segments with a scipy ``OdeSolver``; see :mod:`simulator.solvers.base`."""
+
+    name = "scipy"
+
+    def __init__(self, fns: NumpyFunctions, options: SolverOptions = SolverOptions()):
+        method = "LSODA" if options.method in ("auto", "scipy") else options.method
+        if method not in _METHODS:
+            from simulator.errors import InvalidValueError
+            raise InvalidValueError(f"unknown scipy method '{method}'; choose one of {sorted(_METHODS)}")
+        self.fns = fns
+        self.options = options
+        self.method = method
+        self.n = fns.system.n_states
+
+    def integrate(self, t0, y0, p, t_out, t_end, trig0) -> Segment:
+        fns, opt = self.fns, self.options
+        n = self.n
+        p = np.asarray(p, dtype=float)
+        stats = {"nfev": 0, "njev": 0, "nsteps": 0}
+        if n == 0:  # nothing to integrate; a dummy state lets the solver carry time
+            fun = lambda t, y: np.zeros(1)
+            jac = lambda t, y: np.zeros((1, 1))
+            y_start = np.zeros(1)
+        else:
+            fun = lambda t, y: fns.rhs(t, y, p)
+            jac = lambda t, y: fns.jac(t, y, p)
+            y_start = np.asarray(y0, dtype=float)
+        real = (lambda y: y[:n])
+        t_out = np.asarray(t_out, dtype=float)
+        y_out = np.empty((len(t_out), n))
+        k = 0
+        watch = len(trig0) > 0
+        if t_end <= t0:
+            while k < len(t_out) and t_out[k] <= t0:
+                y_out[k] = real(y_start)
+                k += 1
+            return Segment("end", t0, real(y_start).copy(), k, y_out[:k], stats=stats)
+        kw = dict(rtol=opt.rtol, atol=opt.atol)
+        if self.method in ("LSODA", "BDF", "Radau"):
+            kw["jac"] = jac
+        if opt.first_step:
+            kw["first_step"] = min(opt.first_step, t_end - t0)
+        if opt.max_step:
+            kw["max_step"] = opt.max_step
+        with np.errstate(all="ignore"):
+            solver = _METHODS[self.method](fun, t0, y_start, t_end, **kw)
+            while solver.status == "running":
+                if stats["nsteps"] >= opt.max_steps:
+                    return self._fail(f"more than {opt.max_steps} steps", solver, k, y_out, stats)
+                msg = solver.step()
+                stats["nsteps"] += 1
+                if solver.status == "failed":
+                    return self._fail(msg or "step failed", solver, k, y_out, stats)
+                if not np.all(np.isfinite(solver.y)):
+                    return self._fail("non-finite state", solver, k, y_out, stats)
+                t_a, t_b = solver.t_old, solver.t
+                dense = solver.dense_output()
+                if watch and np.any(fns.triggers(t_b, real(solver.y), p) != trig0):
+                    t_stop = _bisect(lambda t: np.any(fns.triggers(t, real(dense(t)), p) != trig0), t_a, t_b)
+                    while k < len(t_out) and t_out[k] < t_stop:
+                        y_out[k] = real(dense(t_out[k]))
+                        k += 1
+                    y_stop = real(dense(t_stop)).copy()
+                    self._count(solver, stats)
+                    return Segment("root", t_stop, y_stop, k, y_out[:k], stats=stats)
+                while k < len(t_out) and t_out[k] <= t_b:
+                    y_out[k] = real(dense(t_out[k])) if t_out[k] < t_b else real(solver.y)
+                    k += 1
+        self._count(solver, stats)
+        return Segment("end", float(solver.t), real(solver.y).copy(), k, y_out[:k], stats=stats)
+
+    def _fail(self, message, solver, k, y_out, stats):
+        self._count(solver, stats)
+        y = np.asarray(solver.y[: self.n], dtype=float).copy()
+        return Segment("fail", float(solver.t), y, k, y_out[:k], message=message, stats=stats)
+
+    @staticmethod
+    def _count(solver, stats):
+        stats["nfev"] += int(getattr(solver, "nfev", 0))
+        stats["njev"] += int(getattr(solver, "njev", 0))
+
+
+def _bisect(changed, t_a: float, t_b: float) -> float:
+    """Smallest t in (t_a, t_b] (to ~1e-12 relative) at which ``changed(t)`` is true."""
+    tol = 1e-12 * max(1.0, abs(t_b))
+    for _ in range(200):
+        if t_b - t_a <= tol:
+            break
+        mid = 0.5 * (t_a + t_b)
+        if changed(mid):
+            t_b = mid
+        else:
+            t_a = mid
+    return t_b
