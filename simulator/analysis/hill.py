@@ -181,7 +181,7 @@ def fit_hill(doses, responses, *, increasing: bool | None = None,
              bottom: float | None = None, top: float | None = None,
              confidence: float = 0.95,
              on_failure: Literal["raise", "return"] = "raise",
-             seed: int = 0, n_boot: int = 200) -> HillFit:
+             intervals: bool = True, seed: int = 0, n_boot: int = 200) -> HillFit:
     """Fit a 4-parameter Hill curve to dose-response data.
 
     Parameters
@@ -209,6 +209,8 @@ def fit_hill(doses, responses, *, increasing: bool | None = None,
     on_failure : {"raise", "return"}
         Flat responses or a failed optimizer raise :class:`FitError` (default), or
         return a fit with ``converged=False`` and a ``message``.
+    intervals : bool
+        Compute confidence intervals (skip them for speed when only the curve is used).
     seed : int
         Seed of the bootstrap used when the covariance is singular (0 is valid).
     n_boot : int
@@ -314,8 +316,11 @@ def fit_hill(doses, responses, *, increasing: bool | None = None,
         notes.append("at a bound: " + ", ".join(at_bound)
                      + " (the data do not pin it down; widen the dose range)")
 
-    ci, ci_method, why = _confidence(problem, theta, pcov, resid, dof, confidence,
-                                     seed, n_boot)
+    if intervals:
+        ci, ci_method, why = _confidence(problem, theta, pcov, resid, dof, confidence,
+                                         seed, n_boot)
+    else:
+        ci, ci_method, why = {}, "none", ""
     if why:
         notes.append(why)
     return HillFit(bottom=full[0], top=full[1], ic50=10.0 ** full[2], slope=full[3],
@@ -457,7 +462,8 @@ def _confidence(problem, theta, pcov, resid, dof, confidence, seed, n_boot):
         for i, k in enumerate(_NAMES):
             a, b = float(lo[i]), float(hi[i])
             if k == "ic50":
-                a, b = 10.0 ** a, 10.0 ** b
+                with np.errstate(over="ignore"):
+                    a, b = float(np.power(10.0, a)), float(np.power(10.0, b))
             if k in fixed:
                 a = b = float(10.0 ** full[i] if k == "ic50" else full[i])
             out[k] = (a, b)
