@@ -1,0 +1,82 @@
+"""Model input: SBML files and text, Antimony files and text, all through one SBML importer.
+
+:func:`load` decides what ``source`` is; :func:`read_sbml_file`, :func:`read_sbml_string`
+and :func:`antimony_to_sbml` do one thing each.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from simulator.errors import ModelImportError
+from simulator.io.antimony import antimony_to_sbml
+from simulator.io.sbml import read_sbml_file, read_sbml_string
+from simulator.model import Model
+
+__all__ = ["load", "read_sbml_file", "read_sbml_string", "antimony_to_sbml", "read_antimony"]
+
+_SBML_SUFFIXES = {".xml", ".sbml"}
+_ANTIMONY_SUFFIXES = {".ant", ".txt", ".antimony"}
+
+
+def read_antimony(text: str, source: str = "<string>") -> Model:
+    """Read Antimony text: convert to SBML, then import that."""
+    return read_sbml_string(antimony_to_sbml(text, source), source=source)
+
+
+def load(source: str | os.PathLike) -> Model:
+    """Load a model from a path or from SBML / Antimony text.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A path (``.xml`` / ``.sbml`` is SBML, ``.ant`` / ``.txt`` is Antimony, anything else
+        is sniffed), or model text: text starting with ``<`` is SBML, other text Antimony.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ModelImportError
+        Missing or unreadable file, malformed SBML, invalid Antimony, undefined ids.
+    UnsupportedFeatureError
+        The model uses constructs Crosstalk does not simulate (all listed at once).
+    InvalidValueError
+        A size or initial value is NaN, infinite or negative.
+    """
+    if isinstance(source, os.PathLike):
+        return _load_path(Path(source))
+    if not isinstance(source, str):
+        raise ModelImportError(
+            f"cannot load a model from {type(source).__name__}; expected a path or SBML / "
+            f"Antimony text")
+    stripped = source.lstrip()
+    if stripped.startswith("<"):
+        return read_sbml_string(source)
+    if _looks_like_path(source):
+        return _load_path(Path(source))
+    return read_antimony(source)
+
+
+def _looks_like_path(text: str) -> bool:
+    if "\n" in text or not text.strip():
+        return False
+    suffix = Path(text.strip()).suffix.lower()
+    return suffix in _SBML_SUFFIXES | _ANTIMONY_SUFFIXES or os.path.exists(text)
+
+
+def _load_path(path: Path) -> Model:
+    suffix = path.suffix.lower()
+    if suffix in _SBML_SUFFIXES:
+        return read_sbml_file(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ModelImportError(f"model file '{path}' does not exist") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ModelImportError(f"cannot read model file '{path}': {err}") from err
+    if suffix not in _ANTIMONY_SUFFIXES and text.lstrip().startswith("<"):
+        return read_sbml_string(text, source=str(path))
+    return read_antimony(text, source=str(path))

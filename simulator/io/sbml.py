@@ -1,0 +1,432 @@
+"""Read SBML (Level 2 and 3) into the immutable :class:`~simulator.model.Model`.
+
+The importer records what the file says; it derives nothing (defaults for unset values are
+the semantics layer's business, so unset values stay ``None``). It checks, and reports all at
+once:
+
+- reader errors from libsbml (malformed XML, invalid SBML) -> :class:`ModelImportError`
+  naming the source and line;
+- constructs we do not simulate (algebraic rules, fast reactions, csymbol ``delay``,
+  required SBML packages, unknown MathML) -> :class:`UnsupportedFeatureError`;
+- ids used in math or as targets that name nothing -> :class:`ModelImportError`;
+- NaN, infinite or negative sizes and initial values of compartments and species, and
+  non-finite stoichiometries -> :class:`InvalidValueError`.
+
+Encodings beyond those of :mod:`simulator.model` and :mod:`simulator.mathml`:
+
+- ``Reaction.local_parameters``: ``(("R1.k", value), ...)``; ``value`` is ``None`` when
+  the local parameter has no value attribute.
+- ``SpeciesReference.stoichiometry``: the value, ``None`` when unset (SBML L3, or L2 with
+  ``stoichiometryMath``); L2 ``denominator`` is divided in. ``constant`` is False for an
+  L2 reference with ``stoichiometryMath``.
+- ``Event.id``: the event's id, or ``"event#<n>"`` (1-based position) when it has none.
+- ``Compartment.spatial_dimensions``: 3.0 when an L3 compartment leaves it unset.
+- ``Model.annotations``: ``("sbml_level", "3")``, ``("sbml_version", "2")``.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import libsbml
+
+from simulator.errors import (InvalidValueError, ModelImportError, UnsupportedFeatureError,
+                              suggest)
+from simulator.mathml import FunctionDefinition, MathConverter
+from simulator.model import (AlgebraicRule, AssignmentRule, Compartment, Event,
+                             EventAssignment, InitialAssignment, Model, Parameter, RateRule,
+                             Reaction, Species, SpeciesReference)
+
+__all__ = ["read_sbml_file", "read_sbml_string"]
+
+# Packages whose presence does not change the ODE semantics when they are not required.
+_IGNORABLE_PACKAGES = {"layout", "render", "groups", "l3v2extendedmath", "annot", "req"}
+# Packages that change what the model means even when not required.
+_MEANINGFUL_PACKAGES = {"fbc": "flux balance constraints"}
+_MAX_READER_ERRORS = 10
+
+
+def read_sbml_file(path: str | os.PathLike) -> Model:
+    """Read an SBML file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.xml`` / ``.sbml`` file.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ModelImportError
+        The file is missing, unreadable, malformed or inconsistent.
+    UnsupportedFeatureError
+        The model uses constructs Crosstalk does not simulate (all listed at once).
+    InvalidValueError
+        A size or initial value is NaN, infinite or negative.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError as err:
+        raise ModelImportError(f"SBML file '{path}' does not exist") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ModelImportError(f"cannot read SBML file '{path}': {err}") from err
+    return read_sbml_string(text, source=path)
+
+
+def read_sbml_string(text: str, source: str = "<string>") -> Model:
+    """Read SBML text; see :func:`read_sbml_file` (``source`` names it in messages)."""
+    doc = libsbml.readSBMLFromString(text)
+    unsupported = _check_reader_errors(doc, source)
+    if doc.getLevel() == 1:
+        # SBML L1 is upgraded by libsbml; its semantics are a subset of L2's.
+        if not doc.setLevelAndVersion(2, 4, False):
+            unsupported.append("SBML Level 1 document that libsbml cannot convert to Level 2")
+    model = doc.getModel()
+    if model is None:
+        if unsupported:
+            raise UnsupportedFeatureError(unsupported, source=source)
+        raise ModelImportError(f"{source}: the SBML document has no <model> element")
+    unsupported += _check_packages(doc, model)
+    return _Reader(doc, model, text, source, unsupported).read()
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _check_reader_errors(doc: libsbml.SBMLDocument, source: str) -> list[str]:
+    """Raise ModelImportError for reader errors; return unknown required packages."""
+    errors, unsupported = [], []
+    for i in range(doc.getNumErrors()):
+        err = doc.getError(i)
+        if err.getSeverity() < libsbml.LIBSBML_SEV_ERROR:
+            continue
+        if err.getErrorId() == libsbml.RequiredPackagePresent:
+            unsupported.append(f"SBML package: {err.getMessage().strip()}")
+            continue
+        line = f":{err.getLine()}" if err.getLine() else ""
+        errors.append(f"{source}{line}: {err.getMessage().strip()}")
+    if errors:
+        more = len(errors) - _MAX_READER_ERRORS
+        shown = errors[:_MAX_READER_ERRORS] + ([f"... and {more} more"] if more > 0 else [])
+        raise ModelImportError("invalid SBML:\n  " + "\n  ".join(shown))
+    return unsupported
+
+
+def _check_consistency(doc: libsbml.SBMLDocument, source: str) -> None:
+    """libsbml's validation of the core model (identifiers, math, overdetermination).
+
+    Units, modelling-practice and SBO checks are off, unit-reference errors (103xx) are
+    ignored (they do not change the numbers) and so are package errors (ids >= 100000:
+    packages are either ignored or reported as unsupported before this runs).
+    """
+    for category in (libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, libsbml.LIBSBML_CAT_MODELING_PRACTICE,
+                     libsbml.LIBSBML_CAT_SBO_CONSISTENCY):
+        doc.setConsistencyChecks(category, False)
+    doc.getErrorLog().clearLog()
+    doc.checkConsistency()
+    errors = []
+    for i in range(doc.getNumErrors()):
+        err = doc.getError(i)
+        eid = err.getErrorId()
+        if err.getSeverity() < libsbml.LIBSBML_SEV_ERROR or 10300 <= eid < 10400 \
+                or eid >= 100000:
+            continue
+        line = f":{err.getLine()}" if err.getLine() else ""
+        errors.append(f"{source}{line}: {err.getMessage().strip()}")
+    if errors:
+        more = len(errors) - _MAX_READER_ERRORS
+        shown = errors[:_MAX_READER_ERRORS] + ([f"... and {more} more"] if more > 0 else [])
+        raise ModelImportError("inconsistent SBML:\n  " + "\n  ".join(shown))
+
+
+def _check_packages(doc: libsbml.SBMLDocument, model: libsbml.Model) -> list[str]:
+    problems = []
+    for i in range(doc.getNumPlugins()):
+        name = doc.getPlugin(i).getPackageName()
+        required = doc.getPackageRequired(name)
+        if name == "comp" and not _uses_comp(doc, model):
+            continue  # declared but empty: nothing to flatten
+        if name in _MEANINGFUL_PACKAGES:
+            problems.append(f"SBML package '{name}' ({_MEANINGFUL_PACKAGES[name]})")
+        elif required and name not in _IGNORABLE_PACKAGES:
+            problems.append(f"SBML package '{name}' (required=\"true\")")
+    return problems
+
+
+def _uses_comp(doc: libsbml.SBMLDocument, model: libsbml.Model) -> bool:
+    dplug, mplug = doc.getPlugin("comp"), model.getPlugin("comp")
+    counts = []
+    if dplug is not None:
+        counts += [dplug.getNumModelDefinitions(), dplug.getNumExternalModelDefinitions()]
+    if mplug is not None:
+        counts += [mplug.getNumSubmodels(), mplug.getNumPorts()]
+    return any(counts)
+
+
+def _line(element) -> int | None:
+    line = element.getLine()
+    return line or None
+
+
+def _at(element) -> str:
+    line = _line(element)
+    return f", line {line}" if line else ""
+
+
+class _Reader:
+    """One pass over a libsbml Model, collecting problems; :meth:`read` raises or returns."""
+
+    def __init__(self, doc, model, text, source, unsupported):
+        self.doc, self.m, self.text, self.source = doc, model, text, source
+        self.level, self.version = doc.getLevel(), doc.getVersion()
+        self.unsupported: list[str] = list(unsupported)
+        self.invalid_values: list[str] = []
+        self.bad_refs: list[str] = []
+
+    # -----------------------------------------------------------------------------
+
+    def read(self) -> Model:
+        m = self.m
+        self.compartment_ids = {c.getId() for c in m.getListOfCompartments()}
+        self.species_ids = {s.getId() for s in m.getListOfSpecies()}
+        self.parameter_ids = {p.getId() for p in m.getListOfParameters()}
+        self.reaction_ids = {r.getId() for r in m.getListOfReactions()}
+        self.sref_ids = {sr.getId() for r in m.getListOfReactions()
+                         for lst in (r.getListOfReactants(), r.getListOfProducts())
+                         for sr in lst if sr.isSetId()}
+        self.assignable = self.compartment_ids | self.species_ids | self.parameter_ids \
+            | self.sref_ids
+        defined = frozenset(self.assignable | self.reaction_ids)
+        self.math = MathConverter(self._functions(), defined)
+
+        compartments = tuple(self._compartment(c) for c in m.getListOfCompartments())
+        species = tuple(self._species(s) for s in m.getListOfSpecies())
+        parameters = tuple(self._parameter(p) for p in m.getListOfParameters())
+        reactions = tuple(self._reaction(r) for r in m.getListOfReactions())
+        initial_assignments = tuple(self._initial_assignment(a)
+                                    for a in m.getListOfInitialAssignments())
+        rules = tuple(self._rule(r) for r in m.getListOfRules())
+        events = tuple(self._event(e, i) for i, e in enumerate(m.getListOfEvents()))
+        model_cf = m.getConversionFactor() if m.isSetConversionFactor() else None
+        if model_cf is not None and model_cf not in self.parameter_ids:
+            self.bad_refs.append(f"model conversionFactor '{model_cf}' is not a parameter"
+                                 + suggest(model_cf, self.parameter_ids))
+        self._raise_problems()
+        _check_consistency(self.doc, self.source)
+        return Model(
+            id=m.getId(),
+            compartments=compartments,
+            species=species,
+            parameters=parameters,
+            reactions=reactions,
+            initial_assignments=initial_assignments,
+            rules=rules,
+            events=events,
+            conversion_factor=model_cf,
+            name=m.getName(),
+            source=self.source,
+            sbml=self.text,
+            annotations=(("sbml_level", str(self.level)), ("sbml_version", str(self.version))),
+        )
+
+    def _raise_problems(self) -> None:
+        conv = self.math
+        unsupported = self.unsupported + conv.unsupported
+        if unsupported:
+            raise UnsupportedFeatureError(_unique(unsupported), source=self.source)
+        refs = list(self.bad_refs)
+        for where, name in conv.undefined:
+            refs.append(f"{where} uses '{name}', which is not a species, compartment, "
+                        f"parameter, reaction or species reference"
+                        + suggest(name, self.assignable | self.reaction_ids))
+        refs += conv.invalid
+        if refs:
+            refs = _unique(refs)
+            raise ModelImportError(f"{self.source}: invalid model:\n  - " + "\n  - ".join(refs))
+        if self.invalid_values:
+            raise InvalidValueError(f"{self.source}: invalid value(s):\n  - "
+                                    + "\n  - ".join(self.invalid_values))
+
+    # -----------------------------------------------------------------------------
+
+    def _functions(self) -> dict[str, FunctionDefinition]:
+        out = {}
+        for fd in self.m.getListOfFunctionDefinitions():
+            args = [fd.getArgument(i).getName() for i in range(fd.getNumArguments())]
+            out[fd.getId()] = FunctionDefinition(fd.getId(), args, fd.getBody())
+        return out
+
+    def _check_value(self, kind: str, eid: str, attr: str, value, element,
+                     *, negative_ok: bool = False) -> None:
+        if value is None:
+            return
+        if math.isnan(value) or math.isinf(value):
+            self.invalid_values.append(f"{kind} '{eid}' has {attr}={value}{_at(element)}; "
+                                       f"expected a finite number")
+        elif value < 0 and not negative_ok:
+            self.invalid_values.append(f"{kind} '{eid}' has negative {attr}={value}"
+                                       f"{_at(element)}; expected a value >= 0")
+
+    def _compartment(self, c) -> Compartment:
+        size = c.getSize() if c.isSetSize() else None
+        self._check_value("compartment", c.getId(), "size", size, c)
+        if self.level < 3:
+            dims = float(c.getSpatialDimensions())
+        else:
+            dims = c.getSpatialDimensionsAsDouble() if c.isSetSpatialDimensions() else 3.0
+        return Compartment(id=c.getId(), size=size, constant=c.getConstant(),
+                           spatial_dimensions=dims, name=c.getName(), line=_line(c))
+
+    def _species(self, s) -> Species:
+        sid = s.getId()
+        amount = s.getInitialAmount() if s.isSetInitialAmount() else None
+        conc = s.getInitialConcentration() if s.isSetInitialConcentration() else None
+        self._check_value("species", sid, "initialAmount", amount, s)
+        self._check_value("species", sid, "initialConcentration", conc, s)
+        if s.getCompartment() not in self.compartment_ids:
+            self.bad_refs.append(f"species '{sid}'{_at(s)} is in compartment "
+                                 f"'{s.getCompartment()}', which does not exist"
+                                 + suggest(s.getCompartment(), self.compartment_ids))
+        cf = s.getConversionFactor() if s.isSetConversionFactor() else None
+        if cf is not None and cf not in self.parameter_ids:
+            self.bad_refs.append(f"species '{sid}'{_at(s)} has conversionFactor '{cf}', "
+                                 f"which is not a parameter" + suggest(cf, self.parameter_ids))
+        return Species(
+            id=sid, compartment=s.getCompartment(), initial_amount=amount,
+            initial_concentration=conc,
+            has_only_substance_units=s.getHasOnlySubstanceUnits(),
+            boundary_condition=s.getBoundaryCondition(), constant=s.getConstant(),
+            conversion_factor=cf, name=s.getName(), line=_line(s))
+
+    def _parameter(self, p) -> Parameter:
+        value = p.getValue() if p.isSetValue() else None
+        # NaN and +-INF are legal parameter values in SBML (test suite case 00951).
+        return Parameter(id=p.getId(), value=value, constant=p.getConstant(),
+                         name=p.getName(), units=p.getUnits(), line=_line(p))
+
+    def _species_reference(self, sr, rid: str, role: str) -> SpeciesReference:
+        species = sr.getSpecies()
+        if species not in self.species_ids:
+            self.bad_refs.append(f"reaction '{rid}'{_at(sr)} has {role} '{species}', which "
+                                 f"is not a species" + suggest(species, self.species_ids))
+        stoich_math = None
+        if self.level < 3:
+            if sr.isSetStoichiometryMath() and sr.getStoichiometryMath().isSetMath():
+                stoich_math = self.math.number(
+                    sr.getStoichiometryMath().getMath(),
+                    where=f"reaction '{rid}' ({role} '{species}' stoichiometryMath{_at(sr)})")
+                stoich, constant = None, False
+            else:
+                stoich = sr.getStoichiometry()
+                den = sr.getDenominator()
+                if den != 1:
+                    stoich = stoich / den
+                constant = True
+        else:
+            stoich = sr.getStoichiometry() if sr.isSetStoichiometry() else None
+            constant = sr.getConstant()
+        if stoich is not None and not math.isfinite(stoich):
+            self.invalid_values.append(f"reaction '{rid}' {role} '{species}' has "
+                                       f"stoichiometry={stoich}{_at(sr)}; expected a finite "
+                                       f"number")
+        return SpeciesReference(species=species, stoichiometry=stoich,
+                                id=sr.getId() if sr.isSetId() else None, constant=constant,
+                                stoichiometry_math=stoich_math)
+
+    def _reaction(self, r) -> Reaction:
+        rid = r.getId()
+        reactants = tuple(self._species_reference(sr, rid, "reactant")
+                          for sr in r.getListOfReactants())
+        products = tuple(self._species_reference(sr, rid, "product")
+                         for sr in r.getListOfProducts())
+        modifiers = []
+        for mod in r.getListOfModifiers():
+            if mod.getSpecies() not in self.species_ids:
+                self.bad_refs.append(f"reaction '{rid}'{_at(mod)} has modifier "
+                                     f"'{mod.getSpecies()}', which is not a species"
+                                     + suggest(mod.getSpecies(), self.species_ids))
+            modifiers.append(mod.getSpecies())
+        fast = bool(r.isSetFast() and r.getFast())
+        if fast:
+            self.unsupported.append(f"reaction '{rid}'{_at(r)} is a fast reaction "
+                                    f"(fast=\"true\")")
+        rate, local_params = None, ()
+        if r.isSetKineticLaw():
+            kl = r.getKineticLaw()
+            plist = kl.getListOfLocalParameters() if self.level >= 3 \
+                else kl.getListOfParameters()
+            local = {p.getId(): f"{rid}.{p.getId()}" for p in plist}
+            local_params = tuple((f"{rid}.{p.getId()}", p.getValue() if p.isSetValue() else None)
+                                 for p in plist)
+            if kl.isSetMath():
+                rate = self.math.number(kl.getMath(), local=local,
+                                        where=f"reaction '{rid}' (kineticLaw{_at(kl)})")
+        return Reaction(id=rid, reactants=reactants, products=products,
+                        modifiers=tuple(modifiers), rate=rate, local_parameters=local_params,
+                        reversible=r.getReversible(), fast=fast, name=r.getName(),
+                        line=_line(r))
+
+    def _target(self, kind: str, variable: str, element) -> None:
+        if variable not in self.assignable:
+            self.bad_refs.append(f"{kind}{_at(element)} sets '{variable}', which is not a "
+                                 f"species, compartment, parameter or species reference"
+                                 + suggest(variable, self.assignable))
+
+    def _initial_assignment(self, a) -> InitialAssignment:
+        sym = a.getSymbol()
+        self._target(f"initialAssignment to '{sym}'", sym, a)
+        math_ = self.math.number(a.getMath() if a.isSetMath() else None,
+                                 where=f"initialAssignment to '{sym}'{_at(a)}")
+        return InitialAssignment(symbol=sym, math=math_, line=_line(a))
+
+    def _rule(self, r):
+        ast = r.getMath() if r.isSetMath() else None
+        if r.isAlgebraic():
+            self.unsupported.append(f"algebraic rule{_at(r)} "
+                                    f"(0 = {libsbml.formulaToL3String(ast) if ast else ''})")
+            return AlgebraicRule(math=None, line=_line(r))
+        var = r.getVariable()
+        kind = "assignmentRule" if r.isAssignment() else "rateRule"
+        self._target(f"{kind} for '{var}'", var, r)
+        math_ = self.math.number(ast, where=f"{kind} for '{var}'{_at(r)}")
+        if r.isAssignment():
+            return AssignmentRule(variable=var, math=math_, line=_line(r))
+        return RateRule(variable=var, math=math_, line=_line(r))
+
+    def _event(self, e, index: int) -> Event:
+        eid = e.getId() if e.isSetId() else f"event#{index + 1}"
+        where = f"event '{eid}'"
+        trigger, initial_value, persistent = None, True, True
+        if e.isSetTrigger():
+            trig = e.getTrigger()
+            if trig.isSetMath():
+                trigger = self.math.boolean(trig.getMath(), where=f"{where} (trigger{_at(trig)})")
+            if self.level >= 3:
+                initial_value, persistent = trig.getInitialValue(), trig.getPersistent()
+        delay = priority = None
+        if e.isSetDelay() and e.getDelay().isSetMath():
+            delay = self.math.number(e.getDelay().getMath(), where=f"{where} (delay)")
+        if e.isSetPriority() and e.getPriority().isSetMath():
+            priority = self.math.number(e.getPriority().getMath(), where=f"{where} (priority)")
+        assignments = []
+        for ea in e.getListOfEventAssignments():
+            var = ea.getVariable()
+            self._target(f"{where} eventAssignment", var, ea)
+            assignments.append(EventAssignment(
+                variable=var,
+                math=self.math.number(ea.getMath() if ea.isSetMath() else None,
+                                      where=f"{where} (assignment to '{var}'{_at(ea)})")))
+        return Event(id=eid, trigger=trigger, assignments=tuple(assignments),
+                     initial_value=initial_value, persistent=persistent, delay=delay,
+                     priority=priority,
+                     use_values_from_trigger_time=e.getUseValuesFromTriggerTime(),
+                     line=_line(e))
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
