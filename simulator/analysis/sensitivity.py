@@ -1,0 +1,321 @@
+"""Global sensitivity: Sobol' indices and Morris screening, thin wrappers around SALib.
+
+A design (``sobol_design`` / ``morris_design``) holds the parameter sets to simulate
+(``.ids``, ``.values`` of shape ``(N, k)``, physical units) and what the matching
+analysis needs. Simulate every row, collect one readout per row into ``Y`` (shape
+``(N,)``, same order), then call ``analyze_sobol(design, Y)`` or
+``analyze_morris(design, Y)``: a DataFrame, one row per parameter, ranked.
+
+Log-scale :class:`~simulator.analysis.sampling.Range` s are sampled uniformly in log
+space, so their indices and elementary effects refer to the log of the parameter.
+
+SALib is imported only when one of these functions runs
+(``pip install crosstalk[cluster]``).
+
+References
+----------
+.. [1] Saltelli A et al. (2010). Variance based sensitivity analysis of model output.
+   Comput Phys Commun 181:259-270. https://doi.org/10.1016/j.cpc.2009.09.018
+.. [2] Morris MD (1991). Factorial sampling plans for preliminary computational
+   experiments. Technometrics 33:161-174. https://doi.org/10.2307/1269043
+.. [3] Campolongo F, Cariboni J, Saltelli A (2007). An effective screening design for
+   sensitivity analysis of large models. Environ Model Softw 22:1509-1518.
+   https://doi.org/10.1016/j.envsoft.2006.10.004
+.. [4] Herman J, Usher W (2017). SALib: an open-source Python library for sensitivity
+   analysis. J Open Source Softw 2(9):97. https://doi.org/10.21105/joss.00097
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.analysis.sampling import _check_n, _ranges, _rng
+from simulator.errors import InvalidValueError
+
+__all__ = ["SensitivityDesign", "analyze_morris", "analyze_sobol", "morris_design",
+           "sobol_design"]
+
+_HINT = "SALib is needed for sensitivity analysis: pip install crosstalk[cluster]"
+
+
+def _salib():
+    try:
+        import SALib  # noqa: F401
+        from SALib.analyze import morris as morris_analyze
+        from SALib.analyze import sobol as sobol_analyze
+        from SALib.sample import morris as morris_sample
+        from SALib.sample import sobol as sobol_sample
+    except ImportError as err:
+        raise ImportError(_HINT) from err
+    return sobol_sample, sobol_analyze, morris_sample, morris_analyze
+
+
+@dataclass(frozen=True, eq=False)
+class SensitivityDesign:
+    """Parameter sets for a Sobol' or Morris analysis.
+
+    Attributes
+    ----------
+    method : {"sobol", "morris"}
+    ids : tuple of str
+        Parameter ids, column order of ``values``.
+    values : ndarray, shape (N, k)
+        Parameter sets to simulate, physical units.
+    ranges : tuple of Range
+        The sampled intervals.
+    seed : int
+        Seed of the design.
+    options : dict
+        Settings the analysis must repeat (``calc_second_order``, ``num_levels``).
+    unit : ndarray, shape (N, k)
+        The design in SALib's space (log for log ranges).
+    """
+
+    method: str
+    ids: tuple
+    values: np.ndarray
+    ranges: tuple
+    seed: int
+    options: dict = field(default_factory=dict)
+    unit: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    def as_dicts(self) -> list[dict]:
+        """One ``{id: value}`` dict per parameter set."""
+        return [dict(zip(self.ids, map(float, row))) for row in self.values]
+
+    @property
+    def problem(self) -> dict:
+        """The SALib problem dict (bounds in SALib's space)."""
+        return _problem(self.ids, self.ranges)
+
+
+def sobol_design(ranges, n: int, *, seed: int,
+                 calc_second_order: bool = False) -> SensitivityDesign:
+    """Saltelli design for Sobol' indices.
+
+    Parameters
+    ----------
+    ranges : mapping of str to Range or (low, high)
+        Parameter id -> interval.
+    n : int
+        Base sample size, a power of 2; the design has ``n * (k + 2)`` rows
+        (``n * (2k + 2)`` with ``calc_second_order``).
+    seed : int
+        Scrambling seed, required; 0 is valid.
+    calc_second_order : bool
+        Also prepare second-order indices.
+
+    Returns
+    -------
+    SensitivityDesign
+
+    Raises
+    ------
+    InvalidValueError
+        Bad ranges, ``n`` not a power of 2, missing seed.
+    ImportError
+        SALib is not installed.
+    """
+    ids, rs = _ranges(ranges)
+    n = _check_n(n)
+    seed = _int_seed(seed)
+    if n & (n - 1):
+        lo = 1 << (n.bit_length() - 1)
+        raise InvalidValueError(
+            f"Sobol' designs need n a power of 2; got n={n}. Use n={lo} or n={lo * 2}")
+    sobol_sample, _, _, _ = _salib()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        unit = sobol_sample.sample(_problem(ids, rs), n, calc_second_order=calc_second_order,
+                                   scramble=True, seed=seed)
+    return SensitivityDesign("sobol", ids, _physical(unit, rs), tuple(rs), seed,
+                             {"calc_second_order": calc_second_order, "n": n}, unit)
+
+
+def analyze_sobol(design: SensitivityDesign, Y, *, conf_level: float = 0.95,
+                  num_resamples: int = 200, seed: int = 0):
+    """First-order and total Sobol' indices, with bootstrap confidence.
+
+    Parameters
+    ----------
+    design : SensitivityDesign
+        From :func:`sobol_design`.
+    Y : array_like, shape (N,)
+        One readout per row of ``design.values``, same order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``parameter, S1, S1_conf, ST, ST_conf``, ranked by ``ST`` (highest
+        first). ``df.attrs["S2"]`` holds the second-order matrix when it was designed.
+
+    Other Parameters
+    ----------------
+    conf_level : float
+        Level of the confidence half-widths ``*_conf``.
+    num_resamples : int
+        Bootstrap resamples.
+    seed : int
+        Bootstrap seed (0 is valid).
+
+    Raises
+    ------
+    InvalidValueError
+        Wrong design, wrong length, non-finite values, or a constant readout (SALib
+        would return NaN or 0 indices for it).
+    """
+    if design.method != "sobol":
+        raise InvalidValueError(f"analyze_sobol needs a Sobol' design, got a {design.method} design")
+    y = _check_y(design, Y)
+    _, sobol_analyze, _, _ = _salib()
+    # SALib's sobol.analyze tests `if seed:`, so seed=0 would fall back to global
+    # random state; a Generator is always truthy.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sobol_analyze.analyze(design.problem, y,
+                                    calc_second_order=design.options["calc_second_order"],
+                                    num_resamples=num_resamples, conf_level=conf_level,
+                                    print_to_console=False,
+                                    seed=np.random.default_rng(_int_seed(seed)))
+    import pandas as pd
+
+    df = pd.DataFrame({"parameter": list(design.ids), "S1": res["S1"],
+                       "S1_conf": res["S1_conf"], "ST": res["ST"], "ST_conf": res["ST_conf"]})
+    _check_finite(df, "Sobol'")
+    df = df.sort_values("ST", ascending=False, kind="stable").reset_index(drop=True)
+    if design.options["calc_second_order"]:
+        df.attrs["S2"] = pd.DataFrame(res["S2"], index=list(design.ids),
+                                      columns=list(design.ids))
+    df.attrs["N"] = len(y)
+    return df
+
+
+def morris_design(ranges, n_trajectories: int, *, seed: int,
+                  num_levels: int = 4) -> SensitivityDesign:
+    """Morris one-at-a-time trajectories for elementary-effects screening.
+
+    Parameters
+    ----------
+    ranges : mapping of str to Range or (low, high)
+        Parameter id -> interval.
+    n_trajectories : int
+        Trajectories; the design has ``n_trajectories * (k + 1)`` rows.
+    seed : int
+        Required; 0 is valid.
+    num_levels : int
+        Grid levels per parameter (even, >= 2).
+
+    Returns
+    -------
+    SensitivityDesign
+    """
+    ids, rs = _ranges(ranges)
+    n = _check_n(n_trajectories)
+    seed = _int_seed(seed)
+    if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 2 \
+            or num_levels % 2:
+        raise InvalidValueError(f"num_levels must be an even integer >= 2, got {num_levels!r}")
+    _, _, morris_sample, _ = _salib()
+    unit = morris_sample.sample(_problem(ids, rs), n, num_levels=num_levels, seed=seed)
+    return SensitivityDesign("morris", ids, _physical(unit, rs), tuple(rs), seed,
+                             {"num_levels": num_levels, "n": n}, unit)
+
+
+def analyze_morris(design: SensitivityDesign, Y, *, conf_level: float = 0.95,
+                   num_resamples: int = 200, seed: int = 0):
+    """Morris elementary effects: ``mu``, ``mu_star``, ``sigma``.
+
+    Parameters
+    ----------
+    design : SensitivityDesign
+        From :func:`morris_design`.
+    Y : array_like, shape (N,)
+        One readout per row of ``design.values``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``parameter, mu, mu_star, mu_star_conf, sigma``, ranked by ``mu_star``.
+        Effects are per full range of each parameter (per the full log range for a log
+        :class:`Range`), SALib's convention.
+
+    Raises
+    ------
+    InvalidValueError
+        Wrong design or length, non-finite values, or a constant readout.
+    """
+    if design.method != "morris":
+        raise InvalidValueError(f"analyze_morris needs a Morris design, got a {design.method} design")
+    y = _check_y(design, Y)
+    _, _, _, morris_analyze = _salib()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = morris_analyze.analyze(design.problem, design.unit, y,
+                                     num_resamples=num_resamples, conf_level=conf_level,
+                                     print_to_console=False,
+                                     num_levels=design.options["num_levels"],
+                                     seed=np.random.default_rng(_int_seed(seed)))
+    import pandas as pd
+
+    df = pd.DataFrame({"parameter": list(design.ids), "mu": np.asarray(res["mu"], float),
+                       "mu_star": np.asarray(res["mu_star"], float),
+                       "mu_star_conf": np.asarray(res["mu_star_conf"], float),
+                       "sigma": np.asarray(res["sigma"], float)})
+    _check_finite(df, "Morris")
+    return df.sort_values("mu_star", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------ internals
+
+def _int_seed(seed) -> int:
+    _rng(seed)  # validates: int >= 0, not None, not bool
+    if isinstance(seed, np.random.Generator):
+        raise InvalidValueError("pass an int seed here (it is recorded with the design)")
+    return int(seed)
+
+
+def _problem(ids, rs):
+    bounds = [[math.log(r.low), math.log(r.high)] if r.log else [r.low, r.high] for r in rs]
+    return {"num_vars": len(ids), "names": list(ids), "bounds": bounds}
+
+
+def _physical(unit, rs):
+    out = np.array(unit, dtype=float, copy=True)
+    for j, r in enumerate(rs):
+        if r.log:
+            out[:, j] = np.exp(out[:, j])
+    return out
+
+
+def _check_y(design, Y):
+    y = np.asarray(Y, dtype=float)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (len(design),):
+        raise InvalidValueError(
+            f"Y must have one value per design row, shape ({len(design)},); got {y.shape}")
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        row = dict(zip(design.ids, map(float, design.values[bad[0]])))
+        raise InvalidValueError(
+            f"Y has {bad.size} non-finite value(s), the first at row {bad[0]} with "
+            f"parameters {row}; {design.method} analysis needs every member (re-run or "
+            f"narrow the ranges)")
+    if np.ptp(y) <= 1e-12 * max(1.0, float(np.max(np.abs(y)))):
+        raise InvalidValueError(
+            f"the readout is constant ({y[0]:.6g}) over all {y.size} parameter sets: "
+            f"sensitivity indices are undefined (no parameter in "
+            f"{list(design.ids)} moves it)")
+    return y
+
+
+def _check_finite(df, what):
+    num = df.drop(columns="parameter")
+    if not np.all(np.isfinite(num.to_numpy(dtype=float))):
+        raise InvalidValueError(f"SALib returned non-finite {what} indices:\n{df}")
