@@ -1,0 +1,620 @@
+"""The compiled stiff integrator: RODAS4 in numba, one run or many members in parallel.
+
+One generic integrator is compiled once (and cached on disk by numba); each model only
+compiles its own small functions (:mod:`simulator.codegen.numba_fns`), which reach the
+integrator as first-class function values (``numba.types.FunctionType``). A whole run —
+steps, step-size control, dense output, event location — stays in compiled code, and the
+step loop allocates nothing: work arrays are passed in.
+
+Method
+------
+RODAS4 (Hairer & Wanner 1996, Solving ODEs II, §VI.4; coefficients of ``rodas.f``): a
+6-stage, order 4(3), L-stable, stiffly accurate Rosenbrock method for
+``(I/(gamma h) - J) k_i = f(t + c_i h, y + sum_j a_ij k_j) + sum_j (c_ij/h) k_j + h d_i f_t``,
+with an embedded order-3 error estimate (the last stage), a continuous extension of order 3
+for dense output, and Gustafsson's predictive step-size controller as in ``rodas.f``.
+The linear systems use the sparse LU of :mod:`simulator.codegen.numba_fns`.
+
+References
+----------
+E. Hairer, G. Wanner, Solving Ordinary Differential Equations II, 2nd ed., Springer 1996,
+doi:10.1007/978-3-642-05221-7.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange, types
+
+from simulator.codegen.numba_fns import (NumbaFunctions, compile_numba, lu_assemble,
+                                         lu_factor, lu_solve)
+from simulator.solvers.base import Segment, Segmenter, SolverOptions
+
+# --- RODAS4 coefficients (rodas.f, METH=1) ----------------------------------------------
+_C2, _C3, _C4 = 0.386, 0.21, 0.63
+_GAMMA = 0.25
+_D1, _D2, _D3, _D4 = 0.25, -0.1043, 0.1035, -0.03620000000000023
+_A21 = 1.544
+_A31, _A32 = 0.9466785280815826, 0.2557011698983284
+_A41, _A42, _A43 = 3.314825187068521, 2.896124015972201, 0.9986419139977817
+_A51, _A52, _A53, _A54 = 1.221224509226641, 6.019134481288629, 12.53708332932087, -0.687886036105895
+_C21 = -5.6688
+_C31, _C32 = -2.430093356833875, -0.2063599157091915
+_C41, _C42, _C43 = -0.1073529058151375, -9.594562251023355, -20.47028614809616
+_C51, _C52, _C53, _C54 = 7.496443313967647, -10.24680431464352, -33.99990352819905, 11.7089089320616
+_C61, _C62, _C63, _C64, _C65 = (8.083246795921522, -7.981132988064893, -31.52159432874371,
+                                16.31930543123136, -6.058818238834054)
+_D21, _D22, _D23, _D24, _D25 = (10.12623508344586, -7.487995877610167, -34.80091861555747,
+                                -7.992771707568823, 1.025137723295662)
+_D31, _D32, _D33, _D34, _D35 = (-0.6762803392801253, 6.087714651680015, 16.43084320892478,
+                                24.76722511418386, -6.594389125716872)
+
+# --- status codes and layout of the small output arrays ---------------------------------
+END, ROOT = 0, 1
+FAIL_MAX_STEPS, FAIL_STEP_SIZE, FAIL_NONFINITE, FAIL_SINGULAR, FAIL_START = -1, -2, -3, -4, -5
+STAT_NAMES = ("nfev", "njev", "nsteps", "naccepted", "nrejected", "nlu", "n_out",
+              "fail_index", "nsingular")
+_NFEV, _NJEV, _NSTEPS, _NACC, _NREJ, _NLU, _NOUT, _FAILIDX, _NSING = range(9)
+N_STATS = len(STAT_NAMES)
+N_WORK = 15            # rows of the float work array, see _integrate
+_EVENT_SAMPLES = 2     # trigger checks per accepted step (mid point and end)
+
+_A1 = types.float64[::1]
+_I1 = types.int64[::1]
+_B1 = types.boolean[::1]
+FN = types.FunctionType(types.void(types.float64, _A1, _A1, _A1))
+FNB = types.FunctionType(types.void(types.float64, _A1, _A1, _B1))
+
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+
+
+@numba.njit(**_JIT, inline="always")
+def _dense(s, yold, ynew, q1, q2, out):
+    for i in range(out.shape[0]):
+        out[i] = (1.0 - s) * yold[i] + s * (ynew[i] + (1.0 - s) * (q1[i] + s * q2[i]))
+
+
+@numba.njit(**_JIT, inline="always")
+def _differs(a, b):
+    for e in range(a.shape[0]):
+        if a[e] != b[e]:
+            return True
+    return False
+
+
+@numba.njit(**_JIT, inline="always")
+def _first_nonfinite(x):
+    for i in range(x.shape[0]):
+        if not math.isfinite(x[i]):
+            return i
+    return -1
+
+
+@numba.njit(**_JIT)
+def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
+               t0, y0, p, t_out, t_end, trig0,
+               rtol, atol, h_init, h_max, max_steps,
+               y_out, work, lu, jnz, tb, stats, fres):
+    """Integrate one member; see :func:`integrate_one` for the arguments. Returns status."""
+    n = y0.shape[0]
+    n_ev = trig0.shape[0]
+    n_t = t_out.shape[0]
+    y, ynew, f0, fs, fx = work[0], work[1], work[2], work[3], work[4]
+    k1, k2, k3, k4, k5, k6 = work[5], work[6], work[7], work[8], work[9], work[10]
+    q1, q2, yold, yd = work[11], work[12], work[13], work[14]
+    tcur = tb[0]
+    for j in range(stats.shape[0]):
+        stats[j] = 0
+    stats[_FAILIDX] = -1
+    fres[0] = t0
+    fres[1] = 0.0
+    for i in range(n):
+        y[i] = y0[i]
+        fx[i] = 0.0
+    k_out = 0
+    span = t_end - t0
+    if span <= 0.0:
+        while k_out < n_t and t_out[k_out] <= t0:
+            for i in range(n):
+                y_out[k_out, i] = y[i]
+            k_out += 1
+        stats[_NOUT] = k_out
+        return END
+    hmax = span if h_max <= 0.0 else min(h_max, span)
+    uround = 2.220446049250313e-16
+
+    # f at the start; its finiteness is a precondition
+    rhs(t0, y, p, f0)
+    stats[_NFEV] += 1
+    bad = _first_nonfinite(f0)
+    if bad >= 0:
+        stats[_FAILIDX] = bad
+        stats[_NOUT] = k_out
+        return FAIL_START
+
+    # initial step (Hairer & Wanner I, II.4 / scipy select_initial_step)
+    if h_init > 0.0:
+        h = min(h_init, hmax)
+    else:
+        d0 = 0.0
+        d1 = 0.0
+        for i in range(n):
+            sc = atol[i] + rtol * abs(y[i])
+            d0 += (y[i] / sc) ** 2
+            d1 += (f0[i] / sc) ** 2
+        d0 = math.sqrt(d0 / n)
+        d1 = math.sqrt(d1 / n)
+        if d0 < 1e-5 or d1 < 1e-5:
+            h0 = 1e-6
+        else:
+            h0 = 0.01 * d0 / d1
+        h0 = min(h0, hmax)
+        for i in range(n):
+            ynew[i] = y[i] + h0 * f0[i]
+        rhs(t0 + h0, ynew, p, fs)
+        stats[_NFEV] += 1
+        d2 = 0.0
+        for i in range(n):
+            sc = atol[i] + rtol * abs(y[i])
+            d2 += ((fs[i] - f0[i]) / sc) ** 2
+        d2 = math.sqrt(d2 / n) / h0
+        dm = max(d1, d2)
+        if not math.isfinite(dm):
+            h1 = h0 * 1e-3
+        elif dm <= 1e-15:
+            h1 = max(1e-6, h0 * 1e-3)
+        else:
+            h1 = (0.01 / dm) ** 0.25
+        h = min(100.0 * h0, h1, hmax)
+
+    for e in range(n_ev):
+        tcur[e] = trig0[e]
+    tnow = tb[1]
+
+    t = t0
+    reject = False
+    last_nonfinite = False
+    n_accept = 0
+    n_sing = 0
+    hacc = 0.0
+    erracc = 1.0
+    attempts = 0
+    while True:
+        if attempts >= max_steps:
+            stats[_NOUT] = k_out
+            fres[0] = t
+            return FAIL_MAX_STEPS
+        attempts += 1
+        stats[_NSTEPS] = attempts
+        if h > hmax:
+            h = hmax
+        last = False
+        if t + 1.0001 * h >= t_end:
+            h = t_end - t
+            last = True
+        if 0.1 * h <= abs(t) * uround or h <= 0.0:
+            stats[_NOUT] = k_out
+            fres[0] = t
+            return FAIL_NONFINITE if last_nonfinite else FAIL_STEP_SIZE
+
+        jac(t, y, p, jnz)
+        stats[_NJEV] += 1
+        if time_dep:
+            dfdt(t, y, p, fx)
+        fac1 = 1.0 / (_GAMMA * h)
+        lu_assemble(iplan, fac1, jnz, lu)
+        if lu_factor(iplan, lu) != 0:
+            n_sing += 1
+            stats[_NSING] = n_sing
+            if n_sing > 20:
+                stats[_NOUT] = k_out
+                fres[0] = t
+                return FAIL_SINGULAR
+            h *= 0.25
+            reject = True
+            continue
+        stats[_NLU] += 1
+        hd1 = h * _D1
+        hd2 = h * _D2
+        hd3 = h * _D3
+        hd4 = h * _D4
+        ih = 1.0 / h
+        # stage 1
+        for i in range(n):
+            k1[i] = f0[i] + hd1 * fx[i]
+        lu_solve(iplan, lu, k1)
+        # stage 2
+        for i in range(n):
+            ynew[i] = y[i] + _A21 * k1[i]
+        rhs(t + _C2 * h, ynew, p, fs)
+        for i in range(n):
+            k2[i] = fs[i] + ih * (_C21 * k1[i]) + hd2 * fx[i]
+        lu_solve(iplan, lu, k2)
+        # stage 3
+        for i in range(n):
+            ynew[i] = y[i] + _A31 * k1[i] + _A32 * k2[i]
+        rhs(t + _C3 * h, ynew, p, fs)
+        for i in range(n):
+            k3[i] = fs[i] + ih * (_C31 * k1[i] + _C32 * k2[i]) + hd3 * fx[i]
+        lu_solve(iplan, lu, k3)
+        # stage 4
+        for i in range(n):
+            ynew[i] = y[i] + _A41 * k1[i] + _A42 * k2[i] + _A43 * k3[i]
+        rhs(t + _C4 * h, ynew, p, fs)
+        for i in range(n):
+            k4[i] = fs[i] + ih * (_C41 * k1[i] + _C42 * k2[i] + _C43 * k3[i]) + hd4 * fx[i]
+        lu_solve(iplan, lu, k4)
+        # stage 5
+        for i in range(n):
+            ynew[i] = y[i] + _A51 * k1[i] + _A52 * k2[i] + _A53 * k3[i] + _A54 * k4[i]
+        rhs(t + h, ynew, p, fs)
+        for i in range(n):
+            k5[i] = fs[i] + ih * (_C51 * k1[i] + _C52 * k2[i] + _C53 * k3[i] + _C54 * k4[i])
+        lu_solve(iplan, lu, k5)
+        # embedded solution, then stage 6
+        for i in range(n):
+            ynew[i] += k5[i]
+        rhs(t + h, ynew, p, fs)
+        for i in range(n):
+            k6[i] = fs[i] + ih * (_C61 * k1[i] + _C62 * k2[i] + _C63 * k3[i] + _C64 * k4[i]
+                                  + _C65 * k5[i])
+        lu_solve(iplan, lu, k6)
+        for i in range(n):
+            ynew[i] += k6[i]
+        stats[_NFEV] += 5
+
+        bad = _first_nonfinite(ynew)
+        if bad >= 0:
+            stats[_FAILIDX] = bad
+            last_nonfinite = True
+            stats[_NREJ] += 1
+            reject = True
+            h *= 0.25
+            continue
+        err = 0.0
+        for i in range(n):
+            sk = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
+            err += (k6[i] / sk) ** 2
+        err = math.sqrt(err / n)
+        if not math.isfinite(err):
+            stats[_NREJ] += 1
+            reject = True
+            h *= 0.25
+            continue
+        fac = max(1.0 / 6.0, min(5.0, err ** 0.25 / 0.9))
+        hnew = h / fac
+        if err > 1.0:
+            reject = True
+            stats[_NREJ] += 1
+            h = hnew
+            continue
+
+        # ---- accepted
+        n_accept += 1
+        last_nonfinite = False
+        stats[_FAILIDX] = -1
+        if n_accept > 1:
+            facgus = (hacc / h) * (err * err / erracc) ** 0.25 / 0.9
+            facgus = max(1.0 / 6.0, min(5.0, facgus))
+            fac = max(fac, facgus)
+            hnew = h / fac
+        hacc = h
+        erracc = max(1e-2, err)
+        t_new = t_end if last else t + h
+        for i in range(n):
+            q1[i] = _D21 * k1[i] + _D22 * k2[i] + _D23 * k3[i] + _D24 * k4[i] + _D25 * k5[i]
+            q2[i] = _D31 * k1[i] + _D32 * k2[i] + _D33 * k3[i] + _D34 * k4[i] + _D35 * k5[i]
+            yold[i] = y[i]
+            y[i] = ynew[i]
+        stats[_NACC] = n_accept
+
+        # ---- events: the first trigger change in (t, t_new], by bisection on dense output
+        if n_ev > 0:
+            lo = 0.0
+            hi = -1.0
+            for js in range(1, _EVENT_SAMPLES + 1):
+                s = js / _EVENT_SAMPLES
+                if js == _EVENT_SAMPLES:
+                    trig(t_new, y, p, tnow)
+                else:
+                    _dense(s, yold, y, q1, q2, yd)
+                    trig(t + s * h, yd, p, tnow)
+                if _differs(tnow, tcur):
+                    hi = s
+                    break
+                lo = s
+            if hi > 0.0:
+                tlo = t + lo * h
+                thi = t_new if hi == 1.0 else t + hi * h
+                tol = 1e-10 * max(1.0, abs(thi))
+                while thi - tlo > tol:
+                    tm = 0.5 * (tlo + thi)
+                    if tm <= tlo or tm >= thi:
+                        break
+                    _dense((tm - t) / h, yold, y, q1, q2, yd)
+                    trig(tm, yd, p, tnow)
+                    if _differs(tnow, tcur):
+                        thi = tm
+                    else:
+                        tlo = tm
+                while k_out < n_t and t_out[k_out] < thi:
+                    _dense((t_out[k_out] - t) / h, yold, y, q1, q2, yd)
+                    for i in range(n):
+                        y_out[k_out, i] = yd[i]
+                    k_out += 1
+                if thi < t_new:
+                    _dense((thi - t) / h, yold, y, q1, q2, yd)
+                    for i in range(n):
+                        y[i] = yd[i]
+                stats[_NOUT] = k_out
+                fres[0] = thi
+                fres[1] = h
+                return ROOT
+
+        # ---- outputs in (t, t_new]
+        while k_out < n_t and t_out[k_out] <= t_new:
+            if t_out[k_out] >= t_new:
+                for i in range(n):
+                    y_out[k_out, i] = y[i]
+            else:
+                _dense((t_out[k_out] - t) / h, yold, y, q1, q2, yd)
+                for i in range(n):
+                    y_out[k_out, i] = yd[i]
+            k_out += 1
+        if last:
+            stats[_NOUT] = k_out
+            fres[0] = t_end
+            fres[1] = hnew
+            return END
+        t = t_new
+        rhs(t, y, p, f0)
+        stats[_NFEV] += 1
+        bad = _first_nonfinite(f0)
+        if bad >= 0:
+            stats[_FAILIDX] = bad
+            stats[_NOUT] = k_out
+            fres[0] = t
+            return FAIL_NONFINITE
+        if reject:
+            hnew = min(hnew, h)
+        reject = False
+        h = hnew
+
+
+_ONE_SIG = types.int64(
+    FN, FN, FN, FNB, _I1, types.boolean,
+    types.float64, _A1, _A1, _A1, types.float64, _B1,
+    types.float64, _A1, types.float64, types.float64, types.int64,
+    types.float64[:, ::1], types.float64[:, ::1], _A1, _A1, types.boolean[:, ::1], _I1, _A1)
+
+
+@numba.njit(_ONE_SIG, **_JIT)
+def integrate_one(rhs, jac, dfdt, trig, iplan, time_dep,
+                  t0, y0, p, t_out, t_end, trig0,
+                  rtol, atol, h_init, h_max, max_steps,
+                  y_out, work, lu, jnz, tb, stats, fres):
+    """Integrate one member from ``t0`` to ``t_end`` or the first trigger change.
+
+    Parameters
+    ----------
+    rhs, jac, dfdt, trig : the model's compiled functions (:class:`NumbaFunctions`)
+    iplan : the packed sparse LU plan; time_dep : whether ``dfdt`` is needed
+    t0, y0 (n,), p (m,) : start
+    t_out (n_t,) : sorted output times, all ``>= t0``; t_end : end of the segment
+    trig0 (n_ev,) : trigger values at the start
+    rtol : relative tolerance; atol (n,) : absolute tolerances
+    h_init : first step (``<= 0``: chosen automatically); h_max : largest step (``<= 0``: none)
+    max_steps : budget of attempted steps
+    y_out (n_t, n) : filled for ``stats[6]`` leading rows
+    work (N_WORK, n), lu (plan nnz,), jnz (n_jac,), tb (2, n_ev) : work arrays;
+        on return ``work[0]`` holds the state at ``fres[0]``
+    stats (N_STATS,) int64 : see ``STAT_NAMES``; fres (2,) : ``t_stop``, suggested next step
+
+    Returns
+    -------
+    status : END (0), ROOT (1), or a negative FAIL_* code
+    """
+    return _integrate(rhs, jac, dfdt, trig, iplan, time_dep, t0, y0, p, t_out, t_end, trig0,
+                      rtol, atol, h_init, h_max, max_steps, y_out, work, lu, jnz, tb, stats,
+                      fres)
+
+
+_MANY_SIG = types.void(
+    FN, FN, FN, FNB, _I1, types.boolean, types.int64,
+    types.float64, types.float64[:, ::1], types.float64[:, ::1], _A1, types.float64,
+    types.boolean[:, ::1],
+    types.float64, _A1, types.float64, types.float64, types.int64,
+    types.float64[:, :, ::1], types.float64[:, ::1], types.int64[::1], types.int64[:, ::1],
+    types.float64[:, ::1])
+
+
+@numba.njit(_MANY_SIG, parallel=True, **_JIT)
+def _integrate_many(rhs, jac, dfdt, trig, iplan, time_dep, chunk,
+                    t0, Y0, P, t_out, t_end, TRIG0,
+                    rtol, atol, h_init, h_max, max_steps,
+                    Y_out, Y_stop, status, STATS, FRES):
+    N = Y0.shape[0]
+    n = Y0.shape[1]
+    n_chunks = (N + chunk - 1) // chunk
+    nnz = iplan[1]
+    njac = iplan[2]
+    n_ev = TRIG0.shape[1]
+    for c in prange(n_chunks):
+        work = np.empty((N_WORK, n))
+        lu = np.empty(nnz)
+        jnz = np.empty(njac)
+        tb = np.empty((2, n_ev), dtype=np.bool_)
+        for m in range(c * chunk, min(N, (c + 1) * chunk)):
+            status[m] = _integrate(rhs, jac, dfdt, trig, iplan, time_dep, t0, Y0[m], P[m],
+                                   t_out, t_end, TRIG0[m], rtol, atol, h_init, h_max,
+                                   max_steps, Y_out[m], work, lu, jnz, tb, STATS[m], FRES[m])
+            for i in range(n):
+                Y_stop[m, i] = work[0, i]
+
+
+# ----------------------------------------------------------------------------------------
+# Python side
+
+
+def _c(a, dtype=np.float64):
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _atol_vector(atol, n):
+    a = np.broadcast_to(np.asarray(atol, dtype=np.float64), (n,))
+    return np.ascontiguousarray(a)
+
+
+def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *,
+                   rtol: float = 1e-6, atol=1e-12, trig0=None, first_step: float = 0.0,
+                   max_step: float = 0.0, max_steps: int = 500_000, chunk: int = 4):
+    """Integrate many members (rows of ``Y0`` and ``P``) in parallel, each with its own steps.
+
+    Members run on numba's threads in chunks of ``chunk`` handed out dynamically, so that a
+    few stiff members do not hold up the rest. Each member stops at ``t_end``, at the first
+    change of a trigger (status ROOT; apply the event and call again for those members), or
+    on failure (negative status; its other members are unaffected).
+
+    Parameters
+    ----------
+    fns : compiled functions of the system (:func:`simulator.codegen.numba_fns.compile_numba`)
+    t0 : start time, shared
+    Y0 : array, shape (N, n_states); P : array, shape (N, n_params)
+    t_out : array, shape (n_t,), sorted, ``>= t0``; t_end : end time
+    rtol, atol : tolerances (atol scalar or (n_states,))
+    trig0 : bool array (N, n_events) of trigger values at the start; default: evaluated
+    first_step, max_step : step bounds (0: automatic / none)
+    max_steps : attempted-step budget per member
+    chunk : members per work item
+
+    Returns
+    -------
+    dict with ``status`` (N,) int64, ``y_out`` (N, n_t, n_states) — rows beyond
+    ``stats[:, 6]`` (``n_out``) are not filled and hold NaN —, ``t_stop`` (N,), ``y_stop``
+    (N, n_states), ``stats`` (N, N_STATS) int64 with columns ``STAT_NAMES``.
+    """
+    Y0 = _c(np.atleast_2d(Y0))
+    P = _c(np.atleast_2d(P))
+    N, n = Y0.shape
+    if P.shape != (N, fns.n_params):
+        raise ValueError(f"P must have shape ({N}, {fns.n_params}), got {P.shape}")
+    if n != fns.n_states:
+        raise ValueError(f"Y0 must have {fns.n_states} columns, got {n}")
+    t_out = _c(np.atleast_1d(t_out))
+    if t_out.size and (np.any(np.diff(t_out) < 0) or t_out[0] < t0):
+        raise ValueError("t_out must be sorted and >= t0")
+    if trig0 is None:
+        trig0 = np.empty((N, fns.n_events), dtype=np.bool_)
+        for m in range(N):
+            fns.triggers(float(t0), Y0[m], P[m], trig0[m])
+    trig0 = _c(trig0, np.bool_).reshape(N, fns.n_events)
+    Y_out = np.full((N, len(t_out), n), np.nan)
+    Y_stop = np.empty((N, n))
+    status = np.empty(N, dtype=np.int64)
+    STATS = np.zeros((N, N_STATS), dtype=np.int64)
+    FRES = np.zeros((N, 2))
+    old = numba.get_parallel_chunksize()
+    numba.set_parallel_chunksize(1)
+    try:
+        _integrate_many(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.plan.iplan,
+                        fns.time_dependent, int(chunk), float(t0), Y0, P, t_out, float(t_end),
+                        trig0, float(rtol), _atol_vector(atol, n), float(first_step),
+                        float(max_step), int(max_steps), Y_out, Y_stop, status, STATS, FRES)
+    finally:
+        numba.set_parallel_chunksize(old)
+    return {"status": status, "y_out": Y_out, "t_stop": FRES[:, 0].copy(), "y_stop": Y_stop,
+            "stats": STATS}
+
+
+def failure_message(status: int, t: float, state_ids, fail_index: int, max_steps: int) -> str:
+    """A sentence for a negative status, naming the state where one is known."""
+    sid = (f"'{state_ids[fail_index]}'" if 0 <= fail_index < len(state_ids) else None)
+    if status == FAIL_START:
+        return (f"the rate of change of {sid} is not finite at the start (t = {t:g}); "
+                f"check its initial value and the parameters it depends on")
+    if status == FAIL_NONFINITE:
+        who = f"state {sid}" if sid else "a state"
+        return (f"{who} became non-finite (NaN or infinite) near t = {t:.6g}; the model "
+                f"blows up there")
+    if status == FAIL_STEP_SIZE:
+        return (f"step size became too small at t = {t:.6g} (the solution may be singular "
+                f"there, or the tolerances too strict)")
+    if status == FAIL_MAX_STEPS:
+        return f"more than {max_steps} steps were needed before t = {t:.6g} (max_steps)"
+    if status == FAIL_SINGULAR:
+        return (f"the Rosenbrock matrix I/(gamma h) - J stayed singular at t = {t:.6g} "
+                f"(a zero pivot in the sparse LU)")
+    return f"integration failed with status {status} at t = {t:.6g}"
+
+
+class CompiledSegmenter(Segmenter):
+    """The compiled RODAS4 backend for one :class:`~simulator.system.OdeSystem`.
+
+    Implements the :class:`~simulator.solvers.base.Segmenter` contract. Construction
+    generates and compiles the model's numba functions (cached on disk); the integrator
+    itself is compiled once for all models.
+
+    Parameters
+    ----------
+    system : the symbolic system
+    options : tolerances and step bounds (``method`` ``"auto"`` or ``"rodas4"``)
+    fns : already compiled functions (skips code generation)
+    """
+
+    name = "rodas4"
+
+    def __init__(self, system, options: SolverOptions = SolverOptions(), *,
+                 fns: NumbaFunctions | None = None):
+        from simulator.errors import InvalidValueError
+        if options.method not in ("auto", "rodas4", "rodas"):
+            raise InvalidValueError(
+                f"SolverOptions.method {options.method!r} is not the compiled backend's; "
+                f"use 'rodas4' (or 'auto')")
+        self.system = system
+        self.options = options
+        self.fns = fns if fns is not None else compile_numba(system)
+        n = self.fns.n_states
+        self._atol = _atol_vector(options.atol, n)
+        self._work = np.zeros((N_WORK, n))
+        self._lu = np.zeros(self.fns.plan.nnz)
+        self._jnz = np.zeros(len(self.fns.jac_rows))
+        self._tb = np.zeros((2, self.fns.n_events), dtype=np.bool_)
+        self._stats = np.zeros(N_STATS, dtype=np.int64)
+        self._fres = np.zeros(2)
+        self._resume = (None, 0.0)      # (t_stop of the last segment, its next step)
+
+    def integrate(self, t0, y0, p, t_out, t_end, trig0) -> Segment:
+        """Integrate one segment; see :mod:`simulator.solvers.base` for the contract."""
+        fns, o = self.fns, self.options
+        y0 = _c(y0)
+        p = _c(p)
+        t_out = _c(np.atleast_1d(t_out))
+        trig0 = _c(np.atleast_1d(trig0), np.bool_).reshape(fns.n_events)
+        if t_out.size and (t_out[0] < t0 or np.any(np.diff(t_out) < 0)):
+            raise ValueError("t_out must be sorted and >= t0")
+        y_out = np.empty((len(t_out), fns.n_states))
+        h_init = o.first_step or 0.0
+        if not o.first_step and self._resume[0] == t0:
+            h_init = self._resume[1]
+        status = integrate_one(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.plan.iplan,
+                               fns.time_dependent, float(t0), y0, p, t_out, float(t_end),
+                               trig0, float(o.rtol), self._atol, float(h_init),
+                               float(o.max_step or 0.0), int(o.max_steps), y_out, self._work,
+                               self._lu, self._jnz, self._tb, self._stats, self._fres)
+        st = self._stats
+        stats = {k: int(st[i]) for i, k in enumerate(STAT_NAMES) if k not in ("n_out", "fail_index")}
+        t_stop = float(self._fres[0])
+        n_out = int(st[_NOUT])
+        if status >= 0:
+            self._resume = (t_stop, float(self._fres[1]))
+            return Segment(status="end" if status == END else "root", t_stop=t_stop,
+                           y_stop=self._work[0].copy(), n_out=n_out, y_out=y_out[:n_out],
+                           stats=stats)
+        self._resume = (None, 0.0)
+        msg = failure_message(int(status), t_stop, self.system.state_ids, int(st[_FAILIDX]),
+                              o.max_steps)
+        stats["fail_index"] = int(st[_FAILIDX])
+        return Segment(status="fail", t_stop=t_stop, y_stop=self._work[0].copy(), n_out=n_out,
+                       y_out=y_out[:n_out], message=msg, stats=stats)
