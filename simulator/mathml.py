@@ -69,7 +69,7 @@ def as_boolean(expr: sympy.Basic) -> sympy.Basic:
     if is_boolean(expr):
         return expr
     if expr.is_Number:
-        return sympy.false if expr == 0 else sympy.true
+        return sympy.false if expr.is_zero else sympy.true
     return sympy.Ne(expr, 0)
 
 
@@ -90,18 +90,36 @@ def _to_sympy_number(value: float) -> sympy.Expr:
 
 
 def _float(value: float) -> sympy.Expr:
-    """A double from the file as a sympy number (inf, -inf and NaN included)."""
-    return _to_sympy_number(float(value))
+    """A double from the file as a sympy number (inf, -inf and NaN included).
+
+    Integral values become ``Integer`` (``x**2``, not ``x**2.0``); SBML has real
+    semantics and sympy divides integers exactly, so the numbers do not change.
+    """
+    value = float(value)
+    negative_zero = value == 0 and math.copysign(1.0, value) < 0
+    if value.is_integer() and abs(value) < 2.0**53 and not negative_zero:
+        return sympy.Integer(int(value))
+    return _to_sympy_number(value)
+
+
+def _representable(number: sympy.Expr) -> bool:
+    """False for exact results outside the double range (e.g. the Integer 10**400)."""
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:
+        return False
 
 
 def _ieee(np_fn: Callable, args: Sequence[sympy.Expr]) -> sympy.Expr:
     vals = [float(a) for a in args]
-    with np.errstate(all="ignore"):
-        out = np_fn(*vals)
-    out = complex(out) if isinstance(out, complex) else float(out)
+    try:
+        with np.errstate(all="ignore"):
+            out = np_fn(*vals)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        out = math.nan                                  # math.gamma domain errors and the like
     if isinstance(out, complex):
         out = out.real if out.imag == 0 else math.nan
-    return _to_sympy_number(out)
+    return _to_sympy_number(float(out))
 
 
 def _apply(sym_fn: Callable, np_fn: Callable | None, args: Sequence[sympy.Basic]) -> sympy.Basic:
@@ -111,8 +129,8 @@ def _apply(sym_fn: Callable, np_fn: Callable | None, args: Sequence[sympy.Basic]
             result = sym_fn(*args)
         except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):
             result = None
-        if result is not None and (result.is_Integer or result.is_Rational or result.is_Float) \
-                and result.is_finite:
+        if result is not None and (result.is_Rational or result.is_Float) and result.is_finite \
+                and _representable(result):
             return result
         return _ieee(np_fn, args)
     try:
@@ -139,7 +157,14 @@ def _rem(a, b):
 
 
 def _np_fact(x):
-    return math.gamma(x + 1.0) if x >= 0 or x != math.floor(x) else math.nan
+    if math.isnan(x) or (x < 0 and x == math.floor(x)):
+        return math.nan
+    if x == math.inf:
+        return math.inf
+    try:
+        return math.gamma(x + 1.0)
+    except OverflowError:
+        return math.inf
 
 
 # type -> (sympy builder, numpy fold) for the plain numeric functions of one argument
@@ -230,8 +255,9 @@ class MathConverter:
     ----------
     unsupported : list of str
         ``"<where>: <what>"`` for every unsupported construct met.
-    undefined : list of tuple (where, name)
-        Names that are not defined in the model.
+    undefined : list of tuple (where, name, local ids)
+        Names that are not defined in the model (with the local parameter ids in scope,
+        for "did you mean" suggestions).
     invalid : list of str
         Other malformed math (wrong number of arguments, recursive functions, ...).
     """
@@ -241,7 +267,7 @@ class MathConverter:
         self.functions = dict(functions or {})
         self.defined = defined
         self.unsupported: list[str] = []
-        self.undefined: list[tuple[str, str]] = []
+        self.undefined: list[tuple[str, str, tuple[str, ...]]] = []
         self.invalid: list[str] = []
 
     # public -------------------------------------------------------------------------
@@ -322,7 +348,7 @@ class MathConverter:
             if name in self.functions:
                 self.invalid.append(f"{scope.where}: function '{name}' is used without arguments")
             else:
-                self.undefined.append((scope.where, name))
+                self.undefined.append((scope.where, name, tuple(scope.local or ())))
         return sympy.Symbol(name)
 
     def _time(self, node, scope):
@@ -365,7 +391,7 @@ class MathConverter:
         if not self._arity(node, scope, 2):
             return sympy.nan
         a, b = self._nums(node, scope)
-        if _is_numeric(b) and b == 0 and not _is_numeric(a):
+        if _is_numeric(b) and b.is_zero and not _is_numeric(a):
             # x/0: IEEE gives +-inf or nan by the sign of x; sympy would give zoo*x
             return sympy.Mul(a, sympy.oo)
         return _apply(_div, lambda x, y: np.float64(x) / np.float64(y), [a, b])
@@ -485,7 +511,7 @@ class MathConverter:
         fd = self.functions.get(name)
         if fd is None:
             if self.defined is None or name not in self.defined:
-                self.undefined.append((scope.where, name))
+                self.undefined.append((scope.where, name, ()))
             else:
                 self.invalid.append(f"{scope.where}: '{name}' is called but is not a function")
             return sympy.nan

@@ -44,6 +44,8 @@ _IGNORABLE_PACKAGES = {"layout", "render", "groups", "l3v2extendedmath", "annot"
 # Packages that change what the model means even when not required.
 _MEANINGFUL_PACKAGES = {"fbc": "flux balance constraints"}
 _MAX_READER_ERRORS = 10
+# Consistency errors about units only: they do not change the numbers.
+_IGNORED_ERRORS = {libsbml.InvalidUnitIdSyntax, libsbml.DanglingUnitReference}
 
 
 def read_sbml_file(path: str | os.PathLike) -> Model:
@@ -120,7 +122,7 @@ def _check_reader_errors(doc: libsbml.SBMLDocument, source: str) -> list[str]:
 def _check_consistency(doc: libsbml.SBMLDocument, source: str) -> None:
     """libsbml's validation of the core model (identifiers, math, overdetermination).
 
-    Units, modelling-practice and SBO checks are off, unit-reference errors (103xx) are
+    Units, modelling-practice and SBO checks are off, unit-id errors (10311, 10313) are
     ignored (they do not change the numbers) and so are package errors (ids >= 100000:
     packages are either ignored or reported as unsupported before this runs).
     """
@@ -133,7 +135,7 @@ def _check_consistency(doc: libsbml.SBMLDocument, source: str) -> None:
     for i in range(doc.getNumErrors()):
         err = doc.getError(i)
         eid = err.getErrorId()
-        if err.getSeverity() < libsbml.LIBSBML_SEV_ERROR or 10300 <= eid < 10400 \
+        if err.getSeverity() < libsbml.LIBSBML_SEV_ERROR or eid in _IGNORED_ERRORS \
                 or eid >= 100000:
             continue
         line = f":{err.getLine()}" if err.getLine() else ""
@@ -240,10 +242,10 @@ class _Reader:
         if unsupported:
             raise UnsupportedFeatureError(_unique(unsupported), source=self.source)
         refs = list(self.bad_refs)
-        for where, name in conv.undefined:
+        for where, name, local in conv.undefined:
             refs.append(f"{where} uses '{name}', which is not a species, compartment, "
                         f"parameter, reaction or species reference"
-                        + suggest(name, self.assignable | self.reaction_ids))
+                        + suggest(name, self.assignable | self.reaction_ids | set(local)))
         refs += conv.invalid
         if refs:
             refs = _unique(refs)
