@@ -480,7 +480,11 @@ def _hsa(data):
 
 
 def _bliss_combine(effects, scale):
-    return float(scale * (1.0 - np.prod(1.0 - np.asarray(effects) / scale)))
+    """``s [1 - prod(1 - e_i / s)]``, folded as ``e1 + e2 - e1 e2 / s`` (SynergyFinder's form)."""
+    acc = 0.0
+    for e in effects:
+        acc = acc + float(e) - acc * float(e) / scale
+    return acc
 
 
 def _mono_fits(data):
