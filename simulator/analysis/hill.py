@@ -181,7 +181,8 @@ def fit_hill(doses, responses, *, increasing: bool | None = None,
              bottom: float | None = None, top: float | None = None,
              confidence: float = 0.95,
              on_failure: Literal["raise", "return"] = "raise",
-             intervals: bool = True, seed: int = 0, n_boot: int = 200) -> HillFit:
+             intervals: bool = True, flat_tol: float | None = None,
+             seed: int = 0, n_boot: int = 100) -> HillFit:
     """Fit a 4-parameter Hill curve to dose-response data.
 
     Parameters
@@ -209,6 +210,10 @@ def fit_hill(doses, responses, *, increasing: bool | None = None,
     on_failure : {"raise", "return"}
         Flat responses or a failed optimizer raise :class:`FitError` (default), or
         return a fit with ``converged=False`` and a ``message``.
+    flat_tol : float, optional
+        Responses whose range (max - min) is at most this are flat (no effect). Default
+        ``1e-12 * max(1, max|y|)``; simulated readouts carry solver noise, so pass
+        e.g. ``1e-6 * scale``.
     intervals : bool
         Compute confidence intervals (skip them for speed when only the curve is used).
     seed : int
@@ -222,12 +227,14 @@ def fit_hill(doses, responses, *, increasing: bool | None = None,
         Non-finite or negative doses, non-finite responses, mismatched shapes, too few
         points or distinct positive doses for the free parameters.
     FitError
-        Flat responses or no convergence, unless ``on_failure="return"``.
+        Flat responses or no convergence, unless ``on_failure="return"`` (then an
+        unconverged fit keeps the best parameters found, or NaN if there are none).
 
     Notes
     -----
     :math:`f(x) = b + (t - b) / (1 + (\\mathrm{IC50}/x)^h)`, fitted by
-    :func:`scipy.optimize.curve_fit` (trust-region reflective, bounded) in
+    :func:`scipy.optimize.least_squares` (trust-region reflective, bounded, analytic
+    Jacobian; the covariance computed as :func:`scipy.optimize.curve_fit` does) in
     :math:`\\log_{10}` dose. Confidence intervals are
     :math:`\\hat\\theta \\pm t_{(1+c)/2,\\,n-p}\\,\\sqrt{C_{ii}}` on
     :math:`(b, t, \\log_{10}\\mathrm{IC50}, h)`, so the IC50 interval is asymmetric.
@@ -277,7 +284,8 @@ def fit_hill(doses, responses, *, increasing: bool | None = None,
     base = dict(confidence=confidence, n=int(x.size), fixed=fixed,
                 doses=x.copy(), responses=y.copy())
     span = float(np.ptp(y))
-    if span <= 1e-12 * max(1.0, float(np.max(np.abs(y)))):
+    tol = 1e-12 * max(1.0, float(np.max(np.abs(y)))) if flat_tol is None else flat_tol
+    if span <= tol:
         level = float(np.mean(y)) if bottom is None else float(bottom)
         fit = HillFit(bottom=level, top=level, ic50=float("nan"), slope=float("nan"),
                       converged=False, ci_method="none", dof=int(x.size) - n_free,
@@ -290,27 +298,31 @@ def fit_hill(doses, responses, *, increasing: bool | None = None,
         return fit
 
     problem = _Problem(x, y, bottom, top, increasing)
+    max_nfev = 100 * (n_free + 1)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optimize.OptimizeWarning)
-            theta, pcov = optimize.curve_fit(
-                problem.model, x, y, p0=problem.p0, bounds=problem.bounds,
-                method="trf", x_scale="jac", max_nfev=2000 * (n_free + 1),
-                ftol=1e-12, xtol=1e-12, gtol=1e-12)
-    except (RuntimeError, ValueError) as err:
+        res = optimize.least_squares(
+            lambda th: problem.model(x, *th) - y, problem.p0,
+            jac=lambda th: problem.jac(x, *th), bounds=problem.bounds, method="trf",
+            x_scale="jac", max_nfev=max_nfev, ftol=1e-10, xtol=1e-10, gtol=1e-10)
+    except (ValueError, np.linalg.LinAlgError) as err:
         fit = HillFit(bottom=float("nan"), top=float("nan"), ic50=float("nan"),
                       slope=float("nan"), converged=False, ci_method="none",
-                      message=f"curve_fit did not converge: {err}", **base)
+                      message=f"the optimizer failed: {err}", **base)
         if on_failure == "raise":
             raise FitError(fit.message, fit=fit) from err
         return fit
+    theta = res.x
+    converged = res.status > 0
+    pcov = _covariance(res.jac, 2 * res.cost, int(x.size) - n_free)
 
     resid = y - problem.model(x, *theta)
     rss = float(resid @ resid)
     sst = float(np.sum((y - y.mean()) ** 2))
     dof = int(x.size) - n_free
     full = problem.full(theta)
-    notes = [f"converged; {n_free} free parameters, {x.size} points"]
+    notes = [f"converged; {n_free} free parameters, {x.size} points" if converged else
+             f"stopped at the evaluation limit ({max_nfev}) before converging; the "
+             f"parameters are the best found, the optimum is poorly defined"]
     at_bound = problem.at_bound(theta)
     if at_bound:
         notes.append("at a bound: " + ", ".join(at_bound)
@@ -323,10 +335,27 @@ def fit_hill(doses, responses, *, increasing: bool | None = None,
         ci, ci_method, why = {}, "none", ""
     if why:
         notes.append(why)
-    return HillFit(bottom=full[0], top=full[1], ic50=10.0 ** full[2], slope=full[3],
-                   ci=ci, ci_method=ci_method, converged=True, message="; ".join(notes),
-                   dof=dof, rss=rss, r_squared=1.0 - rss / sst if sst > 0 else float("nan"),
-                   **base)
+    fit = HillFit(bottom=full[0], top=full[1], ic50=10.0 ** full[2], slope=full[3],
+                  ci=ci, ci_method=ci_method, converged=converged, message="; ".join(notes),
+                  dof=dof, rss=rss, r_squared=1.0 - rss / sst if sst > 0 else float("nan"),
+                  **base)
+    if not converged and on_failure == "raise":
+        raise FitError(fit.message, fit=fit)
+    return fit
+
+
+def _covariance(jac, rss, dof):
+    """``s^2 (J^T J)^-1`` by SVD, as :func:`scipy.optimize.curve_fit` computes it.
+
+    Returns an all-inf matrix when ``J`` is rank deficient (the covariance is singular).
+    """
+    n = jac.shape[1]
+    _, sv, vt = np.linalg.svd(jac, full_matrices=False)
+    tol = np.finfo(float).eps * max(jac.shape) * (sv[0] if sv.size else 0.0)
+    if sv.size < n or np.any(sv <= tol) or dof <= 0:
+        return np.full((n, n), np.inf)
+    vt = vt / sv[:, None]
+    return (vt.T @ vt) * (rss / dof)
 
 
 class _Problem:
@@ -418,6 +447,25 @@ class _Problem:
         b, t, l50, s = self.full(theta)
         return hill(x, b, t, 10.0 ** l50, s)
 
+    def jac(self, x, *theta):
+        """Analytic d model / d free parameters, shape (n, n_free)."""
+        b, t, l50, s = self.full(theta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lx = np.log(x) - np.log(10.0) * l50
+            z = np.where(s == 0, 0.0, s * lx)
+        sig = special.expit(z)
+        dsig = sig * (1.0 - sig)
+        cols = []
+        if self.mode == "bt":
+            cols += [np.ones_like(x), sig]          # bottom, span
+        elif self.mode == "b":
+            cols.append(1.0 - sig)
+        elif self.mode == "t":
+            cols.append(sig)
+        cols.append((t - b) * dsig * (-s * np.log(10.0)))
+        cols.append(np.where(x > 0, (t - b) * dsig * np.where(x > 0, lx, 0.0), 0.0))
+        return np.column_stack(cols)
+
     def jac_full(self):
         """d(bottom, top, log10 ic50, slope) / d(free) -- a constant matrix."""
         n = len(self.names)
@@ -443,7 +491,10 @@ class _Problem:
         out = []
         for name, v, a, b in zip(self.names, theta, lo, hi):
             if name == "span":
-                continue  # 0 span bound is the direction constraint, not a range limit
+                if abs(v) <= 1e3 * tol[self.names.index(name)] and (a == 0.0 or b == 0.0):
+                    out.append("top == bottom (the `increasing` constraint is active: the "
+                               "data run the other way)")
+                continue
             i = self.names.index(name)
             if abs(v - a) <= tol[i] or abs(v - b) <= tol[i]:
                 out.append("ic50" if name == "log10_ic50" else name)
@@ -498,11 +549,14 @@ def _bootstrap(problem, theta, resid, q, rng, n_boot, pack, unbounded):
         for _ in range(n_boot):
             ys = yhat + rng.choice(centred, size=centred.size, replace=True)
             try:
-                th, _ = optimize.curve_fit(problem.model, x, ys, p0=theta,
-                                           bounds=problem.bounds, method="trf",
-                                           max_nfev=500)
-            except (RuntimeError, ValueError):
+                r = optimize.least_squares(
+                    lambda t: problem.model(x, *t) - ys, theta,
+                    jac=lambda t: problem.jac(x, *t), bounds=problem.bounds,
+                    method="trf", x_scale="jac", max_nfev=30 * (theta.size + 1),
+                    ftol=1e-8, xtol=1e-8, gtol=1e-8)
+            except (ValueError, np.linalg.LinAlgError):
                 continue
+            th = r.x
             draws.append(problem.full(th))
     if len(draws) < n_boot // 2:
         return unbounded, "none", ("covariance is singular and the bootstrap failed; "

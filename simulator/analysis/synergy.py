@@ -49,6 +49,7 @@ __all__ = ["METHODS", "SynergyResult", "SynergyScores", "bliss", "hsa", "loewe",
            "zip_delta"]
 
 METHODS = ("bliss", "loewe", "hsa", "zip")
+_FLAT = 1e-6  # responses spanning less than this fraction of `scale` are flat
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,6 +300,11 @@ def loewe(response, doses, *, failed=None, scale: float = 100.0) -> SynergyResul
     :math:`y = \\max_i f_i(\\sum_j x_j)`. The expectation is capped at ``scale``, as in
     SynergyFinder's ``CalculateLoewe``. Two identical drugs give an excess of 0.
 
+    A drug that is inactive alone (flat monotherapy) has no inverse, so every cell
+    takes the fallback, which treats it as equipotent to its partner and makes the
+    Loewe score strongly negative. This is SynergyFinder's behaviour, kept on purpose;
+    ``message`` counts the fallback cells so that it can be seen.
+
     References
     ----------
     .. [4] Loewe S (1953). Arzneimittelforschung 3(6):285-290.
@@ -502,8 +508,9 @@ def _mono_fits(data):
                 f"monotherapy, which needs at least 3 non-failed non-zero doses plus the "
                 f"control; got {np.count_nonzero(x > 0)} non-zero doses. Use a larger "
                 f"matrix or methods=('bliss', 'hsa')")
-        fit = fit_hill(x, y, on_failure="return", intervals=False)
-        if not fit.converged and not fit.flat:
+        fit = fit_hill(x, y, on_failure="return", intervals=False,
+                       flat_tol=_FLAT * data.scale)
+        if not fit.converged and not fit.flat and not np.isfinite(fit.ic50):
             raise FitError(f"drug {a}: monotherapy curve could not be fitted: {fit.message}",
                            fit=fit)
         fits.append(fit)
@@ -585,7 +592,8 @@ def _zip(data, fits):
             yd = np.array([data.y[c] for c in ok])
             fitted = yd
             if len(ok) >= 2:
-                lf = fit_hill(xd, yd, bottom=bg, top=s, on_failure="return", intervals=False)
+                lf = fit_hill(xd, yd, bottom=bg, top=s, on_failure="return",
+                              intervals=False, flat_tol=_FLAT * s)
                 if lf.converged:
                     fitted = lf.predict(xd)
                 else:
