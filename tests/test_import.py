@@ -104,7 +104,7 @@ FULL_L3 = l3(COMPARTMENTS + f"""
   <event useValuesFromTriggerTime="true">
     <trigger initialValue="true" persistent="true">{m("<ci>q</ci>")}</trigger>
   </event>
-</listOfEvents>""", model_attrs=' conversionFactor="mcf"').replace(
+</listOfEvents>""", model_attrs=' conversionFactor="mcf" timeUnits="second"').replace(
     '<eventAssignment variable="k2x">' + m("<cn>1</cn>") + "</eventAssignment>", "")
 
 
@@ -175,7 +175,8 @@ def test_events(full):
 
 def test_model_metadata(full):
     assert full.id == "m" and full.source == "full.xml" and full.sbml == FULL_L3
-    assert dict(full.annotations) == {"sbml_level": "3", "sbml_version": "2"}
+    assert dict(full.annotations) == {"sbml_level": "3", "sbml_version": "2",
+                                      "time_units": "second"}
     assert len(full.hash) == 64
 
 
@@ -451,3 +452,17 @@ def test_every_suite_model_loads_or_is_unsupported():
     assert loaded + unsupported > 1000
     assert not mismatched
     assert unsupported < 0.25 * (loaded + unsupported)
+
+
+def test_empty_text_and_document_without_model():
+    with pytest.raises(ModelImportError, match="empty text"):
+        load("  \n")
+    no_model = ('<?xml version="1.0"?>\n<sbml xmlns="http://www.sbml.org/sbml/level3/version2/'
+                'core" level="3" version="2"/>')
+    with pytest.raises(ModelImportError, match="no <model>"):
+        load(no_model)
+
+
+def test_xml_declaration_without_encoding_is_accepted():
+    text = FULL_L3.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0"?>')
+    assert read_sbml_string(text).id == "m"

@@ -53,6 +53,9 @@ def load(source: str | os.PathLike) -> Model:
             f"cannot load a model from {type(source).__name__}; expected a path or SBML / "
             f"Antimony text")
     stripped = source.lstrip()
+    if not stripped:
+        raise ModelImportError("cannot load a model from empty text; expected a path or SBML / "
+                               "Antimony text")
     if stripped.startswith("<"):
         return read_sbml_string(source)
     if _looks_like_path(source):

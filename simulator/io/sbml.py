@@ -21,7 +21,9 @@ Encodings beyond those of :mod:`simulator.model` and :mod:`simulator.mathml`:
   L2 reference with ``stoichiometryMath``.
 - ``Event.id``: the event's id, or ``"event#<n>"`` (1-based position) when it has none.
 - ``Compartment.spatial_dimensions``: 3.0 when an L3 compartment leaves it unset.
-- ``Model.annotations``: ``("sbml_level", "3")``, ``("sbml_version", "2")``.
+- ``Model.annotations``: ``("sbml_level", "3")``, ``("sbml_version", "2")``, and the
+  model's L3 unit attributes where set (``time_units``, ``substance_units``,
+  ``volume_units``, ``extent_units``: unit ids as written, not resolved).
 """
 from __future__ import annotations
 
@@ -107,6 +109,8 @@ def _check_reader_errors(doc: libsbml.SBMLDocument, source: str) -> list[str]:
         err = doc.getError(i)
         if err.getSeverity() < libsbml.LIBSBML_SEV_ERROR:
             continue
+        if err.getErrorId() == libsbml.MissingXMLEncoding:
+            continue  # '<?xml version="1.0"?>' without encoding: XML allows it (UTF-8)
         if err.getErrorId() == libsbml.RequiredPackagePresent:
             unsupported.append(f"SBML package: {err.getMessage().strip()}")
             continue
@@ -233,8 +237,21 @@ class _Reader:
             name=m.getName(),
             source=self.source,
             sbml=self.text,
-            annotations=(("sbml_level", str(self.level)), ("sbml_version", str(self.version))),
+            annotations=self._annotations(),
         )
+
+    def _annotations(self) -> tuple[tuple[str, str], ...]:
+        out = [("sbml_level", str(self.level)), ("sbml_version", str(self.version))]
+        if self.level >= 3:
+            m = self.m
+            for key, is_set, get in (
+                    ("time_units", m.isSetTimeUnits, m.getTimeUnits),
+                    ("substance_units", m.isSetSubstanceUnits, m.getSubstanceUnits),
+                    ("volume_units", m.isSetVolumeUnits, m.getVolumeUnits),
+                    ("extent_units", m.isSetExtentUnits, m.getExtentUnits)):
+                if is_set():
+                    out.append((key, get()))
+        return tuple(out)
 
     def _raise_problems(self) -> None:
         conv = self.math
