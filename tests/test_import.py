@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import sympy
 
-from simulator.errors import (InvalidValueError, ModelImportError, UnsupportedFeatureError)
+from simulator.errors import InvalidValueError, ModelImportError, UnsupportedFeatureError
 from simulator.io import antimony_to_sbml, load, read_sbml_file, read_sbml_string
-from simulator.model import (TIME, AlgebraicRule, AssignmentRule, RateOf, RateRule)
+from simulator.model import TIME, AssignmentRule, RateOf, RateRule
 
 SUITE = Path("/work/shared/sbml-semantic")
 MATH = 'xmlns="http://www.w3.org/1998/Math/MathML"'
