@@ -140,6 +140,19 @@ def _apply(sym_fn: Callable, np_fn: Callable | None, args: Sequence[sympy.Basic]
         return sym_fn(*args, evaluate=False)
 
 
+def _exact_pow(a, b):
+    """``Pow`` that refuses exact powers too large to build (``10**(10**10)``)."""
+    if _is_numeric(a) and _is_numeric(b) and abs(float(b)) > 64:
+        raise ArithmeticError("left to floating point")
+    return sympy.Pow(a, b)
+
+
+def _exact_factorial(x):
+    if _is_numeric(x) and float(x) > 170:
+        raise ArithmeticError("left to floating point")
+    return sympy.factorial(x)
+
+
 def _div(a, b):
     return sympy.Mul(a, sympy.Pow(b, -1))
 
@@ -174,7 +187,7 @@ _UNARY: dict[int, tuple[Callable, Callable]] = {
     libsbml.AST_FUNCTION_LN: (sympy.log, np.log),
     libsbml.AST_FUNCTION_FLOOR: (sympy.floor, np.floor),
     libsbml.AST_FUNCTION_CEILING: (sympy.ceiling, np.ceil),
-    libsbml.AST_FUNCTION_FACTORIAL: (sympy.factorial, _np_fact),
+    libsbml.AST_FUNCTION_FACTORIAL: (_exact_factorial, _np_fact),
     libsbml.AST_FUNCTION_SIN: (sympy.sin, np.sin),
     libsbml.AST_FUNCTION_COS: (sympy.cos, np.cos),
     libsbml.AST_FUNCTION_TAN: (sympy.tan, np.tan),
@@ -400,7 +413,7 @@ class MathConverter:
         if not self._arity(node, scope, 2):
             return sympy.nan
         a, b = self._nums(node, scope)
-        return _apply(sympy.Pow, lambda x, y: np.power(np.float64(x), np.float64(y)), [a, b])
+        return _apply(_exact_pow, lambda x, y: np.power(np.float64(x), np.float64(y)), [a, b])
 
     def _root(self, node, scope):
         if not self._arity(node, scope, 1, 2):
@@ -408,7 +421,7 @@ class MathConverter:
         args = self._nums(node, scope)
         degree, x = (sympy.Integer(2), args[0]) if len(args) == 1 else args
         exponent = _apply(lambda d: sympy.Pow(d, -1), lambda d: 1.0 / np.float64(d), [degree])
-        return _apply(sympy.Pow, lambda x_, e: np.power(np.float64(x_), np.float64(e)),
+        return _apply(_exact_pow, lambda x_, e: np.power(np.float64(x_), np.float64(e)),
                       [x, exponent])
 
     def _log(self, node, scope):
