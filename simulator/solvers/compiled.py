@@ -28,8 +28,10 @@ import numba
 import numpy as np
 from numba import prange, types
 
-from simulator.codegen.numba_fns import (NumbaFunctions, compile_numba, lu_assemble,
-                                         lu_factor, lu_solve)
+from numba.extending import intrinsic
+
+from simulator.codegen.numba_fns import (SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG,
+                                         NumbaFunctions, compile_numba)
 from simulator.solvers.base import Segment, Segmenter, SolverOptions
 
 # --- RODAS4 coefficients (rodas.f, METH=1) ----------------------------------------------
@@ -63,11 +65,23 @@ _EVENT_SAMPLES = 2     # trigger checks per accepted step (mid point and end)
 
 _A1 = types.float64[::1]
 _I1 = types.int64[::1]
-_B1 = types.boolean[::1]
-FN = types.FunctionType(types.void(types.float64, _A1, _A1, _A1))
-FNB = types.FunctionType(types.void(types.float64, _A1, _A1, _B1))
+_U1 = types.uint8[::1]
+FN = types.FunctionType(SIG_MODEL)
+FNT = types.FunctionType(SIG_TRIG)
+FND = types.FunctionType(SIG_DECOMP)
+FNS = types.FunctionType(SIG_SOLVE)
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
+
+
+@intrinsic
+def _ptr(typingctx, arr):
+    """The data pointer of a contiguous array, for the model's C functions."""
+    sig = types.CPointer(arr.dtype)(arr)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(arr)(context, builder, args[0]).data
+    return sig, codegen
 
 
 @numba.njit(**_JIT, inline="always")
@@ -93,7 +107,7 @@ def _first_nonfinite(x):
 
 
 @numba.njit(**_JIT)
-def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
+def _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep,
                t0, y0, p, t_out, t_end, trig0,
                rtol, atol, h_init, h_max, max_steps,
                y_out, work, lu, jnz, tb, stats, fres):
@@ -126,7 +140,7 @@ def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
     uround = 2.220446049250313e-16
 
     # f at the start; its finiteness is a precondition
-    rhs(t0, y, p, f0)
+    rhs(t0, _ptr(y), _ptr(p), _ptr(f0))
     stats[_NFEV] += 1
     bad = _first_nonfinite(f0)
     if bad >= 0:
@@ -153,7 +167,7 @@ def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
         h0 = min(h0, hmax)
         for i in range(n):
             ynew[i] = y[i] + h0 * f0[i]
-        rhs(t0 + h0, ynew, p, fs)
+        rhs(t0 + h0, _ptr(ynew), _ptr(p), _ptr(fs))
         stats[_NFEV] += 1
         d2 = 0.0
         for i in range(n):
@@ -199,13 +213,12 @@ def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
             fres[0] = t
             return FAIL_NONFINITE if last_nonfinite else FAIL_STEP_SIZE
 
-        jac(t, y, p, jnz)
+        jac(t, _ptr(y), _ptr(p), _ptr(jnz))
         stats[_NJEV] += 1
         if time_dep:
-            dfdt(t, y, p, fx)
+            dfdt(t, _ptr(y), _ptr(p), _ptr(fx))
         fac1 = 1.0 / (_GAMMA * h)
-        lu_assemble(iplan, fac1, jnz, lu)
-        if lu_factor(iplan, lu) != 0:
+        if decomp(fac1, _ptr(jnz), _ptr(lu)) != 0:
             n_sing += 1
             stats[_NSING] = n_sing
             if n_sing > 20:
@@ -224,43 +237,43 @@ def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
         # stage 1
         for i in range(n):
             k1[i] = f0[i] + hd1 * fx[i]
-        lu_solve(iplan, lu, k1)
+        solve(_ptr(lu), _ptr(k1))
         # stage 2
         for i in range(n):
             ynew[i] = y[i] + _A21 * k1[i]
-        rhs(t + _C2 * h, ynew, p, fs)
+        rhs(t + _C2 * h, _ptr(ynew), _ptr(p), _ptr(fs))
         for i in range(n):
             k2[i] = fs[i] + ih * (_C21 * k1[i]) + hd2 * fx[i]
-        lu_solve(iplan, lu, k2)
+        solve(_ptr(lu), _ptr(k2))
         # stage 3
         for i in range(n):
             ynew[i] = y[i] + _A31 * k1[i] + _A32 * k2[i]
-        rhs(t + _C3 * h, ynew, p, fs)
+        rhs(t + _C3 * h, _ptr(ynew), _ptr(p), _ptr(fs))
         for i in range(n):
             k3[i] = fs[i] + ih * (_C31 * k1[i] + _C32 * k2[i]) + hd3 * fx[i]
-        lu_solve(iplan, lu, k3)
+        solve(_ptr(lu), _ptr(k3))
         # stage 4
         for i in range(n):
             ynew[i] = y[i] + _A41 * k1[i] + _A42 * k2[i] + _A43 * k3[i]
-        rhs(t + _C4 * h, ynew, p, fs)
+        rhs(t + _C4 * h, _ptr(ynew), _ptr(p), _ptr(fs))
         for i in range(n):
             k4[i] = fs[i] + ih * (_C41 * k1[i] + _C42 * k2[i] + _C43 * k3[i]) + hd4 * fx[i]
-        lu_solve(iplan, lu, k4)
+        solve(_ptr(lu), _ptr(k4))
         # stage 5
         for i in range(n):
             ynew[i] = y[i] + _A51 * k1[i] + _A52 * k2[i] + _A53 * k3[i] + _A54 * k4[i]
-        rhs(t + h, ynew, p, fs)
+        rhs(t + h, _ptr(ynew), _ptr(p), _ptr(fs))
         for i in range(n):
             k5[i] = fs[i] + ih * (_C51 * k1[i] + _C52 * k2[i] + _C53 * k3[i] + _C54 * k4[i])
-        lu_solve(iplan, lu, k5)
+        solve(_ptr(lu), _ptr(k5))
         # embedded solution, then stage 6
         for i in range(n):
             ynew[i] += k5[i]
-        rhs(t + h, ynew, p, fs)
+        rhs(t + h, _ptr(ynew), _ptr(p), _ptr(fs))
         for i in range(n):
             k6[i] = fs[i] + ih * (_C61 * k1[i] + _C62 * k2[i] + _C63 * k3[i] + _C64 * k4[i]
                                   + _C65 * k5[i])
-        lu_solve(iplan, lu, k6)
+        solve(_ptr(lu), _ptr(k6))
         for i in range(n):
             ynew[i] += k6[i]
         stats[_NFEV] += 5
@@ -317,10 +330,10 @@ def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
             for js in range(1, _EVENT_SAMPLES + 1):
                 s = js / _EVENT_SAMPLES
                 if js == _EVENT_SAMPLES:
-                    trig(t_new, y, p, tnow)
+                    trig(t_new, _ptr(y), _ptr(p), _ptr(tnow))
                 else:
                     _dense(s, yold, y, q1, q2, yd)
-                    trig(t + s * h, yd, p, tnow)
+                    trig(t + s * h, _ptr(yd), _ptr(p), _ptr(tnow))
                 if _differs(tnow, tcur):
                     hi = s
                     break
@@ -334,7 +347,7 @@ def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
                     if tm <= tlo or tm >= thi:
                         break
                     _dense((tm - t) / h, yold, y, q1, q2, yd)
-                    trig(tm, yd, p, tnow)
+                    trig(tm, _ptr(yd), _ptr(p), _ptr(tnow))
                     if _differs(tnow, tcur):
                         thi = tm
                     else:
@@ -369,7 +382,7 @@ def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
             fres[1] = hnew
             return END
         t = t_new
-        rhs(t, y, p, f0)
+        rhs(t, _ptr(y), _ptr(p), _ptr(f0))
         stats[_NFEV] += 1
         bad = _first_nonfinite(f0)
         if bad >= 0:
@@ -384,14 +397,14 @@ def _integrate(rhs, jac, dfdt, trig, iplan, time_dep,
 
 
 _ONE_SIG = types.int64(
-    FN, FN, FN, FNB, _I1, types.boolean,
-    types.float64, _A1, _A1, _A1, types.float64, _B1,
+    FN, FN, FN, FNT, FND, FNS, types.boolean,
+    types.float64, _A1, _A1, _A1, types.float64, _U1,
     types.float64, _A1, types.float64, types.float64, types.int64,
-    types.float64[:, ::1], types.float64[:, ::1], _A1, _A1, types.boolean[:, ::1], _I1, _A1)
+    types.float64[:, ::1], types.float64[:, ::1], _A1, _A1, types.uint8[:, ::1], _I1, _A1)
 
 
 @numba.njit(_ONE_SIG, **_JIT)
-def integrate_one(rhs, jac, dfdt, trig, iplan, time_dep,
+def integrate_one(rhs, jac, dfdt, trig, decomp, solve, time_dep,
                   t0, y0, p, t_out, t_end, trig0,
                   rtol, atol, h_init, h_max, max_steps,
                   y_out, work, lu, jnz, tb, stats, fres):
@@ -399,16 +412,17 @@ def integrate_one(rhs, jac, dfdt, trig, iplan, time_dep,
 
     Parameters
     ----------
-    rhs, jac, dfdt, trig : the model's compiled functions (:class:`NumbaFunctions`)
-    iplan : the packed sparse LU plan; time_dep : whether ``dfdt`` is needed
+    rhs, jac, dfdt, trig, decomp, solve : the model's compiled functions
+        (:class:`~simulator.codegen.numba_fns.NumbaFunctions`)
+    time_dep : whether ``dfdt`` is needed
     t0, y0 (n,), p (m,) : start
     t_out (n_t,) : sorted output times, all ``>= t0``; t_end : end of the segment
-    trig0 (n_ev,) : trigger values at the start
+    trig0 (n_ev,) uint8 : trigger values at the start
     rtol : relative tolerance; atol (n,) : absolute tolerances
     h_init : first step (``<= 0``: chosen automatically); h_max : largest step (``<= 0``: none)
     max_steps : budget of attempted steps
     y_out (n_t, n) : filled for ``stats[6]`` leading rows
-    work (N_WORK, n), lu (plan nnz,), jnz (n_jac,), tb (2, n_ev) : work arrays;
+    work (N_WORK, n), lu (lu_nnz,), jnz (n_jac,), tb (2, n_ev) uint8 : work arrays;
         on return ``work[0]`` holds the state at ``fres[0]``
     stats (N_STATS,) int64 : see ``STAT_NAMES``; fres (2,) : ``t_stop``, suggested next step
 
@@ -416,38 +430,36 @@ def integrate_one(rhs, jac, dfdt, trig, iplan, time_dep,
     -------
     status : END (0), ROOT (1), or a negative FAIL_* code
     """
-    return _integrate(rhs, jac, dfdt, trig, iplan, time_dep, t0, y0, p, t_out, t_end, trig0,
+    return _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep, t0, y0, p, t_out, t_end, trig0,
                       rtol, atol, h_init, h_max, max_steps, y_out, work, lu, jnz, tb, stats,
                       fres)
 
 
 _MANY_SIG = types.void(
-    FN, FN, FN, FNB, _I1, types.boolean, types.int64,
+    FN, FN, FN, FNT, FND, FNS, types.boolean, types.int64, types.int64, types.int64,
     types.float64, types.float64[:, ::1], types.float64[:, ::1], _A1, types.float64,
-    types.boolean[:, ::1],
+    types.uint8[:, ::1],
     types.float64, _A1, types.float64, types.float64, types.int64,
     types.float64[:, :, ::1], types.float64[:, ::1], types.int64[::1], types.int64[:, ::1],
     types.float64[:, ::1])
 
 
 @numba.njit(_MANY_SIG, parallel=True, **_JIT)
-def _integrate_many(rhs, jac, dfdt, trig, iplan, time_dep, chunk,
+def _integrate_many(rhs, jac, dfdt, trig, decomp, solve, time_dep, chunk, nnz, njac,
                     t0, Y0, P, t_out, t_end, TRIG0,
                     rtol, atol, h_init, h_max, max_steps,
                     Y_out, Y_stop, status, STATS, FRES):
     N = Y0.shape[0]
     n = Y0.shape[1]
     n_chunks = (N + chunk - 1) // chunk
-    nnz = iplan[1]
-    njac = iplan[2]
     n_ev = TRIG0.shape[1]
     for c in prange(n_chunks):
         work = np.empty((N_WORK, n))
         lu = np.empty(nnz)
         jnz = np.empty(njac)
-        tb = np.empty((2, n_ev), dtype=np.bool_)
+        tb = np.empty((2, n_ev), dtype=np.uint8)
         for m in range(c * chunk, min(N, (c + 1) * chunk)):
-            status[m] = _integrate(rhs, jac, dfdt, trig, iplan, time_dep, t0, Y0[m], P[m],
+            status[m] = _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep, t0, Y0[m], P[m],
                                    t_out, t_end, TRIG0[m], rtol, atol, h_init, h_max,
                                    max_steps, Y_out[m], work, lu, jnz, tb, STATS[m], FRES[m])
             for i in range(n):
@@ -506,10 +518,10 @@ def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *
     if t_out.size and (np.any(np.diff(t_out) < 0) or t_out[0] < t0):
         raise ValueError("t_out must be sorted and >= t0")
     if trig0 is None:
-        trig0 = np.empty((N, fns.n_events), dtype=np.bool_)
+        trig0 = np.empty((N, fns.n_events), dtype=np.uint8)
         for m in range(N):
-            fns.triggers(float(t0), Y0[m], P[m], trig0[m])
-    trig0 = _c(trig0, np.bool_).reshape(N, fns.n_events)
+            trig0[m] = fns.triggers_py(float(t0), Y0[m], P[m])
+    trig0 = _c(trig0, np.uint8).reshape(N, fns.n_events)
     Y_out = np.full((N, len(t_out), n), np.nan)
     Y_stop = np.empty((N, n))
     status = np.empty(N, dtype=np.int64)
@@ -518,8 +530,8 @@ def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *
     old = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)
     try:
-        _integrate_many(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.plan.iplan,
-                        fns.time_dependent, int(chunk), float(t0), Y0, P, t_out, float(t_end),
+        _integrate_many(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.decomp, fns.solve,
+                        fns.time_dependent, int(chunk), fns.lu_nnz, fns.n_jac, float(t0), Y0, P, t_out, float(t_end),
                         trig0, float(rtol), _atol_vector(atol, n), float(first_step),
                         float(max_step), int(max_steps), Y_out, Y_stop, status, STATS, FRES)
     finally:
@@ -578,9 +590,9 @@ class CompiledSegmenter(Segmenter):
         n = self.fns.n_states
         self._atol = _atol_vector(options.atol, n)
         self._work = np.zeros((N_WORK, n))
-        self._lu = np.zeros(self.fns.plan.nnz)
+        self._lu = np.zeros(self.fns.lu_nnz)
         self._jnz = np.zeros(len(self.fns.jac_rows))
-        self._tb = np.zeros((2, self.fns.n_events), dtype=np.bool_)
+        self._tb = np.zeros((2, self.fns.n_events), dtype=np.uint8)
         self._stats = np.zeros(N_STATS, dtype=np.int64)
         self._fres = np.zeros(2)
         self._resume = (None, 0.0)      # (t_stop of the last segment, its next step)
@@ -591,14 +603,14 @@ class CompiledSegmenter(Segmenter):
         y0 = _c(y0)
         p = _c(p)
         t_out = _c(np.atleast_1d(t_out))
-        trig0 = _c(np.atleast_1d(trig0), np.bool_).reshape(fns.n_events)
+        trig0 = _c(np.atleast_1d(trig0), np.uint8).reshape(fns.n_events)
         if t_out.size and (t_out[0] < t0 or np.any(np.diff(t_out) < 0)):
             raise ValueError("t_out must be sorted and >= t0")
         y_out = np.empty((len(t_out), fns.n_states))
         h_init = o.first_step or 0.0
         if not o.first_step and self._resume[0] == t0:
             h_init = self._resume[1]
-        status = integrate_one(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.plan.iplan,
+        status = integrate_one(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.decomp, fns.solve,
                                fns.time_dependent, float(t0), y0, p, t_out, float(t_end),
                                trig0, float(o.rtol), self._atol, float(h_init),
                                float(o.max_step or 0.0), int(o.max_steps), y_out, self._work,
