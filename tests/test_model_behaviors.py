@@ -1,0 +1,113 @@
+"""The bundled ER crosstalk model: files in sync, catalogue complete, 15 published behaviours.
+
+Behaviours run on libroadrunner (the reference simulator) through RoadRunnerRunner; the
+same checks take any runner with ``parameters``, ``steady_state`` and ``simulate``.
+"""
+import csv
+import tomllib
+
+import numpy as np
+import pytest
+
+from simulator import catalog
+from simulator.errors import PerturbationError
+
+roadrunner = pytest.importorskip("roadrunner")
+behaviors = pytest.importorskip("simulator.behaviors")
+
+PUBLIC_IDS = """E2 ER_total ER_activity pER EGFR_total HER2_total HER3_total IGF1R_total pEGFR
+pHER2 pHER3 pIGF1R IRS1_pS PIP3 pAkt_T308 pAkt_S473 mTORC1_active mTORC2_active pS6K1 pS6
+p4EBP1 FOXO_nuclear pERK cyclinD1 proliferation apoptosis growth_rate tumor_burden""".split()
+DRUGS = """tamoxifen fulvestrant letrozole anastrozole exemestane lapatinib trastuzumab gefitinib
+everolimus temsirolimus alpelisib buparlisib taselisib""".split()
+INPUTS = ["androstenedione", "EGF", "HRG", "IGF1"]
+PHENOTYPES = """HER2_amplified PTEN_loss PIK3CA_mutant ESR1_mutant AKT_myr LTED CYP2D6_poor
+ER_low""".split()
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return behaviors.RoadRunnerRunner(catalog.MODEL_SBML)
+
+
+@pytest.mark.parametrize("name", list(behaviors.BEHAVIORS))
+def test_behavior(runner, name):
+    result = behaviors.BEHAVIORS[name](runner)
+    assert result.passed, result.detail
+    assert not result.data.empty
+
+
+def test_public_ids_exist(runner):
+    readable = set(runner.species_ids) | set(runner.observable_ids)
+    assert set(PUBLIC_IDS) - readable == set()
+    assert set(DRUGS + INPUTS) - set(runner.parameters) == set()
+
+
+def test_default_state_is_a_steady_state(runner):
+    """The initial values in the .ant are the parental steady state (tumor_burden aside)."""
+    ss = runner.steady_state({})
+    traj = runner.simulate({}, np.array([0.0, 1000.0]), None)
+    for sid in runner.species_ids:
+        if sid == "tumor_burden":
+            continue
+        assert traj[sid][0] == pytest.approx(ss[sid], rel=0.02, abs=1e-6), sid
+    assert traj["tumor_burden"][-1] > 1.0  # the parental cell grows
+
+
+def test_parameter_table_matches_model(runner):
+    with open(catalog.PARAMETERS_CSV, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)), "duplicate rows"
+    assert set(ids) == set(runner.parameters), (
+        f"missing: {sorted(set(runner.parameters) - set(ids))}, "
+        f"stale: {sorted(set(ids) - set(runner.parameters))}")
+    for r in rows:
+        assert r["unit"] and r["source"], r["id"]
+        assert float(r["value"]) == pytest.approx(runner.parameters[r["id"]]), r["id"]
+
+
+def test_sbml_in_sync_with_antimony():
+    assert catalog.antimony_to_sbml(catalog.MODEL_ANT) == catalog.MODEL_SBML.read_text(), (
+        "run `python -m simulator.catalog --write-sbml`")
+
+
+def test_drugs_table_complete():
+    table = catalog.drugs()
+    assert set(table.index) == set(DRUGS)
+    for col in ("target", "mechanism", "potency_nM", "potency_source",
+                "clinical_exposure_nM", "exposure_source", "pk_dose_mg", "pk_F", "pk_V_F_L",
+                "pk_t_half_h", "pk_MW_g_mol", "pk_source"):
+        assert table[col].notna().all(), col
+    assert (table["potency_nM"] > 0).all()
+
+
+def test_phenotypes_name_real_parameters(runner):
+    with open(catalog.PHENOTYPES_TOML, "rb") as fh:
+        data = tomllib.load(fh)
+    assert set(data) == set(PHENOTYPES)
+    for name, entry in data.items():
+        assert entry["description"] and entry["source"], name
+        assert set(entry["overrides"]) <= set(runner.parameters), name
+    assert set(catalog.phenotypes().index) == set(PHENOTYPES)
+
+
+def test_phenotypes_combine_in_order():
+    base = {"HER2_synthesis": 1.0, "ER_synthesis": 2.0, "PTEN_activity": 1.0}
+    out = catalog.load_phenotype_overrides(["HER2_amplified", "ER_low", "PTEN_loss"], base)
+    assert out == {"HER2_synthesis": 20.0, "ER_synthesis": pytest.approx(0.4),
+                   "PTEN_activity": 0.1}
+    assert base["ER_synthesis"] == 2.0  # inputs are not mutated
+
+
+def test_unknown_phenotype_suggests():
+    with pytest.raises(PerturbationError, match=r"'HER2_amplifed'.*did you mean 'HER2_amplified'"):
+        catalog.load_phenotype_overrides(["HER2_amplifed"], {"HER2_synthesis": 1.0})
+
+
+def test_long_run_integrates(runner):
+    """Six months under letrozole: finite, positive burden, no integrator failure."""
+    ss = runner.steady_state({})
+    t = np.linspace(0.0, 180 * 24.0, 181)
+    traj = runner.simulate({"letrozole": 100.0}, t, ss)
+    assert np.all(np.isfinite(traj["tumor_burden"])) and traj["tumor_burden"][-1] > 0
