@@ -287,9 +287,15 @@ def _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep,
             h *= 0.25
             continue
         err = 0.0
+        worst = 0.0
+        iworst = 0
         for i in range(n):
             sk = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
-            err += (k6[i] / sk) ** 2
+            ei = (k6[i] / sk) ** 2
+            err += ei
+            if ei > worst:
+                worst = ei
+                iworst = i
         err = math.sqrt(err / n)
         if not math.isfinite(err):
             stats[_NREJ] += 1
@@ -300,6 +306,7 @@ def _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep,
         hnew = h / fac
         if err > 1.0:
             reject = True
+            stats[_FAILIDX] = iworst
             stats[_NREJ] += 1
             h = hnew
             continue
@@ -307,7 +314,7 @@ def _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep,
         # ---- accepted
         n_accept += 1
         last_nonfinite = False
-        stats[_FAILIDX] = -1
+        stats[_FAILIDX] = iworst        # the state limiting the step, named if h underflows
         if n_accept > 1:
             facgus = (hacc / h) * (err * err / erracc) ** 0.25 / 0.9
             facgus = max(1.0 / 6.0, min(5.0, facgus))
@@ -475,8 +482,7 @@ def _c(a, dtype=np.float64):
 
 
 def _atol_vector(atol, n):
-    a = np.broadcast_to(np.asarray(atol, dtype=np.float64), (n,))
-    return np.ascontiguousarray(a)
+    return np.array(np.broadcast_to(np.asarray(atol, dtype=np.float64), (n,)), order="C")
 
 
 def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *,
@@ -551,8 +557,9 @@ def failure_message(status: int, t: float, state_ids, fail_index: int, max_steps
         return (f"{who} became non-finite (NaN or infinite) near t = {t:.6g}; the model "
                 f"blows up there")
     if status == FAIL_STEP_SIZE:
-        return (f"step size became too small at t = {t:.6g} (the solution may be singular "
-                f"there, or the tolerances too strict)")
+        near = f", limited by state {sid}" if sid else ""
+        return (f"step size became too small at t = {t:.6g}{near} (the solution may blow up "
+                f"or be singular there, or the tolerances are too strict)")
     if status == FAIL_MAX_STEPS:
         return f"more than {max_steps} steps were needed before t = {t:.6g} (max_steps)"
     if status == FAIL_SINGULAR:

@@ -1,0 +1,312 @@
+"""The compiled backend: generated native functions, sparse LU and the RODAS4 integrator.
+
+Systems are built by hand in sympy, so these tests do not depend on the importer; the last
+test compares with libroadrunner on a model file.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from scipy.integrate import solve_ivp
+
+from simulator.codegen import numba_fns
+from simulator.codegen.numba_fns import compile_numba, generate, lu_plan
+from simulator.errors import ModelError, UnsupportedFeatureError
+from simulator.solvers.base import SolverOptions
+from simulator.solvers.compiled import CompiledSegmenter, integrate_many
+from simulator.system import EventSpec, OdeSystem
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_system(state_ids, param_ids, p_vals, y_vals, rhs, triggers=(), model_id="hand"):
+    """An OdeSystem from ``rhs(t, y, p) -> [expr]`` and ``triggers(t, y, p) -> [bool expr]``."""
+    t = sp.Symbol("time")
+    y = tuple(sp.Symbol(s) for s in state_ids)
+    p = tuple(sp.Symbol(s) for s in param_ids)
+    events = tuple(EventSpec(id=f"e{i}", trigger=g, assignments=())
+                   for i, g in enumerate(triggers(t, y, p) if triggers else ()))
+    return OdeSystem(model_id=model_id, model_hash="hand", t=t, state_ids=tuple(state_ids), y=y,
+                     param_ids=tuple(param_ids), p=p, p_default=np.array(p_vals, float),
+                     y_default=np.array(y_vals, float), rhs=tuple(rhs(t, y, p)), events=events)
+
+
+def robertson():
+    return make_system(
+        ["A", "B", "C"], ["k1", "k2", "k3"], [0.04, 3e7, 1e4], [1.0, 0.0, 0.0],
+        lambda t, y, p: [-p[0] * y[0] + p[2] * y[1] * y[2],
+                         p[0] * y[0] - p[2] * y[1] * y[2] - p[1] * y[1] ** 2,
+                         p[1] * y[1] ** 2])
+
+
+def scaled_error(y, y_ref, rtol, atol):
+    return np.max(np.abs(y - y_ref) / (atol + rtol * np.abs(y_ref)))
+
+
+NO_EVENTS = np.zeros(0, bool)
+
+
+# ---- integration accuracy and cost
+
+def test_decay_matches_analytic_solution():
+    s = make_system(["x"], ["k"], [0.7], [2.0], lambda t, y, p: [-p[0] * y[0]])
+    opts = SolverOptions(rtol=1e-6, atol=1e-10)
+    t = np.linspace(0.0, 10.0, 21)
+    seg = CompiledSegmenter(s, opts).integrate(0.0, s.y_default, s.p_default, t, 10.0, NO_EVENTS)
+    assert seg.status == "end" and seg.n_out == len(t) and seg.t_stop == 10.0
+    ref = 2.0 * np.exp(-0.7 * t)
+    assert scaled_error(seg.y_out[:, 0], ref, 1e-6, 1e-10) < 5.0
+    assert seg.y_out[0, 0] == 2.0
+    # a tighter tolerance is more accurate: the error control is doing its job
+    tight = CompiledSegmenter(s, SolverOptions(rtol=1e-10, atol=1e-14)).integrate(
+        0.0, s.y_default, s.p_default, t, 10.0, NO_EVENTS)
+    assert scaled_error(tight.y_out[:, 0], ref, 1e-10, 1e-14) < 5.0
+    assert tight.stats["nsteps"] > seg.stats["nsteps"]
+
+
+def test_time_dependent_rhs_uses_dfdt():
+    # y' = cos(t) * y  ->  y = exp(sin t)
+    s = make_system(["x"], [], [], [1.0], lambda t, y, p: [sp.cos(t) * y[0]])
+    t = np.linspace(0.0, 20.0, 41)
+    seg = CompiledSegmenter(s, SolverOptions(rtol=1e-8, atol=1e-12)).integrate(
+        0.0, s.y_default, s.p_default, t, 20.0, NO_EVENTS)
+    assert seg.status == "end"
+    assert scaled_error(seg.y_out[:, 0], np.exp(np.sin(t)), 1e-8, 1e-12) < 10.0
+
+
+def test_robertson_stiff_bounded_cost_and_matches_radau():
+    s = robertson()
+    t = np.array([0.0, 0.4, 4.0, 40.0, 400.0, 4e3, 4e4, 4e5])
+    seg = CompiledSegmenter(s, SolverOptions(rtol=1e-6, atol=1e-10)).integrate(
+        0.0, s.y_default, s.p_default, t, 4e5, NO_EVENTS)
+    assert seg.status == "end"
+    # a lost Jacobian or a non-stiff method would need 1e5+ evaluations here
+    assert seg.stats["nfev"] < 2000, seg.stats
+    assert seg.stats["njev"] < 400, seg.stats
+    k1, k2, k3 = s.p_default
+    ref = solve_ivp(lambda _, y: [-k1 * y[0] + k3 * y[1] * y[2],
+                                  k1 * y[0] - k3 * y[1] * y[2] - k2 * y[1] ** 2, k2 * y[1] ** 2],
+                    (0.0, 4e5), [1.0, 0.0, 0.0], method="Radau", rtol=1e-12, atol=1e-16,
+                    t_eval=t)
+    assert scaled_error(seg.y_out, ref.y.T, 1e-6, 1e-10) < 10.0
+
+
+def test_outputs_stop_at_t_end_and_resume():
+    s = make_system(["x"], ["k"], [1.0], [1.0], lambda t, y, p: [-p[0] * y[0]])
+    cs = CompiledSegmenter(s, SolverOptions(rtol=1e-8, atol=1e-12))
+    t = np.array([0.0, 0.5, 1.0, 1.5, 2.0])
+    a = cs.integrate(0.0, s.y_default, s.p_default, t, 1.0, NO_EVENTS)
+    assert a.status == "end" and a.n_out == 3 and a.t_stop == 1.0      # t_out == t_end included
+    b = cs.integrate(1.0, a.y_stop, s.p_default, t[3:], 2.0, NO_EVENTS)
+    assert b.status == "end" and b.n_out == 2
+    assert np.allclose(np.r_[a.y_out[:, 0], b.y_out[:, 0]], np.exp(-t), rtol=1e-6)
+
+
+# ---- events
+
+def test_event_located_at_analytic_time():
+    # x = exp(-k t) crosses 0.25 at t* = ln 4 / k
+    k = 0.3
+    s = make_system(["x"], ["k"], [k], [1.0], lambda t, y, p: [-p[0] * y[0]],
+                    triggers=lambda t, y, p: [y[0] < 0.25])
+    t_star = math.log(4.0) / k
+    t = np.linspace(0.0, 10.0, 11)
+    seg = CompiledSegmenter(s, SolverOptions(rtol=1e-8, atol=1e-12)).integrate(
+        0.0, s.y_default, s.p_default, t, 10.0, np.array([False]))
+    assert seg.status == "root"
+    assert abs(seg.t_stop - t_star) < 1e-7
+    assert seg.y_stop[0] < 0.25 <= seg.y_stop[0] * (1 + 1e-6)    # just past the crossing
+    assert seg.n_out == int(np.sum(t < seg.t_stop))                  # only outputs before it
+    assert np.allclose(seg.y_out[:, 0], np.exp(-k * t[:seg.n_out]), rtol=1e-6)
+
+
+def test_time_trigger_and_several_events():
+    s = make_system(["x"], [], [], [0.0], lambda t, y, p: [sp.Integer(1)],
+                    triggers=lambda t, y, p: [t >= 7.5, y[0] > 3.25])
+    seg = CompiledSegmenter(s, SolverOptions()).integrate(
+        0.0, s.y_default, s.p_default, np.array([0.0, 5.0]), 10.0, np.array([False, False]))
+    assert seg.status == "root" and abs(seg.t_stop - 3.25) < 1e-8       # the first one wins
+
+
+# ---- failures
+
+def test_blow_up_fails_and_names_the_state():
+    # x' = x^2, x(0) = 1 -> x = 1 / (1 - t), infinite at t = 1
+    s = make_system(["runaway"], [], [], [1.0], lambda t, y, p: [y[0] ** 2])
+    seg = CompiledSegmenter(s, SolverOptions()).integrate(
+        0.0, s.y_default, s.p_default, np.linspace(0.0, 2.0, 5), 2.0, NO_EVENTS)
+    assert seg.status == "fail"
+    assert "runaway" in seg.message
+    assert 0.9 < seg.t_stop < 1.001
+    assert seg.n_out == 3 and np.all(np.isfinite(seg.y_out))       # t = 0, 0.5, 1.0 - never NaN rows
+    assert seg.y_out.shape[0] == seg.n_out
+
+
+def test_nonfinite_start_names_the_state():
+    s = make_system(["a", "b"], ["k"], [0.0], [1.0, 1.0],
+                    lambda t, y, p: [-y[0], 1 / p[0] * y[1]])
+    seg = CompiledSegmenter(s, SolverOptions()).integrate(
+        0.0, s.y_default, s.p_default, np.array([0.0, 1.0]), 1.0, NO_EVENTS)
+    assert seg.status == "fail" and "'b'" in seg.message
+
+
+def test_max_steps():
+    s = robertson()
+    seg = CompiledSegmenter(s, SolverOptions(max_steps=10)).integrate(
+        0.0, s.y_default, s.p_default, np.array([0.0, 1e5]), 1e5, NO_EVENTS)
+    assert seg.status == "fail" and "max_steps" in seg.message
+
+
+# ---- many members
+
+def test_integrate_many_equals_single_runs():
+    s = robertson()
+    fns = compile_numba(s)
+    rng = np.random.default_rng(0)
+    P = s.p_default * np.exp(rng.uniform(-1, 1, (37, 3)))
+    Y0 = np.tile(s.y_default, (37, 1))
+    t = np.array([0.0, 1.0, 100.0, 1e4])
+    many = integrate_many(fns, 0.0, Y0, P, t, 1e4, rtol=1e-6, atol=1e-10, chunk=3)
+    assert np.all(many["status"] == 0)
+    cs = CompiledSegmenter(s, SolverOptions(rtol=1e-6, atol=1e-10), fns=fns)
+    for m in range(0, 37, 6):
+        one = cs.integrate(0.0, Y0[m], P[m], t, 1e4, NO_EVENTS)
+        np.testing.assert_allclose(many["y_out"][m], one.y_out, rtol=1e-12, atol=1e-300)
+        assert many["stats"][m, 0] == one.stats["nfev"]
+
+
+def test_integrate_many_isolates_failures_and_roots():
+    s = make_system(["x"], ["a"], [1.0], [1.0], lambda t, y, p: [p[0] * y[0] ** 2],
+                    triggers=lambda t, y, p: [y[0] > 1.5])
+    fns = compile_numba(s)
+    P = np.array([[-1.0], [1.0], [0.1]])       # decays / blows up / crosses 1.5 at t = 10/3
+    out = integrate_many(fns, 0.0, np.ones((3, 1)), P, np.array([0.0, 2.0]), 5.0, rtol=1e-8)
+    assert out["status"][0] == 0
+    assert out["status"][1] == 1 and abs(out["t_stop"][1] - 1 / 3) < 1e-7
+    assert out["status"][2] == 1 and abs(out["t_stop"][2] - 10 / 3) < 1e-6
+
+
+# ---- code generation
+
+def test_generated_code_has_only_our_identifiers():
+    nasty = ["__import__('os').system('x')", "y[0]", "%t"]
+    s = make_system(nasty, ["@p", "out"], [1.0, 2.0], [1.0, 1.0, 1.0],
+                    lambda t, y, p: [-p[0] * y[0], p[1] * y[0] - y[1], y[1] * y[2] - y[2]],
+                    triggers=lambda t, y, p: [y[0] < p[1]])
+    gen = generate(s)
+    for name in ("__import__", "os", "@p", "system"):
+        assert name not in gen.ir
+    import re
+    identifiers = set(re.findall(r"[%@][A-Za-z_$][\w.$]*", gen.ir))
+    ours = {"%t", "%y", "%p", "%out", "%c", "%jnz", "%a", "%x", "@rhs", "@jac", "@dfdt",
+            "@triggers", "@decomp", "@solve"}
+    assert {i for i in identifiers if not re.fullmatch(r"%v\d+|@llvm\.\w+\.f64", i)} <= ours
+
+
+def test_foreign_symbol_is_refused():
+    s = make_system(["x"], [], [], [1.0], lambda t, y, p: [-sp.Symbol("stranger") * y[0]])
+    with pytest.raises(ModelError, match="stranger"):
+        generate(s)
+
+
+def test_unknown_function_is_refused():
+    f = sp.Function("mystery")
+    s = make_system(["x"], [], [], [1.0], lambda t, y, p: [f(y[0])])
+    with pytest.raises(UnsupportedFeatureError, match="mystery"):
+        generate(s)
+
+
+def test_math_translation_matches_numpy():
+    x = None
+
+    def rhs(t, y, p):
+        a, b = y
+        k, = p
+        return [sp.exp(-a) + sp.log(b) * sp.sqrt(b) - a ** 3 / (1 + b ** 2) + sp.Abs(a - 2),
+                sp.Piecewise((sp.sin(a), a > 1), (sp.cos(b), sp.And(b > 0.5, a < 0.2)),
+                             (sp.tanh(t), True)) + sp.Max(a, b, 0.3) - sp.Min(a, b)
+                + sp.floor(b * 3) + b ** sp.Rational(2, 3) + sp.atan2(a, b) + sp.sec(a)
+                + sp.factorial(k) + sp.Heaviside(a - 1) + sp.Mod(b * 7, 3)
+                + sp.Piecewise((1.0, sp.Or(a > 2, sp.Not(b < 1))), (0.0, True))]
+
+    s = make_system(["a", "b"], ["k"], [3.5], [0.0, 0.0], rhs)
+    fns = compile_numba(s)
+    tt, aa, bb = sp.symbols("t a b")
+    exprs = [e.xreplace(dict(zip((s.t, *s.y, *s.p), (tt, aa, bb, 3.5)))) for e in s.rhs]
+    ref = sp.lambdify((tt, aa, bb), exprs, modules=[{"factorial": lambda v: math.gamma(v + 1)}, "math"])
+    for (t, a, b) in [(0.3, 0.1, 0.7), (1.0, 1.5, 2.5), (2.0, 0.5, 0.9), (0.0, 3.0, 1.2)]:
+        np.testing.assert_allclose(fns.rhs_py(t, [a, b], [3.5]), ref(t, a, b), rtol=1e-13)
+    # and the Jacobian agrees with central differences (away from the kinks)
+    y0, h = np.array([0.1, 0.7]), 1e-6
+    J = fns.jac_py(0.3, y0, [3.5])
+    Jfd = np.column_stack([(np.array(ref(0.3, *(y0 + h * e))) - np.array(ref(0.3, *(y0 - h * e))))
+                           / (2 * h) for e in np.eye(2)])
+    np.testing.assert_allclose(J, Jfd, rtol=1e-6, atol=1e-6)
+
+
+def test_sparse_lu_solves_like_dense():
+    rng = np.random.default_rng(1)
+    n = 30
+    mask = rng.random((n, n)) < 0.12
+    np.fill_diagonal(mask, False)
+    rows, cols = np.nonzero(mask)
+    vals = rng.normal(size=len(rows))
+    terms = [[] for _ in range(n)]
+    ys = sp.symbols(f"y0:{n}")
+    for r, c, v in zip(rows, cols, vals):
+        terms[r].append(sp.Float(v) * ys[c])
+    s = make_system([f"s{i}" for i in range(n)], [], [], np.zeros(n),
+                    lambda t, y, p: [sp.Add(*[e.xreplace(dict(zip(ys, y))) for e in terms[i]])
+                                     for i in range(n)])
+    fns = compile_numba(s)
+    plan = lu_plan(n, fns.jac_rows, fns.jac_cols)
+    assert plan.nnz == fns.lu_nnz
+    J = fns.jac_py(0.0, np.zeros(n), [])
+    jnz = J[fns.jac_rows, fns.jac_cols].copy()
+    c = 3.0
+    a = np.zeros(fns.lu_nnz)
+    assert fns.decomp.ctypes(c, jnz.ctypes.data, a.ctypes.data) == 0
+    b = rng.normal(size=n)
+    x = b.copy()
+    fns.solve.ctypes(a.ctypes.data, x.ctypes.data)
+    np.testing.assert_allclose(x, np.linalg.solve(c * np.eye(n) - J, b), rtol=1e-10, atol=1e-12)
+    # a zero pivot is reported, not hidden
+    z = np.zeros(fns.lu_nnz)
+    assert fns.decomp.ctypes(0.0, np.zeros_like(jnz).ctypes.data, z.ctypes.data) == 1
+
+
+def test_disk_cache_reused(tmp_path):
+    s = make_system(["x"], ["k"], [0.5], [1.0], lambda t, y, p: [-p[0] * y[0] + sp.sin(t)])
+    a = compile_numba(s, directory=tmp_path)
+    files = list(tmp_path.glob("ct_*.ll"))
+    assert len(files) == 1
+    numba_fns._LOADED.pop(a.key)
+    b = compile_numba(s, directory=tmp_path)                 # read back from the file
+    assert b is not a and b.ir == a.ir
+    np.testing.assert_array_equal(b.rhs_py(1.0, [2.0], [0.5]), a.rhs_py(1.0, [2.0], [0.5]))
+
+
+# ---- against libroadrunner
+
+def test_matches_libroadrunner_on_synthetic_model():
+    te = pytest.importorskip("tellurium")
+    from simulator.io import load
+    from simulator.semantics import build_system
+    path = ROOT / "models" / "synthetic_signaling.ant"
+    system = build_system(load(path))
+    t = np.linspace(0.0, 200.0, 41)
+    seg = CompiledSegmenter(system, SolverOptions(rtol=1e-9, atol=1e-12)).integrate(
+        0.0, system.y_default, system.p_default, t, 200.0, np.zeros(len(system.events), bool))
+    assert seg.status == "end"
+    rr = te.loada(path.read_text())
+    rr.integrator.relative_tolerance = 1e-10
+    rr.integrator.absolute_tolerance = 1e-14
+    ids = list(system.state_ids)
+    rr.timeCourseSelections = ["time"] + [f"[{i}]" for i in ids]
+    res = rr.simulate(0.0, 200.0, 41)
+    ref = np.column_stack([res[f"[{i}]"] for i in ids])     # compartment size 1: amounts
+    assert scaled_error(seg.y_out, ref, 1e-6, 1e-9) < 5.0
