@@ -144,12 +144,16 @@ def main(argv=None):
     import simulator as sim
     rng = np.random.default_rng(0)
     t = np.linspace(0.0, T_END, N_POINTS)
+    # every model is read before libroadrunner is imported: its SWIG runtime and
+    # python-libsbml's do not mix when roadrunner comes first
+    loaded = {}
     for name in args.models.split(","):
         path = MODELS[name]
         if not path.exists():
             print(f"{name}: {path} does not exist yet; skipped")
             continue
-        model = sim.load_model(path)
+        loaded[name] = (path, sim.load_model(path))
+    for name, (path, model) in loaded.items():
         psets = _param_sets(model, args.runs, rng)
         ours, trajs = _ours(model, t, psets)
         bare, last_seg = _integrator_only(model, t, psets)
