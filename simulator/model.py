@@ -22,7 +22,7 @@ from functools import cached_property
 import sympy
 
 TIME = sympy.Symbol("_time_", real=True)
-AVOGADRO = 6.02214076e23
+AVOGADRO = 6.02214179e23  # the value SBML Level 3 defines
 
 
 class RateOf(sympy.Function):
@@ -84,7 +84,7 @@ class Reaction:
     products: tuple[SpeciesReference, ...]
     modifiers: tuple[str, ...] = ()
     rate: sympy.Expr | None = None        # kinetic law, extensive (amount / time); None = no math
-    local_parameters: tuple[tuple[str, float], ...] = ()   # (("R1.k", 0.1), ...)
+    local_parameters: tuple[tuple[str, float | None], ...] = ()   # (("R1.k", 0.1), ...)
     reversible: bool = False
     fast: bool = False
     name: str = ""

@@ -295,7 +295,7 @@ class Initializer:
         for p in m.parameters:
             exprs[p.id] = sympy.Float(np.nan if p.value is None else p.value)
         for i, v in b.local.items():
-            exprs[i] = sympy.Float(v)
+            exprs[i] = sympy.Float(np.nan if v is None else v)
         for i, sr in b.srefs.items():
             exprs[i] = sympy.Float(1.0 if sr.stoichiometry is None else sr.stoichiometry)
         for s in m.species:
@@ -315,10 +315,21 @@ class Initializer:
         exprs.update(b.ia)
         self.exprs = exprs
         self.amount_valued = {s.id: b._is_amount_valued(s) for s in m.species}
+        self._compiled: dict[str, tuple] = {}
+
+    def _function(self, k: str):
+        """(argument ids, numeric function) of id ``k``'s initial expression, built once."""
+        hit = self._compiled.get(k)
+        if hit is None:
+            e = self.exprs[k]
+            hit = _numeric(e) if not e.atoms(RateOf) else None
+            self._compiled[k] = hit
+        return hit
 
     def values(self, overrides: dict, t0: float):
         """Initial ``(y0, p)`` at time ``t0`` with ``overrides`` (id -> value) applied."""
-        exprs = dict(self.exprs)
+        exprs = self.exprs
+        overridden: dict[str, float] = {}
         for k, v in overrides.items():
             if k not in self.settable:
                 if k in self.rule_ids:
@@ -328,7 +339,7 @@ class Initializer:
             v = float(v)
             if not np.isfinite(v):
                 raise InvalidValueError(f"value for '{k}' must be finite, got {v!r}")
-            exprs[k] = sympy.Float(v)
+            overridden[k] = v
         vals: dict[str, float] = {}
         visiting: set[str] = set()
 
@@ -340,12 +351,20 @@ class Initializer:
                                        f"form a cycle through '{k}'")
             if k not in exprs:
                 raise ModelImportError(f"initial value of model '{self.model_id}' refers to undefined id '{k}'")
-            e = exprs[k]
-            if e.atoms(RateOf):
+            if k in overridden:
+                vals[k] = overridden[k]
+                return vals[k]
+            fn = self._function(k)
+            if fn is None:
                 raise _Deferred(k)
+            names, f = fn
             visiting.add(k)
             try:
-                vals[k] = _evaluate(e, {s.name: value(s.name) for s in e.free_symbols if s != TIME}, t0)
+                args = [t0 if n is None else value(n) for n in names]
+                with np.errstate(all="ignore"):
+                    vals[k] = float(f(*[np.float64(a) for a in args]))
+            except ZeroDivisionError:
+                vals[k] = np.nan
             finally:
                 visiting.discard(k)
             return vals[k]
@@ -374,17 +393,15 @@ class _Deferred(Exception):
     pass
 
 
-def _evaluate(expr, values: dict[str, float], t0: float) -> float:
-    """Evaluate an expression of model symbols numerically (our names only reach codegen)."""
-    from simulator.codegen.numpy_fns import _MODULES
+def _numeric(expr):
+    """Argument ids (None for time) and a numpy function of an initial-value expression.
+
+    Symbols are renamed to our own names before printing: no model id reaches the source."""
+    from simulator.codegen.numpy_fns import _MODULES, is_boolean
     syms = sorted(expr.free_symbols, key=lambda s: s.name)
     ours = [sympy.Symbol(f"a{i}") for i in range(len(syms))]
     renamed = expr.xreplace(dict(zip(syms, ours)))
-    if renamed.free_symbols - set(ours):
-        raise ModelImportError(f"cannot evaluate initial value {expr}")
-    args = [t0 if s == TIME else values[s.name] for s in syms]
-    if isinstance(renamed, (sympy.logic.boolalg.Boolean, sympy.core.relational.Relational)):
+    if is_boolean(renamed):
         renamed = sympy.Piecewise((1.0, renamed), (0.0, True))
     f = sympy.lambdify(ours, renamed, modules=_MODULES)
-    with np.errstate(all="ignore"):
-        return float(f(*args))
+    return [None if s == TIME else s.name for s in syms], f

@@ -29,9 +29,15 @@ def _lambdify(smap: SymbolMap, exprs, what: str) -> Callable:
 
 def _as_bool_expr(e):
     """Booleans as 0/1 numbers so numpy can evaluate them on arrays."""
-    if isinstance(e, (sympy.logic.boolalg.Boolean, sympy.core.relational.Relational)) or e in (sympy.true, sympy.false):
+    if is_boolean(e):
         return sympy.Piecewise((1.0, e), (0.0, True))
     return e
+
+
+def is_boolean(e) -> bool:
+    """True for relations, logical functions and true/false (not for plain symbols)."""
+    from sympy.logic.boolalg import BooleanAtom, BooleanFunction
+    return isinstance(e, (sympy.core.relational.Relational, BooleanFunction, BooleanAtom))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,125 @@
+"""Steady states: damped Newton on the analytic Jacobian with conservation laws held fixed,
+falling back to integration (which also polishes a Newton start that went astray).
+
+Conserved moieties are the left null space of the Jacobian: vectors ``l`` with
+``l @ J(y) = 0`` at several points. Newton then solves the square system
+``[Q f(y); L (y - y0)] = 0`` where ``L`` spans the conservation laws and ``Q`` its complement.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.results import SteadyState, provenance
+
+
+def conservation_laws(jac, y0, p, rng=None) -> np.ndarray:
+    """Rows spanning the left null space of J at three nearby points, shape (m, n)."""
+    n = len(y0)
+    if n == 0:
+        return np.zeros((0, 0))
+    rng = np.random.default_rng(0) if rng is None else rng
+    mats = [jac(0.0, y0, p)]
+    for _ in range(2):
+        y = np.abs(y0) * np.exp(rng.normal(0.0, 0.3, n)) + rng.uniform(0.01, 1.0, n)
+        mats.append(jac(0.0, y, p))
+    stack = np.hstack(mats)
+    if not np.all(np.isfinite(stack)):
+        return np.zeros((0, n))
+    u, s, _ = np.linalg.svd(stack)
+    scale = s[0] if s.size and s[0] > 0 else 1.0
+    rank = int(np.sum(s > 1e-10 * scale))
+    return u[:, rank:].T
+
+
+def _residual(f, y) -> float:
+    return float(np.max(np.abs(f) / np.maximum(1.0, np.abs(y)))) if len(y) else 0.0
+
+
+def newton(fns, y0, p, L, *, tol, max_iter=50):
+    """Damped Newton on ``[Q f; L (y - y0)]``; returns (y, converged, residual)."""
+    n = len(y0)
+    y = y0.copy()
+    target = L @ y0
+    Q = _complement(L, n)
+    for _ in range(max_iter):
+        f = fns.rhs(0.0, y, p)
+        res = _residual(f, y)
+        if not np.isfinite(res):
+            return y, False, np.inf
+        if res < tol:
+            return y, True, res
+        J = fns.jac(0.0, y, p)
+        A = np.vstack([Q @ J, L])
+        b = -np.concatenate([Q @ f, L @ y - target])
+        try:
+            dy = np.linalg.solve(A, b)
+        except np.linalg.LinAlgError:
+            dy = np.linalg.lstsq(A, b, rcond=None)[0]
+        lam = 1.0
+        for _ in range(30):
+            y_new = y + lam * dy
+            f_new = fns.rhs(0.0, y_new, p)
+            if np.all(np.isfinite(f_new)) and _residual(f_new, y_new) < (1 - 1e-4 * lam) * res \
+                    and np.all(y_new >= -1e-9 * np.maximum(1.0, np.abs(y))):
+                break
+            lam *= 0.5
+        else:
+            return y, False, res
+        y = y_new
+    f = fns.rhs(0.0, y, p)
+    res = _residual(f, y)
+    return y, res < tol, res
+
+
+def _complement(L, n):
+    if L.shape[0] == 0:
+        return np.eye(n)
+    _, _, vt = np.linalg.svd(L)
+    return vt[L.shape[0]:]
+
+
+def find_steady_state(cm, y0, p, *, tol, max_time, options, backend, overrides) -> SteadyState:
+    """See :func:`simulator.steady_state`."""
+    from simulator.solvers.driver import run
+    fns, system = cm.numpy, cm.system
+    L = conservation_laws(fns.jac, y0, p)
+    y, ok, res = newton(fns, y0, p, L, tol=tol)
+    method = "newton"
+    message = ""
+    if not ok:
+        method = "integration"
+        seg = cm.segmenter(options, backend)
+        y_cur, t = y0.copy(), 0.0
+        horizon = 10.0
+        while t < max_time:
+            out = run(fns, seg, y_cur, p, np.array([t + horizon]), t0=t)
+            if not out.success:
+                message = f"integration failed at t = {out.t_fail:g}: {out.message}"
+                break
+            y_cur, t = out.y[-1].copy(), t + horizon
+            res = _residual(fns.rhs(t, y_cur, p), y_cur)
+            if res < tol:
+                ok = True
+                break
+            y_try, ok_try, res_try = newton(fns, y_cur, p, L, tol=tol)
+            if ok_try:
+                y, ok, res, method = y_try, True, res_try, "integration+newton"
+                break
+            horizon *= 4.0
+        if ok and method == "integration":
+            y = y_cur
+        elif not ok:
+            y = y_cur
+            message = message or f"no steady state within t = {max_time:g} (residual {res:.3g})"
+    with np.errstate(all="ignore"):
+        values = fns.outputs(np.array([0.0]), y[None, :], list(p))[0]
+    ids = fns.output_ids
+    state = {}
+    vals = dict(zip(ids, values))
+    for sid in system.state_ids:
+        state[sid] = float(vals.get(sid, np.nan))
+    return SteadyState(
+        converged=bool(ok), residual=float(res), method=method, ids=ids, values=values, state=state,
+        y=y, params={k: float(v) for k, v in zip(system.param_ids, p)}, message=message,
+        provenance=provenance(cm.model.hash, tol=tol, overrides=overrides), model_id=cm.model.id,
+    )

@@ -1,0 +1,148 @@
+"""Result objects: :class:`Trajectory` (one run) and :class:`SteadyState`, with provenance."""
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.errors import unknown_id
+
+
+def provenance(model_hash: str, **options) -> dict:
+    """What produced a result: model hash, package version, options, time and platform."""
+    from simulator import __version__
+    return {
+        "model_hash": model_hash,
+        "version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        **options,
+    }
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A simulated time course.
+
+    Attributes
+    ----------
+    t : ndarray, shape (n_t,)
+        Output times (model time units; hours for the bundled model).
+    y : ndarray, shape (n_t, n_states)
+        State variables in time-major order (species held as amounts).
+    state_ids : tuple of str
+    ids : tuple of str
+        Every readable id: species (their SBML value: concentration unless
+        hasOnlySubstanceUnits), compartments, parameters, rule targets, reactions (rates).
+    values : ndarray, shape (n_t, len(ids))
+    params : dict
+        Parameter values used (id -> value at the start).
+    success, message, stats, provenance
+        ``stats`` has ``nfev``, ``njev``, ``nsteps``; ``provenance`` the model hash,
+        solver options and package version.
+    """
+
+    t: np.ndarray
+    y: np.ndarray
+    state_ids: tuple[str, ...]
+    ids: tuple[str, ...]
+    values: np.ndarray
+    params: dict
+    species_compartment: dict = field(default_factory=dict, repr=False)
+    amount_valued: dict = field(default_factory=dict, repr=False)
+    success: bool = True
+    message: str = ""
+    stats: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    model_id: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "_index", {k: i for i, k in enumerate(self.ids)})
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        """Values of one id over time, shape (n_t,)."""
+        i = self._index.get(key)
+        if i is None:
+            raise unknown_id("readout", key, self.ids, model=self.model_id)
+        return self.values[:, i]
+
+    def _column(self, key: str) -> int:
+        if key not in self._index:
+            raise unknown_id("readout", key, self.ids, model=self.model_id)
+        return self._index[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def amount(self, species: str) -> np.ndarray:
+        """Amount of ``species`` over time (concentration × compartment size)."""
+        self._species(species)
+        v = self[species]
+        return v if self.amount_valued[species] else v * self[self.species_compartment[species]]
+
+    def concentration(self, species: str) -> np.ndarray:
+        """Concentration of ``species`` over time (amount / compartment size)."""
+        self._species(species)
+        v = self[species]
+        return v / self[self.species_compartment[species]] if self.amount_valued[species] else v
+
+    def _species(self, s: str):
+        if s not in self.species_compartment:
+            raise unknown_id("species", s, self.species_compartment, model=self.model_id)
+
+    def to_frame(self, ids=None):
+        """Tidy DataFrame: one row per (time, id) with columns ``time``, ``id``, ``value``."""
+        import pandas as pd
+        ids = list(self.ids if ids is None else ids)
+        cols = [self._column(i) for i in ids]
+        n_t = len(self.t)
+        return pd.DataFrame({
+            "time": np.tile(self.t, len(ids)),
+            "id": np.repeat(ids, n_t),
+            "value": np.concatenate([self.values[:, c] for c in cols]) if ids else np.empty(0),
+        })
+
+    def to_wide(self, ids=None):
+        """Wide DataFrame indexed by time, one column per id."""
+        import pandas as pd
+        ids = list(self.ids if ids is None else ids)
+        return pd.DataFrame({i: self[i] for i in ids}, index=pd.Index(self.t, name="time"))
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """A steady state found by :func:`simulator.steady_state`.
+
+    Attributes
+    ----------
+    converged : bool
+        True when ``max |dy/dt| / max(1, |y|)`` fell below the tolerance.
+    residual : float
+        That scaled residual: how far the point is from steady.
+    method : str
+        ``"newton"``, ``"integration"`` or ``"integration+newton"``.
+    state : dict
+        species/state id -> value (SBML value: concentration unless hasOnlySubstanceUnits),
+        usable as ``simulate(..., initial=ss.state)``.
+    """
+
+    converged: bool
+    residual: float
+    method: str
+    ids: tuple[str, ...]
+    values: np.ndarray
+    state: dict
+    y: np.ndarray
+    params: dict
+    t: float = 0.0
+    message: str = ""
+    provenance: dict = field(default_factory=dict)
+    model_id: str = ""
+
+    def __getitem__(self, key: str) -> float:
+        try:
+            return float(self.values[self.ids.index(key)])
+        except ValueError:
+            raise unknown_id("readout", key, self.ids, model=self.model_id) from None
