@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/crosstalk demo --out out
+	$(VENV)/bin/crosstalk atlas --out out/atlas
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
