@@ -9,11 +9,8 @@ import tomllib
 import numpy as np
 import pytest
 
-from simulator import catalog
+from simulator import behaviors, catalog
 from simulator.errors import PerturbationError
-
-roadrunner = pytest.importorskip("roadrunner")
-behaviors = pytest.importorskip("simulator.behaviors")
 
 PUBLIC_IDS = """E2 ER_total ER_activity pER EGFR_total HER2_total HER3_total IGF1R_total pEGFR
 pHER2 pHER3 pIGF1R IRS1_pS PIP3 pAkt_T308 pAkt_S473 mTORC1_active mTORC2_active pS6K1 pS6
@@ -27,6 +24,7 @@ ER_low""".split()
 
 @pytest.fixture(scope="module")
 def runner():
+    pytest.importorskip("roadrunner")  # the reference simulator (dev extra)
     return behaviors.RoadRunnerRunner(catalog.MODEL_SBML)
 
 
