@@ -1,0 +1,168 @@
+"""Checkpoint stores for sweeps: one Parquet file per finished chunk, plus a manifest.
+
+Layout of a store directory::
+
+    manifest.json           what the sweep is: model hash, parameter-set hash, times,
+                            readouts, options, chunk size, package version
+    chunk_000000.parquet    one file per finished chunk, written atomically
+    ...
+
+Each chunk file is written to a temporary name in the same directory and renamed into place
+with :func:`os.replace`, so a chunk is either wholly present or absent, whenever the process
+is killed. Re-running the same sweep loads the chunks present and computes only the missing
+ones; a chunk is never computed or stored twice. A store made by a different model,
+parameter set, options or package version is refused with :class:`StoreError`.
+
+Chunk file columns: ``member`` (int64), ``status`` (int64), ``reason`` (string), ``nsteps``
+(int64), ``values`` (fixed-size list of float64: the member's ``(n_t, n_readouts)`` block).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from simulator.errors import SimulatorError
+
+__all__ = ["Store", "StoreError"]
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+# entries that must match for a store to be resumed
+_IDENTITY = ("model_hash", "params_hash", "version", "times", "readouts", "options",
+             "chunk_size", "n_members", "t0")
+
+
+class StoreError(SimulatorError, ValueError):
+    """A checkpoint store cannot be used for this sweep (different model, parameters,
+    options or version), or it is damaged."""
+
+
+def _pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as err:  # pragma: no cover
+        raise ImportError("checkpoint stores need pyarrow: pip install pyarrow") from err
+    return pa, pq
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class Store:
+    """A checkpoint directory bound to one sweep (see the module docstring)."""
+
+    def __init__(self, path: Path, manifest: dict):
+        self.path = path
+        self.manifest = manifest
+
+    @classmethod
+    def open(cls, path, identity: dict) -> "Store":
+        """Create ``path`` for the sweep described by ``identity``, or reopen it.
+
+        Raises
+        ------
+        StoreError
+            The directory holds another sweep, or is not a store.
+        """
+        path = Path(path)
+        man_path = path / MANIFEST
+        wanted = {k: identity[k] for k in _IDENTITY}
+        if man_path.exists():
+            try:
+                manifest = json.loads(man_path.read_text())
+            except (OSError, ValueError) as err:
+                raise StoreError(f"checkpoint store {path}: {MANIFEST} is unreadable ({err}); "
+                                 f"delete the directory to start again") from err
+            diff = [k for k in _IDENTITY if _norm(manifest.get(k)) != _norm(wanted[k])]
+            if diff:
+                what = {"model_hash": "a different model", "params_hash": "a different parameter set "
+                        "(params, samples, drugs or phenotypes)", "version": "another Crosstalk version "
+                        f"({manifest.get('version')})", "times": "other output times",
+                        "readouts": "other readouts", "options": "other solver options",
+                        "chunk_size": "another chunk_size", "n_members": "another number of members",
+                        "t0": "another start time"}
+                reasons = "; ".join(what[k] for k in diff)
+                raise StoreError(f"checkpoint store {path} was made by {reasons}; use another "
+                                 f"store directory, or delete this one to start again")
+            return cls(path, manifest)
+        if path.exists() and any(p for p in path.iterdir() if not p.name.startswith(".")):
+            raise StoreError(f"{path} exists and is not a checkpoint store (no {MANIFEST}); "
+                             f"give an empty or new directory")
+        path.mkdir(parents=True, exist_ok=True)
+        manifest = {"format": FORMAT, **identity, "complete": False}
+        _atomic_write(man_path, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
+        return cls(path, manifest)
+
+    def chunk_path(self, index: int) -> Path:
+        return self.path / f"chunk_{index:06d}.parquet"
+
+    def write_chunk(self, res) -> None:
+        """Write one :class:`~simulator.analysis.sweep.ChunkResult` atomically."""
+        pa, pq = _pyarrow()
+        c = len(res.status)
+        block = np.ascontiguousarray(res.values, dtype=np.float64).reshape(c, -1)
+        width = block.shape[1]
+        table = pa.table({
+            "member": pa.array(np.arange(res.start, res.start + c, dtype=np.int64)),
+            "status": pa.array(np.asarray(res.status, dtype=np.int64)),
+            "reason": pa.array([str(r) for r in res.reason], type=pa.string()),
+            "nsteps": pa.array(np.asarray(res.nsteps, dtype=np.int64)),
+            "values": pa.FixedSizeListArray.from_arrays(pa.array(block.reshape(-1)), width),
+        })
+        _atomic_write(self.chunk_path(res.index),
+                      lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+    def load_chunks(self, n_chunks: int):
+        """Yield the :class:`ChunkResult` of every chunk present."""
+        from simulator.analysis.sweep import ChunkResult
+        _, pq = _pyarrow()
+        n_t, n_r = len(self.manifest["times"]), len(self.manifest["readouts"])
+        for i in range(n_chunks):
+            p = self.chunk_path(i)
+            if not p.exists():
+                continue
+            try:
+                tab = pq.read_table(p)
+                member = tab.column("member").to_numpy()
+                vals = tab.column("values").combine_chunks().flatten().to_numpy()
+                c = len(member)
+                yield ChunkResult(index=i, start=int(member[0]),
+                                  values=vals.reshape(c, n_t, n_r).copy(),
+                                  status=tab.column("status").to_numpy().astype(np.int64),
+                                  reason=tab.column("reason").to_pylist(),
+                                  nsteps=tab.column("nsteps").to_numpy().astype(np.int64))
+            except Exception as err:  # a damaged chunk is recomputed, not trusted
+                if isinstance(err, (KeyboardInterrupt, SystemExit)):
+                    raise
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+
+    def mark_complete(self) -> None:
+        if not self.manifest.get("complete"):
+            self.manifest["complete"] = True
+            m = self.manifest
+            _atomic_write(self.path / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(m, indent=1)))
+
+
+def _norm(x):
+    return json.loads(json.dumps(x))
