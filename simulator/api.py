@@ -118,7 +118,8 @@ def _overrides(model: Model, cm: CompiledModel, params, initial, drugs, phenotyp
         if k not in valid_initial:
             raise unknown_id("initial value", k, valid_initial, model=model.id)
         if k in model.assignment_rule_ids:
-            continue  # follows from its rule; a state dict may carry it
+            raise UnknownIdError(f"'{k}' of model '{model.id}' is defined by an assignment rule and "
+                                 "cannot be given an initial value; set the quantities its rule uses")
         out[k] = _finite(k, v)
     return out
 

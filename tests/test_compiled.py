@@ -293,7 +293,7 @@ def test_disk_cache_reused(tmp_path):
 # ---- against libroadrunner
 
 def test_matches_libroadrunner_on_synthetic_model():
-    te = pytest.importorskip("tellurium")
+    from tests.conftest import roadrunner_from
     from simulator.io import load
     from simulator.semantics import build_system
     path = ROOT / "models" / "synthetic_signaling.ant"
@@ -302,7 +302,7 @@ def test_matches_libroadrunner_on_synthetic_model():
     seg = CompiledSegmenter(system, SolverOptions(rtol=1e-9, atol=1e-12)).integrate(
         0.0, system.y_default, system.p_default, t, 200.0, np.zeros(len(system.events), bool))
     assert seg.status == "end"
-    rr = te.loada(path.read_text())
+    rr = roadrunner_from(path.read_text())
     rr.integrator.relative_tolerance = 1e-10
     rr.integrator.absolute_tolerance = 1e-14
     ids = list(system.state_ids)

@@ -1,0 +1,21 @@
+"""Shared test helpers.
+
+libroadrunner is the independent reference. It is loaded directly (not through tellurium):
+tellurium imports libsedml, whose SWIG wrappers take over libsbml's ASTNode proxies in the
+same process and break MathML conversion.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def roadrunner_from(text: str):
+    """A libroadrunner instance for an Antimony or SBML text."""
+    roadrunner = pytest.importorskip("roadrunner")
+    from simulator.io.antimony import antimony_to_sbml
+    sbml = text if text.lstrip().startswith("<") else antimony_to_sbml(text, "<test>")
+    return roadrunner.RoadRunner(sbml)

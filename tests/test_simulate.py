@@ -1,0 +1,234 @@
+"""simulate / steady_state against analytic solutions and libroadrunner, plus typed errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import simulator as sim
+from simulator.solvers.base import SolverOptions
+from tests.conftest import roadrunner_from
+
+BACKENDS = ["scipy", "compiled"]
+
+STIFF = """
+model stiff_cascade
+  J0: -> A; k0
+  J1: A -> B; k1*A/(Km1 + A)
+  J2: B -> C; k2*B*E
+  J3: C -> ; k3*C
+  J4: B + E -> BE; kon*B*E - koff*BE
+  k0 = 1; k1 = 5; Km1 = 0.5; k2 = 1e3; k3 = 0.1; kon = 1e4; koff = 1e2
+  A = 0; B = 0; C = 0; E = 1; BE = 0
+end
+"""
+
+EVENTS = """
+model pulses
+  J0: -> X; k*(1 - X)
+  J1: X -> ; d*X*Y
+  Y' = -0.2*Y
+  k = 0.5; d = 0.3; X = 0; Y = 1
+  E1: at time > 3.3: Y = Y + 2, k = k*2
+  E2: at X > 0.6: d = 0.05
+end
+"""
+
+RULES = """
+model rules
+  compartment cell = 2
+  species S in cell, P in cell
+  J0: S -> P; kcat*Etot*S/(Km + S)*cell
+  Etot := E0*(1 + 0.5*sin(time))
+  ratio := P/(S + P)
+  kcat' = -0.01*kcat
+  kcat = 3; Km = 0.4; E0 = 0.2; S = 10; P = 0
+end
+"""
+
+ROBERTSON = """
+model robertson
+  J1: y1 -> y2; 0.04*y1
+  J2: y2 + y3 -> y1 + y3; 1e4*y2*y3
+  J3: 2 y2 -> y2 + y3; 3e7*y2^2
+  y1 = 1; y2 = 0; y3 = 0
+end
+"""
+
+
+def _roadrunner(text, t, ids):
+    r = roadrunner_from(text)
+    r.integrator.relative_tolerance = 1e-10
+    r.integrator.absolute_tolerance = 1e-14
+    species = set(r.model.getFloatingSpeciesIds()) | set(r.model.getBoundarySpeciesIds())
+    r.timeCourseSelections = ["time"] + [f"[{i}]" if i in species else i for i in ids]
+    out = r.simulate(float(t[0]), float(t[-1]), len(t))
+    return {i: np.asarray(out[:, k + 1]) for k, i in enumerate(ids)}
+
+
+def _scaled_error(got, ref, rtol, atol):
+    return np.max(np.abs(got - ref) / (atol + rtol * np.abs(ref)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("text,ids", [
+    (STIFF, ["A", "B", "C", "BE"]),
+    (EVENTS, ["X", "Y", "k", "d"]),
+    (RULES, ["S", "P", "Etot", "ratio", "kcat"]),
+])
+def test_matches_libroadrunner(text, ids, backend):
+    model = sim.load_model(text)
+    t = np.linspace(0, 20, 201)
+    opts = SolverOptions(rtol=1e-10, atol=1e-14)
+    traj = sim.simulate(model, t, options=opts, backend=backend)
+    ref = _roadrunner(text, t, ids)
+    for i in ids:
+        assert _scaled_error(traj[i], ref[i], 1e-8, 1e-10) < 10, i
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_first_order_decay_is_analytic(backend):
+    model = sim.load_model("model m\n J: A -> ; k*A\n A = 2; k = 0.7\nend")
+    t = np.linspace(0, 10, 51)
+    traj = sim.simulate(model, t, options=SolverOptions(rtol=1e-8, atol=1e-12), backend=backend)
+    assert _scaled_error(traj["A"], 2 * np.exp(-0.7 * t), 1e-8, 1e-12) < 20
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_robertson_is_cheap_and_accurate(backend):
+    model = sim.load_model(ROBERTSON)
+    t = np.array([0, 0.4, 4, 40, 400, 4e3, 4e4, 4e5])
+    traj = sim.simulate(model, t, options=SolverOptions(rtol=1e-6, atol=1e-10), backend=backend)
+    # Reference values (Hairer & Wanner, Solving ODEs II, at t = 4e5 y1 ~ 4.9394e-3).
+    assert traj["y1"][-1] == pytest.approx(4.9394e-3, rel=1e-3)
+    assert np.allclose(traj["y1"] + traj["y2"] + traj["y3"], 1.0, atol=1e-6)
+    assert traj.stats["nfev"] < 3000, traj.stats
+
+
+def test_events_fire_at_the_right_time_whatever_the_grid():
+    model = sim.load_model("model m\n A' = 1\n A = 0\n E: at time >= 2.5: A = 0\nend")
+    coarse = sim.simulate(model, [0, 10])
+    fine = sim.simulate(model, np.linspace(0, 10, 1001))
+    assert coarse["A"][-1] == pytest.approx(7.5, rel=1e-6)
+    assert fine["A"][-1] == pytest.approx(7.5, rel=1e-6)
+
+
+def test_output_can_start_later_than_the_model_clock():
+    model = sim.load_model("model m\n J: A -> ; k*A\n A = 1; k = 1\nend")
+    traj = sim.simulate(model, [5.0, 6.0], t0=0.0)
+    assert traj["A"][0] == pytest.approx(np.exp(-5), rel=1e-5)
+
+
+def test_trajectory_accessors_and_provenance():
+    model = sim.load_model("model m\n compartment c = 2\n species S in c\n J: S -> ; k*S*c\n S = 3; k = 1\nend")
+    traj = sim.simulate(model, [0.0, 1.0])
+    assert traj.concentration("S")[0] == pytest.approx(3.0)
+    assert traj.amount("S")[0] == pytest.approx(6.0)
+    frame = traj.to_frame(["S"])
+    assert list(frame.columns) == ["time", "id", "value"] and len(frame) == 2
+    assert traj.provenance["model_hash"] == model.hash
+    assert traj.provenance["version"] == sim.__version__
+
+
+def test_params_and_initial_overrides():
+    model = sim.load_model("model m\n J: A -> ; k*A\n A = 1; k = 1\nend")
+    traj = sim.simulate(model, [0.0, 1.0], params={"k": 2.0}, initial={"A": 3.0})
+    assert traj["A"][-1] == pytest.approx(3 * np.exp(-2), rel=1e-5)
+
+
+def test_initial_assignment_follows_parameter_override():
+    model = sim.load_model("model m\n J: A -> ; k*A\n A = 2*k; k = 1\nend")
+    traj = sim.simulate(model, [0.0], params={"k": 5.0})
+    assert traj["A"][0] == pytest.approx(10.0)
+
+
+# --- steady state ------------------------------------------------------------------
+
+def test_steady_state_with_conservation_law():
+    text = "model m\n J1: A -> B; k1*A\n J2: B -> A; k2*B\n A = 10; B = 0; k1 = 2; k2 = 3\nend"
+    ss = sim.steady_state(sim.load_model(text))
+    assert ss.converged and ss.residual < 1e-9
+    assert ss["A"] == pytest.approx(6.0) and ss["B"] == pytest.approx(4.0)
+
+
+def test_steady_state_state_can_seed_a_simulation():
+    text = "model m\n J0: -> A; k0\n J1: A -> ; k1*A\n k0 = 2; k1 = 0.5; A = 0\nend"
+    model = sim.load_model(text)
+    ss = sim.steady_state(model)
+    assert ss["A"] == pytest.approx(4.0)
+    traj = sim.simulate(model, [0, 10], initial=ss.state)
+    assert traj["A"][-1] == pytest.approx(4.0, rel=1e-6)
+
+
+def test_steady_state_falls_back_to_integration_for_hard_starts():
+    # Newton from A = 0 on a sharp Hill switch stalls; integration finds the high state.
+    text = "model m\n J0: -> A; v*A^8/(K^8 + A^8) + b\n J1: A -> ; d*A\n v = 10; K = 1; b = 0.2; d = 1; A = 1.2\nend"
+    ss = sim.steady_state(sim.load_model(text))
+    assert ss.converged
+    assert abs(10 * ss["A"] ** 8 / (1 + ss["A"] ** 8) + 0.2 - ss["A"]) < 1e-6
+
+
+# --- typed errors -----------------------------------------------------------------
+
+def test_unknown_parameter_suggests():
+    model = sim.load_model("model m\n J: A -> ; kdeg*A\n A = 1; kdeg = 1\nend")
+    with pytest.raises(sim.UnknownIdError, match="'kdg'.*did you mean 'kdeg'"):
+        sim.simulate(model, [0, 1], params={"kdg": 1.0})
+
+
+def test_unknown_readout_suggests():
+    model = sim.load_model("model m\n J: pERK -> ; k*pERK\n pERK = 1; k = 1\nend")
+    traj = sim.simulate(model, [0, 1])
+    with pytest.raises(sim.UnknownIdError, match="'perk'.*did you mean 'pERK'"):
+        traj["perk"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, "abc"])
+def test_non_finite_parameter_is_refused(bad):
+    model = sim.load_model("model m\n J: A -> ; k*A\n A = 1; k = 1\nend")
+    with pytest.raises(sim.InvalidValueError, match="'k'"):
+        sim.simulate(model, [0, 1], params={"k": bad})
+
+
+def test_setting_a_rule_target_is_refused():
+    model = sim.load_model("model m\n J: A -> ; k*A\n A = 1; k = 1\n r := 2*A\nend")
+    with pytest.raises(sim.UnknownIdError, match="'r'"):
+        sim.simulate(model, [0, 1], initial={"r": 2.0})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_blow_up_raises_integration_error_naming_species(backend):
+    model = sim.load_model("model m\n J: -> X; k*X^2\n X = 1; k = 1\nend")
+    with pytest.raises(sim.IntegrationError, match="X") as info:
+        sim.simulate(model, [0, 5], backend=backend)
+    assert info.value.t_fail is not None and info.value.t_fail < 1.01
+    assert "X" in info.value.species and info.value.params["k"] == 1.0
+
+
+def test_failure_can_be_returned_instead_of_raised():
+    model = sim.load_model("model m\n J: -> X; k*X^2\n X = 1; k = 1\nend")
+    traj = sim.simulate(model, np.linspace(0, 5, 11), on_failure="return")
+    assert not traj.success and "X" not in traj.message or not traj.success
+    assert len(traj.t) < 11 and np.all(np.isfinite(traj.values))
+
+
+def test_missing_parameter_value_is_named():
+    model = sim.load_model("model m\n J: A -> ; k*A\n A = 1\nend")
+    with pytest.raises(sim.ModelError, match="'k'"):
+        sim.simulate(model, [0, 1])
+
+
+def test_unsorted_times_are_refused():
+    model = sim.load_model("model m\n J: A -> ; k*A\n A = 1; k = 1\nend")
+    with pytest.raises(sim.InvalidValueError, match="sorted"):
+        sim.simulate(model, [0, 2, 1])
+
+
+def test_solver_options_validate_themselves():
+    with pytest.raises(sim.InvalidValueError, match="rtol"):
+        SolverOptions(rtol=-1)
+
+
+def test_public_surface():
+    import simulator
+    for name in simulator.__all__:
+        assert hasattr(simulator, name), name
