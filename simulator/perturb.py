@@ -69,8 +69,8 @@ class Schedule:
     kind : {"continuous", "doses", "intermittent"}
         ``continuous``: constant exposure from ``start`` (to ``stop``), for concentrations.
         ``doses``: single administrations (through PK, for doses in mg) at ``start + times``,
-        then every ``every`` hours. ``intermittent``: exposure windows of ``on`` hours every
-        ``every`` hours (a concentration during the window, or doses in mg every
+        then every ``interval`` hours. ``intermittent``: exposure windows of ``on`` hours every
+        ``interval`` hours (a concentration during the window, or doses in mg every
         ``dose_every`` hours inside it).
     start : float
         Hours after ``t = 0`` at which the schedule begins.
@@ -78,11 +78,11 @@ class Schedule:
         Absolute time after which no dose is given and exposure windows end.
     times : tuple of float
         ``doses``: administration times relative to ``start`` (strictly increasing).
-    every : float, optional
+    interval : float, optional
         ``doses``: maintenance interval after the last of ``times`` (or from ``start``);
         ``intermittent``: the cycle length.
     on : float, optional
-        ``intermittent``: length of each exposure window (< ``every``).
+        ``intermittent``: length of each exposure window (< ``interval``).
     dose_every : float
         ``intermittent`` with doses in mg: interval between doses inside a window.
 
@@ -90,7 +90,7 @@ class Schedule:
     ------
     PerturbationError
         Negative, zero or non-finite times, repeated or unsorted dose times, windows that
-        overlap themselves (``on >= every``), ``stop <= start``.
+        overlap themselves (``on >= interval``), ``stop <= start``.
 
     Examples
     --------
@@ -104,7 +104,7 @@ class Schedule:
     start: float = 0.0
     stop: float | None = None
     times: tuple = ()
-    every: float | None = None
+    interval: float | None = None
     on: float | None = None
     dose_every: float = 24.0
 
@@ -115,7 +115,7 @@ class Schedule:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         set_("start", _num("start", self.start))
         set_("stop", _num("stop", self.stop, allow_none=True))
-        set_("every", _num("interval (every)", self.every, positive=True, allow_none=True))
+        set_("interval", _num("interval", self.interval, positive=True, allow_none=True))
         set_("on", _num("window (on)", self.on, positive=True, allow_none=True))
         set_("dose_every", _num("dose_every", self.dose_every, positive=True))
         if isinstance(self.times, (str, bytes)) or not isinstance(self.times, Iterable):
@@ -126,10 +126,10 @@ class Schedule:
             raise PerturbationError(
                 f"schedule stop ({self.stop:g} h) must come after its start ({self.start:g} h)")
         if self.kind == "continuous":
-            if times or self.every is not None or self.on is not None:
+            if times or self.interval is not None or self.on is not None:
                 raise PerturbationError("a continuous schedule takes only start and stop")
         elif self.kind == "doses":
-            if not times and self.every is None:
+            if not times and self.interval is None:
                 raise PerturbationError(
                     "a dosing schedule needs dose times or an interval; got neither (an empty "
                     "dose list)")
@@ -142,14 +142,14 @@ class Schedule:
                     f"dose times {list(times)} overlap themselves: they must be strictly "
                     f"increasing (a dose at {dup[0]:g} h repeats or precedes an earlier one)")
         else:
-            if self.on is None or self.every is None:
+            if self.on is None or self.interval is None:
                 raise PerturbationError("an intermittent schedule needs on (window length) and "
                                         "every (cycle length)")
             if times:
                 raise PerturbationError("an intermittent schedule takes no dose times")
-            if self.on >= self.every:
+            if self.on >= self.interval:
                 raise PerturbationError(
-                    f"intermittent windows of {self.on:g} h repeated every {self.every:g} h "
+                    f"intermittent windows of {self.on:g} h repeated every {self.interval:g} h "
                     f"overlap themselves; 'on' must be shorter than 'every' (use "
                     f"Schedule.continuous for uninterrupted exposure)")
 
@@ -169,7 +169,7 @@ class Schedule:
                 raise PerturbationError(f"number of doses n must be an integer >= 1, got {n!r}")
             last = _num("start", start) + (int(n) - 1) * interval
             stop = last + 0.5 * interval if stop is None else min(stop, last + 0.5 * interval)
-        return cls("doses", start=start, stop=stop, every=interval)
+        return cls("doses", start=start, stop=stop, interval=interval)
 
     @classmethod
     def daily(cls, *, start: float = 0.0, n: int | None = None,
@@ -195,14 +195,14 @@ class Schedule:
         if isinstance(times, (str, bytes)):
             raise PerturbationError(f"loading times must be a sequence of hours, got {times!r}")
         return cls("doses", start=start, stop=stop, times=tuple(np.atleast_1d(times).tolist()),
-                   every=then_every)
+                   interval=then_every)
 
     @classmethod
     def intermittent(cls, on: float, every: float, *, start: float = 0.0,
                      stop: float | None = None, dose_every: float = 24.0) -> Schedule:
         """Windows of ``on`` hours every ``every`` hours (temsirolimus 5 days every 2 weeks:
         ``Schedule.intermittent(on=5 * 24, every=14 * 24)``)."""
-        return cls("intermittent", start=start, stop=stop, on=on, every=every,
+        return cls("intermittent", start=start, stop=stop, on=on, interval=every,
                    dose_every=dose_every)
 
     # ------------------------------------------------------------- inspection
@@ -215,12 +215,12 @@ class Schedule:
             return np.array([self.start]) if self.start <= until else np.empty(0)
         if self.kind == "doses":
             out = [self.start + t for t in self.times]
-            if self.every is not None:
-                first = self.start + (self.times[-1] + self.every if self.times else 0.0)
-                out += list(first + self.every * np.arange(max(0, int((until - first) // self.every) + 1)))
+            if self.interval is not None:
+                first = self.start + (self.times[-1] + self.interval if self.times else 0.0)
+                out += list(first + self.interval * np.arange(max(0, int((until - first) // self.interval) + 1)))
         else:
-            for k in range(max(0, int((until - self.start) // self.every) + 1)):
-                w0 = self.start + k * self.every
+            for k in range(max(0, int((until - self.start) // self.interval) + 1)):
+                w0 = self.start + k * self.interval
                 out += [w0 + j * self.dose_every for j in range(self._per_window())]
         return np.array([t for t in out if t <= until + 1e-9 and t < stop], dtype=float)
 
@@ -233,8 +233,8 @@ class Schedule:
         if self.kind != "intermittent":
             raise PerturbationError("a dosing schedule has no exposure windows; see administrations()")
         out = []
-        for k in range(max(0, int((end - self.start) // self.every) + 1)):
-            w0 = self.start + k * self.every
+        for k in range(max(0, int((end - self.start) // self.interval) + 1)):
+            w0 = self.start + k * self.interval
             if w0 < end:
                 out.append((w0, min(w0 + self.on, end)))
         return out
@@ -250,12 +250,12 @@ class Schedule:
         if self.kind == "continuous":
             return "continuous" + start + (f" to {h(self.stop)}" if self.stop else "")
         if self.kind == "intermittent":
-            return f"{h(self.on)} on / {h(self.every)}" + start
-        if self.times and self.every:
-            return f"loading at {', '.join(h(t) for t in self.times)}, then q{h(self.every)}" + start
+            return f"{h(self.on)} on / {h(self.interval)}" + start
+        if self.times and self.interval:
+            return f"loading at {', '.join(h(t) for t in self.times)}, then q{h(self.interval)}" + start
         if self.times:
             return f"at {', '.join(h(t) for t in self.times)}" + start
-        return f"q{h(self.every)}" + start
+        return f"q{h(self.interval)}" + start
 
 
 # ============================================================================ PK
@@ -753,8 +753,8 @@ def _build_derived(model: Model, items) -> tuple[Model, dict]:
             if sch.kind == "continuous":
                 s.stream(f"{tag}_on", sch.start, None, None, on)
             else:
-                s.stream(f"{tag}_on", sch.start, sch.every, sch.stop, on)
-                s.stream(f"{tag}_off", sch.start + sch.on, sch.every, sch.stop, off)
+                s.stream(f"{tag}_on", sch.start, sch.interval, sch.stop, on)
+                s.stream(f"{tag}_off", sch.start + sch.on, sch.interval, sch.stop, off)
             if sch.stop is not None:
                 s.stream(f"{tag}_stop", sch.stop, None, None, off)
             continue
@@ -777,12 +777,12 @@ def _build_derived(model: Model, items) -> tuple[Model, dict]:
         if sch.kind == "doses":
             for k, t in enumerate(sch.times):
                 s.stream(f"{tag}_dose{k}", sch.start + t, None, sch.stop, give)
-            if sch.every is not None:
-                first = sch.start + (sch.times[-1] + sch.every if sch.times else 0.0)
-                s.stream(f"{tag}_maint", first, sch.every, sch.stop, give)
+            if sch.interval is not None:
+                first = sch.start + (sch.times[-1] + sch.interval if sch.times else 0.0)
+                s.stream(f"{tag}_maint", first, sch.interval, sch.stop, give)
         else:  # intermittent: doses every dose_every inside each window
             for j in range(sch._per_window()):
-                s.stream(f"{tag}_win{j}", sch.start + j * sch.dose_every, sch.every, sch.stop, give)
+                s.stream(f"{tag}_win{j}", sch.start + j * sch.dose_every, sch.interval, sch.stop, give)
     derived = load(s.text())
     return derived, ids
 
