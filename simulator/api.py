@@ -253,14 +253,23 @@ def _nonfinite_outputs(cm, values) -> list[str]:
     return [cm.numpy.output_ids[c] for c in cols]
 
 
+GROWTH_STATES = ("tumor_burden",)
+
+
 def steady_state(model, *, params: dict | None = None, initial: dict | None = None,
-                 drugs: dict | None = None, phenotype=None, tol: float = 1e-9,
-                 max_time: float = 1e7, options: SolverOptions | None = None,
-                 backend: str = "auto") -> SteadyState:
+                 drugs: dict | None = None, phenotype=None, exclude=None, tol: float = 1e-9,
+                 max_time: float = 1e7, options: SolverOptions | None = None) -> SteadyState:
     """Find a steady state: Newton with the analytic Jacobian, falling back to integration.
 
     Conservation laws (conserved moieties) are found numerically as the left null space of
     the Jacobian and held at their initial totals, so Newton stays well posed.
+
+    Parameters
+    ----------
+    exclude : list of str, optional
+        States held at their initial value, e.g. cell numbers that grow without bound.
+        Default: the states named in ``GROWTH_STATES`` that the model has (the bundled
+        model's ``tumor_burden``, which is reset to 1 at the start of every experiment).
 
     Returns
     -------
@@ -273,6 +282,10 @@ def steady_state(model, *, params: dict | None = None, initial: dict | None = No
     cm = compile_model(model)
     overrides = _overrides(model, cm, params, initial, drugs, phenotype)
     y0, p = _initial(cm, overrides, 0.0)
-    backend = _default_backend() if backend == "auto" else backend
+    if exclude is None:
+        exclude = [s for s in GROWTH_STATES if s in cm.system.state_ids]
+    unknown = [s for s in exclude if s not in cm.system.state_ids]
+    if unknown:
+        raise unknown_id("state", unknown[0], cm.system.state_ids, model=model.id)
     return find_steady_state(cm, y0, p, tol=tol, max_time=max_time, options=options,
-                             backend=backend, overrides=overrides)
+                             exclude=tuple(exclude), overrides=overrides)

@@ -35,8 +35,8 @@ import numpy as np
 from simulator.analysis.sampling import _check_n, _ranges, _rng
 from simulator.errors import InvalidValueError
 
-__all__ = ["SensitivityDesign", "analyze_morris", "analyze_sobol", "morris_design",
-           "sobol_design"]
+__all__ = ["SensitivityDesign", "SensitivityResult", "analyze_morris", "analyze_sobol",
+           "morris_design", "sensitivity", "sobol_design"]
 
 _HINT = "SALib is needed for sensitivity analysis: pip install crosstalk[cluster]"
 
@@ -319,3 +319,195 @@ def _check_finite(df, what):
     num = df.drop(columns="parameter")
     if not np.all(np.isfinite(num.to_numpy(dtype=float))):
         raise InvalidValueError(f"SALib returned non-finite {what} indices:\n{df}")
+
+
+# ------------------------------------------------------------------------ the verb
+
+@dataclass(frozen=True, eq=False)
+class SensitivityResult:
+    """Global sensitivity of one readout.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per parameter, ranked (Sobol': ``S1, S1_conf, ST, ST_conf`` by ``ST``;
+        Morris: ``mu, mu_star, mu_star_conf, sigma`` by ``mu_star``), plus ``low``, ``high``
+        (the sampled range) and ``default``.
+    method : {"sobol", "morris"}
+    readout : str
+    at_time : float
+    design : SensitivityDesign
+        The simulated parameter sets.
+    Y : ndarray, shape (N,)
+        The readout of every design row.
+    ensemble : Ensemble
+        The underlying sweep.
+    """
+
+    table: object
+    method: str
+    readout: str
+    at_time: float
+    design: SensitivityDesign
+    Y: np.ndarray
+    ensemble: object = field(repr=False, default=None)
+
+    def plot(self, ax=None, *, top: int = 20):
+        """Tornado-style horizontal bars of the ``top`` parameters; returns the Axes.
+
+        Sobol': total (``ST``) and first-order (``S1``) indices with confidence whiskers;
+        Morris: ``mu_star`` with its confidence, ``sigma`` as a second bar.
+        """
+        import matplotlib.pyplot as plt
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.0, 0.3 * min(top, len(self.table)) + 1.5))
+        df = self.table.head(top).iloc[::-1]
+        y = np.arange(len(df))
+        if self.method == "sobol":
+            ax.barh(y + 0.2, df["ST"], height=0.4, xerr=df["ST_conf"], label="total (ST)",
+                    color="tab:blue")
+            ax.barh(y - 0.2, df["S1"], height=0.4, xerr=df["S1_conf"], label="first order (S1)",
+                    color="tab:orange")
+            ax.set_xlabel("Sobol' index")
+        else:
+            ax.barh(y + 0.2, df["mu_star"], height=0.4, xerr=df["mu_star_conf"],
+                    label="mu* (mean |effect|)", color="tab:blue")
+            ax.barh(y - 0.2, df["sigma"], height=0.4, label="sigma (interaction)",
+                    color="tab:gray")
+            ax.set_xlabel(f"elementary effect on {self.readout}")
+        ax.set_yticks(y)
+        ax.set_yticklabels(df["parameter"])
+        ax.axvline(0.0, color="k", lw=0.5)
+        ax.set_title(f"{self.method.capitalize()} sensitivity of {self.readout} at t = {self.at_time:g}")
+        ax.legend(loc="lower right", fontsize="small")
+        return ax
+
+
+def sensitivity(model, *, readout: str, params="all", n: int = 1024, method: str = "sobol",
+                fold: float = 2.0, ranges=None, at_time: float | None = None, t=None,
+                phenotype=None, drugs=None, seed: int = 0, executor=None,
+                progress: bool = False, options=None, num_levels: int = 4,
+                store=None) -> SensitivityResult:
+    """Global sensitivity of one readout at one time: Sobol' indices or Morris screening.
+
+    Parameters
+    ----------
+    model : Model or str or Path
+    readout : str
+        Any readable id (species, rule target such as ``growth_rate``).
+    params : "all" or list of str
+        Parameters to vary. ``"all"``: every parameter with a positive finite value that
+        the dynamics or the readout use, drugs excluded.
+    n : int
+        Sobol': base sample size, a power of 2 (``n * (k + 2)`` simulations for ``k``
+        parameters); Morris: number of trajectories (``n * (k + 1)`` simulations).
+    method : {"sobol", "morris"}
+    fold : float
+        Each parameter is sampled log-uniformly in ``[v / fold, v * fold]`` around its value
+        ``v`` (after the phenotype is applied).
+    ranges : mapping of str to Range or (low, high), optional
+        Explicit ranges instead of ``params``/``fold``.
+    at_time : float, optional
+        When the readout is taken (hours); default: the end of ``t``.
+    t : array_like or float, optional
+        Simulated times; only its end is used when ``at_time`` is not given.
+    phenotype, drugs : shared by every simulation, as in :func:`simulator.simulate`.
+    seed : int
+        Seed of the design and of the bootstrap (0 is valid).
+    executor, progress, options, store : as in :func:`simulator.sweep`.
+
+    Returns
+    -------
+    SensitivityResult
+        ``.table`` ranked DataFrame, ``.plot(ax=None)``.
+
+    Raises
+    ------
+    UnknownIdError
+        Unknown readout or parameter.
+    InvalidValueError
+        Bad ``n``, ``fold`` or time; a failed member (sensitivity needs all of them); a
+        constant readout.
+    """
+    from simulator.analysis.sampling import Range
+    from simulator.analysis.sweep import _check_param_id, prepared, sweep
+    from simulator.api import _as_model
+    from simulator.errors import unknown_id
+    from simulator.perturb import treatment_overrides
+
+    model = _as_model(model)
+    if method not in ("sobol", "morris"):
+        raise InvalidValueError(f"method must be 'sobol' or 'morris', got {method!r}")
+    if at_time is None:
+        if t is None:
+            raise InvalidValueError("give at_time (when the readout is taken) or t")
+        at_time = float(np.max(np.atleast_1d(np.asarray(t, dtype=float))))
+    at_time = float(at_time)
+    if not math.isfinite(at_time) or at_time <= 0:
+        raise InvalidValueError(f"at_time must be a positive time, got {at_time!r}")
+    prep = prepared(model)
+    system = prep.system
+    if readout not in system.outputs:
+        raise unknown_id("readout", readout, system.outputs, model=model.id)
+    base = {p.id: p.value for p in model.parameters}
+    base.update(treatment_overrides(model, phenotype=phenotype))
+    if ranges is None:
+        if isinstance(fold, bool) or not isinstance(fold, (int, float)) or not math.isfinite(fold) \
+                or fold <= 1:
+            raise InvalidValueError(f"fold must be a finite number > 1, got {fold!r}")
+        if isinstance(params, str):
+            if params != "all":
+                raise InvalidValueError(f"params must be 'all' or a list of parameter ids, got {params!r}")
+            used = {system.param_ids[j] for j in prep.used_params}
+            used |= {s.name for s in system.outputs[readout].free_symbols}
+            try:
+                from simulator.catalog import drugs as drug_table
+                drug_ids = set(drug_table().index)
+            except Exception:
+                drug_ids = set()
+            drug_ids |= set(drugs or {})
+            ids = [p.id for p in model.parameters
+                   if p.id in used and p.id not in drug_ids and base.get(p.id) is not None
+                   and math.isfinite(base[p.id]) and base[p.id] > 0]
+            if not ids:
+                raise InvalidValueError(f"model '{model.id}' has no positive parameter that "
+                                        f"{readout!r} depends on")
+        else:
+            ids = list(params)
+            if not ids:
+                raise InvalidValueError("params must name at least one parameter")
+            for k in ids:
+                _check_param_id(model, k)
+                v = base.get(k)
+                if v is None or not math.isfinite(v) or v <= 0:
+                    raise InvalidValueError(
+                        f"parameter '{k}' has value {v!r}; a ×/÷ fold range needs a positive "
+                        f"value (give ranges={{'{k}': (low, high)}} instead)")
+        ranges = {k: Range(base[k] / fold, base[k] * fold, log=True) for k in ids}
+    else:
+        for k in ranges:
+            _check_param_id(model, k)
+    if method == "sobol":
+        design = sobol_design(ranges, n, seed=seed)
+    else:
+        design = morris_design(ranges, n, seed=seed, num_levels=num_levels)
+    from simulator.analysis.sampling import Samples
+    ens = sweep(model, np.array([0.0, at_time]), samples=Samples(design.ids, design.values),
+                drugs=drugs, phenotype=phenotype, readouts=[readout], executor=executor,
+                progress=progress, options=options, store=store)
+    if len(ens.failures):
+        f = ens.failures.iloc[0]
+        prm = {k: float(f[k]) for k in design.ids[:8]}
+        raise InvalidValueError(
+            f"{len(ens.failures)} of {len(ens)} simulations failed, e.g. member {int(f['member'])}: "
+            f"{f['reason']} (parameters {prm}{' ...' if len(design.ids) > 8 else ''}); "
+            f"sensitivity needs every member: narrow the ranges (fold) or loosen the options")
+    Y = ens[readout][:, -1]
+    table = analyze_sobol(design, Y, seed=seed) if method == "sobol" else \
+        analyze_morris(design, Y, seed=seed)
+    rng = {k: r for k, r in zip(design.ids, design.ranges)}
+    table["low"] = [rng[k].low for k in table["parameter"]]
+    table["high"] = [rng[k].high for k in table["parameter"]]
+    table["default"] = [base.get(k, np.nan) for k in table["parameter"]]
+    return SensitivityResult(table=table, method=method, readout=readout, at_time=at_time,
+                             design=design, Y=Y, ensemble=ens)

@@ -78,25 +78,46 @@ def _complement(L, n):
     return vt[L.shape[0]:]
 
 
-def find_steady_state(cm, y0, p, *, tol, max_time, options, backend, overrides) -> SteadyState:
+class _Frozen:
+    """The system with some states held fixed (their rate of change set to zero)."""
+
+    def __init__(self, fns, frozen: np.ndarray):
+        self.fns, self.keep = fns, ~frozen
+        self.system = fns.system
+
+    def rhs(self, t, y, p):
+        return self.fns.rhs(t, y, p) * self.keep
+
+    def jac(self, t, y, p):
+        return self.fns.jac(t, y, p) * self.keep[:, None]
+
+    def triggers(self, t, y, p):
+        return np.zeros(0, dtype=bool)
+
+
+def find_steady_state(cm, y0, p, *, tol, max_time, options, exclude=(), overrides=None) -> SteadyState:
     """See :func:`simulator.steady_state`."""
-    from simulator.solvers.driver import run
-    fns, system = cm.numpy, cm.system
+    from simulator.solvers.scipy_backend import ScipySegmenter
+    system = cm.system
+    frozen = np.array([sid in set(exclude) for sid in system.state_ids], dtype=bool)
+    fns = _Frozen(cm.numpy, frozen)
     L = conservation_laws(fns.jac, y0, p)
     y, ok, res = newton(fns, y0, p, L, tol=tol)
     method = "newton"
     message = ""
     if not ok:
         method = "integration"
-        seg = cm.segmenter(options, backend)
+        seg = ScipySegmenter(fns, type(options)(method="LSODA", rtol=min(options.rtol, 1e-8),
+                                                atol=options.atol, max_steps=options.max_steps))
         y_cur, t = y0.copy(), 0.0
         horizon = 10.0
+        no_events = np.zeros(0, dtype=bool)
         while t < max_time:
-            out = run(fns, seg, y_cur, p, np.array([t + horizon]), t0=t)
-            if not out.success:
-                message = f"integration failed at t = {out.t_fail:g}: {out.message}"
+            out = seg.integrate(t, y_cur, p, np.zeros(0), t + horizon, no_events)
+            if out.status == "fail":
+                message = f"integration failed at t = {out.t_stop:g}: {out.message}"
                 break
-            y_cur, t = out.y[-1].copy(), t + horizon
+            y_cur, t = out.y_stop.copy(), t + horizon
             res = _residual(fns.rhs(t, y_cur, p), y_cur)
             if res < tol:
                 ok = True
@@ -112,14 +133,13 @@ def find_steady_state(cm, y0, p, *, tol, max_time, options, backend, overrides) 
             y = y_cur
             message = message or f"no steady state within t = {max_time:g} (residual {res:.3g})"
     with np.errstate(all="ignore"):
-        values = fns.outputs(np.array([0.0]), y[None, :], list(p))[0]
-    ids = fns.output_ids
-    state = {}
+        values = cm.numpy.outputs(np.array([0.0]), y[None, :], list(p))[0]
+    ids = cm.numpy.output_ids
     vals = dict(zip(ids, values))
-    for sid in system.state_ids:
-        state[sid] = float(vals.get(sid, np.nan))
+    state = {sid: float(vals.get(sid, np.nan)) for sid in system.state_ids}
     return SteadyState(
         converged=bool(ok), residual=float(res), method=method, ids=ids, values=values, state=state,
         y=y, params={k: float(v) for k, v in zip(system.param_ids, p)}, message=message,
-        provenance=provenance(cm.model.hash, tol=tol, overrides=overrides), model_id=cm.model.id,
+        provenance=provenance(cm.model.hash, tol=tol, exclude=list(exclude), overrides=overrides),
+        model_id=cm.model.id,
     )

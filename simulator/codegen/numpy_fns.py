@@ -44,7 +44,7 @@ def is_boolean(e) -> bool:
 class NumpyFunctions:
     """Vectorisable numpy functions of one system.
 
-    ``rhs(t, y, p) -> (n,)``; ``jac(t, y, p) -> (n, n)``; ``triggers(t, y, p) -> bool (n_ev,)``;
+    ``rhs(t, y, p) -> (n,)``; ``jac(t, y, p) -> (n, n)`` (built on first use); ``triggers(t, y, p) -> bool (n_ev,)``;
     ``outputs(t, Y, p) -> (n_t, n_outputs)`` for ``Y`` of shape (n_t, n); ``event_values[i](t, y, p)``
     -> the assigned values of event i; ``delays``/``priorities`` likewise (None when absent).
     """
@@ -52,7 +52,6 @@ class NumpyFunctions:
     system: OdeSystem
     rhs: Callable
     jac: Callable
-    jac_pattern: np.ndarray
     triggers: Callable
     output_ids: tuple[str, ...]
     _outputs: Callable
@@ -71,6 +70,40 @@ class NumpyFunctions:
         return out
 
 
+class _LazyJacobian:
+    """The analytic Jacobian ``J[i, j] = d rhs_i / d y_j``, differentiated on first use
+    (the compiled backend builds its own; only Newton and the scipy backend need this)."""
+
+    def __init__(self, system: OdeSystem, smap: SymbolMap):
+        self.system, self.smap = system, smap
+        self._f = None
+
+    def _build(self):
+        system, n = self.system, self.system.n_states
+        entries = []
+        for i, f in enumerate(system.rhs):
+            free = f.free_symbols
+            for j, yj in enumerate(system.y):
+                if yj in free:
+                    d = sympy.diff(f, yj)
+                    if d != 0:
+                        entries.append((i, j, d))
+        self.pattern = np.zeros((n, n), dtype=bool)
+        self.rows = np.array([e[0] for e in entries], dtype=int)
+        self.cols = np.array([e[1] for e in entries], dtype=int)
+        self.pattern[self.rows, self.cols] = True
+        self._f = _lambdify(self.smap, [e[2] for e in entries], "Jacobian") if entries else (lambda t, y, p: [])
+
+    def __call__(self, t, y, p) -> np.ndarray:
+        if self._f is None:
+            self._build()
+        n = self.system.n_states
+        J = np.zeros((n, n))
+        if len(self.rows):
+            J[self.rows, self.cols] = np.asarray(self._f(t, y, p), dtype=float)
+        return J
+
+
 def compile_numpy(system: OdeSystem) -> NumpyFunctions:
     """Generate the numpy functions of ``system`` (no numba; fast to build)."""
     smap = SymbolMap.of(system)
@@ -80,26 +113,7 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
     def rhs(t, y, p, _f=rhs_raw):
         return np.asarray(_f(t, y, p), dtype=float).reshape(n)
 
-    ys = list(system.y)
-    entries = []
-    pattern = np.zeros((n, n), dtype=bool)
-    for i, f in enumerate(system.rhs):
-        free = f.free_symbols
-        for j, yj in enumerate(ys):
-            if yj in free:
-                d = sympy.diff(f, yj)
-                if d != 0:
-                    entries.append((i, j, d))
-                    pattern[i, j] = True
-    jac_raw = _lambdify(smap, [e[2] for e in entries], "Jacobian") if entries else None
-    rows = np.array([e[0] for e in entries], dtype=int)
-    cols = np.array([e[1] for e in entries], dtype=int)
-
-    def jac(t, y, p):
-        J = np.zeros((n, n))
-        if jac_raw is not None:
-            J[rows, cols] = np.asarray(jac_raw(t, y, p), dtype=float)
-        return J
+    jac = _LazyJacobian(system, smap)
 
     trig_raw = _lambdify(smap, [_as_bool_expr(ev.trigger) for ev in system.events], "event trigger") \
         if system.events else None
@@ -118,5 +132,5 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
         values.append(_lambdify(smap, exprs, f"event '{ev.id}' assignment") if exprs else None)
         delays.append(_lambdify(smap, [ev.delay], f"event '{ev.id}' delay") if ev.delay is not None else None)
         prios.append(_lambdify(smap, [ev.priority], f"event '{ev.id}' priority") if ev.priority is not None else None)
-    return NumpyFunctions(system, rhs, jac, pattern, triggers, out_ids, out_raw,
+    return NumpyFunctions(system, rhs, jac, triggers, out_ids, out_raw,
                           tuple(values), tuple(delays), tuple(prios))
