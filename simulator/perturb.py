@@ -815,7 +815,7 @@ def untreated_state(model: Model, *, params: Mapping | None = None, phenotype=No
         _STATES.move_to_end(key)
         return dict(hit[0]), hit[1]
     ss = steady_state(model, params=dict(params or {}), phenotype=list(phen) or None,
-                      options=options, backend=backend)
+                      options=options)
     state = dict(ss.state)
     species = {sp.id: sp for sp in model.species}
     for sid in RESET_AT_START:

@@ -360,82 +360,105 @@ def network_edges(model):
     return conv, infl
 
 
-def _layered_layout(nodes, edges):
-    """Layered layout: ranks by longest path on the graph without its back edges, order
-    in each rank by the barycenter of neighbours (a few sweeps)."""
-    succ = {n: [] for n in nodes}
-    indeg = {n: 0 for n in nodes}
-    for a, b in edges:
-        if a in succ and b in succ:
-            succ[a].append(b)
-            indeg[b] += 1
-    state, dag = {}, {n: [] for n in nodes}
-    order = sorted(nodes, key=lambda n: (indeg[n], nodes.index(n)))
+def _layout(nodes, conversions, influences, max_per_row: int = 7):
+    """Clustered layered layout, deterministic.
 
-    def dfs(u):
-        stack = [(u, iter(succ[u]))]
-        state[u] = 1
-        while stack:
-            v, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                state[v] = 2
-                stack.pop()
-            elif state.get(nxt) is None:
-                dag[v].append(nxt)
-                state[nxt] = 1
-                stack.append((nxt, iter(succ[nxt])))
-            elif state[nxt] == 2:
-                dag[v].append(nxt)  # forward / cross edge; a back edge (state 1) is dropped
-    for n in order:
-        if n not in state:
-            dfs(n)
-    rank = {n: 0 for n in nodes}
-    topo, seen = [], set()
+    Species linked by conversions (the forms of one protein) form a cluster, drawn as a
+    vertical stack in conversion order. Clusters are ranked by breadth-first distance
+    along influence edges from the clusters nothing acts on, placed side by side in their
+    rank (ordered by the barycentre of their neighbours), wrapping wide ranks.
+    """
+    idx = {n: i for i, n in enumerate(nodes)}
+    parent = {n: n for n in nodes}
 
-    def visit(u):
-        stack = [(u, iter(dag[u]))]
-        seen.add(u)
-        while stack:
-            v, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                topo.append(v)
-                stack.pop()
-            elif nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, iter(dag[nxt])))
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+    for a, b in conversions:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb, key=idx.get)] = min(ra, rb, key=idx.get)
+    clusters: dict[str, list] = {}
     for n in nodes:
-        if n not in seen:
-            visit(n)
-    for v in reversed(topo):
-        for w in dag[v]:
-            rank[w] = max(rank[w], rank[v] + 1)
-    layers: dict[int, list] = {}
-    for n in nodes:
-        layers.setdefault(rank[n], []).append(n)
-    pos_in = {n: i for layer in layers.values() for i, n in enumerate(layer)}
-    nbrs = {n: set() for n in nodes}
-    for a, b in edges:
-        if a in nbrs and b in nbrs and a != b:
-            nbrs[a].add(b)
-            nbrs[b].add(a)
-    for _ in range(6):
-        for r in sorted(layers):
-            layer = layers[r]
-            width = len(layer)
+        clusters.setdefault(find(n), []).append(n)
+    succ_n = {n: [] for n in nodes}
+    for a, b in conversions:
+        succ_n[a].append(b)
+    for root, members in clusters.items():  # order members along conversions (BFS)
+        seen, order, queue = set(), [], [members[0]]
+        indeg = {m: 0 for m in members}
+        for a, b in conversions:
+            if a in indeg and b in indeg:
+                indeg[b] += 1
+        queue = sorted(members, key=lambda m: (indeg[m] > 0, idx[m]))[:1]
+        while queue or len(order) < len(members):
+            if not queue:
+                queue = [next(m for m in members if m not in seen)]
+            m = queue.pop(0)
+            if m in seen:
+                continue
+            seen.add(m)
+            order.append(m)
+            queue.extend(sorted((x for x in succ_n[m] if x in indeg and x not in seen), key=idx.get))
+        clusters[root] = order
+    cid = {n: find(n) for n in nodes}
+    csucc = {c: set() for c in clusters}
+    cin = {c: 0 for c in clusters}
+    for a, b in influences:
+        ca, cb = cid.get(a), cid.get(b)
+        if ca is not None and cb is not None and ca != cb and cb not in csucc[ca]:
+            csucc[ca].add(cb)
+            cin[cb] += 1
+    rank: dict[str, int] = {}
+    pending = sorted(clusters, key=lambda c: (cin[c], idx[c]))
+    base = 0
+    while len(rank) < len(clusters):
+        sources = [c for c in pending if c not in rank and cin[c] == 0] or \
+            [next(c for c in pending if c not in rank)]
+        queue = []
+        for c in sources:
+            rank[c] = base
+            queue.append(c)
+        while queue:
+            c = queue.pop(0)
+            for d in sorted(csucc[c], key=idx.get):
+                if d not in rank:
+                    rank[d] = rank[c] + 1
+                    queue.append(d)
+        base = max(rank.values()) + 1
+        for c in pending:
+            cin[c] = 0 if c in rank else cin[c]
+    rows: dict[int, list] = {}
+    for c in sorted(clusters, key=idx.get):
+        rows.setdefault(rank[c], []).append(c)
+    nbrs = {c: set() for c in clusters}
+    for c, ds in csucc.items():
+        for d in ds:
+            nbrs[c].add(d)
+            nbrs[d].add(c)
+    xpos = {}
+    for r in sorted(rows):  # barycentre ordering, top-down
+        row = rows[r]
 
-            def bary(n):
-                ns = [pos_in[m] - (len(layers[rank[m]]) - 1) / 2 for m in nbrs[n] if rank[m] != r]
-                return np.mean(ns) if ns else pos_in[n] - (width - 1) / 2
-            layer.sort(key=bary)
-            for i, n in enumerate(layer):
-                pos_in[n] = i
-    pos = {}
-    for r, layer in layers.items():
-        w = len(layer)
-        for i, n in enumerate(layer):
-            pos[n] = (i - (w - 1) / 2 + 0.25 * (r % 2), -float(r))
+        def bary(c):
+            xs = [xpos[d] for d in nbrs[c] if d in xpos]
+            return (np.mean(xs) if xs else 0.0, idx[c])
+        row.sort(key=bary)
+        for i, c in enumerate(row):
+            xpos[c] = i - (len(row) - 1) / 2
+    pos, y = {}, 0.0
+    for r in sorted(rows):
+        row = rows[r]
+        for start in range(0, len(row), max_per_row):
+            chunk = row[start:start + max_per_row]
+            height = max(len(clusters[c]) for c in chunk)
+            for i, c in enumerate(chunk):
+                x = (i - (len(chunk) - 1) / 2) * 1.7 + (0.4 if (start // max_per_row) % 2 else 0.0)
+                for k, n in enumerate(clusters[c]):
+                    pos[n] = (x, y - k * 0.8)
+            y -= height * 0.8 + 0.6
     return pos
 
 
@@ -500,7 +523,7 @@ def network(model, state_or_traj=None, readout_values: Mapping | None = None, ax
     sp = set(species)
     s_conv = {(a, b) for a, b in conv if a in sp and b in sp}
     s_infl = {(a, b) for a, b in infl if a in sp and b in sp}
-    pos = dict(layout) if layout is not None else _layered_layout(species, sorted(s_conv | s_infl))
+    pos = dict(layout) if layout is not None else _layout(species, sorted(s_conv), sorted(s_infl))
     missing = [s for s in species if s not in pos]
     if missing:
         raise InvalidValueError(f"layout has no position for {', '.join(missing[:5])}")

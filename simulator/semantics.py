@@ -61,6 +61,9 @@ class _Builder:
         self.ar = {r.variable: r.math for r in model.rules if isinstance(r, AssignmentRule) and r.math is not None}
         self.rr = {r.variable: r.math for r in model.rules if isinstance(r, RateRule) and r.math is not None}
         self.ia = {a.symbol: a.math for a in model.initial_assignments if a.math is not None}
+        for sid, sr in self.srefs.items():  # SBML L2 stoichiometryMath acts as an assignment rule
+            if sr.stoichiometry_math is not None and sid not in self.ar:
+                self.ar[sid] = sr.stoichiometry_math
         if any(isinstance(r, AlgebraicRule) for r in model.rules):
             from simulator.errors import UnsupportedFeatureError
             raise UnsupportedFeatureError(["algebraic rule"], source=model.source)
@@ -174,10 +177,10 @@ class _Builder:
         return total
 
     def stoich(self, sr: SpeciesReference) -> sympy.Expr:
-        if sr.id:
-            return self.val(sympy.Symbol(sr.id))
         if sr.stoichiometry_math is not None:
             return self.resolve(sr.stoichiometry_math)
+        if sr.id:
+            return self.val(sympy.Symbol(sr.id))
         return sympy.Float(1.0 if sr.stoichiometry is None else sr.stoichiometry)
 
     def rhs_of(self, i: int) -> sympy.Expr:
@@ -221,12 +224,34 @@ class _Builder:
             value = value * self.val(sympy.Symbol(s.compartment))
         return (h.kind, h.index, value)
 
+    def _volume_corrected(self, ev, assigns: list) -> list:
+        """When an event resizes a compartment, species held as concentrations (rate-rule
+        species) keep their amounts: ``c_new = c_old * V_old / V_new``; a concentration the
+        same event assigns is taken at the old volume, like every assignment (SBML L3v2 4.11)."""
+        targets = {a.variable: k for k, a in enumerate(a for a in ev.assignments if a.math is not None)}
+        for a in ev.assignments:
+            if a.math is None or a.variable not in self.comps:
+                continue
+            ratio = self.val(sympy.Symbol(a.variable)) / self.resolve(a.math)
+            for s in self.m.species:
+                h = self.held.get(s.id)
+                if (s.compartment != a.variable or h is None or h.kind == "rule" or h.amount
+                        or self._is_amount_valued(s)):
+                    continue
+                if s.id in targets:
+                    kind, index, value = assigns[targets[s.id]]
+                    assigns[targets[s.id]] = (kind, index, value * ratio)
+                else:
+                    assigns.append((h.kind, h.index, self._symbol(s.id) * ratio))
+        return assigns
+
     def _events(self) -> tuple[EventSpec, ...]:
         out = []
         for ev in self.m.events:
             if ev.trigger is None:
                 continue
-            assigns = tuple(self._event_target(a.variable, a.math) for a in ev.assignments if a.math is not None)
+            assigns = [self._event_target(a.variable, a.math) for a in ev.assignments if a.math is not None]
+            assigns = tuple(self._volume_corrected(ev, assigns))
             out.append(EventSpec(
                 id=ev.id or f"event{len(out)}",
                 trigger=self.resolve(ev.trigger),

@@ -70,6 +70,16 @@ class NumpyFunctions:
         return out
 
 
+def _step_derivatives_zero(e):
+    """floor, ceiling, sign, ... are piecewise constant: their derivatives are 0 (a.e.)."""
+    from sympy import Derivative
+    steps = (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)
+    zero = {d: sympy.Integer(0) for d in e.atoms(Derivative) if isinstance(d.expr, steps)}
+    zero.update({s: sympy.Integer(0) for s in e.atoms(sympy.Subs)
+                 if isinstance(s.expr, Derivative) and isinstance(s.expr.expr, steps)})
+    return e.xreplace(zero) if zero else e
+
+
 class _LazyJacobian:
     """The analytic Jacobian ``J[i, j] = d rhs_i / d y_j``, differentiated on first use
     (the compiled backend builds its own; only Newton and the scipy backend need this)."""
@@ -85,7 +95,7 @@ class _LazyJacobian:
             free = f.free_symbols
             for j, yj in enumerate(system.y):
                 if yj in free:
-                    d = sympy.diff(f, yj)
+                    d = _step_derivatives_zero(sympy.diff(f, yj))
                     if d != 0:
                         entries.append((i, j, d))
         self.pattern = np.zeros((n, n), dtype=bool)

@@ -1,0 +1,563 @@
+"""The ``crosstalk`` command: drug experiments on the bundled model (or any SBML/Antimony file).
+
+Uses only the public API (``import simulator as sim``). Exit codes:
+
+0  success
+1  a check or experiment failed (``atlas``: a behaviour not reproduced)
+2  usage error or bad input: unknown drug, phenotype, readout or parameter, bad dose
+3  model error: the model file cannot be read or uses unsupported SBML
+4  integration error: the solver failed
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTEGRATION = 0, 1, 2, 3, 4
+
+EXIT_CODES = """exit codes:
+  0  success
+  1  a check or experiment failed (atlas: a behaviour not reproduced)
+  2  usage error or bad input (unknown drug, phenotype, readout or parameter; bad dose)
+  3  model error (file unreadable, invalid or unsupported SBML/Antimony)
+  4  integration error (the solver failed)"""
+
+
+class CliError(Exception):
+    """A user-facing error with its exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _progress_enabled(args) -> bool:
+    if getattr(args, "quiet", False):
+        return False
+    return sys.stderr.isatty()
+
+
+def _load(args):
+    import simulator as sim
+    return sim.load_model(args.model) if args.model else sim.load_model()
+
+
+def _valid_drugs(model) -> list[str]:
+    import simulator as sim
+    params = set(model.parameter_ids)
+    try:
+        names = [d for d in sim.drugs().index if d in params]
+    except sim.SimulatorError:
+        names = []
+    return names
+
+
+def _suggest(name: str, pool) -> str:
+    from difflib import get_close_matches
+    close = get_close_matches(name, list(pool), n=1, cutoff=0.6)
+    if not close:
+        lowered = {p.lower(): p for p in pool}
+        close = [lowered[name.lower()]] if name.lower() in lowered else []
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _check_drug(model, name: str) -> None:
+    valid = _valid_drugs(model)
+    pool = valid or list(model.parameter_ids)
+    if name not in pool:
+        shown = ", ".join(valid) if valid else "any parameter id of the model"
+        raise CliError(f"unknown drug '{name}'{_suggest(name, pool)}\nvalid drugs: {shown}")
+
+
+def _check_phenotypes(names) -> None:
+    import simulator as sim
+    valid = list(sim.phenotypes().index)
+    for name in names:
+        if name not in valid:
+            raise CliError(f"unknown phenotype '{name}'{_suggest(name, valid)}\n"
+                           f"valid phenotypes: {', '.join(valid)}")
+
+
+def _readable(model) -> list[str]:
+    return list(dict.fromkeys([*model.species_ids, *model.assignment_rule_ids]))
+
+
+def _check_readouts(model, names) -> None:
+    valid = _readable(model)
+    for name in names:
+        if name not in valid:
+            raise CliError(f"unknown readout '{name}'{_suggest(name, valid)}\n"
+                           f"valid readouts (species and observables): {', '.join(sorted(valid))}")
+
+
+def _number(text: str, what: str) -> float:
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise CliError(f"{what} must be a number, got '{text}'") from None
+    if not math.isfinite(value):
+        raise CliError(f"{what} must be finite, got '{text}'")
+    return value
+
+
+def _pairs(items, what: str) -> dict[str, float]:
+    """Parse repeated ``name=value`` options."""
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CliError(f"--{what} expects name=value, got '{item}'")
+        out[name.strip()] = _number(value.strip(), f"{what} '{name}'")
+    return out
+
+
+def _doses(text: str, drug: str) -> list[float]:
+    parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
+    if not parts:
+        raise CliError(f"the dose list of '{drug}' is empty; give e.g. --doses 0.1,1,10")
+    doses = [_number(p.strip(), f"dose of '{drug}'") for p in parts]
+    bad = [d for d in doses if d < 0]
+    if bad:
+        raise CliError(f"doses of '{drug}' must be >= 0 nM, got {bad[0]:g}")
+    return doses
+
+
+def _phenotypes(args) -> list[str]:
+    names = [p for item in (args.phenotype or []) for p in item.split(",") if p]
+    _check_phenotypes(names)
+    return names
+
+
+def _out_dir(args) -> Path:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _write_table(frame, out: Path, stem: str) -> list[str]:
+    """CSV always, Parquet too when pyarrow imports; returns the file names written."""
+    written = [f"{stem}.csv"]
+    frame.to_csv(out / f"{stem}.csv", index=False)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return written
+    frame.to_parquet(out / f"{stem}.parquet", index=False)
+    written.append(f"{stem}.parquet")
+    return written
+
+
+def _provenance(out: Path, args, model, files, extra=None) -> None:
+    import simulator as sim
+    options = {k: v for k, v in vars(args).items() if k not in ("func",)}
+    record = {
+        "command": " ".join(shlex.quote(a) for a in ["crosstalk", *args.argv]),
+        "subcommand": args.command,
+        "parameters": options,
+        "model": {"id": model.id, "hash": model.hash, "source": args.model or "bundled"},
+        "version": sim.__version__,
+        "python": sys.version.split()[0],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "files": files,
+        **(extra or {}),
+    }
+    (out / "provenance.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+
+
+def _savefig(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+# --------------------------------------------------------------------------- subcommands
+
+def cmd_drugs(args) -> int:
+    import simulator as sim
+    table = sim.drugs()
+    cols = ["target", "clinical_exposure_nM", "potency_nM", "mechanism"]
+    with _pd_display():
+        print(table[cols].to_string(max_colwidth=70))
+    return EXIT_OK
+
+
+def cmd_phenotypes(args) -> int:
+    import simulator as sim
+    table = sim.phenotypes()
+    with _pd_display():
+        print(table[["overrides", "description"]].to_string(max_colwidth=90))
+    return EXIT_OK
+
+
+def _pd_display():
+    import pandas as pd
+    return pd.option_context("display.width", 200, "display.max_columns", 10)
+
+
+def cmd_simulate(args) -> int:
+    import numpy as np
+
+    import simulator as sim
+    model = _load(args)
+    drugs = _pairs(args.drug, "drug")
+    for name in drugs:
+        _check_drug(model, name)
+    params = _pairs(args.param, "param")
+    phenotype = _phenotypes(args)
+    readouts = [r for item in (args.readout or []) for r in item.split(",") if r]
+    _check_readouts(model, readouts)
+    if args.hours <= 0:
+        raise CliError(f"--hours must be > 0, got {args.hours:g}")
+    out = _out_dir(args)
+    start = None
+    if not args.no_equilibrate:
+        ss = sim.steady_state(model, params=params, phenotype=phenotype or None)
+        if not ss.converged:
+            print(f"warning: the untreated steady state did not converge ({ss.message}); "
+                  "starting from the closest state found", file=sys.stderr)
+        start = dict(ss.state)
+        if "tumor_burden" in start:
+            start["tumor_burden"] = 1.0
+    t = np.linspace(0.0, args.hours, args.points)
+    traj = sim.simulate(model, t, params=params, drugs=drugs, phenotype=phenotype or None,
+                        initial=start)
+    ids = readouts or _readable(model)
+    frame = traj.to_wide(ids).reset_index()
+    files = _write_table(frame, out, "trajectory")
+    if readouts:
+        plt = _plt()
+        fig, axes = plt.subplots(len(readouts), 1, figsize=(7, 2.6 * len(readouts)),
+                                 squeeze=False, sharex=True)
+        for ax, r in zip(axes[:, 0], readouts):
+            ax.plot(traj.t, traj[r])
+            ax.set_ylabel(r)
+        axes[-1, 0].set_xlabel("hours")
+        label = ", ".join(f"{k} {v:g} nM" for k, v in drugs.items()) or "untreated"
+        axes[0, 0].set_title(label + (f" [{', '.join(phenotype)}]" if phenotype else ""))
+        _savefig(fig, out / "trajectory.png")
+        files.append("trajectory.png")
+    _provenance(out, args, model, files, {"run": traj.provenance, "success": traj.success})
+    if readouts:
+        last = ", ".join(f"{r} = {traj[r][-1]:.4g}" for r in readouts)
+        print(f"t = {args.hours:g} h: {last}")
+    print(f"wrote {', '.join(files)} and provenance.json to {out}")
+    return EXIT_OK
+
+
+def cmd_dose_response(args) -> int:
+    import simulator as sim
+    model = _load(args)
+    _check_drug(model, args.drug)
+    background = _pairs(args.with_drug, "with")
+    for name in background:
+        _check_drug(model, name)
+    phenotype = _phenotypes(args)
+    _check_readouts(model, [args.readout])
+    doses = _doses(args.doses, args.drug)
+    out = _out_dir(args)
+    dr = sim.dose_response(model, args.drug, doses, readout=args.readout, at_time=args.at,
+                           phenotype=phenotype or None, drugs=background or None,
+                           normalize=args.normalize, progress=_progress_enabled(args))
+    files = _write_table(dr.table, out, "dose_response")
+    summary = dr.summary()
+    (out / "fit.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    files.append("fit.json")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    dr.plot(ax=ax)
+    _savefig(fig, out / "dose_response.png")
+    files.append("dose_response.png")
+    _provenance(out, args, model, files, {"run": dr.provenance, "notes": list(dr.notes)})
+    for note in dr.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{args.drug} on {args.readout} at {args.at:g} h: IC50 = {summary['ic50']:.4g} nM, "
+          f"Emax = {summary['emax']:.4g}, Hill slope = {summary['slope']:.3g}")
+    print(f"wrote {', '.join(files)} and provenance.json to {out}")
+    return EXIT_FAILED if len(dr.failures) else EXIT_OK
+
+
+def cmd_combination(args) -> int:
+    import simulator as sim
+    model = _load(args)
+    for name in (args.drug_a, args.drug_b):
+        _check_drug(model, name)
+    phenotype = _phenotypes(args)
+    _check_readouts(model, [args.readout])
+    doses_a, doses_b = _doses(args.doses_a, args.drug_a), _doses(args.doses_b, args.drug_b)
+    out = _out_dir(args)
+    combo = sim.combination(model, (args.drug_a, doses_a), (args.drug_b, doses_b),
+                            readout=args.readout, at_time=args.at, phenotype=phenotype or None,
+                            progress=_progress_enabled(args))
+    files = _write_table(combo.table, out, "combination")
+    scores = {m: (getattr(combo, m).score if getattr(combo, m) is not None else None)
+              for m in ("bliss", "loewe", "hsa", "zip")}
+    (out / "synergy.json").write_text(json.dumps(scores, indent=2, default=float) + "\n")
+    files.append("synergy.json")
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    combo.plot_heatmap("bliss", ax=axes[0])
+    try:
+        combo.plot_isobologram(ax=axes[1])
+    except sim.SimulatorError as err:  # e.g. 50% never reached: say so on the panel
+        axes[1].text(0.5, 0.5, str(err), ha="center", va="center", wrap=True,
+                     transform=axes[1].transAxes, fontsize=8)
+        axes[1].set_axis_off()
+    _savefig(fig, out / "combination.png")
+    files.append("combination.png")
+    _provenance(out, args, model, files, {"run": combo.provenance, "notes": list(combo.notes),
+                                          "scores": scores})
+    for note in combo.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{args.drug_a} + {args.drug_b} on {args.readout} at {args.at:g} h: " + ", ".join(
+        f"{m} {s:+.2f}" if s is not None else f"{m} n/a" for m, s in scores.items()))
+    print(f"wrote {', '.join(files)} and provenance.json to {out}")
+    return EXIT_FAILED if len(combo.failures) else EXIT_OK
+
+
+def cmd_sensitivity(args) -> int:
+    import simulator as sim
+    try:
+        sensitivity = sim.sensitivity
+        if not callable(sensitivity):
+            raise AttributeError
+    except (AttributeError, ImportError):
+        raise CliError("sensitivity analysis is not available in this installation "
+                       "(simulator.sensitivity is missing); see `crosstalk sensitivity --help`")
+    model = _load(args)
+    phenotype = _phenotypes(args)
+    _check_readouts(model, [args.readout])
+    drugs = _pairs(args.drug, "drug")
+    for name in drugs:
+        _check_drug(model, name)
+    params = "all" if args.params == "all" else [p for p in args.params.split(",") if p]
+    if params != "all":
+        valid = list(model.parameter_ids)
+        for p in params:
+            if p not in valid:
+                raise CliError(f"unknown parameter '{p}'{_suggest(p, valid)}")
+    out = _out_dir(args)
+    res = sensitivity(model, readout=args.readout, params=params, n=args.n, method=args.method,
+                      phenotype=phenotype or None, drugs=drugs or None, at_time=args.at,
+                      seed=args.seed, progress=_progress_enabled(args))
+    files = _write_table(res.table.reset_index(), out, "sensitivity")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    res.plot(ax=ax)
+    _savefig(fig, out / "sensitivity.png")
+    files.append("sensitivity.png")
+    _provenance(out, args, model, files)
+    with _pd_display():
+        print(res.table.head(10).to_string())
+    print(f"wrote {', '.join(files)} and provenance.json to {out}")
+    return EXIT_OK
+
+
+def cmd_atlas(args) -> int:
+    from simulator.atlas import run_atlas
+    out = Path(args.out)
+    res = run_atlas(out, quick=args.quick, progress=_progress_enabled(args),
+                    images_to=args.images_to)
+    for r in res.sections:
+        if r.section.key:
+            print(f"{r.status.upper():5s} {r.section.key}")
+        elif r.status == "error":
+            print(f"ERROR {r.section.title}: {r.detail}")
+    n = sum(1 for r in res.sections if r.section.key)
+    passed = sum(1 for r in res.sections if r.status == "pass")
+    print(f"{passed} of {n} behaviours reproduced in {res.seconds:.0f} s; see {res.index}")
+    return EXIT_FAILED if res.failed else EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _common(p, *, model=True, out=None):
+    if model:
+        p.add_argument("--model", metavar="PATH",
+                       help="SBML (.xml) or Antimony (.ant) file instead of the bundled model")
+    if out:
+        p.add_argument("--out", default=out, metavar="DIR", help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crosstalk", formatter_class=_Formatter,
+        description="In-silico drug experiments on the ER / RTK / PI3K-Akt-mTOR crosstalk model "
+                    "of ER+ breast cancer. Time in hours, concentrations in nM.",
+        epilog="examples:\n"
+               "  crosstalk drugs\n"
+               "  crosstalk simulate --drug letrozole=10 --phenotype HER2_amplified "
+               "--readout growth_rate --hours 168 --out out/run1\n"
+               "  crosstalk dose-response --drug everolimus --doses 0.1,1,10,100 "
+               "--readout pS6 --at 24 --out out/dr\n"
+               "  crosstalk atlas --out out/atlas\n\n" + EXIT_CODES)
+    from simulator import __version__
+    parser.add_argument("--version", action="version", version=f"crosstalk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("simulate", formatter_class=_Formatter,
+                       help="simulate a treatment from the untreated steady state",
+                       description="Equilibrate the untreated cell (phenotype and --param "
+                                   "applied), add the drugs at t = 0 and simulate.",
+                       epilog="examples:\n"
+                              "  crosstalk simulate --drug letrozole=10 --phenotype "
+                              "HER2_amplified --readout growth_rate --hours 168 --out out/run1\n"
+                              "  crosstalk simulate --drug tamoxifen=300 --drug everolimus=20 "
+                              "--phenotype LTED --readout pS6,pAkt_S473 --hours 24 --out out/run2\n"
+                              "  crosstalk simulate --param EGF=0 --readout ER_activity "
+                              "--hours 72 --out out/run3\n\n"
+                              "writes trajectory.csv (and .parquet), trajectory.png (with "
+                              "--readout) and provenance.json\n\n" + EXIT_CODES)
+    p.add_argument("--drug", action="append", metavar="NAME=NM",
+                   help="drug at a constant concentration in nM (repeat for several)")
+    p.add_argument("--phenotype", action="append", metavar="NAME",
+                   help="tumour phenotype (repeat or comma-separate to combine)")
+    p.add_argument("--param", action="append", metavar="ID=VALUE",
+                   help="parameter override, kept during equilibration (repeatable)")
+    p.add_argument("--readout", action="append", metavar="ID",
+                   help="species or observable to report and plot (repeat or comma-separate); "
+                        "default: all of them in the CSV, no plot")
+    p.add_argument("--hours", type=float, default=72.0, help="length of the treatment")
+    p.add_argument("--points", type=int, default=101, help="number of output times")
+    p.add_argument("--no-equilibrate", action="store_true",
+                   help="start from the model's initial values instead of the steady state")
+    _common(p, out="out/simulate")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("dose-response", formatter_class=_Formatter,
+                       help="one drug across doses, with a 4-parameter Hill fit",
+                       epilog="examples:\n"
+                              "  crosstalk dose-response --drug everolimus --doses "
+                              "0.1,1,10,100 --readout pS6 --at 24 --out out/dr\n"
+                              "  crosstalk dose-response --drug fulvestrant --doses "
+                              "0.01,0.1,1,10,100 --readout growth_rate --at 72 --phenotype "
+                              "ESR1_mutant --normalize inhibition --out out/dr_esr1\n\n"
+                              "writes dose_response.csv (and .parquet), fit.json, "
+                              "dose_response.png and provenance.json\n\n" + EXIT_CODES)
+    p.add_argument("--drug", required=True, help="the drug whose dose varies")
+    p.add_argument("--doses", required=True, metavar="D1,D2,...",
+                   help="doses in nM (the control, 0, is always added)")
+    p.add_argument("--readout", required=True, metavar="ID", help="species or observable")
+    p.add_argument("--at", type=float, default=24.0, metavar="HOURS",
+                   help="read out this many hours after the drug is added")
+    p.add_argument("--phenotype", action="append", metavar="NAME", help="tumour phenotype")
+    p.add_argument("--with", dest="with_drug", action="append", metavar="NAME=NM",
+                   help="background drug given with every dose (repeatable)")
+    p.add_argument("--normalize", choices=["none", "percent_of_control", "inhibition"],
+                   default="none", help="what is fitted")
+    _common(p, out="out/dose-response")
+    p.set_defaults(func=cmd_dose_response)
+
+    p = sub.add_parser("combination", formatter_class=_Formatter,
+                       help="two-drug dose matrix with Bliss, Loewe, HSA and ZIP synergy",
+                       epilog="examples:\n"
+                              "  crosstalk combination --drug-a letrozole --doses-a 10,100 "
+                              "--drug-b everolimus --doses-b 2,20 --readout growth_rate --at 72 "
+                              "--phenotype LTED --out out/combo\n\n"
+                              "writes combination.csv (and .parquet), synergy.json, "
+                              "combination.png and provenance.json\n\n" + EXIT_CODES)
+    p.add_argument("--drug-a", required=True)
+    p.add_argument("--doses-a", required=True, metavar="D1,D2,...", help="nM")
+    p.add_argument("--drug-b", required=True)
+    p.add_argument("--doses-b", required=True, metavar="D1,D2,...", help="nM")
+    p.add_argument("--readout", default="growth_rate", metavar="ID")
+    p.add_argument("--at", type=float, default=72.0, metavar="HOURS")
+    p.add_argument("--phenotype", action="append", metavar="NAME")
+    _common(p, out="out/combination")
+    p.set_defaults(func=cmd_combination)
+
+    p = sub.add_parser("drugs", formatter_class=_Formatter, help="list the bundled drugs",
+                       epilog="example:\n  crosstalk drugs\n\n" + EXIT_CODES)
+    p.set_defaults(func=cmd_drugs)
+    p = sub.add_parser("phenotypes", formatter_class=_Formatter,
+                       help="list the bundled tumour phenotypes",
+                       epilog="example:\n  crosstalk phenotypes\n\n" + EXIT_CODES)
+    p.set_defaults(func=cmd_phenotypes)
+
+    p = sub.add_parser("atlas", formatter_class=_Formatter,
+                       help="the resistance atlas: all behaviour checks and experiments",
+                       description="Run the 15 behaviour checks on Crosstalk's own core and the "
+                                   "studies in experiments/, and write index.html.",
+                       epilog="examples:\n"
+                              "  crosstalk atlas --out out/atlas\n"
+                              "  crosstalk atlas --quick --out out/atlas-ci\n"
+                              "  crosstalk atlas --out out/atlas --images-to docs/images\n\n"
+                              "exit code 1 when a behaviour is not reproduced or an experiment "
+                              "fails (the page is written anyway)\n\n" + EXIT_CODES)
+    p.add_argument("--quick", action="store_true", help="reduced grids (CI)")
+    p.add_argument("--images-to", metavar="DIR",
+                   help="also copy the figures there as atlas_<name>.png")
+    p.add_argument("--out", default="out/atlas", metavar="DIR", help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_atlas)
+
+    p = sub.add_parser("sensitivity", formatter_class=_Formatter,
+                       help="global sensitivity (Sobol' or Morris) of a readout",
+                       epilog="examples:\n"
+                              "  crosstalk sensitivity --readout growth_rate --phenotype LTED "
+                              "--params all --n 1024 --out out/sens\n"
+                              "  crosstalk sensitivity --readout pAkt_S473 --drug everolimus=20 "
+                              "--params all --method morris --n 64 --out out/sens_morris\n\n"
+                              "writes sensitivity.csv (ranked), sensitivity.png and "
+                              "provenance.json\n\n" + EXIT_CODES)
+    p.add_argument("--readout", required=True, metavar="ID")
+    p.add_argument("--params", default="all", metavar="all|ID1,ID2,...",
+                   help="parameters to vary")
+    p.add_argument("--n", type=int, default=1024, help="base sample size")
+    p.add_argument("--method", choices=["sobol", "morris"], default="sobol")
+    p.add_argument("--phenotype", action="append", metavar="NAME")
+    p.add_argument("--drug", action="append", metavar="NAME=NM")
+    p.add_argument("--at", type=float, default=72.0, metavar="HOURS")
+    p.add_argument("--seed", type=int, default=0)
+    _common(p, out="out/sensitivity")
+    p.set_defaults(func=cmd_sensitivity)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``crosstalk`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)   # exits with 2 on usage errors
+    args.argv = argv
+    import simulator as sim
+    try:
+        return args.func(args)
+    except CliError as err:
+        print(f"crosstalk {args.command}: error: {err}", file=sys.stderr)
+        return err.code
+    except (sim.PerturbationError, sim.UnknownIdError, sim.InvalidValueError) as err:
+        print(f"crosstalk {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except sim.IntegrationError as err:
+        print(f"crosstalk {args.command}: integration error: {err}", file=sys.stderr)
+        return EXIT_INTEGRATION
+    except sim.ModelError as err:
+        print(f"crosstalk {args.command}: model error: {err}", file=sys.stderr)
+        return EXIT_MODEL
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
