@@ -170,6 +170,9 @@ def dose_response(dr, ax=None, *, show_fit: bool = True, label: str | None = Non
 
 # ======================================================================== combinations
 
+_METHOD_NAMES = {"bliss": "Bliss", "loewe": "Loewe", "hsa": "HSA", "zip": "ZIP"}
+
+
 def _result(combo, method):
     res = combo.results.get(method)
     if res is None:
@@ -221,12 +224,14 @@ def synergy_map(combo, method: str = "bliss", ax=None, *, third: int = -1,
                 elif data.mask[i, j]:
                     ax.text(i, j, "n/a", ha="center", va="center", fontsize=7, color="#555555")
                 elif i and j:
-                    ax.text(i, j, f"{data[i, j]:.0f}", ha="center", va="center", fontsize=7)
+                    dark = abs(data[i, j]) > 0.6 * vmax
+                    ax.text(i, j, f"{data[i, j]:.0f}", ha="center", va="center", fontsize=7,
+                            color="white" if dark else "black")
     ax.figure.colorbar(im, ax=ax, label=f"{method} excess (% points)")
     extra = ""
     if len(combo.drugs) == 3:
         extra = f", {combo.drugs[2]} = {combo.doses[2][third]:g} {combo.units[2]}"
-    ax.set_title(f"{method.upper() if method != 'loewe' else 'Loewe'} on {combo.readout}: "
+    ax.set_title(f"{_METHOD_NAMES.get(method, method)} on {combo.readout}: "
                  f"score {res.score:.1f}{extra}", fontsize="medium")
     return ax
 
@@ -562,13 +567,18 @@ def network(model, state_or_traj=None, readout_values: Mapping | None = None, ax
             arrowstyle="-|>", color="#8a8a8a", lw=0.5, ls="--", alpha=0.5, shrinkA=12,
             shrinkB=12, connectionstyle="arc3,rad=0.12"))
     for a, b in sorted(s_conv):
+        (x0, y0), (x1, y1) = pos[a], pos[b]
+        rad = 0.5 if abs(x0 - x1) < 1e-9 and abs(y1 - y0) > 0.9 else 0.0  # skip over a stack
         ax.annotate("", pos[b], pos[a], arrowprops=dict(
-            arrowstyle="-|>", color="black", lw=1.1, shrinkA=12, shrinkB=12))
+            arrowstyle="-|>", color="black", lw=1.1, shrinkA=12, shrinkB=12,
+            connectionstyle=f"arc3,rad={rad}"))
     norm = Normalize(-clip, clip)
     cmap = plt.get_cmap("RdBu_r")
     for s in species:
         fc = cmap(norm(color[s])) if s in color else "#eeeeee"
+        dark = s in color and abs(color[s]) > 0.65 * clip
         ax.text(*pos[s], s, ha="center", va="center", fontsize=fs, zorder=5,
+                color="white" if dark else "black",
                 bbox=dict(boxstyle="round,pad=0.3", fc=fc, ec="#444444", lw=0.6))
     if show_drugs and state_or_traj is not None:
         vals = _state_values(state_or_traj, species, time)
