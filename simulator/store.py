@@ -102,6 +102,11 @@ class Store:
                 reasons = "; ".join(what[k] for k in diff)
                 raise StoreError(f"checkpoint store {path} was made by {reasons}; use another "
                                  f"store directory, or delete this one to start again")
+            for stale in path.glob(".tmp_*"):   # a write cut short by a kill
+                try:
+                    stale.unlink()
+                except OSError:
+                    pass
             return cls(path, manifest)
         if path.exists() and any(p for p in path.iterdir() if not p.name.startswith(".")):
             raise StoreError(f"{path} exists and is not a checkpoint store (no {MANIFEST}); "

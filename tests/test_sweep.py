@@ -1,0 +1,207 @@
+"""sim.sweep and sim.sensitivity: agreement with single runs and libroadrunner, shapes,
+seeds, per-member failures, events, treatments."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import simulator as sim
+from simulator.analysis.sampling import latin_hypercube, log_uniform
+from simulator.errors import IntegrationError, InvalidValueError, UnknownIdError
+
+DECAY = """
+model decay
+  J1: A -> B; k1*A
+  J2: B -> ; k2*B
+  A = 10; B = 0; k1 = 0.5; k2 = 0.1
+  B0 = 0
+  total := A + B
+end
+"""
+
+# dA/dt = k A^2 blows up at t = 1 / (k A0): members with k > 1/(A0 t_end) fail
+BLOWUP = """
+model blowup
+  J1: -> A; k*A^2
+  A = 1; k = 0.1
+end
+"""
+
+EVENTS = """
+model dosing
+  J1: A -> ; k*A
+  A = 1; k = 0.3
+  E1: at time >= 2: A = A + dose
+  dose = 5
+end
+"""
+
+# an initial assignment that depends on a swept parameter
+INITASSIGN = """
+model ia
+  J1: A -> ; k*A
+  k = 0.2; scale = 3
+  A = 2 * scale
+end
+"""
+
+
+@pytest.fixture(scope="module")
+def decay():
+    return sim.load_model(DECAY)
+
+
+T = np.linspace(0.0, 10.0, 21)
+SCIPY = sim.SolverOptions(method="LSODA", rtol=1e-10, atol=1e-12)
+
+
+def _close(a, b, rtol=1e-5, atol=1e-8):
+    return np.all(np.abs(a - b) <= atol + rtol * np.abs(b))
+
+
+def test_matches_scipy_per_member(decay):
+    k1 = np.array([0.05, 0.5, 2.0, 7.0])
+    ens = sim.sweep(decay, T, params={"k1": k1, "k2": 0.2}, readouts=["A", "B", "total"],
+                    progress=False)
+    assert ens.values.shape == (4, len(T), 3)
+    for i, k in enumerate(k1):
+        tr = sim.simulate(decay, T, params={"k1": k, "k2": 0.2}, backend="scipy", options=SCIPY)
+        for r in ("A", "B", "total"):
+            assert _close(ens[r][i], tr[r]), r
+    # analytic A(t) = 10 exp(-k1 t)
+    assert _close(ens["A"], 10 * np.exp(-np.outer(k1, T)), rtol=1e-5)
+    assert ens.success.all() and len(ens.failures) == 0
+
+
+def test_single_member_keeps_shapes(decay):
+    ens = sim.sweep(decay, T, params={"k1": 0.3}, progress=False)
+    assert len(ens) == 1
+    assert ens["A"].shape == (1, len(T))
+    assert ens.values.shape == (1, len(T), len(ens.readouts))
+    assert set(ens.readouts) >= {"A", "B", "total"}
+    tab = ens.table
+    assert list(tab.columns[-3:]) == ["time", "id", "value"]
+    assert len(tab) == len(T) * len(ens.readouts)
+    ens0 = sim.sweep(decay, T, progress=False)          # no parameters at all: one member
+    assert ens0["A"].shape == (1, len(T))
+
+
+def test_grid_and_list_of_sets(decay):
+    g = sim.sweep(decay, T, params={"k1": [0.1, 0.2], "k2": [0.3, 0.4, 0.5]}, grid=True,
+                  readouts="B", progress=False)
+    assert len(g) == 6
+    assert g.params.shape == (6, 2)
+    sets = [dict(zip(("k1", "k2"), row)) for row in g.params.to_numpy()]
+    lst = sim.sweep(decay, T, params=sets, readouts="B", progress=False)
+    np.testing.assert_array_equal(lst["B"], g["B"])
+    with pytest.raises(InvalidValueError, match="different lengths"):
+        sim.sweep(decay, T, params={"k1": [0.1, 0.2], "k2": [0.3, 0.4, 0.5]}, progress=False)
+
+
+def test_seed_zero_reproducible_and_chunking_invariant(decay):
+    s = latin_hypercube({"k1": (0.1, 2.0), "k2": (0.05, 1.0)}, 13, seed=0)
+    a = sim.sweep(decay, T, samples=s, readouts=["A", "B"], progress=False)
+    s2 = latin_hypercube({"k1": (0.1, 2.0), "k2": (0.05, 1.0)}, 13, seed=0)
+    b = sim.sweep(decay, T, samples=s2, readouts=["A", "B"], chunk_size=4, progress=False)
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(a.params.to_numpy(), s.values)
+
+
+def test_failed_member_recorded_others_kept():
+    m = sim.load_model(BLOWUP)
+    k = np.array([0.1, 0.2, 5.0, 0.3])              # k = 5 blows up at t = 0.2
+    t = np.linspace(0, 1, 11)
+    ens = sim.sweep(m, t, params={"k": k}, readouts="A", progress=False)
+    assert ens.success.tolist() == [True, True, False, True]
+    assert len(ens.failures) == 1
+    f = ens.failures.iloc[0]
+    assert f["member"] == 2 and f["k"] == 5.0
+    assert "A" in f["reason"] and "t =" in f["reason"]
+    assert np.isnan(ens["A"][2]).all()
+    ok = ens["A"][[0, 1, 3]]
+    assert _close(ok, 1.0 / (1.0 - np.outer(k[[0, 1, 3]], t)), rtol=1e-5)
+    assert 2 not in set(ens.table["member"])
+    with pytest.raises(IntegrationError, match="member 2"):
+        sim.sweep(m, t, params={"k": k}, readouts="A", progress=False, on_failure="raise")
+
+
+def test_events_follow_driver_semantics():
+    m = sim.load_model(EVENTS)
+    t = np.linspace(0.0, 5.0, 11)
+    ks = np.array([0.1, 0.3, 1.0])
+    ens = sim.sweep(m, t, params={"k": ks, "dose": [1.0, 5.0, 0.0]}, readouts="A", progress=False)
+    for i, (k, d) in enumerate(zip(ks, [1.0, 5.0, 0.0])):
+        ref = np.exp(-k * t) + np.where(t >= 2.0, d * np.exp(-k * (t - 2.0)), 0.0)
+        assert _close(ens["A"][i], ref, rtol=1e-5), i
+
+
+def test_batch_initial_values_follow_initial_assignments():
+    m = sim.load_model(INITASSIGN)
+    ens = sim.sweep(m, [0.0, 1.0], params={"scale": [1.0, 2.0, 4.0]}, readouts="A",
+                    progress=False)
+    np.testing.assert_allclose(ens["A"][:, 0], [2.0, 4.0, 8.0])
+    np.testing.assert_allclose(ens["A"][:, 1], np.array([2.0, 4.0, 8.0]) * np.exp(-0.2), rtol=1e-5)
+
+
+def test_bad_ids_are_typed_errors(decay):
+    with pytest.raises(UnknownIdError, match="'k11'.*did you mean 'k1'"):
+        sim.sweep(decay, T, params={"k11": [1.0]}, progress=False)
+    with pytest.raises(UnknownIdError, match="'totl'"):
+        sim.sweep(decay, T, params={"k1": [1.0]}, readouts=["totl"], progress=False)
+    with pytest.raises(InvalidValueError, match="not finite"):
+        sim.sweep(decay, T, params={"k1": [1.0, np.nan]}, progress=False)
+
+
+def test_sensitivity_ranks_the_parameter_that_matters(decay):
+    res = sim.sensitivity(decay, readout="A", params=["k1", "k2"], n=64, at_time=2.0, seed=0)
+    assert list(res.table["parameter"]) == ["k1", "k2"]
+    assert res.table.loc[0, "ST"] > 0.9 and abs(res.table.loc[1, "ST"]) < 0.02
+    again = sim.sensitivity(decay, readout="A", params=["k1", "k2"], n=64, at_time=2.0, seed=0)
+    np.testing.assert_array_equal(res.Y, again.Y)
+    mor = sim.sensitivity(decay, readout="A", params="all", n=8, method="morris", at_time=2.0)
+    assert mor.table.loc[0, "parameter"] == "k1"
+    import matplotlib
+    matplotlib.use("Agg")
+    assert mor.plot() is not None
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return sim.load_model()
+
+
+def test_bundled_model_matches_libroadrunner_and_single_runs(bundled):
+    t = np.linspace(0.0, 48.0, 13)
+    base = {p.id: p.value for p in bundled.parameters if p.value and p.value > 0}
+    s = log_uniform(dict(list(sorted(base.items()))[:12]), 2.0, 3, seed=0)
+    ph = np.array([None, "LTED", ("HER2_amplified", "PIK3CA_mutant")], dtype=object)
+    species = ["pS6", "pAkt_S473"]
+    ens = sim.sweep(bundled, t, samples=s, phenotype=ph, drugs={"everolimus": [0.0, 5.0, 50.0]}
+                    if "everolimus" in bundled.parameter_ids else None,
+                    readouts=species, progress=False)
+    assert ens.success.all()
+    rows = s.as_dicts()
+    drugs = [0.0, 5.0, 50.0]
+    for i in range(3):
+        tr = sim.simulate(bundled, t, params=rows[i],
+                          phenotype=None if ph[i] is None else
+                          ([ph[i]] if isinstance(ph[i], str) else list(ph[i])),
+                          drugs={"everolimus": drugs[i]} if "everolimus" in bundled.parameter_ids
+                          else None, backend="scipy",
+                          options=sim.SolverOptions(method="LSODA", rtol=1e-9, atol=1e-12))
+        for r in species:
+            assert _close(ens[r][i], tr[r], rtol=1e-4, atol=1e-6), (i, r)
+    # libroadrunner on member 0 (no phenotype, no drug): read after libsbml has loaded
+    rr_mod = pytest.importorskip("roadrunner")  # noqa: F841
+    import tellurium as te
+    from simulator.catalog import MODEL_ANT
+    rr = te.loada(MODEL_ANT.read_text())
+    rr.integrator.relative_tolerance = 1e-10
+    rr.integrator.absolute_tolerance = 1e-14
+    for k, v in rows[0].items():
+        rr[k] = v
+    rr.timeCourseSelections = ["time"] + [f"[{x}]" if x in bundled.species_ids else x
+                                          for x in species]
+    out = np.asarray(rr.simulate(0.0, 48.0, 13))
+    for j, r in enumerate(species):
+        assert _close(ens[r][0], out[:, j + 1], rtol=1e-4, atol=1e-6), r
