@@ -257,7 +257,7 @@ class DoseResponse:
 def dose_response(model, drug: str, doses, *, readout: str, at_time: float | None = None,
                   window: tuple | None = None, phenotype=None, drugs: Mapping | None = None,
                   params: Mapping | None = None, unit: str = "nM",
-                  schedule: Schedule | None = None, normalize: str = "none",
+                  schedule: Schedule | None = None, pk=None, normalize: str = "none",
                   equilibrate: bool = True, fit: bool = True, options=None,
                   backend: str = "auto", progress: bool = False) -> DoseResponse:
     """Run one drug across doses and fit a 4-parameter Hill curve to a readout.
@@ -284,6 +284,8 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
         ``"mg"`` gives doses through PK on ``schedule``.
     schedule : Schedule, optional
         Default continuous (nM) or daily (mg).
+    pk : PK, optional
+        For doses in mg: the drug's PK (default from ``models/drugs.toml``).
     normalize : {"none", "percent_of_control", "inhibition"}
         What is fitted: the raw readout, ``100 * v / v0``, or % inhibition
         ``100 * (1 - v / v0)`` (``v0``: control).
@@ -335,7 +337,7 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
     arr = check_doses(drug, doses)
     if schedule is None:
         schedule = Schedule.daily() if unit == "mg" else Schedule.continuous()
-    dose0 = Dose(0.0, unit, schedule)
+    dose0 = Dose(0.0, unit, schedule, pk=pk)
     background = background_doses(drugs)
     if drug in background:
         raise PerturbationError(f"drug '{drug}' is both the tested drug and a background drug")
