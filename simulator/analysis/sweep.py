@@ -317,6 +317,19 @@ def batch_initial(system, shared: dict, ids: Sequence[str], values: np.ndarray, 
     return Y0, P
 
 
+_BUFFERS = threading.local()
+
+
+def _buffer(shape) -> np.ndarray:
+    """A float64 work array of ``shape``, reused between chunks of this thread."""
+    size = int(np.prod(shape))
+    buf = getattr(_BUFFERS, "buf", None)
+    if buf is None or buf.size < size:
+        buf = np.empty(size)
+        _BUFFERS.buf = buf
+    return buf[:size].reshape(shape)
+
+
 def run_chunk(task: ChunkTask) -> ChunkResult:
     """Solve one chunk (in this process); see :class:`ChunkTask`."""
     import numba
@@ -348,7 +361,10 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     good = np.flatnonzero(~bad)
     t_out = np.ascontiguousarray(task.t_out, dtype=float)
     t_end = float(t_out[-1])
-    Y_out = np.full((c, n_t, system.n_states), np.nan)
+    # member m's states are Y_out[row[m]]: a reused buffer, no copy when all start well
+    Y_out = _buffer((good.size, n_t, system.n_states))
+    row = np.full(c, -1, dtype=np.int64)
+    row[good] = np.arange(good.size)
     if good.size:
         old = numba.get_num_threads()
         if task.threads:
@@ -356,13 +372,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         try:
             res = integrate_many(fns, task.t0, Y0[good], P[good], t_out, t_end, rtol=opts.rtol,
                                  atol=opts.atol, first_step=opts.first_step or 0.0,
-                                 max_step=opts.max_step or 0.0, max_steps=opts.max_steps)
+                                 max_step=opts.max_step or 0.0, max_steps=opts.max_steps,
+                                 y_out=Y_out)
         finally:
             numba.set_num_threads(old)
         st = res["stats"]
         i_steps = STAT_NAMES.index("nsteps")
         i_fail = STAT_NAMES.index("fail_index")
-        Y_out[good] = res["y_out"]
         nsteps[good] = st[:, i_steps]
         trig_start_ok = np.ones(good.size, dtype=bool)
         if system.events:
@@ -374,7 +390,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             if system.events and (s == 1 or not trig_start_ok[g]):
                 s, msg, y_out, ns = _run_with_events(task.model.model, opts, Y0[m], P[m], t_out,
                                                      task.t0)
-                Y_out[m] = y_out
+                Y_out[row[m]] = y_out
                 nsteps[m] = ns
                 if s < 0:
                     status[m] = EVENT_FAIL
@@ -388,7 +404,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     ok = np.flatnonzero(status == 0)
     if ok.size and n_r:
         f = prep.readout_fn(tuple(task.readouts))
-        Yk = Y_out[ok]
+        Yk = Y_out if ok.size == Y_out.shape[0] else Y_out[row[ok]]
         ys = [Yk[:, :, i] for i in range(system.n_states)]
         ps = [P[ok, j:j + 1] for j in range(system.n_params)]
         with np.errstate(all="ignore"):
@@ -425,8 +441,14 @@ def _run_with_events(model, opts, y0, p, t_out, t0):
 # normalising the inputs
 
 
-def _settable(model: Model) -> set:
-    return set(model.parameter_ids) | set(model.compartment_ids)
+_SETTABLE: dict[str, frozenset] = {}
+
+
+def _settable(model: Model) -> frozenset:
+    hit = _SETTABLE.get(model.hash)
+    if hit is None:
+        hit = _SETTABLE[model.hash] = frozenset(model.parameter_ids) | frozenset(model.compartment_ids)
+    return hit
 
 
 def _check_param_id(model: Model, k: str):

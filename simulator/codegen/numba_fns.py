@@ -47,7 +47,10 @@ from simulator.codegen.common import SymbolMap
 from simulator.errors import UnsupportedFeatureError
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "4"
+# fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
+# (non-finite values must stay detectable) and no reassociation.
+_FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
 
 # ----------------------------------------------------------------------------------------
 # sympy -> LLVM IR
@@ -109,7 +112,7 @@ class _Emitter:
         self.lines.append(f"  store {ty} {value}, {ty}* {ptr}")
 
     def bin(self, op: str, a: str, b: str) -> str:
-        return self.emit(f"{op} double {a}, {b}")
+        return self.emit(f"{op} {_FP_FLAGS}double {a}, {b}")
 
     # -- numbers
     def num(self, e) -> str:

@@ -487,7 +487,8 @@ def _atol_vector(atol, n):
 
 def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *,
                    rtol: float = 1e-6, atol=1e-12, trig0=None, first_step: float = 0.0,
-                   max_step: float = 0.0, max_steps: int = 500_000, chunk: int = 4):
+                   max_step: float = 0.0, max_steps: int = 500_000, chunk: int = 4,
+                   y_out=None):
     """Integrate many members (rows of ``Y0`` and ``P``) in parallel, each with its own steps.
 
     Members run on numba's threads in chunks of ``chunk`` handed out dynamically, so that a
@@ -506,6 +507,9 @@ def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *
     first_step, max_step : step bounds (0: automatic / none)
     max_steps : attempted-step budget per member
     chunk : members per work item
+    y_out : array (N, n_t, n_states), optional
+        Where to write the outputs (C-contiguous float64; reused buffers avoid page faults on
+        big ensembles). Rows beyond a member's ``n_out`` are then left as they were.
 
     Returns
     -------
@@ -525,10 +529,17 @@ def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *
         raise ValueError("t_out must be sorted and >= t0")
     if trig0 is None:
         trig0 = np.empty((N, fns.n_events), dtype=np.uint8)
-        for m in range(N):
+        for m in range(N if fns.n_events else 0):
             trig0[m] = fns.triggers_py(float(t0), Y0[m], P[m])
     trig0 = _c(trig0, np.uint8).reshape(N, fns.n_events)
-    Y_out = np.full((N, len(t_out), n), np.nan)
+    if y_out is None:
+        Y_out = np.full((N, len(t_out), n), np.nan)
+    else:
+        Y_out = y_out
+        if Y_out.shape != (N, len(t_out), n) or Y_out.dtype != np.float64 \
+                or not Y_out.flags.c_contiguous:
+            raise ValueError(f"y_out must be a C-contiguous float64 array of shape "
+                             f"{(N, len(t_out), n)}")
     Y_stop = np.empty((N, n))
     status = np.empty(N, dtype=np.int64)
     STATS = np.zeros((N, N_STATS), dtype=np.int64)
