@@ -208,8 +208,7 @@ def synergy_map(combo, method: str = "bliss", ax=None, *, third: int = -1,
     data = np.ma.MaskedArray(np.asarray(mat.filled(0.0)), mask=np.ma.getmaskarray(mat))
     vmax = vmax or max(10.0, float(np.abs(data).max()) if data.count() else 10.0)
     import matplotlib.pyplot as plt
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("#bdbdbd")
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#bdbdbd")
     im = ax.imshow(data.T, origin="lower", cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
     a, b = combo.doses[0], combo.doses[1]
     ax.set_xticks(range(a.size), [f"{v:g}" for v in a], rotation=45)
