@@ -647,6 +647,35 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _write_atomic_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _from_object_cache(base: Path, okey: str, system: OdeSystem) -> NumbaFunctions | None:
+    """Machine code cached under ``okey`` (see :func:`object_key`), or None."""
+    import json
+    opath, mpath = base / f"ct_{okey}.o", base / f"ct_{okey}.json"
+    if not (opath.exists() and mpath.exists()):
+        return None
+    try:
+        meta = json.loads(mpath.read_text())
+        gen = GeneratedCode(key=meta["key"], ir="", n_states=meta["n_states"],
+                            n_params=meta["n_params"], n_events=meta["n_events"],
+                            jac_rows=tuple(meta["jac_rows"]), jac_cols=tuple(meta["jac_cols"]),
+                            time_dependent=meta["time_dependent"], lu_nnz=meta["lu_nnz"],
+                            lu_fill=meta["lu_fill"])
+        if (gen.n_states, gen.n_params, gen.n_events) != (system.n_states, system.n_params,
+                                                           len(system.events)):
+            return None
+        return load_object(opath.read_bytes(), gen)
+    except (OSError, ValueError, KeyError, RuntimeError):
+        return None                      # damaged: recompile from IR
+
+
 def _header(gen: GeneratedCode) -> str:
     meta = dict(n_states=gen.n_states, n_params=gen.n_params, n_events=gen.n_events,
                 jac_rows=list(gen.jac_rows), jac_cols=list(gen.jac_cols),
@@ -670,8 +699,11 @@ def _from_cache(key: str, path: Path) -> GeneratedCode | None:
         return None
 
 
-def compile_ir(gen: GeneratedCode) -> NumbaFunctions:
-    """Compile generated IR to machine code with LLVM (via llvmlite) and wrap the functions."""
+def compile_ir(gen: GeneratedCode, *, objects: list | None = None) -> NumbaFunctions:
+    """Compile generated IR to machine code with LLVM (via llvmlite) and wrap the functions.
+
+    With ``objects`` (a list), the machine code LLVM produced is appended to it as bytes
+    (an object file, loadable by :func:`load_object`)."""
     import llvmlite.binding as llvm
     tm = _target_machine()
     mod = llvm.parse_assembly(gen.ir)
@@ -680,10 +712,18 @@ def compile_ir(gen: GeneratedCode) -> NumbaFunctions:
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     engine = llvm.create_mcjit_compiler(mod, tm)
+    if objects is not None:
+        engine.set_object_cache(lambda _mod, data: objects.append(bytes(data)), lambda _mod: None)
     engine.finalize_object()
+    return _wrap(engine, gen, gen.ir)
 
+
+def _wrap(engine, gen: GeneratedCode, ir: str) -> NumbaFunctions:
     def fn(name, sig):
-        return NativeFunction(engine.get_function_address(name), sig, engine)
+        addr = engine.get_function_address(name)
+        if not addr:
+            raise RuntimeError(f"compiled model code has no function '{name}'")
+        return NativeFunction(addr, sig, engine)
 
     return NumbaFunctions(
         key=gen.key, n_states=gen.n_states, n_params=gen.n_params, n_events=gen.n_events,
@@ -692,7 +732,57 @@ def compile_ir(gen: GeneratedCode) -> NumbaFunctions:
         lu_nnz=gen.lu_nnz, lu_fill=gen.lu_fill,
         rhs=fn("rhs", SIG_MODEL), jac=fn("jac", SIG_MODEL), dfdt=fn("dfdt", SIG_MODEL),
         triggers=fn("triggers", SIG_TRIG), decomp=fn("decomp", SIG_DECOMP),
-        solve=fn("solve", SIG_SOLVE), ir=gen.ir)
+        solve=fn("solve", SIG_SOLVE), ir=ir)
+
+
+def load_object(data: bytes, gen: GeneratedCode) -> NumbaFunctions:
+    """Wrap machine code cached by :func:`compile_ir` (no LLVM optimisation or codegen)."""
+    import llvmlite.binding as llvm
+    tm = _target_machine()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+    engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+    engine.finalize_object()
+    return _wrap(engine, gen, "")
+
+
+# sources that turn a Model into an OdeSystem and the system into code: part of the key of
+# cached machine code, so that a change to any of them never reuses stale code
+_SOURCES = ("system.py", "semantics.py", "mathml.py", "codegen/common.py", "codegen/numba_fns.py")
+
+
+def object_key(system: OdeSystem) -> str | None:
+    """Key of cached machine code by the model's SBML hash, or None for hand-built systems.
+
+    Cheap (no sympy): the model hash, the sizes, the versions of sympy and llvmlite, the
+    host CPU and its features, and the text of the modules that generate the code.
+    """
+    h = system.model_hash
+    if not (isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)):
+        return None
+    import llvmlite
+    import llvmlite.binding as llvm
+    _target_machine_ready()
+    d = hashlib.sha256()
+    d.update(f"crosstalk-obj {CODEGEN_VERSION} {_FP_FLAGS} {sympy.__version__} "
+             f"{llvmlite.__version__} {llvm.get_host_cpu_name()} "
+             f"{llvm.get_host_cpu_features().flatten()} {h} {system.n_states} "
+             f"{system.n_params} {len(system.events)}\n".encode())
+    root = Path(__file__).resolve().parents[1]
+    for rel in _SOURCES:
+        try:
+            d.update((root / rel).read_bytes())
+        except OSError:
+            return None
+    return d.hexdigest()[:24]
+
+
+def _target_machine_ready():
+    global _LLVM_READY
+    import llvmlite.binding as llvm
+    if not _LLVM_READY:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        _LLVM_READY = True
 
 
 def compile_numba(system: OdeSystem, *, directory: str | os.PathLike | None = None
@@ -706,25 +796,45 @@ def compile_numba(system: OdeSystem, *, directory: str | os.PathLike | None = No
     UnsupportedFeatureError, ModelError
         See :func:`generate`.
     """
+    base = Path(directory) if directory is not None else cache_dir()
+    okey = object_key(system)
+    if okey is not None:
+        with _LOCK:
+            if okey in _LOADED:
+                return _LOADED[okey]
+            fns = _from_object_cache(base, okey, system)
+            if fns is not None:
+                _LOADED[okey] = fns
+                return fns
     key = system_key(system)
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]
-        path = (Path(directory) if directory is not None else cache_dir()) / f"ct_{key}.ll"
+        path = base / f"ct_{key}.ll"
         gen = _from_cache(key, path) if path.exists() else None
         fns = None
+        objects: list = []
         if gen is not None:
             try:
-                fns = compile_ir(gen)
+                fns = compile_ir(gen, objects=objects)
             except RuntimeError:         # a damaged cache file: regenerate
                 fns = None
         if fns is None:
+            objects.clear()
             gen = generate(system, key)
-            fns = compile_ir(gen)
+            fns = compile_ir(gen, objects=objects)
             try:
                 _write_atomic(path, _header(gen) + gen.ir)
             except OSError:
                 pass                     # a read-only cache only costs time
+        if okey is not None and len(objects) == 1:
+            try:
+                _write_atomic_bytes(base / f"ct_{okey}.o", objects[0])
+                _write_atomic(base / f"ct_{okey}.json", _header(gen)[len("; meta "):]
+                              .replace('{', '{"key": "%s", ' % key, 1))
+            except OSError:
+                pass
+            _LOADED[okey] = fns
         if (fns.n_states, fns.n_params, fns.n_events) != (system.n_states, system.n_params,
                                                            len(system.events)):
             raise RuntimeError(f"cached code {path} does not match the system; delete it")
