@@ -192,10 +192,9 @@ def test_bundled_model_matches_libroadrunner_and_single_runs(bundled):
         for r in species:
             assert _close(ens[r][i], tr[r], rtol=1e-4, atol=1e-6), (i, r)
     # libroadrunner on member 0 (no phenotype, no drug): read after libsbml has loaded
-    rr_mod = pytest.importorskip("roadrunner")  # noqa: F841
-    import tellurium as te
     from simulator.catalog import MODEL_ANT
-    rr = te.loada(MODEL_ANT.read_text())
+    from tests.conftest import roadrunner_from   # roadrunner itself, not tellurium (see conftest)
+    rr = roadrunner_from(MODEL_ANT.read_text())
     rr.integrator.relative_tolerance = 1e-10
     rr.integrator.absolute_tolerance = 1e-14
     for k, v in rows[0].items():
