@@ -154,7 +154,7 @@ def load_experiment(name: str, directory: Path = EXPERIMENTS_DIR):
 
 
 def run_atlas(out="out/atlas", *, quick: bool = False, progress: bool = False,
-              images_to=None) -> AtlasResult:
+              images_to=None, sections=None) -> AtlasResult:
     """Run the checks and experiments and write ``<out>/index.html``.
 
     Parameters
@@ -167,6 +167,8 @@ def run_atlas(out="out/atlas", *, quick: bool = False, progress: bool = False,
         Show a tqdm bar.
     images_to : str or Path, optional
         Also copy every figure there as ``atlas_<name>.png`` (e.g. ``docs/images``).
+    sections : sequence of Section, optional
+        Run only these (default: :data:`SECTIONS`, the whole atlas).
 
     Returns
     -------
@@ -183,11 +185,12 @@ def run_atlas(out="out/atlas", *, quick: bool = False, progress: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     runner = CoreRunner()
+    sections = SECTIONS if sections is None else tuple(sections)
     experiments = {}   # name -> (figure name, csv path, error)
-    steps = len(SECTIONS) + len({e for s in SECTIONS for e in s.experiments})
+    steps = len(sections) + len({e for s in sections for e in s.experiments})
     bar = _bar(steps, progress)
     results = []
-    for sec in SECTIONS:
+    for sec in sections:
         t0 = time.perf_counter()
         res = SectionResult(sec, "study")
         errors = []
@@ -407,6 +410,10 @@ ul.detail{font-size:.9em;color:#333} li.bad{color:#9b1c1c}
 """
 
 
+def _clause_class(status, clause) -> str:
+    return "bad" if status == "error" or clause.startswith("[FAIL") else ""
+
+
 def _write_html(out: Path, results, seconds, model, quick) -> Path:
     from simulator import __version__
     esc = html.escape
@@ -429,8 +436,8 @@ def _write_html(out: Path, results, seconds, model, quick) -> Path:
                 clauses = r.detail.split("; ")
             else:
                 clauses = [c if c.startswith("[") else "[" + c for c in r.detail.split("; [")]
-            items = "".join(f'<li class="{"bad" if r.status == "error" or c.startswith("[FAIL")'
-                            f' else ""}">{esc(c)}</li>' for c in clauses)
+            items = "".join(
+                f'<li class="{_clause_class(r.status, c)}">{esc(c)}</li>' for c in clauses)
             what = "What the check measured" if sec.key else "Notes"
             parts.append(f"<p><b>{what}</b> ({esc(sec.key)}):</p><ul class='detail'>{items}</ul>")
         if r.tables:

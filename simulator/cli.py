@@ -85,13 +85,15 @@ def _check_phenotypes(names) -> None:
 
 
 def _readable(model) -> list[str]:
-    return list(dict.fromkeys([*model.species_ids, *model.assignment_rule_ids]))
+    """Species, observables (assignment rules) and variable parameters (rate rules)."""
+    variable = [p.id for p in model.parameters if not p.constant]
+    return list(dict.fromkeys([*model.species_ids, *model.assignment_rule_ids, *variable]))
 
 
 def _check_readouts(model, names) -> None:
     valid = _readable(model)
     for name in names:
-        if name not in valid:
+        if name not in valid and name not in model.parameter_ids:
             raise CliError(f"unknown readout '{name}'{_suggest(name, valid)}\n"
                            f"valid readouts (species and observables): {', '.join(sorted(valid))}")
 

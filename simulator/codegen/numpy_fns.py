@@ -14,7 +14,20 @@ import sympy
 from simulator.codegen.common import SymbolMap
 from simulator.system import OdeSystem
 
-_MODULES = [{"factorial": lambda x: _factorial(x)}, "numpy", "scipy"]
+def _select(condlist, choicelist, default=np.nan):
+    """``numpy.select`` (how lambdify prints Piecewise), fast for scalars, and accepting
+    plain booleans for array inputs."""
+    if not any(type(x) is np.ndarray and x.ndim for x in (*condlist, *choicelist)):
+        for c, v in zip(condlist, choicelist):
+            if c:
+                return v
+        return default
+    arrays = np.broadcast_arrays(*condlist, *choicelist, default)
+    k = len(condlist)
+    return np.select([a.astype(bool) for a in arrays[:k]], arrays[k:2 * k], default=arrays[-1])
+
+
+_MODULES = [{"factorial": lambda x: _factorial(x), "select": _select}, "numpy", "scipy"]
 
 
 def _factorial(x):
@@ -53,6 +66,7 @@ class NumpyFunctions:
     rhs: Callable
     jac: Callable
     triggers: Callable
+    switches: Callable
     output_ids: tuple[str, ...]
     _outputs: Callable
     event_values: tuple
@@ -68,6 +82,12 @@ class NumpyFunctions:
         for k, c in enumerate(cols):
             out[:, k] = np.broadcast_to(np.asarray(c, dtype=float), (len(t),))
         return out
+
+
+def _relations(expr) -> list:
+    """The numeric relations (<, <=, >, >=, ==, !=) inside a boolean expression."""
+    from sympy.core.relational import Relational
+    return [r for r in sympy.preorder_traversal(expr) if isinstance(r, Relational)]
 
 
 def _step_derivatives_zero(e):
@@ -133,6 +153,20 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
             return np.zeros(0, dtype=bool)
         return np.asarray(trig_raw(t, y, p), dtype=float) > 0.5
 
+    relations = []
+    for ev in system.events:
+        for r in _relations(ev.trigger):
+            if r not in relations:
+                relations.append(r)
+    sw_raw = _lambdify(smap, [r.lhs - r.rhs for r in relations], "event trigger") if relations else None
+
+    def switches(t, y, p):
+        """lhs - rhs of every relation in the triggers: sign changes bracket trigger flips."""
+        if sw_raw is None:
+            return np.zeros(0)
+        with np.errstate(all="ignore"):
+            return np.asarray(sw_raw(t, y, p), dtype=float).reshape(-1)
+
     out_ids = tuple(system.outputs)
     out_raw = _lambdify(smap, [_as_bool_expr(system.outputs[k]) for k in out_ids], "output") if out_ids else None
 
@@ -142,5 +176,5 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
         values.append(_lambdify(smap, exprs, f"event '{ev.id}' assignment") if exprs else None)
         delays.append(_lambdify(smap, [ev.delay], f"event '{ev.id}' delay") if ev.delay is not None else None)
         prios.append(_lambdify(smap, [ev.priority], f"event '{ev.id}' priority") if ev.priority is not None else None)
-    return NumpyFunctions(system, rhs, jac, triggers, out_ids, out_raw,
+    return NumpyFunctions(system, rhs, jac, triggers, switches, out_ids, out_raw,
                           tuple(values), tuple(delays), tuple(prios))

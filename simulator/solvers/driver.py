@@ -41,8 +41,12 @@ class _Pending:
     seq: int
 
 
-def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float) -> RunResult:
-    """Integrate from ``t0`` through every time in ``t_out`` (sorted, >= t0) with events."""
+def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
+        seed: int = 0) -> RunResult:
+    """Integrate from ``t0`` through every time in ``t_out`` (sorted, >= t0) with events.
+
+    ``seed`` drives the random order of simultaneous events of equal priority."""
+    rng = np.random.default_rng(seed)
     system = fns.system
     events = system.events
     t_out = np.asarray(t_out, dtype=float)
@@ -67,7 +71,7 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float) -
             if cur[i]:
                 delay = scalar(fns.delays[i], t, y, p) if fns.delays[i] is not None else 0.0
                 vals = None
-                if ev.use_values_from_trigger_time or delay == 0.0:
+                if ev.use_values_from_trigger_time:
                     vals = _values(fns, i, t, y, p)
                 pending.append(_Pending(t + delay, i, vals, counter["seq"]))
                 counter["seq"] += 1
@@ -82,11 +86,16 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float) -
             due = [q for q in pending if q.time <= t + tol]
             if not due:
                 return
-            def rank(q):
+            def prio(q):
                 f = fns.priorities[q.event]
-                prio = scalar(f, t, y, p) if f is not None else -np.inf
-                return (-prio, q.seq)
-            q = min(due, key=rank)
+                return scalar(f, t, y, p) if f is not None else -np.inf
+            prios = [prio(q) for q in due]
+            top = max(prios)
+            tied = [q for q, pr in zip(due, prios) if pr == top]
+            if len(tied) > 1 and np.isfinite(top):
+                q = tied[rng.integers(len(tied))]   # equal priorities: random order (SBML L3 4.11.6)
+            else:
+                q = min(tied, key=lambda q: q.seq)
             pending.remove(q)
             vals = q.values if q.values is not None else _values(fns, q.event, t, y, p)
             for (kind, idx, _), v in zip(events[q.event].assignments, vals):

@@ -74,8 +74,8 @@ class ScipySegmenter(Segmenter):
                     return self._fail("non-finite state", solver, k, y_out, stats)
                 t_a, t_b = solver.t_old, solver.t
                 dense = solver.dense_output()
-                if watch and np.any(fns.triggers(t_b, real(solver.y), p) != trig0):
-                    t_stop = _bisect(lambda t: np.any(fns.triggers(t, real(dense(t)), p) != trig0), t_a, t_b)
+                t_stop = self._first_flip(dense, t_a, t_b, p, trig0) if watch else None
+                if t_stop is not None:
                     while k < len(t_out) and t_out[k] < t_stop:
                         y_out[k] = real(dense(t_out[k]))
                         k += 1
@@ -87,6 +87,25 @@ class ScipySegmenter(Segmenter):
                     k += 1
         self._count(solver, stats)
         return Segment("end", float(solver.t), real(solver.y).copy(), k, y_out[:k], stats=stats)
+
+    def _first_flip(self, dense, t_a, t_b, p, trig0):
+        """Earliest time in (t_a, t_b] at which a trigger differs from ``trig0``, or None.
+
+        Triggers are checked where any relation inside them changes sign within the step
+        (located by bisection), so a trigger that is true only inside one step is not missed."""
+        fns, n = self.fns, self.n
+        flipped = lambda t: np.any(fns.triggers(t, dense(t)[:n], p) != trig0)
+        s_a, s_b = fns.switches(t_a, dense(t_a)[:n], p), fns.switches(t_b, dense(t_b)[:n], p)
+        candidates = []
+        for i in np.flatnonzero(np.sign(s_a) != np.sign(s_b)):
+            sign_a = np.sign(s_a[i])
+            candidates.append(_bisect(lambda t: np.sign(fns.switches(t, dense(t)[:n], p)[i]) != sign_a, t_a, t_b))
+        t_prev = t_a
+        for t_c in sorted(candidates) + [t_b]:
+            if flipped(t_c):
+                return _bisect(flipped, t_prev, t_c)
+            t_prev = t_c
+        return None
 
     def _fail(self, message, solver, k, y_out, stats):
         self._count(solver, stats)
