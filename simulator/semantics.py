@@ -341,6 +341,24 @@ class Initializer:
         self.exprs = exprs
         self.amount_valued = {s.id: b._is_amount_valued(s) for s in m.species}
         self._compiled: dict[str, tuple] = {}
+        self._base: dict[float, dict] = {}
+        self._users: dict[str, set] | None = None
+
+    def _dependents(self, changed) -> set:
+        """Ids whose initial value depends (transitively) on any id in ``changed``."""
+        if self._users is None:
+            users: dict[str, set] = {}
+            for k, e in self.exprs.items():
+                for s in e.free_symbols:
+                    users.setdefault(s.name, set()).add(k)
+            self._users = users
+        out, todo = set(changed), list(changed)
+        while todo:
+            for u in self._users.get(todo.pop(), ()):
+                if u not in out:
+                    out.add(u)
+                    todo.append(u)
+        return out
 
     def _function(self, k: str):
         """(argument ids, numeric function) of id ``k``'s initial expression, built once."""
@@ -365,7 +383,12 @@ class Initializer:
             if not np.isfinite(v):
                 raise InvalidValueError(f"value for '{k}' must be finite, got {v!r}")
             overridden[k] = v
-        vals: dict[str, float] = {}
+        base = self._base.get(t0)
+        if base is None:
+            vals: dict[str, float] = {}
+        else:  # reuse the defaults, recomputing only what depends on an override
+            stale = self._dependents(overridden)
+            vals = {k: v for k, v in base.items() if k not in stale}
         visiting: set[str] = set()
 
         def value(k: str) -> float:
@@ -385,9 +408,8 @@ class Initializer:
             names, f = fn
             visiting.add(k)
             try:
-                args = [t0 if n is None else value(n) for n in names]
-                with np.errstate(all="ignore"):
-                    vals[k] = float(f(*[np.float64(a) for a in args]))
+                args = [np.float64(t0 if n is None else value(n)) for n in names]
+                vals[k] = float(f(*args))
             except ZeroDivisionError:
                 vals[k] = np.nan
             finally:
@@ -395,14 +417,17 @@ class Initializer:
             return vals[k]
 
         needed = set(self.state_ids) | set(self.param_ids)
-        for k in exprs:
-            try:
-                value(k)
-            except _Deferred as d:
-                if k in needed:
-                    from simulator.errors import UnsupportedFeatureError
-                    raise UnsupportedFeatureError(
-                        [f"initial value of '{k}' depends on rateOf('{d.args[0]}') at the start time"]) from None
+        with np.errstate(all="ignore"):
+            for k in exprs:
+                try:
+                    value(k)
+                except _Deferred as d:
+                    if k in needed:
+                        from simulator.errors import UnsupportedFeatureError
+                        raise UnsupportedFeatureError(
+                            [f"initial value of '{k}' depends on rateOf('{d.args[0]}') at the start time"]) from None
+        if not overridden and len(self._base) < 8:
+            self._base[t0] = dict(vals)
 
         def amount(i):
             v = vals[i]

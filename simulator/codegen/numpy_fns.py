@@ -80,7 +80,7 @@ class NumpyFunctions:
         cols = self._outputs(t, list(Y.T), list(p)) if self.output_ids else []
         out = np.empty((len(t), len(self.output_ids)))
         for k, c in enumerate(cols):
-            out[:, k] = np.broadcast_to(np.asarray(c, dtype=float), (len(t),))
+            out[:, k] = c
         return out
 
 
