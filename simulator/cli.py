@@ -372,8 +372,18 @@ def cmd_sensitivity(args) -> int:
 def cmd_atlas(args) -> int:
     from simulator.atlas import run_atlas
     out = Path(args.out)
+    from simulator.atlas import SECTIONS
+    sections = None
+    if args.only:
+        names = [n for n in args.only.split(",") if n]
+        known = {s.key for s in SECTIONS if s.key} | {e for s in SECTIONS for e in s.experiments}
+        for n in names:
+            if n not in known:
+                raise CliError(f"unknown atlas section '{n}'{_suggest(n, known)}\n"
+                               f"valid sections: {', '.join(sorted(known))}")
+        sections = [s for s in SECTIONS if s.key in names or set(s.experiments) & set(names)]
     res = run_atlas(out, quick=args.quick, progress=_progress_enabled(args),
-                    images_to=args.images_to)
+                    images_to=args.images_to, sections=sections)
     for r in res.sections:
         if r.section.key:
             print(f"{r.status.upper():5s} {r.section.key}")
@@ -503,10 +513,14 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n"
                               "  crosstalk atlas --out out/atlas\n"
                               "  crosstalk atlas --quick --out out/atlas-ci\n"
+                              "  crosstalk atlas --only b03_everolimus_feedback --out out/a1\n"
                               "  crosstalk atlas --out out/atlas --images-to docs/images\n\n"
                               "exit code 1 when a behaviour is not reproduced or an experiment "
                               "fails (the page is written anyway)\n\n" + EXIT_CODES)
     p.add_argument("--quick", action="store_true", help="reduced grids (CI)")
+    p.add_argument("--only", metavar="NAME,...",
+                   help="run only these sections: behaviour ids (b03_everolimus_feedback) or "
+                        "experiment names (combination_screen)")
     p.add_argument("--images-to", metavar="DIR",
                    help="also copy the figures there as atlas_<name>.png")
     p.add_argument("--out", default="out/atlas", metavar="DIR", help="output folder")
