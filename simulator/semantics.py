@@ -338,6 +338,9 @@ class Initializer:
             exprs[r.id] = r.rate if r.rate is not None else sympy.Integer(0)
         exprs.update(b.ar)
         exprs.update(b.ia)
+        for k, e in exprs.items():
+            if e.atoms(RateOf):
+                exprs[k] = _initial_rates(b, e)
         self.exprs = exprs
         self.amount_valued = {s.id: b._is_amount_valued(s) for s in m.species}
         self._compiled: dict[str, tuple] = {}
@@ -437,6 +440,52 @@ class Initializer:
         y0 = np.array([amount(i) for i in self.state_ids], dtype=float)
         p = np.array([amount(i) for i in self.param_ids], dtype=float)
         return y0, p
+
+
+def _initial_rates(b: _Builder, expr, depth: int = 0):
+    """Replace ``rateOf(x)`` by the rate of ``x`` written in model symbols, so that initial
+    assignments can use it (evaluated with the other initial values)."""
+    if depth > 20:
+        raise ModelImportError(f"rateOf in model '{b.m.id}' nests too deeply")
+    mapping = {}
+    for f in expr.atoms(RateOf):
+        x = f.args[0]
+        if not isinstance(x, sympy.Symbol):
+            raise ModelImportError(f"rateOf in model '{b.m.id}' must be applied to an id, got {x}")
+        mapping[f] = _initial_rates(b, _rate_in_model_symbols(b, x.name), depth + 1)
+    return expr.xreplace(mapping)
+
+
+def _rate_in_model_symbols(b: _Builder, name: str):
+    if name in b.rr:
+        return b.rr[name]
+    if name in b.ar:
+        e = b.ar[name]
+        out = sympy.diff(e, TIME) if TIME in e.free_symbols else sympy.Integer(0)
+        for s in e.free_symbols - {TIME}:
+            out += sympy.diff(e, s) * RateOf(s)
+        return out
+    h = b.held.get(name)
+    s = b.species.get(name)
+    if h is None or s is None or h.kind != "y" or not h.amount:
+        return sympy.Integer(0)
+    total = sympy.Integer(0)
+    for r in b.m.reactions:
+        rate = r.rate if r.rate is not None else sympy.Integer(0)
+        for sign, refs in ((-1, r.reactants), (1, r.products)):
+            for sr in refs:
+                if sr.species == name:
+                    st = (sr.stoichiometry_math if sr.stoichiometry_math is not None
+                          else sympy.Symbol(sr.id) if sr.id
+                          else sympy.Float(1.0 if sr.stoichiometry is None else sr.stoichiometry))
+                    total += sign * st * rate
+    cf = s.conversion_factor or b.m.conversion_factor
+    if cf:
+        total = total * sympy.Symbol(cf)
+    if b._is_amount_valued(s):
+        return total
+    V = sympy.Symbol(s.compartment)
+    return total / V - sympy.Symbol(name) * RateOf(V) / V
 
 
 class _Deferred(Exception):
