@@ -55,7 +55,8 @@ class CompiledModel:
     def segmenter(self, options: SolverOptions, backend: str):
         key = (backend, options)
         if key not in self._segmenters:
-            if backend == "scipy":
+            if backend == "scipy" or self.system.n_states == 0:
+                # nothing to integrate (only events and rules in time): no solver to compile
                 from simulator.solvers.scipy_backend import ScipySegmenter
                 seg = ScipySegmenter(self.numpy, options)
             elif backend == "compiled":
