@@ -1,7 +1,8 @@
 """The bundled ER crosstalk model: files in sync, catalogue complete, 15 published behaviours.
 
-Behaviours run on libroadrunner (the reference simulator) through RoadRunnerRunner; the
-same checks take any runner with ``parameters``, ``steady_state`` and ``simulate``.
+Behaviours run on Crosstalk's own core (CoreRunner) and, as the independent reference, on
+libroadrunner (RoadRunnerRunner): the same checks take any runner with ``parameters``,
+``steady_state`` and ``simulate``.
 """
 import csv
 import tomllib
@@ -28,8 +29,21 @@ def runner():
     return behaviors.RoadRunnerRunner(catalog.MODEL_SBML)
 
 
+@pytest.fixture(scope="module")
+def core_runner():
+    from simulator.runners import CoreRunner
+    return CoreRunner()
+
+
 @pytest.mark.parametrize("name", list(behaviors.BEHAVIORS))
-def test_behavior(runner, name):
+def test_behavior_on_our_core(core_runner, name):
+    result = behaviors.BEHAVIORS[name](core_runner)
+    assert result.passed, result.detail
+    assert not result.data.empty
+
+
+@pytest.mark.parametrize("name", list(behaviors.BEHAVIORS))
+def test_behavior_on_libroadrunner(runner, name):
     result = behaviors.BEHAVIORS[name](runner)
     assert result.passed, result.detail
     assert not result.data.empty
