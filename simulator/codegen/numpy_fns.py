@@ -36,8 +36,21 @@ def _factorial(x):
 
 
 def _lambdify(smap: SymbolMap, exprs, what: str) -> Callable:
+    """A numpy function of ``(t, y, p)`` for ``exprs``: renamed (and checked) now, printed on
+    first call, so that a model loads without printing functions it never uses."""
     renamed = [smap.rename(e, what) for e in exprs]
-    return sympy.lambdify((smap.t, list(smap.y), list(smap.p)), renamed, modules=_MODULES, cse=True)
+    return _Lazy(lambda: sympy.lambdify((smap.t, list(smap.y), list(smap.p)), renamed,
+                                        modules=_MODULES, cse=True))
+
+
+class _Lazy:
+    def __init__(self, build):
+        self._build, self._f = build, None
+
+    def __call__(self, *args):
+        if self._f is None:
+            self._f = self._build()
+        return self._f(*args)
 
 
 def _as_bool_expr(e):
