@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 from simulator.api import load_model, simulate, steady_state  # noqa: E402
 from simulator.errors import (  # noqa: E402
     IntegrationError, InvalidValueError, ModelError, ModelImportError, PerturbationError,
-    SimulatorError, UnknownIdError, UnsupportedFeatureError,
+    SimulatorError, StoreError, UnknownIdError, UnsupportedFeatureError,
 )
 from simulator.results import SteadyState, Trajectory  # noqa: E402
 from simulator.solvers.base import SolverOptions  # noqa: E402
@@ -46,7 +46,7 @@ __all__ = [
     "load_model", "simulate", "steady_state",
     "Trajectory", "SteadyState", "SolverOptions",
     "SimulatorError", "ModelError", "ModelImportError", "UnsupportedFeatureError",
-    "InvalidValueError", "UnknownIdError", "PerturbationError", "IntegrationError",
+    "InvalidValueError", "UnknownIdError", "PerturbationError", "IntegrationError", "StoreError",
     *_LAZY,
 ]
 

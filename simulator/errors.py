@@ -9,6 +9,7 @@
     │   ├── InvalidValueError         NaN, infinite or impossible (negative) values
     │   └── UnknownIdError            params / readout / target that doesn't exist
     ├── PerturbationError(ValueError) unknown drug or phenotype, bad dose, bad schedule
+    ├── StoreError(ValueError)        a sweep checkpoint made by another model, parameter set or version
     └── IntegrationError(RuntimeError) carries t_fail, the offending species and the parameters
 
 Every message says *what* went wrong, *where* (element type and id, file and line
@@ -70,6 +71,11 @@ class UnknownIdError(ModelError, KeyError):
 
 class PerturbationError(SimulatorError, ValueError):
     """A treatment, phenotype or schedule is invalid."""
+
+
+class StoreError(SimulatorError, ValueError):
+    """A checkpoint store cannot be used for this sweep (different model, parameters,
+    options or version), or it is damaged."""
 
 
 class IntegrationError(SimulatorError, RuntimeError):

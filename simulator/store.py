@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.errors import SimulatorError
+from simulator.errors import StoreError
 
 __all__ = ["Store", "StoreError"]
 
@@ -34,11 +34,6 @@ FORMAT = 1
 # entries that must match for a store to be resumed
 _IDENTITY = ("model_hash", "params_hash", "version", "times", "readouts", "options",
              "chunk_size", "n_members", "t0")
-
-
-class StoreError(SimulatorError, ValueError):
-    """A checkpoint store cannot be used for this sweep (different model, parameters,
-    options or version), or it is damaged."""
 
 
 def _pyarrow():

@@ -18,10 +18,11 @@ def conservation_laws(jac, y0, p, rng=None) -> np.ndarray:
     if n == 0:
         return np.zeros((0, 0))
     rng = np.random.default_rng(0) if rng is None else rng
-    mats = [jac(0.0, y0, p)]
-    for _ in range(2):
-        y = np.abs(y0) * np.exp(rng.normal(0.0, 0.3, n)) + rng.uniform(0.01, 1.0, n)
-        mats.append(jac(0.0, y, p))
+    with np.errstate(all="ignore"):
+        mats = [jac(0.0, y0, p)]
+        for _ in range(2):
+            y = np.abs(y0) * np.exp(rng.normal(0.0, 0.3, n)) + rng.uniform(0.01, 1.0, n)
+            mats.append(jac(0.0, y, p))
     stack = np.hstack(mats)
     if not np.all(np.isfinite(stack)):
         return np.zeros((0, n))
@@ -102,7 +103,8 @@ def find_steady_state(cm, y0, p, *, tol, max_time, options, exclude=(), override
     frozen = np.array([sid in set(exclude) for sid in system.state_ids], dtype=bool)
     fns = _Frozen(cm.numpy, frozen)
     L = conservation_laws(fns.jac, y0, p)
-    y, ok, res = newton(fns, y0, p, L, tol=tol)
+    with np.errstate(all="ignore"):
+        y, ok, res = newton(fns, y0, p, L, tol=tol)
     method = "newton"
     message = ""
     if not ok:
@@ -122,7 +124,8 @@ def find_steady_state(cm, y0, p, *, tol, max_time, options, exclude=(), override
             if res < tol:
                 ok = True
                 break
-            y_try, ok_try, res_try = newton(fns, y_cur, p, L, tol=tol)
+            with np.errstate(all="ignore"):
+                y_try, ok_try, res_try = newton(fns, y_cur, p, L, tol=tol)
             if ok_try:
                 y, ok, res, method = y_try, True, res_try, "integration+newton"
                 break
