@@ -198,8 +198,8 @@ def _compare(expected, got, t, absolute, relative):
 
 
 def _run_one(args):
-    case, backend = args
-    return run_case(case, backend=backend)
+    case, backend, timeout = args
+    return run_case(case, backend=backend, timeout=timeout)
 
 
 def main(argv=None) -> int:
@@ -209,6 +209,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("out/sbml-suite.csv"), help="per-case CSV with reasons")
     ap.add_argument("--backend", default="scipy", choices=["scipy", "compiled"])
     ap.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per case before it counts as failed")
     ap.add_argument("cases", nargs="*", help="case ids (default: all)")
     a = ap.parse_args(argv)
     cases = list_cases(a.suite)
@@ -221,7 +222,7 @@ def main(argv=None) -> int:
     except ImportError:  # pragma: no cover
         tqdm = None
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
-        it = pool.map(_run_one, [(c, a.backend) for c in cases], chunksize=4)
+        it = pool.map(_run_one, [(c, a.backend, a.timeout) for c in cases], chunksize=4)
         if tqdm is not None:
             it = tqdm(it, total=len(cases), disable=not sys.stderr.isatty(), unit="case")
         outcomes = list(it)
