@@ -36,6 +36,8 @@ _LAZY = {
     "DoseResponse": "simulator.analysis.dose_response",
     "combination": "simulator.analysis.combination",
     "Combination": "simulator.analysis.combination",
+    "compare_arms": "simulator.analysis.arms",
+    "ArmComparison": "simulator.analysis.arms",
     "sweep": "simulator.analysis.sweep",
     "Ensemble": "simulator.analysis.sweep",
     "sensitivity": "simulator.analysis.sensitivity",
