@@ -204,9 +204,8 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
     overrides = _overrides(model, cm, params, initial, drugs, phenotype)
     t_out = _times(t, t0)
     y0, p = _initial(cm, overrides, t0)
-    backend = _default_backend() if backend == "auto" else backend
-    if backend == "auto" or (options.method in ("LSODA", "BDF", "Radau")):
-        backend = "scipy"
+    if backend == "auto":
+        backend = "scipy" if options.method in ("LSODA", "BDF", "Radau") else _default_backend()
     from simulator.solvers.driver import run
     res = run(cm.numpy, cm.segmenter(options, backend), y0, p, t_out, t0=t0)
     system = cm.system

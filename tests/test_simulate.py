@@ -207,7 +207,8 @@ def test_blow_up_raises_integration_error_naming_species(backend):
 def test_failure_can_be_returned_instead_of_raised():
     model = sim.load_model("model m\n J: -> X; k*X^2\n X = 1; k = 1\nend")
     traj = sim.simulate(model, np.linspace(0, 5, 11), on_failure="return")
-    assert not traj.success and "X" not in traj.message or not traj.success
+    assert not traj.success
+    assert "'X'" in traj.message or "finite" in traj.message
     assert len(traj.t) < 11 and np.all(np.isfinite(traj.values))
 
 
