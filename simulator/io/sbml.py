@@ -114,12 +114,8 @@ def _check_reader_errors(doc: libsbml.SBMLDocument, source: str) -> list[str]:
         if err.getErrorId() == libsbml.RequiredPackagePresent:
             unsupported.append(f"SBML package: {err.getMessage().strip()}")
             continue
-        line = f":{err.getLine()}" if err.getLine() else ""
-        errors.append(f"{source}{line}: {err.getMessage().strip()}")
-    if errors:
-        more = len(errors) - _MAX_READER_ERRORS
-        shown = errors[:_MAX_READER_ERRORS] + ([f"... and {more} more"] if more > 0 else [])
-        raise ModelImportError("invalid SBML:\n  " + "\n  ".join(shown))
+        errors.append(_located(err, source))
+    _raise_if_any(errors, "invalid SBML")
     return unsupported
 
 
@@ -142,12 +138,22 @@ def _check_consistency(doc: libsbml.SBMLDocument, source: str) -> None:
         if err.getSeverity() < libsbml.LIBSBML_SEV_ERROR or eid in _IGNORED_ERRORS \
                 or eid >= 100000:
             continue
-        line = f":{err.getLine()}" if err.getLine() else ""
-        errors.append(f"{source}{line}: {err.getMessage().strip()}")
+        errors.append(_located(err, source))
+    _raise_if_any(errors, "inconsistent SBML")
+
+
+def _located(err, source: str) -> str:
+    """A libsbml error as ``file:line: message``."""
+    line = f":{err.getLine()}" if err.getLine() else ""
+    return f"{source}{line}: {err.getMessage().strip()}"
+
+
+def _raise_if_any(errors: list[str], heading: str) -> None:
+    """Raise one ModelImportError listing the first errors (and how many more)."""
     if errors:
         more = len(errors) - _MAX_READER_ERRORS
         shown = errors[:_MAX_READER_ERRORS] + ([f"... and {more} more"] if more > 0 else [])
-        raise ModelImportError("inconsistent SBML:\n  " + "\n  ".join(shown))
+        raise ModelImportError(f"{heading}:\n  " + "\n  ".join(shown))
 
 
 def _check_packages(doc: libsbml.SBMLDocument, model: libsbml.Model) -> list[str]:
