@@ -174,6 +174,16 @@ class Model:
     def compartment_ids(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.compartments)
 
+    @cached_property
+    def rule_variables(self) -> frozenset[str]:
+        """Ids set by an assignment or rate rule (they cannot be set from outside)."""
+        return frozenset(r.variable for r in self.rules if not isinstance(r, AlgebraicRule))
+
+    @cached_property
+    def global_parameter_ids(self) -> frozenset[str]:
+        """Ids of the model's global parameters, as a set for membership tests."""
+        return frozenset(p.id for p in self.parameters)
+
     @property
     def assignment_rule_ids(self) -> tuple[str, ...]:
         return tuple(r.variable for r in self.rules if isinstance(r, AssignmentRule))

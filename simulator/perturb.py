@@ -550,9 +550,8 @@ def _phenotype_overrides(model: Model, names) -> dict:
 
 
 def _check_drug(model: Model, name: str) -> None:
-    params = {p.id: p for p in model.parameters}
-    if name in params and name not in set(model.assignment_rule_ids) and \
-            not any(getattr(r, "variable", None) == name for r in model.rules):
+    params = model.global_parameter_ids
+    if name in params and name not in model.rule_variables:
         return
     known = _drug_names(model)
     pool = known or sorted(params)
