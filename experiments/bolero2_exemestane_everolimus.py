@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 import simulator as sim
 
 NAME = "bolero2_exemestane_everolimus"
@@ -31,15 +29,9 @@ TITLE = "BOLERO-2 analogue: everolimus adds to exemestane in estrogen-deprivatio
 
 def main(out_dir="out/experiments", quick=False):
     """Run the study; write ``<out_dir>/bolero2_exemestane_everolimus/{figure.png,results.csv}``."""
-    out = Path(out_dir) / NAME
-    out.mkdir(parents=True, exist_ok=True)
     study = sim.compare_arms(sim.load_model(), ARMS, cells=CELLS, weeks=WEEKS,
                              points=15 if quick else 57)
-    fig = study.plot(course_cell="LTED", title=TITLE)
-    fig.savefig(out / "figure.png", dpi=110)
-    plt.close(fig)
-    study.table.to_csv(out / "results.csv", index=False)
-    return {"figure": out / "figure.png", "csv": out / "results.csv", "table": study.table}
+    return study.save(Path(out_dir) / NAME, course_cell="LTED", title=TITLE)
 
 
 if __name__ == "__main__":

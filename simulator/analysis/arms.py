@@ -76,6 +76,22 @@ class ArmComparison:
         return fig
 
 
+    def save(self, out_dir, *, course_cell: str | None = None, title: str = "") -> dict:
+        """Write ``figure.png`` and ``results.csv`` into ``out_dir`` (created if needed).
+
+        Returns ``{"figure": path, "csv": path, "table": DataFrame}``."""
+        from pathlib import Path
+
+        import matplotlib.pyplot as plt
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        fig = self.plot(course_cell=course_cell, title=title)
+        fig.savefig(out / "figure.png", dpi=110)
+        plt.close(fig)
+        self.table.to_csv(out / "results.csv", index=False)
+        return {"figure": out / "figure.png", "csv": out / "results.csv", "table": self.table}
+
+
 def compare_arms(model, arms: dict, *, cells: dict, weeks: float = 4.0, points: int = 57,
                  assay_hours: float = 72.0) -> ArmComparison:
     """Run every arm and an untreated control in every cell type.
