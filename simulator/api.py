@@ -6,6 +6,7 @@ also on disk, see :mod:`simulator.codegen.numba_fns`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,19 @@ class CompiledModel:
     model: Model
     system: object
     numpy: object
-    used_params: frozenset
+    used_params: np.ndarray          # indices of parameters the rates or triggers use
     _segmenters: dict = field(default_factory=dict)
+
+    @cached_property
+    def settable_params(self) -> frozenset:
+        """Ids ``params=`` accepts: parameters and compartments."""
+        return frozenset(self.model.parameter_ids) | frozenset(self.model.compartment_ids)
+
+    @cached_property
+    def settable_initial(self) -> frozenset:
+        """Ids ``initial=`` accepts: species, states, parameters and compartments."""
+        return (frozenset(self.model.species_ids) | self.settable_params
+                | frozenset(self.system.state_ids))
 
     def segmenter(self, options: SolverOptions, backend: str):
         key = (backend, options)
@@ -80,7 +92,7 @@ def compile_model(model: Model) -> CompiledModel:
     used = set()
     for e in (*system.rhs, *(ev.trigger for ev in system.events)):
         used |= e.free_symbols
-    used_idx = frozenset(j for j, s in enumerate(system.p) if s in used)
+    used_idx = np.array([j for j, s in enumerate(system.p) if s in used], dtype=np.int64)
     cm = CompiledModel(model, system, fns, used_idx)
     _CACHE[model.hash] = cm
     return cm
@@ -107,14 +119,14 @@ def _overrides(model: Model, cm: CompiledModel, params, initial, drugs, phenotyp
     from simulator.perturb import treatment_overrides
     out: dict[str, float] = {}
     out.update(treatment_overrides(model, drugs=drugs, phenotype=phenotype))
-    settable_params = set(model.parameter_ids) | set(model.compartment_ids)
+    settable_params = cm.settable_params
     for k, v in (params or {}).items():
         if k not in settable_params:
             if k in model.species_ids:
                 raise UnknownIdError(f"'{k}' is a species of model '{model.id}'; set it with initial={{'{k}': ...}}")
             raise unknown_id("parameter", k, settable_params, model=model.id)
         out[k] = _finite(k, v)
-    valid_initial = set(model.species_ids) | settable_params | set(cm.system.state_ids)
+    valid_initial = cm.settable_initial
     for k, v in (initial or {}).items():
         if k not in valid_initial:
             raise unknown_id("initial value", k, valid_initial, model=model.id)
@@ -139,7 +151,7 @@ def _initial(cm: CompiledModel, overrides: dict, t0: float):
     system = cm.system
     y0, p = system.init.values(overrides, t0)
     bad = [system.state_ids[i] for i in np.flatnonzero(~np.isfinite(y0))]
-    bad += [system.param_ids[j] for j in cm.used_params if not np.isfinite(p[j])]
+    bad += [system.param_ids[j] for j in cm.used_params[~np.isfinite(p[cm.used_params])]]
     if bad:
         raise InvalidValueError(
             f"model '{cm.model.id}': initial value of {', '.join(repr(b) for b in bad)} is not a finite "
@@ -207,17 +219,16 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
     if backend == "auto":
         backend = "scipy" if options.method in ("LSODA", "BDF", "Radau") else _default_backend()
     from simulator.solvers.driver import run
-    res = run(cm.numpy, cm.segmenter(options, backend), y0, p, t_out, t0=t0)
+    seg = cm.segmenter(options, backend)
+    res = run(cm.numpy, seg, y0, p, t_out, t0=t0)
     system = cm.system
-    param_values = {k: float(v) for k, v in zip(system.param_ids, p)}
+    param_values = dict(zip(system.param_ids, p.tolist()))
     if not res.success:
         err = _integration_error(cm, res, param_values)
         if on_failure == "raise":
             raise err
-    with np.errstate(all="ignore"):
-        values = cm.numpy.outputs(res.t, res.y, list(res.p.T))
+    values, nonfinite = _outputs(cm, seg, res)
     message = res.message
-    nonfinite = _nonfinite_outputs(cm, values)
     if nonfinite:
         message = (message + "; " if message else "") + (
             "the model's own math gives non-finite values for " + ", ".join(nonfinite[:10]))
@@ -247,10 +258,17 @@ def _integration_error(cm, res, params) -> IntegrationError:
         t_fail=res.t_fail, species=bad, params=params)
 
 
-def _nonfinite_outputs(cm, values) -> list[str]:
-    """Ids whose values are NaN or infinite somewhere: flagged, never passed on silently."""
-    cols = np.flatnonzero((~np.isfinite(values)).any(axis=0))
-    return [cm.numpy.output_ids[c] for c in cols]
+def _outputs(cm, seg, res) -> tuple[np.ndarray, list[str]]:
+    """Every output on the trajectory's rows, and the ids whose values are NaN or infinite
+    somewhere (flagged, never passed on silently). Native code when the backend has it."""
+    native = seg.outputs(res.t, res.y, res.p) if len(res.t) else None
+    if native is not None:
+        values, bad = native
+    else:
+        with np.errstate(all="ignore"):
+            values = cm.numpy.outputs(res.t, res.y, list(res.p.T))
+        bad = (~np.isfinite(values)).any(axis=0)
+    return values, [cm.numpy.output_ids[c] for c in np.flatnonzero(bad)]
 
 
 GROWTH_STATES = ("tumor_burden",)

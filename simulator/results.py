@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -58,8 +59,9 @@ class Trajectory:
     provenance: dict = field(default_factory=dict)
     model_id: str = ""
 
-    def __post_init__(self):
-        object.__setattr__(self, "_index", {k: i for i, k in enumerate(self.ids)})
+    @cached_property
+    def _index(self) -> dict:
+        return {k: i for i, k in enumerate(self.ids)}
 
     def __getitem__(self, key: str) -> np.ndarray:
         """Values of one id over time, shape (n_t,)."""

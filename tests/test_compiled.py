@@ -203,7 +203,7 @@ def test_generated_code_has_only_our_identifiers():
     import re
     identifiers = set(re.findall(r"[%@][A-Za-z_$][\w.$]*", gen.ir))
     ours = {"%t", "%y", "%p", "%out", "%c", "%jnz", "%a", "%x", "@rhs", "@jac", "@dfdt",
-            "@triggers", "@decomp", "@solve"}
+            "@triggers", "@outputs", "@decomp", "@solve"}
     assert {i for i in identifiers if not re.fullmatch(r"%v\d+|@llvm\.\w+\.f64", i)} <= ours
 
 

@@ -7,6 +7,7 @@ functions with C signatures (pointers to float64 arrays)::
     jac(t, y, p, out)          out[k] = d rhs[rows[k]] / d y[cols[k]]   (nonzeros only)
     dfdt(t, y, p, out)         out[i] = d rhs_i / dt   (explicit time dependence)
     triggers(t, y, p, out)     out[e] = trigger of event e   (uint8 0/1)
+    outputs(t, y, p, out)      out[k] = output k (every id a Trajectory reports)
     decomp(c, jnz, a) -> int   a = LU of c I - J on the fixed sparse pattern; 0, or 1 if a
                                pivot is zero or not finite
     solve(a, x)                x = (c I - J)^-1 x, in place
@@ -44,10 +45,10 @@ import numpy as np
 import sympy
 
 from simulator.codegen.common import SymbolMap
-from simulator.errors import UnsupportedFeatureError
+from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "4"
+CODEGEN_VERSION = "5"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 _FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
@@ -306,6 +307,10 @@ def _floor_like_derivatives(e):
 _ATTRS = "nounwind"
 
 
+def _is_boolean(e) -> bool:
+    return isinstance(e, _Boolean) and not isinstance(e, sympy.Symbol)
+
+
 def _model_function(decls, names, name, exprs, *, bool_out=False) -> str:
     em = _Emitter(decls, names)
     for k, e in enumerate(exprs):
@@ -313,6 +318,8 @@ def _model_function(decls, names, name, exprs, *, bool_out=False) -> str:
             b = em.bool(e)
             v = em.emit(f"zext i1 {b} to i8")
             em.store("%out", k, v, "i8")
+        elif _is_boolean(e):             # a logical output reads as 1.0 / 0.0
+            em.store("%out", k, em.emit(f"uitofp i1 {em.bool(e)} to double"))
         else:
             em.store("%out", k, em.num(e))
     out_t = "i8*" if bool_out else "double*"
@@ -456,6 +463,21 @@ class GeneratedCode:
     time_dependent: bool
     lu_nnz: int
     lu_fill: int
+    n_outputs: int = 0               # 0 when the outputs have no native form
+
+    def meta(self) -> dict:
+        """Everything but the IR, as stored beside cached code."""
+        return dict(n_states=self.n_states, n_params=self.n_params, n_events=self.n_events,
+                    jac_rows=list(self.jac_rows), jac_cols=list(self.jac_cols),
+                    time_dependent=self.time_dependent, lu_nnz=self.lu_nnz,
+                    lu_fill=self.lu_fill, n_outputs=self.n_outputs)
+
+    @classmethod
+    def from_meta(cls, key: str, meta: dict, ir: str = "") -> "GeneratedCode":
+        return cls(key=key, ir=ir, n_states=meta["n_states"], n_params=meta["n_params"],
+                   n_events=meta["n_events"], jac_rows=tuple(meta["jac_rows"]),
+                   jac_cols=tuple(meta["jac_cols"]), time_dependent=meta["time_dependent"],
+                   lu_nnz=meta["lu_nnz"], lu_fill=meta["lu_fill"], n_outputs=meta["n_outputs"])
 
 
 def system_key(system: OdeSystem) -> str:
@@ -468,6 +490,8 @@ def system_key(system: OdeSystem) -> str:
         h.update(sympy.srepr(smap.rename(e)).encode() + b"\n")
     for ev in system.events:
         h.update(b"E" + sympy.srepr(smap.rename(ev.trigger)).encode() + b"\n")
+    for k, e in system.outputs.items():
+        h.update(b"O" + k.encode() + sympy.srepr(smap.rename(e)).encode() + b"\n")
     return h.hexdigest()[:24]
 
 
@@ -508,6 +532,14 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
              _model_function(decls, names, "jac", jexprs),
              _model_function(decls, names, "dfdt", dfdt),
              _model_function(decls, names, "triggers", trig, bool_out=True)]
+    n_out = 0
+    try:  # outputs are a convenience: a model whose rhs compiles must not fail on them
+        outs = [smap.rename(e) for e in system.outputs.values()]
+        out_decls = set(decls)
+        funcs.append(_model_function(out_decls, names, "outputs", outs))
+        decls, n_out = out_decls, len(outs)
+    except ModelError:
+        pass
     plan = lu_plan(n, jrows, jcols)
     lu = _lu_functions(decls, plan, jrows, jcols)
     key = key or system_key(system)
@@ -515,7 +547,7 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
           + "\n".join(sorted(decls)) + "\n\n" + "\n\n".join(funcs) + "\n\n" + lu)
     return GeneratedCode(key=key, ir=ir, n_states=n, n_params=m, n_events=len(trig),
                          jac_rows=tuple(jrows), jac_cols=tuple(jcols), time_dependent=time_dep,
-                         lu_nnz=plan.nnz, lu_fill=plan.fill)
+                         lu_nnz=plan.nnz, lu_fill=plan.fill, n_outputs=n_out)
 
 
 # ----------------------------------------------------------------------------------------
@@ -582,6 +614,8 @@ class NumbaFunctions:
     triggers: NativeFunction
     decomp: NativeFunction
     solve: NativeFunction
+    outputs: NativeFunction | None = None
+    n_outputs: int = 0
     ir: str = field(repr=False, default="")
 
     @property
@@ -608,6 +642,18 @@ class NumbaFunctions:
     def triggers_py(self, t, y, p) -> np.ndarray:
         """Trigger values, bool ``(n_events,)``."""
         return self._call(self.triggers, t, y, p, np.zeros(self.n_events, np.uint8)).astype(bool)
+
+    def outputs_py(self, t, Y, P) -> tuple[np.ndarray, np.ndarray]:
+        """Every output on rows ``(t[k], Y[k], P[k])``: values ``(n_t, n_outputs)`` and a
+        per-output flag of any non-finite value. Needs ``n_outputs`` (native outputs)."""
+        from simulator.codegen.outputs_kernel import fill_outputs
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        Y = np.ascontiguousarray(Y, dtype=np.float64)
+        P = np.ascontiguousarray(P, dtype=np.float64)
+        out = np.empty((len(t), self.n_outputs))
+        bad = np.zeros(self.n_outputs, dtype=np.uint8)
+        fill_outputs(self.outputs, t, Y, P, out, bad)
+        return out, bad.astype(bool)
 
 
 def cache_dir() -> Path:
@@ -663,11 +709,7 @@ def _from_object_cache(base: Path, okey: str, system: OdeSystem) -> NumbaFunctio
         return None
     try:
         meta = json.loads(mpath.read_text())
-        gen = GeneratedCode(key=meta["key"], ir="", n_states=meta["n_states"],
-                            n_params=meta["n_params"], n_events=meta["n_events"],
-                            jac_rows=tuple(meta["jac_rows"]), jac_cols=tuple(meta["jac_cols"]),
-                            time_dependent=meta["time_dependent"], lu_nnz=meta["lu_nnz"],
-                            lu_fill=meta["lu_fill"])
+        gen = GeneratedCode.from_meta(meta["key"], meta)
         if (gen.n_states, gen.n_params, gen.n_events) != (system.n_states, system.n_params,
                                                            len(system.events)):
             return None
@@ -677,11 +719,8 @@ def _from_object_cache(base: Path, okey: str, system: OdeSystem) -> NumbaFunctio
 
 
 def _header(gen: GeneratedCode) -> str:
-    meta = dict(n_states=gen.n_states, n_params=gen.n_params, n_events=gen.n_events,
-                jac_rows=list(gen.jac_rows), jac_cols=list(gen.jac_cols),
-                time_dependent=gen.time_dependent, lu_nnz=gen.lu_nnz, lu_fill=gen.lu_fill)
     import json
-    return "; meta " + json.dumps(meta) + "\n"
+    return "; meta " + json.dumps(gen.meta()) + "\n"
 
 
 def _from_cache(key: str, path: Path) -> GeneratedCode | None:
@@ -689,12 +728,7 @@ def _from_cache(key: str, path: Path) -> GeneratedCode | None:
     try:
         text = path.read_text()
         first, ir = text.split("\n", 1)
-        meta = json.loads(first[len("; meta "):])
-        return GeneratedCode(key=key, ir=ir, n_states=meta["n_states"], n_params=meta["n_params"],
-                             n_events=meta["n_events"], jac_rows=tuple(meta["jac_rows"]),
-                             jac_cols=tuple(meta["jac_cols"]),
-                             time_dependent=meta["time_dependent"], lu_nnz=meta["lu_nnz"],
-                             lu_fill=meta["lu_fill"])
+        return GeneratedCode.from_meta(key, json.loads(first[len("; meta "):]), ir)
     except (OSError, ValueError, KeyError):
         return None
 
@@ -732,7 +766,9 @@ def _wrap(engine, gen: GeneratedCode, ir: str) -> NumbaFunctions:
         lu_nnz=gen.lu_nnz, lu_fill=gen.lu_fill,
         rhs=fn("rhs", SIG_MODEL), jac=fn("jac", SIG_MODEL), dfdt=fn("dfdt", SIG_MODEL),
         triggers=fn("triggers", SIG_TRIG), decomp=fn("decomp", SIG_DECOMP),
-        solve=fn("solve", SIG_SOLVE), ir=ir)
+        solve=fn("solve", SIG_SOLVE),
+        outputs=fn("outputs", SIG_MODEL) if gen.n_outputs else None, n_outputs=gen.n_outputs,
+        ir=ir)
 
 
 def load_object(data: bytes, gen: GeneratedCode) -> NumbaFunctions:

@@ -77,3 +77,9 @@ class Segmenter:
     def integrate(self, t0: float, y0: np.ndarray, p: np.ndarray, t_out: np.ndarray,
                   t_end: float, trig0: np.ndarray) -> Segment:
         raise NotImplementedError
+
+    def outputs(self, t: np.ndarray, Y: np.ndarray, P: np.ndarray):
+        """Every output of the system on rows ``(t[k], Y[k], P[k])`` in the backend's own
+        compiled form: ``(values (n_t, n_outputs), nonfinite (n_outputs,) bool)``, or None
+        when the backend has none (then the numpy functions evaluate them)."""
+        return None

@@ -627,6 +627,12 @@ class CompiledSegmenter(Segmenter):
         self._fres = np.zeros(2)
         self._resume = (None, 0.0)      # (t_stop of the last segment, its next step)
 
+    def outputs(self, t, Y, P):
+        """The outputs through the model's native ``outputs`` function (see the base class)."""
+        if not self.fns.n_outputs:
+            return None
+        return self.fns.outputs_py(t, Y, P)
+
     def integrate(self, t0, y0, p, t_out, t_end, trig0) -> Segment:
         """Integrate one segment; see :mod:`simulator.solvers.base` for the contract."""
         fns, o = self.fns, self.options
