@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
+from simulator.constraints import make_explicit
 from simulator.errors import InvalidValueError, ModelImportError, UnknownIdError, unknown_id
 from simulator.model import (
     TIME, AlgebraicRule, AssignmentRule, Model, RateOf, RateRule, SpeciesReference,
@@ -31,8 +32,9 @@ from simulator.system import EventSpec, OdeSystem
 
 
 def build_system(model: Model) -> OdeSystem:
-    """Flatten ``model`` into the symbolic system the solvers integrate."""
-    return _Builder(model).build()
+    """Flatten ``model`` into the symbolic system the solvers integrate (algebraic rules and
+    fast reactions are first made explicit by :func:`simulator.constraints.make_explicit`)."""
+    return _Builder(make_explicit(model)).build()
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,9 @@ class _Builder:
         for sid, sr in self.srefs.items():  # SBML L2 stoichiometryMath acts as an assignment rule
             if sr.stoichiometry_math is not None and sid not in self.ar:
                 self.ar[sid] = sr.stoichiometry_math
-        if any(isinstance(r, AlgebraicRule) for r in model.rules):
-            from simulator.errors import UnsupportedFeatureError
-            raise UnsupportedFeatureError(["algebraic rule"], source=model.source)
+        if any(isinstance(r, AlgebraicRule) for r in model.rules) or any(r.fast for r in model.reactions):
+            raise ModelImportError(f"model '{model.id}' still has algebraic rules or fast reactions: "
+                                   "build it with build_system, which makes them explicit")
         self._val: dict[sympy.Symbol, sympy.Expr] = {}
         self._rhs_cache: dict[int, sympy.Expr] = {}
         self._in_progress: set = set()

@@ -411,10 +411,9 @@ class _Reader:
 
     def _rule(self, r):
         ast = r.getMath() if r.isSetMath() else None
-        if r.isAlgebraic():
-            self.unsupported.append(f"algebraic rule{_at(r)} "
-                                    f"(0 = {libsbml.formulaToL3String(ast) if ast else ''})")
-            return AlgebraicRule(math=None, line=_line(r))
+        if r.isAlgebraic():  # solved for its variable by simulator.constraints
+            return AlgebraicRule(math=self.math.number(ast, where=f"algebraic rule{_at(r)}"),
+                                 line=_line(r))
         var = r.getVariable()
         kind = "assignmentRule" if r.isAssignment() else "rateRule"
         self._target(f"{kind} for '{var}'", var, r)

@@ -1,0 +1,186 @@
+"""simulator.constraints: algebraic rules and fast reactions made explicit, checked against
+analytic solutions and against libroadrunner on hand-written explicit equivalents."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import simulator as sim
+from simulator.constraints import make_explicit
+from simulator.errors import ModelImportError, UnsupportedFeatureError
+from simulator.model import AlgebraicRule, AssignmentRule
+from simulator.solvers.base import SolverOptions
+from tests.conftest import roadrunner_from
+
+BACKENDS = ["scipy", "compiled"]
+TIGHT = SolverOptions(rtol=1e-10, atol=1e-14)
+
+
+def _scaled_error(got, ref, rtol=1e-8, atol=1e-10):
+    return np.max(np.abs(np.asarray(got) - ref) / (atol + rtol * np.abs(ref)))
+
+
+def _roadrunner(text, t, ids):
+    r = roadrunner_from(text)
+    r.integrator.relative_tolerance = 1e-10
+    r.integrator.absolute_tolerance = 1e-14
+    species = set(r.model.getFloatingSpeciesIds()) | set(r.model.getBoundarySpeciesIds())
+    r.timeCourseSelections = ["time"] + [f"[{i}]" if i in species else i for i in ids]
+    out = r.simulate(float(t[0]), float(t[-1]), len(t))
+    return {i: np.asarray(out[:, k + 1]) for k, i in enumerate(ids)}
+
+
+# --- algebraic rules -------------------------------------------------------------------
+
+CONSERVED = """
+model conserved
+  compartment C = 1
+  species S1 in C, S2 in C
+  J0: -> S1; C*k2*S2
+  0 = S1 + S2 - k1
+  S1 = 0.5; S2 = 0.5; k1 = 1; k2 = 1.3
+end
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_species_fixed_by_an_algebraic_rule_is_analytic(backend):
+    # S2 = k1 - S1, so dS1/dt = k2 (k1 - S1): S1 = k1 - (k1 - S1(0)) exp(-k2 t)
+    t = np.linspace(0, 5, 51)
+    traj = sim.simulate(sim.load_model(CONSERVED), t, options=TIGHT, backend=backend)
+    s1 = 1.0 - 0.5 * np.exp(-1.3 * t)
+    assert _scaled_error(traj["S1"], s1) < 10
+    assert _scaled_error(traj["S2"], 1.0 - s1) < 10
+
+
+IMPLICIT = """
+model implicit
+  compartment V = 1
+  var compartment V
+  species A in V, B in V
+  var X, Y, R
+  J0: A -> B; k*A*V
+  J1: B -> ; kd*B*V*X
+  0 = V - 1 - 0.5*sin(time)
+  0 = X + Y - B
+  0 = X - Y - 0.1*time
+  0 = R - rateOf(kd)
+  kd' = -0.05*kd
+  A = 2; B = 0; k = 0.7; kd = 0.3; X = 0; Y = 0; R = 0
+end
+"""
+
+EXPLICIT = """
+model explicit
+  compartment V = 1
+  var compartment V
+  species A in V, B in V
+  J0: A -> B; k*A*V
+  J1: B -> ; kd*B*V*X
+  V := 1 + 0.5*sin(time)
+  X := (B + 0.1*time)/2
+  Y := (B - 0.1*time)/2
+  R := rateOf(kd)
+  kd' = -0.05*kd
+  A = 2; B = 0; k = 0.7; kd = 0.3
+end
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_coupled_rules_compartment_and_rateof_match_libroadrunner(backend):
+    # libroadrunner refuses algebraic rules: it runs the same model written explicitly
+    model = sim.load_model(IMPLICIT)
+    assert sum(isinstance(r, AlgebraicRule) for r in model.rules) == 4
+    t = np.linspace(0, 10, 101)
+    ids = ["A", "B", "V", "X", "Y", "R"]
+    traj = sim.simulate(model, t, options=TIGHT, backend=backend)
+    ref = _roadrunner(EXPLICIT, t, ids)
+    for i in ids:
+        assert _scaled_error(traj[i], ref[i]) < 10, i
+
+
+def test_rules_become_assignment_rules_for_the_free_variable():
+    model = sim.load_model(IMPLICIT)
+    explicit = make_explicit(model)
+    targets = {r.variable for r in explicit.rules if isinstance(r, AssignmentRule)}
+    assert targets == {"V", "X", "Y", "R"}
+    assert not any(isinstance(r, AlgebraicRule) for r in explicit.rules)
+    assert explicit.hash == model.hash and model.rules != explicit.rules  # input untouched
+    plain = sim.load_model(EXPLICIT)
+    assert make_explicit(plain) is plain
+
+
+def test_initial_value_comes_from_the_rule():
+    # k1 = 0 as written, but the rule holds at t0: k1 = 10, and what uses k1 sees 10
+    text = """
+    model init
+      var k1
+      k1 = 0; P = 1
+      0 = 10 - k1
+      species S; S = 0
+      J0: -> S; k1
+      E0: at k1 > 4.5, t0=false: P = 3
+    end
+    """
+    traj = sim.simulate(sim.load_model(text), np.linspace(0, 2, 3), options=TIGHT)
+    np.testing.assert_allclose(traj["k1"], [10, 10, 10])
+    np.testing.assert_allclose(traj["S"], [0, 10, 20], rtol=1e-9)
+    np.testing.assert_allclose(traj["P"], [3, 3, 3])  # fired at t0 (initialValue false)
+
+
+def test_the_variable_without_a_value_is_the_one_determined():
+    text = """
+    model pick
+      var p, q
+      p = 2
+      0 = q - 3*p
+    end
+    """
+    model = sim.load_model(text)
+    (rule,) = [r for r in make_explicit(model).rules if isinstance(r, AssignmentRule)]
+    assert rule.variable == "q"
+    traj = sim.simulate(model, np.linspace(0, 1, 3), options=TIGHT)
+    np.testing.assert_allclose(traj["q"], 6.0)
+    np.testing.assert_allclose(traj["p"], 2.0)
+
+
+def test_piecewise_rule_is_solved_branch_by_branch():
+    text = "model pw\n var x\n x = 0\n 0 = piecewise(x - 1, time < 0.5, 2*x - 4)\nend"
+    traj = sim.simulate(sim.load_model(text), np.array([0.0, 0.25, 0.75, 1.0]), options=TIGHT)
+    np.testing.assert_allclose(traj["x"], [1, 1, 2, 2])
+
+
+def test_rule_with_several_roots_is_unsupported_and_named():
+    text = "model two\n var x\n x = 1\n 0 = x^2 - 4\nend"
+    model = sim.load_model(text)
+    with pytest.raises(UnsupportedFeatureError,
+                       match=r"algebraic rule, line \d+ \(0 = x\*\*2 - 4\) cannot be solved in "
+                             r"closed form for 'x': it has 2 solutions"):
+        sim.simulate(model, [0.0, 1.0])
+
+
+def test_rule_without_a_closed_form_is_unsupported():
+    model = sim.load_model("model lw\n var x\n x = 1\n 0 = exp(x) + x\nend")
+    with pytest.raises(UnsupportedFeatureError, match=r"closed form for 'x'.*LambertW"):
+        sim.simulate(model, [0.0, 1.0])
+
+
+def test_dependent_rules_are_unsupported_naming_both():
+    text = "model dep\n var x, y\n x = 1; y = 1\n 0 = x + y - 2\n 0 = 2*x + 2*y - 4\nend"
+    with pytest.raises(UnsupportedFeatureError, match=r"0 = x \+ y - 2\).*0 = 2\*x \+ 2\*y - 4\)"
+                                                      r".*not independent"):
+        sim.simulate(sim.load_model(text), [0.0, 1.0])
+
+
+def test_rule_whose_only_variable_an_event_sets_determines_nothing():
+    text = "model ev\n var x\n x = 1\n 0 = x - 1\n E: at time > 0.5: x = 5\nend"
+    with pytest.raises(ModelImportError, match=r"algebraic rule, line \d+ \(0 = x - 1\) "
+                                               r"determines no variable"):
+        sim.simulate(sim.load_model(text), [0.0, 1.0])
+
+
+def test_over_determined_rules_are_an_import_error():
+    # libsbml's own overdetermination check catches this one when the model is read
+    with pytest.raises(ModelImportError, match="overdetermined"):
+        sim.load_model("model od\n var x\n x = 1\n 0 = x - 3\n 0 = x - 4\nend")
