@@ -93,6 +93,35 @@ def test_first_order_decay_is_analytic(backend):
     assert _scaled_error(traj["A"], 2 * np.exp(-0.7 * t), 1e-8, 1e-12) < 20
 
 
+HILL_FROM_ZERO = """
+model hill
+  x = 0; y = 1; h = 2; K = 1
+  J1: -> x; 1
+  J2: y -> ; y * x^h / (K^h + x^h)
+end
+"""
+
+
+@pytest.mark.parametrize("backend", ["compiled", "scipy"])
+def test_hill_term_with_symbolic_exponent_starting_at_zero(backend):
+    # d/dx x^h is h x^(h-1), finite at x = 0; sympy's form h x^h / x was 0/0 there and
+    # made the Rosenbrock matrix singular at t = 0.  x = t, so y(t) = exp(-(t - atan t)).
+    tr = sim.simulate(HILL_FROM_ZERO, [0.0, 1.0, 2.0], backend=backend,
+                      options=SolverOptions(rtol=1e-9, atol=1e-12))
+    exact = np.exp(-(tr.t - np.arctan(tr.t)))
+    np.testing.assert_allclose(tr["y"], exact, rtol=1e-6)
+
+
+def test_symbolic_power_derivative_is_finite_at_zero():
+    import sympy
+    from simulator.codegen.derivatives import derivative
+    x, h = sympy.symbols("x h")
+    d = derivative(x**h / (1 + x**h), x)
+    assert d.subs({h: 2, x: 0}) == 0
+    assert d.subs({h: 1, x: 0}) == 1
+    assert sympy.simplify(d - sympy.diff(x**h / (1 + x**h), x)) == 0
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_robertson_is_cheap_and_accurate(backend):
     model = sim.load_model(ROBERTSON)

@@ -45,10 +45,11 @@ import numpy as np
 import sympy
 
 from simulator.codegen.common import SymbolMap
+from simulator.codegen.derivatives import derivative
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "5"
+CODEGEN_VERSION = "6"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 _FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
@@ -288,22 +289,6 @@ class _Emitter:
         return self.emit(f"fcmp une double {self.num(e)}, {_const(0.0)}")
 
 
-def _floor_like_derivatives(e):
-    """d/dx of floor/ceiling/sign/Heaviside is 0 almost everywhere: drop those Derivatives."""
-    rep = {}
-    for d in e.atoms(sympy.Derivative):
-        if isinstance(d.expr, (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)):
-            rep[d] = sympy.Integer(0)
-        elif (isinstance(d.expr, sympy.Mod) and d.variables == (d.expr.args[0],)
-              and not d.expr.args[1].has(d.expr.args[0])):
-            rep[d] = sympy.Integer(1)          # d/dx (x mod c) = 1 almost everywhere
-    e = e.xreplace(rep) if rep else e
-    deltas = list(e.atoms(sympy.DiracDelta))
-    e = e.xreplace({d: sympy.Integer(0) for d in deltas}) if deltas else e
-    subs = [x for x in e.atoms(sympy.Subs) if not x.expr.has(sympy.Derivative)]
-    return e.xreplace({x: x.doit() for x in subs}) if subs else e
-
-
 _ATTRS = "nounwind"
 
 
@@ -518,13 +503,13 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
         free = f.free_symbols
         for j, yj in enumerate(smap.y):
             if yj in free:
-                d = _floor_like_derivatives(sympy.diff(f, yj))
+                d = derivative(f, yj)
                 if d != 0:
                     jrows.append(i)
                     jcols.append(j)
                     jexprs.append(d)
     time_dep = any(smap.t in f.free_symbols for f in rhs)
-    dfdt = ([_floor_like_derivatives(sympy.diff(f, smap.t)) for f in rhs] if time_dep
+    dfdt = ([derivative(f, smap.t) for f in rhs] if time_dep
             else [sympy.Integer(0)] * n)
     trig = [smap.rename(ev.trigger, f"trigger of event '{ev.id}'") for ev in system.events]
     decls: set = set()
@@ -783,7 +768,8 @@ def load_object(data: bytes, gen: GeneratedCode) -> NumbaFunctions:
 
 # sources that turn a Model into an OdeSystem and the system into code: part of the key of
 # cached machine code, so that a change to any of them never reuses stale code
-_SOURCES = ("system.py", "semantics.py", "mathml.py", "codegen/common.py", "codegen/numba_fns.py")
+_SOURCES = ("system.py", "semantics.py", "mathml.py", "codegen/common.py", "codegen/derivatives.py",
+            "codegen/numba_fns.py")
 
 
 def object_key(system: OdeSystem) -> str | None:

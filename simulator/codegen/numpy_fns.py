@@ -12,6 +12,7 @@ import numpy as np
 import sympy
 
 from simulator.codegen.common import SymbolMap
+from simulator.codegen.derivatives import derivative
 from simulator.system import OdeSystem
 
 def _select(condlist, choicelist, default=np.nan):
@@ -103,16 +104,6 @@ def _relations(expr) -> list:
     return [r for r in sympy.preorder_traversal(expr) if isinstance(r, Relational)]
 
 
-def _step_derivatives_zero(e):
-    """floor, ceiling, sign, ... are piecewise constant: their derivatives are 0 (a.e.)."""
-    from sympy import Derivative
-    steps = (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)
-    zero = {d: sympy.Integer(0) for d in e.atoms(Derivative) if isinstance(d.expr, steps)}
-    zero.update({s: sympy.Integer(0) for s in e.atoms(sympy.Subs)
-                 if isinstance(s.expr, Derivative) and isinstance(s.expr.expr, steps)})
-    return e.xreplace(zero) if zero else e
-
-
 class _LazyJacobian:
     """The analytic Jacobian ``J[i, j] = d rhs_i / d y_j``, differentiated on first use
     (the compiled backend builds its own; only Newton and the scipy backend need this)."""
@@ -128,7 +119,7 @@ class _LazyJacobian:
             free = f.free_symbols
             for j, yj in enumerate(system.y):
                 if yj in free:
-                    d = _step_derivatives_zero(sympy.diff(f, yj))
+                    d = derivative(f, yj)
                     if d != 0:
                         entries.append((i, j, d))
         self.pattern = np.zeros((n, n), dtype=bool)

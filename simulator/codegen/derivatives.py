@@ -1,0 +1,59 @@
+"""Symbolic derivatives for generated Jacobians: ``sympy.diff`` with rules that keep them
+finite where the function itself is.
+
+sympy differentiates ``x**h`` (symbolic ``h``) as ``h*x**h/x``, which is 0/0 at ``x = 0``
+although the derivative there is finite for ``h >= 1`` (a Hill term with its ligand at
+zero, the usual start of a drug experiment). Here powers with a non-numeric exponent are
+differentiated as ``h*x**(h - 1)``. Functions that are constant almost everywhere (floor,
+ceiling, sign, Heaviside, and ``x mod c`` in ``x``) get their almost-everywhere derivatives.
+"""
+from __future__ import annotations
+
+import sympy
+
+
+class _Power(sympy.Function):
+    """``b**e`` during differentiation (no evaluation, so sympy keeps the form we give)."""
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        b, e = self.args
+        if argindex == 1:
+            return e * _Power(b, e - 1)
+        return _Power(b, e) * sympy.log(b)
+
+
+def _is_symbolic_power(e) -> bool:
+    return e.is_Pow and not e.exp.is_Number
+
+
+def derivative(expr, var):
+    """``d expr / d var`` in closed form, without the 0/0 forms described above."""
+    if var not in expr.free_symbols:
+        return sympy.Integer(0)
+    wrapped = expr.replace(_is_symbolic_power, lambda e: _Power(*e.args))
+    d = sympy.diff(wrapped, var)
+    if d.has(_Power):
+        d = d.replace(lambda e: isinstance(e, _Power), lambda e: sympy.Pow(*e.args))
+    return _almost_everywhere(d)
+
+
+def _almost_everywhere(e):
+    """Derivatives of piecewise-constant functions: 0 (and 1 for ``x mod c`` in ``x``)."""
+    rep = {}
+    for d in e.atoms(sympy.Derivative):
+        if isinstance(d.expr, (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)):
+            rep[d] = sympy.Integer(0)
+        elif (isinstance(d.expr, sympy.Mod) and d.variables == (d.expr.args[0],)
+              and not d.expr.args[1].has(d.expr.args[0])):
+            rep[d] = sympy.Integer(1)
+    rep.update({s: sympy.Integer(0) for s in e.atoms(sympy.Subs)
+                if isinstance(s.expr, sympy.Derivative)
+                and isinstance(s.expr.expr, (sympy.floor, sympy.ceiling, sympy.sign,
+                                             sympy.Heaviside))})
+    e = e.xreplace(rep) if rep else e
+    deltas = list(e.atoms(sympy.DiracDelta))
+    e = e.xreplace({d: sympy.Integer(0) for d in deltas}) if deltas else e
+    subs = [x for x in e.atoms(sympy.Subs) if not x.expr.has(sympy.Derivative)]
+    return e.xreplace({x: x.doit() for x in subs}) if subs else e
