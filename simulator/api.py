@@ -89,11 +89,7 @@ def compile_model(model: Model) -> CompiledModel:
         return hit
     system = build_system(model)
     fns = compile_numpy(system)
-    used = set()
-    for e in (*system.rhs, *(ev.trigger for ev in system.events)):
-        used |= e.free_symbols
-    used_idx = np.array([j for j, s in enumerate(system.p) if s in used], dtype=np.int64)
-    cm = CompiledModel(model, system, fns, used_idx)
+    cm = CompiledModel(model, system, fns, system.used_params())
     _CACHE[model.hash] = cm
     return cm
 

@@ -83,3 +83,11 @@ class OdeSystem:
     @property
     def n_params(self) -> int:
         return len(self.p)
+
+    def used_params(self) -> np.ndarray:
+        """Indices of the parameters that rates or event triggers use: the ones that must
+        have finite values before a run starts."""
+        used = set()
+        for e in (*self.rhs, *(ev.trigger for ev in self.events)):
+            used |= e.free_symbols
+        return np.array([j for j, s in enumerate(self.p) if s in used], dtype=np.int64)

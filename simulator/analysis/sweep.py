@@ -216,10 +216,7 @@ class _Prepared:
         self.fns = compile_numba(system)
         self._readouts: dict[tuple, object] = {}
         self._lock = threading.Lock()
-        used = set()
-        for e in (*system.rhs, *(ev.trigger for ev in system.events)):
-            used |= e.free_symbols
-        self.used_params = np.array([j for j, s in enumerate(system.p) if s in used], dtype=int)
+        self.used_params = system.used_params()
 
     def readout_fn(self, readouts: tuple):
         with self._lock:
