@@ -62,10 +62,10 @@ def make_explicit(model: Model) -> Model:
     ModelImportError
         Algebraic rules that determine no variable, or more rules than variables.
     """
-    if any(r.fast for r in model.reactions):
-        model = _Fast(model).explicit()
     if any(isinstance(r, AlgebraicRule) for r in model.rules):
         model = _Algebraic(model).explicit()
+    if any(r.fast for r in model.reactions):
+        model = _Fast(model).explicit()
     return model
 
 
@@ -135,7 +135,6 @@ def _unique_solution(equations, unknowns):
     """The unique solution of ``equations = 0`` for ``unknowns`` as {unknown: expr}, or a
     string saying why there is none. A single equation that is piecewise in its unknown,
     under conditions free of it, is solved branch by branch."""
-    allowed = _PRINTABLE.union(*(_functions(e) for e in equations))
     if len(equations) == 1:
         folded = sympy.piecewise_fold(equations[0])
         if isinstance(folded, sympy.Piecewise) and not any(
@@ -147,9 +146,21 @@ def _unique_solution(equations, unknowns):
                     return f"{sol} where {c}"
                 pieces.append((sol[unknowns[0]], c))
             return {unknowns[0]: sympy.Piecewise(*pieces)}
+    sols = _solutions(equations, unknowns)
+    if isinstance(sols, str):
+        return sols
+    if len(sols) > 1:
+        return f"it has {len(sols)} solutions"
+    return sols[0]
+
+
+def _solutions(equations, unknowns):
+    """Every real solution of ``equations = 0`` for ``unknowns``, each explicit and printable,
+    as a list of {unknown: expr}; or a string saying why there is none."""
+    allowed = _PRINTABLE.union(*(_functions(e) for e in equations))
     # SBML values are real: solve over the reals, and drop complex roots
     symbols = set(unknowns).union(*(e.free_symbols for e in equations))
-    real = {u: sympy.Dummy(u.name, real=True) for u in symbols}
+    real = {u: sympy.Dummy(getattr(u, "name", "u"), real=True) for u in symbols}
     eqs = [e.xreplace(real) for e in equations]
     try:
         sols = sympy.solve(eqs, [real[u] for u in unknowns], dict=True)
@@ -157,21 +168,20 @@ def _unique_solution(equations, unknowns):
         return f"sympy cannot solve it ({type(err).__name__})"
     back = {d: u for u, d in real.items()}
     sols = [s for s in sols if not any(v.has(sympy.I) for v in s.values())]
-    real = {u: real[u] for u in unknowns}
     if not sols:
         return "sympy finds no solution"
-    if len(sols) > 1:
-        return f"it has {len(sols)} solutions"
-    (sol,) = sols
-    out = {}
-    for u, d in real.items():
-        value = sol.get(d)
-        if value is None or value.free_symbols & set(real.values()):
-            return "the rules do not fix it (they are not independent)"
-        value = value.xreplace(back)
-        if value.has(sympy.nan, sympy.zoo, sympy.I) or not _functions(value) <= allowed:
-            return f"the solution {value} is not real or uses functions SBML math lacks"
-        out[u] = value
+    out = []
+    for sol in sols:
+        one = {}
+        for u in unknowns:
+            value = sol.get(real[u])
+            if value is None or value.free_symbols & {real[v] for v in unknowns}:
+                return "the equations do not fix every unknown (they are not independent)"
+            value = value.xreplace(back)
+            if value.has(sympy.nan, sympy.zoo, sympy.I) or not _functions(value) <= allowed:
+                return f"the solution {value} is not real or uses functions SBML math lacks"
+            one[u] = value
+        out.append(one)
     return out
 
 
@@ -342,11 +352,303 @@ def _blocks(exprs, match) -> list[list[int]]:
 
 
 class _Fast:
+    """Rapid equilibrium of the fast reactions, as conserved moieties plus assignment rules."""
+
+    PREFIX = "_fast_moiety_"
+
     def __init__(self, model: Model):
         self.m = model
+        self.fast = [r for r in model.reactions if r.fast]
+        self.defs = _assignment_map(model)
+        self.species = {s.id: s for s in model.species}
+        self.comps = {c.id: c for c in model.compartments}
+        self.params = {p.id: p for p in model.parameters}
+        self.event_targets = {a.variable for e in model.events for a in e.assignments}
+        self.srefs = {sr.id: sr for r in model.reactions for sr in (*r.reactants, *r.products)
+                      if sr.id}
+        self.local = {k: v for r in model.reactions for k, v in r.local_parameters}
+        self.problems: list[str] = []
 
+    # --- helpers ---------------------------------------------------------------------
+    def _problem(self, rids, why: str) -> None:
+        names = ", ".join(f"'{r}'" for r in rids)
+        self.problems.append(f"fast reaction(s) {names}: {why}")
+
+    def _amount_valued(self, s) -> bool:
+        c = self.comps.get(s.compartment)
+        return s.has_only_substance_units or (c is not None and c.spatial_dimensions == 0)
+
+    def _is_constant(self, expr) -> bool:
+        """True if ``expr`` is fixed for the whole run (numbers and constant ids only)."""
+        ruled = {r.variable for r in self.m.rules}
+        for sym in expr.free_symbols:
+            name = sym.name
+            if sym == TIME or name in self.event_targets or name in ruled:
+                return False
+            p, c, sr = self.params.get(name), self.comps.get(name), self.srefs.get(name)
+            if not ((p is not None and p.constant) or (c is not None and c.constant)
+                    or (sr is not None and sr.constant) or name in self.local):
+                return False
+        return not expr.atoms(RateOf)
+
+    def _stoich(self, sr) -> sympy.Expr:
+        if sr.stoichiometry_math is not None:
+            return sr.stoichiometry_math
+        if sr.id:
+            return sympy.Symbol(sr.id)
+        return sympy.Float(1.0 if sr.stoichiometry is None else sr.stoichiometry)
+
+    def _cf(self, sid: str):
+        s = self.species[sid]
+        cf = s.conversion_factor or self.m.conversion_factor
+        return sympy.Symbol(cf) if cf else sympy.Integer(1)
+
+    def _changes(self, r: Reaction) -> dict[str, sympy.Expr]:
+        """Species whose amount ``r`` changes -> net stoichiometry (model symbols)."""
+        out: dict[str, sympy.Expr] = {}
+        for sign, refs in ((-1, r.reactants), (1, r.products)):
+            for sr in refs:
+                s = self.species.get(sr.species)
+                if s is None or s.boundary_condition or s.constant:
+                    continue
+                out[sr.species] = out.get(sr.species, sympy.Integer(0)) + sign * self._stoich(sr)
+        return out
+
+    def _components(self, changes) -> list[list[int]]:
+        """Fast reactions grouped by the fast species they change or their rates read."""
+        parent = list(range(len(self.fast)))
+
+        def find(i):
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        owner: dict[str, int] = {}
+        for i, r in enumerate(self.fast):
+            rate = _expand(r.rate if r.rate is not None else sympy.Integer(0), self.defs)
+            touched = set(changes[i]) | {s.name for s in rate.free_symbols}
+            for sid in touched:
+                if sid in owner:
+                    parent[find(i)] = find(owner[sid])
+                else:
+                    owner[sid] = i
+        groups: dict[int, list[int]] = {}
+        for i in range(len(self.fast)):
+            groups.setdefault(find(i), []).append(i)
+        return list(groups.values())
+
+    # --- the transform -----------------------------------------------------------------
     def explicit(self) -> Model:
-        names = [r.id for r in self.m.reactions if r.fast]
-        raise UnsupportedFeatureError(
-            [f"reaction '{n}' is a fast reaction (fast=\"true\")" for n in names],
-            source=self.m.source)
+        m = self.m
+        # a fast reaction whose rate is identically 0 moves nothing, fast or slow
+        zero = {r.id for r in self.fast
+                if _expand(r.rate if r.rate is not None else sympy.Integer(0), self.defs) == 0}
+        if zero:
+            m = self.m = dataclasses.replace(m, reactions=tuple(
+                dataclasses.replace(r, fast=False) if r.id in zero else r for r in m.reactions))
+            self.fast = [r for r in m.reactions if r.fast]
+            if not self.fast:
+                return m
+        changes = []
+        for r in self.fast:
+            ch = self._changes(r)
+            changes.append(ch)
+            for sid, n in ch.items():
+                st = _expand(n * self._cf(sid), self.defs)
+                if not self._is_constant(st):
+                    self._problem([r.id], f"the stoichiometry of '{sid}' (times its conversion "
+                                          "factor) is not constant")
+        fast_species = {sid for ch in changes for sid in ch}
+        for e in m.events:
+            for a in e.assignments:
+                if a.variable in fast_species:
+                    self._problem([r.id for r, ch in zip(self.fast, changes) if a.variable in ch],
+                                  f"event '{e.id}' assigns to its species '{a.variable}'")
+        if self.problems:
+            raise UnsupportedFeatureError(self.problems, source=m.source)
+        taken = set(m.compartment_ids) | set(m.species_ids) | set(m.parameter_ids) \
+            | {r.id for r in m.reactions}
+        new_params, new_rules, new_ias = [], [], []
+        counter = 0
+        for comp in self._components(changes):
+            rids = [self.fast[i].id for i in comp]
+            sids = sorted({sid for i in comp for sid in changes[i]},
+                          key=lambda s: m.species_ids.index(s))
+            N = sympy.Matrix([[changes[i].get(sid, sympy.Integer(0)) * self._cf(sid) for i in comp]
+                              for sid in sids])
+            N = N.applyfunc(lambda x: _expand(x, self.defs))
+            moieties = [v.T for v in N.T.nullspace()]
+            moieties = [sympy.Matrix([[sympy.nsimplify(x) if x.is_Float else x for x in row]])
+                        for row in moieties]
+            ws = []
+            for L in moieties:
+                counter += 1
+                wid = f"{self.PREFIX}{counter}"
+                while wid in taken:
+                    wid = "_" + wid
+                taken.add(wid)
+                ws.append((wid, L))
+            sol = self._solve(comp, rids, sids, N, ws)
+            if sol is None:
+                continue
+            for wid, L in ws:
+                new_params.append(Parameter(id=wid, value=None, constant=False,
+                                            name="conserved moiety of fast reactions "
+                                                 + ", ".join(rids)))
+                new_ias.append(InitialAssignment(symbol=wid, math=sum(
+                    (L[j] * self._initial_amount(sid) for j, sid in enumerate(sids)),
+                    sympy.Integer(0))))
+                new_rules.append(RateRule(variable=wid, math=self._slow_rate(L, sids)))
+            for sid in sids:
+                s = self.species[sid]
+                value = sol[sid] if self._amount_valued(s) else sol[sid] / sympy.Symbol(s.compartment)
+                new_rules.append(AssignmentRule(variable=sid, math=value, line=s.line))
+        if self.problems:
+            raise UnsupportedFeatureError(self.problems, source=m.source)
+        # the fast species are now rule-held, so the fast reactions move nothing; their
+        # species references stay (their ids may be used in math)
+        reactions = tuple(dataclasses.replace(r, fast=False) if r.fast else r
+                          for r in m.reactions)
+        ias = tuple(a for a in m.initial_assignments if a.symbol not in fast_species)
+        return dataclasses.replace(
+            m, reactions=reactions, parameters=m.parameters + tuple(new_params),
+            initial_assignments=ias + tuple(new_ias), rules=m.rules + tuple(new_rules))
+
+    def _initial_amount(self, sid: str) -> sympy.Expr:
+        s = self.species[sid]
+        V = sympy.Symbol(s.compartment)
+        amount_valued = self._amount_valued(s)
+        ia = {a.symbol: a.math for a in self.m.initial_assignments}
+        if sid in ia and ia[sid] is not None:
+            return ia[sid] if amount_valued else ia[sid] * V
+        if s.initial_concentration is not None:
+            c = sympy.Float(s.initial_concentration)
+            return c * V
+        if s.initial_amount is not None:
+            return sympy.Float(s.initial_amount)
+        return sympy.nan
+
+    def _slow_rate(self, L, sids) -> sympy.Expr:
+        """d(L . A)/dt from the slow reactions (reaction ids stand for their rates)."""
+        total = sympy.Integer(0)
+        for r in self.m.reactions:
+            if r.fast:
+                continue
+            for sign, refs in ((-1, r.reactants), (1, r.products)):
+                for sr in refs:
+                    if sr.species in sids:
+                        j = sids.index(sr.species)
+                        total += L[j] * self._cf(sr.species) * sign * self._stoich(sr) \
+                            * sympy.Symbol(r.id)
+        return total
+
+    def _solve(self, comp, rids, sids, N, ws):
+        """Fast species amounts (model symbols and the moiety ids) or None (problem noted)."""
+        amounts = {sid: sympy.Dummy(f"A_{sid}") for sid in sids}
+        to_amounts = {}
+        for sid in sids:
+            s = self.species[sid]
+            a = amounts[sid]
+            to_amounts[sympy.Symbol(sid)] = a if self._amount_valued(s) else a / sympy.Symbol(s.compartment)
+        rates = []
+        unknown = set(amounts.values())
+        for i in comp:
+            r = self.fast[i]
+            v = _expand(r.rate if r.rate is not None else sympy.Integer(0), self.defs)
+            plain, back = _opaque_rates(v)
+            if back and any(f.free_symbols & set(to_amounts) for f in back.values()):
+                self._problem(rids, "its rate uses rateOf of a fast species")
+                return None
+            v = plain.xreplace(to_amounts).xreplace(back)
+            coeff, factors = sympy.factor_terms(v).as_coeff_mul()
+            for f in factors:
+                if not (f.free_symbols & unknown) and self._may_vanish(f):
+                    self._problem([r.id], f"its rate has the factor {f}, which may vanish and "
+                                          "leave the equilibrium undetermined")
+                    return None
+            rates.append(v)
+        conserved = [sum((L[j] * amounts[sid] for j, sid in enumerate(sids)), sympy.Integer(0))
+                     - sympy.Symbol(wid) for wid, L in ws]
+        # a rate piecewise under conditions free of the fast species: solve branch by branch
+        for k, v in enumerate(rates):
+            folded = sympy.piecewise_fold(v)
+            if isinstance(folded, sympy.Piecewise) and not any(
+                    c.free_symbols & unknown for _, c in folded.args):
+                pieces = []
+                for e, c in folded.args:
+                    got = self._equilibrium(rids, sids, N, amounts,
+                                            rates[:k] + [e] + rates[k + 1:], conserved)
+                    if got is None:
+                        return None
+                    pieces.append((got, c))
+                return {sid: sympy.Piecewise(*[(g[sid], c) for g, c in pieces]) for sid in sids}
+        return self._equilibrium(rids, sids, N, amounts, rates, conserved)
+
+    def _equilibrium(self, rids, sids, N, amounts, rates, conserved):
+        sols = _solutions(list(rates) + list(conserved), list(amounts.values()))
+        if isinstance(sols, str):
+            self._problem(rids, f"the equilibrium cannot be solved in closed form: {sols}")
+            return None
+        if len(sols) > 1:
+            chosen = self._stable(sols, rates, amounts, sids, N)
+            if chosen is None:
+                self._problem(rids, f"the equilibrium has {len(sols)} solutions and no "
+                                    "stability test picks one")
+                return None
+        else:
+            chosen = {sid: sols[0][amounts[sid]] for sid in sids}
+        return chosen
+
+    def _may_vanish(self, f) -> bool:
+        """Whether the factor ``f`` of a fast rate may be 0 over a stretch of time (then the
+        equilibrium is undetermined). Factors that move continuously (time, rate rules,
+        species) vanish at instants only."""
+        if f.is_number:
+            return bool(f == 0)
+        rate_ruled = {r.variable for r in self.m.rules if isinstance(r, RateRule)}
+        ia = {a.symbol: a.math for a in self.m.initial_assignments}
+        values = {}
+        for sym in f.free_symbols:
+            name = sym.name
+            if sym == TIME or name in rate_ruled or name in self.species:
+                return False
+            p, c, sr = self.params.get(name), self.comps.get(name), self.srefs.get(name)
+            v = (p.value if p is not None else c.size if c is not None
+                 else sr.stoichiometry if sr is not None else self.local.get(name))
+            if name in ia:  # an initial assignment of numbers (and time: SBML starts at 0)
+                e = ia[name].xreplace({TIME: sympy.Integer(0)}) if ia[name] is not None else None
+                v = e if e is not None and e.is_number else None
+            if v is None or name in self.event_targets:  # nothing else moves a parameter
+                return True
+            values[sym] = v
+        try:
+            return bool(f.xreplace(values) == 0)
+        except TypeError:
+            return True
+
+    def _stable(self, sols, rates, amounts, sids, N):
+        """Pick, branch by branch, the root that is stable under the fast dynamics:
+        ``J = dv/dA . N`` with negative eigenvalues (one or two fast reactions)."""
+        n = len(rates)
+        if n > 2:
+            return None
+        A = [amounts[sid] for sid in sids]
+        dv = sympy.Matrix([[sympy.diff(v, a) for a in A] for v in rates])
+        pieces = []
+        for sol in sols:
+            J = (dv * N).xreplace(sol)
+            if n == 1:
+                cond = J[0, 0] < 0
+            else:
+                cond = sympy.And(J.trace() < 0, J.det() > 0)
+            if cond is sympy.false:
+                continue
+            pieces.append((sol, cond))
+        if not pieces:
+            return None
+        if len(pieces) == 1:
+            return {sid: pieces[0][0][amounts[sid]] for sid in sids}
+        return {sid: sympy.Piecewise(*[(sol[amounts[sid]], cond) for sol, cond in pieces[:-1]],
+                                     (pieces[-1][0][amounts[sid]], True))
+                for sid in sids}

@@ -184,3 +184,76 @@ def test_over_determined_rules_are_an_import_error():
     # libsbml's own overdetermination check catches this one when the model is read
     with pytest.raises(ModelImportError, match="overdetermined"):
         sim.load_model("model od\n var x\n x = 1\n 0 = x - 3\n 0 = x - 4\nend")
+
+
+# --- fast reactions --------------------------------------------------------------------
+
+FAST_THEN_SLOW = """
+model fast_then_slow
+  compartment C = 1
+  species A in C, B in C, P in C
+  J0: A -> B; C*(kf*A - kr*B)
+  J1: B -> P; C*k*B
+  A = 3; B = 0; P = 0; kf = 2; kr = 1; k = 0.5
+end
+"""
+
+
+def _fast(text, *reactions):
+    """SBML of an Antimony model with the named reactions marked fast="true" (SBML L3v1)."""
+    from simulator.io.antimony import antimony_to_sbml
+    sbml = antimony_to_sbml(text, "<test>")
+    sbml = sbml.replace("level3/version2/core", "level3/version1/core").replace(
+        'level="3" version="2"', 'level="3" version="1"')
+    sbml = sbml.replace("<reaction ", '<reaction fast="false" ')
+    for rid in reactions:
+        sbml = sbml.replace(f'<reaction fast="false" id="{rid}" ',
+                            f'<reaction fast="true" id="{rid}" ', 1)
+    assert sbml.count('fast="true"') == len(reactions)
+    return sbml
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rapid_equilibrium_feeding_a_slow_reaction_is_analytic(backend):
+    # A <-> B in equilibrium (B = kf/(kf+kr) w, w = A + B); w decays by k B:
+    # w = 3 exp(-k kf/(kf+kr) t), P = 3 - w
+    model = sim.load_model(_fast(FAST_THEN_SLOW, "J0"))
+    t = np.linspace(0, 6, 31)
+    traj = sim.simulate(model, t, options=TIGHT, backend=backend)
+    w = 3 * np.exp(-0.5 * 2 / 3 * t)
+    assert _scaled_error(traj["A"], w / 3) < 10
+    assert _scaled_error(traj["B"], 2 * w / 3) < 10
+    assert _scaled_error(traj["P"], 3 - w) < 10
+
+
+def test_fast_binding_picks_the_physical_root():
+    # A + B <-> AB fast: kf A B = kr AB with A + AB = 2, B + AB = 1: the stable, non-negative
+    # root of the quadratic (the other one has AB > 1)
+    text = """
+    model bind
+      compartment C = 1
+      species A in C, B in C, AB in C
+      J0: A + B -> AB; C*(kf*A*B - kr*AB)
+      A = 2; B = 1; AB = 0; kf = 3; kr = 0.5
+    end
+    """
+    traj = sim.simulate(sim.load_model(_fast(text, "J0")), [0.0, 1.0], options=TIGHT)
+    x = np.roots([3.0, -(3.0 * 3 + 0.5), 3.0 * 2])   # kf x^2 - (kf (a+b) + kr) x + kf a b = 0
+    x = x[(x >= 0) & (x <= 1)][0]
+    np.testing.assert_allclose(traj["AB"], x, rtol=1e-9)
+    np.testing.assert_allclose(traj["A"], 2 - x, rtol=1e-9)
+    np.testing.assert_allclose(3 * traj["A"] * traj["B"], 0.5 * traj["AB"], rtol=1e-9)
+
+
+def test_fast_rate_that_an_event_can_switch_off_is_unsupported():
+    text = FAST_THEN_SLOW.replace("kf = 2;", "kf = 2; g = 1;").replace(
+        "C*(kf*A - kr*B)", "g*C*(kf*A - kr*B)") + ""
+    text = text.replace("end", "  E: at time > 1: g = 0\nend")
+    with pytest.raises(UnsupportedFeatureError, match=r"fast reaction\(s\) 'J0'.*factor g"):
+        sim.simulate(sim.load_model(_fast(text, "J0")), [0.0, 1.0])
+
+
+def test_event_on_a_fast_species_is_unsupported():
+    text = FAST_THEN_SLOW.replace("end", "  E: at time > 1: A = 5\nend")
+    with pytest.raises(UnsupportedFeatureError, match=r"'J0'.*event 'E' assigns to its species 'A'"):
+        sim.simulate(sim.load_model(_fast(text, "J0")), [0.0, 1.0])

@@ -376,10 +376,7 @@ class _Reader:
                                      f"'{mod.getSpecies()}', which is not a species"
                                      + suggest(mod.getSpecies(), self.species_ids))
             modifiers.append(mod.getSpecies())
-        fast = bool(r.isSetFast() and r.getFast())
-        if fast:
-            self.unsupported.append(f"reaction '{rid}'{_at(r)} is a fast reaction "
-                                    f"(fast=\"true\")")
+        fast = bool(r.isSetFast() and r.getFast())  # made explicit by simulator.constraints
         rate, local_params = None, ()
         if r.isSetKineticLaw():
             kl = r.getKineticLaw()
