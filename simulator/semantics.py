@@ -346,8 +346,14 @@ class Initializer:
         self.exprs = exprs
         self.amount_valued = {s.id: b._is_amount_valued(s) for s in m.species}
         self._compiled: dict[str, tuple] = {}
-        self._base: dict[float, dict] = {}
+        self._base: dict[float, tuple] = {}         # t0 -> (values by id, y0, p)
         self._users: dict[str, set] | None = None
+        self._state_index = {k: i for i, k in enumerate(self.state_ids)}
+        self._param_index = {k: j for j, k in enumerate(self.param_ids)}
+        self._converted_in: dict[str, list] = {}   # compartment -> species held as amount from a concentration
+        for k in (*self.state_ids, *self.param_ids):
+            if k in self.species and not self.amount_valued[k] and self.held[k].amount:
+                self._converted_in.setdefault(self.species[k].compartment, []).append(k)
 
     def _dependents(self, changed) -> set:
         """Ids whose initial value depends (transitively) on any id in ``changed``."""
@@ -375,8 +381,40 @@ class Initializer:
         return hit
 
     def values(self, overrides: dict, t0: float):
-        """Initial ``(y0, p)`` at time ``t0`` with ``overrides`` (id -> value) applied."""
-        exprs = self.exprs
+        """Initial ``(y0, p)`` at time ``t0`` with ``overrides`` (id -> value) applied.
+
+        The defaults at each ``t0`` are computed once; with overrides, only the ids that
+        depend on an overridden one are recomputed and patched into copies of them."""
+        overridden = self._checked(overrides)
+        base = self._base.get(t0)
+        if base is None:
+            vals = self._evaluate(self.exprs, overridden, t0, {})
+            y0, p = self._arrays(vals)
+            if not overridden and len(self._base) < 8:
+                self._base[t0] = (vals, y0.copy(), p.copy())
+            return y0, p
+        default_vals, y0, p = base
+        y0, p = y0.copy(), p.copy()
+        if not overridden:
+            return y0, p
+        stale = self._dependents(overridden)
+        fresh = self._evaluate(stale, overridden, t0, {}, default_vals, stale)
+
+        def value(k):
+            return fresh[k] if k in fresh else default_vals[k]
+        touched = set(stale)
+        for c in stale & self.comps.keys():
+            touched.update(self._converted_in.get(c, ()))
+        for k in touched:
+            i = self._state_index.get(k)
+            if i is not None:
+                y0[i] = self._amount(k, value)
+            j = self._param_index.get(k)
+            if j is not None:
+                p[j] = self._amount(k, value)
+        return y0, p
+
+    def _checked(self, overrides: dict) -> dict[str, float]:
         overridden: dict[str, float] = {}
         for k, v in overrides.items():
             if k not in self.settable:
@@ -388,17 +426,19 @@ class Initializer:
             if not np.isfinite(v):
                 raise InvalidValueError(f"value for '{k}' must be finite, got {v!r}")
             overridden[k] = v
-        base = self._base.get(t0)
-        if base is None:
-            vals: dict[str, float] = {}
-        else:  # reuse the defaults, recomputing only what depends on an override
-            stale = self._dependents(overridden)
-            vals = {k: v for k, v in base.items() if k not in stale}
+        return overridden
+
+    def _evaluate(self, keys, overridden, t0, vals, defaults=None, stale=()) -> dict:
+        """Values of ``keys`` (and what they need) into ``vals``; ids outside ``stale`` are
+        read from ``defaults`` when given."""
+        exprs = self.exprs
         visiting: set[str] = set()
 
         def value(k: str) -> float:
             if k in vals:
                 return vals[k]
+            if defaults is not None and k not in stale:
+                return defaults[k]
             if k in visiting:
                 raise ModelImportError(f"initial assignments / rules of model '{self.model_id}' "
                                        f"form a cycle through '{k}'")
@@ -421,26 +461,27 @@ class Initializer:
                 visiting.discard(k)
             return vals[k]
 
-        needed = set(self.state_ids) | set(self.param_ids)
         with np.errstate(all="ignore"):
-            for k in exprs:
+            for k in keys:
                 try:
                     value(k)
                 except _Deferred as d:
-                    if k in needed:
+                    if k in self._state_index or k in self._param_index:
                         from simulator.errors import UnsupportedFeatureError
                         raise UnsupportedFeatureError(
                             [f"initial value of '{k}' depends on rateOf('{d.args[0]}') at the start time"]) from None
-        if not overridden and len(self._base) < 8:
-            self._base[t0] = dict(vals)
+        return vals
 
-        def amount(i):
-            v = vals[i]
-            if i in self.species and not self.amount_valued[i] and self.held[i].amount:
-                return v * vals[self.species[i].compartment]
-            return v
-        y0 = np.array([amount(i) for i in self.state_ids], dtype=float)
-        p = np.array([amount(i) for i in self.param_ids], dtype=float)
+    def _amount(self, i: str, value) -> float:
+        """The held value of id ``i``: species kept as amounts are converted from concentration."""
+        v = value(i)
+        if i in self.species and not self.amount_valued[i] and self.held[i].amount:
+            return v * value(self.species[i].compartment)
+        return v
+
+    def _arrays(self, vals: dict):
+        y0 = np.array([self._amount(i, vals.__getitem__) for i in self.state_ids], dtype=float)
+        p = np.array([self._amount(i, vals.__getitem__) for i in self.param_ids], dtype=float)
         return y0, p
 
 

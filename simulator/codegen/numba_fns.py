@@ -768,7 +768,8 @@ def load_object(data: bytes, gen: GeneratedCode) -> NumbaFunctions:
 
 # sources that turn a Model into an OdeSystem and the system into code: part of the key of
 # cached machine code, so that a change to any of them never reuses stale code
-_SOURCES = ("system.py", "semantics.py", "mathml.py", "codegen/common.py", "codegen/derivatives.py",
+_SOURCES = ("system.py", "semantics.py", "constraints.py", "mathml.py", "codegen/common.py",
+            "codegen/derivatives.py",
             "codegen/numba_fns.py")
 
 
