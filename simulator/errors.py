@@ -5,7 +5,7 @@
     SimulatorError
     ├── ModelError(ValueError)
     │   ├── ModelImportError          missing file, malformed XML, invalid Antimony, bad reference
-    │   ├── UnsupportedFeatureError   valid SBML we don't handle (algebraic rules, fast reactions, delay)
+    │   ├── UnsupportedFeatureError   valid SBML we don't handle (e.g. an algebraic rule with no closed-form solution)
     │   ├── InvalidValueError         NaN, infinite or impossible (negative) values
     │   └── UnknownIdError            params / readout / target that doesn't exist
     ├── PerturbationError(ValueError) unknown drug or phenotype, bad dose, bad schedule
