@@ -28,19 +28,48 @@ def _is_symbolic_power(e) -> bool:
     return e.is_Pow and not e.exp.is_Number
 
 
+def gradient(expr, variables) -> list:
+    """``[d expr / d v for v in variables]`` in closed form, without the 0/0 forms above
+    (``expr`` is prepared once for all variables)."""
+    free = expr.free_symbols
+    wrapped = any(_is_symbolic_power(a) for a in expr.atoms(sympy.Pow))
+    if wrapped:
+        expr = expr.replace(_is_symbolic_power, lambda e: _Power(*e.args))
+    out = []
+    for v in variables:
+        if v not in free:
+            out.append(sympy.Integer(0))
+            continue
+        d = sympy.diff(expr, v)
+        if wrapped:
+            d = d.replace(lambda e: isinstance(e, _Power), lambda e: sympy.Pow(*e.args))
+        out.append(_almost_everywhere(d))
+    return out
+
+
 def derivative(expr, var):
-    """``d expr / d var`` in closed form, without the 0/0 forms described above."""
-    if var not in expr.free_symbols:
-        return sympy.Integer(0)
-    wrapped = expr.replace(_is_symbolic_power, lambda e: _Power(*e.args))
-    d = sympy.diff(wrapped, var)
-    if d.has(_Power):
-        d = d.replace(lambda e: isinstance(e, _Power), lambda e: sympy.Pow(*e.args))
-    return _almost_everywhere(d)
+    """``d expr / d var`` (see :func:`gradient`)."""
+    return gradient(expr, [var])[0]
+
+
+def jacobian_entries(rhs, y) -> tuple[list, list, list]:
+    """The structurally nonzero entries of ``d rhs_i / d y_j``: ``(rows, cols, exprs)``."""
+    rows, cols, exprs = [], [], []
+    for i, f in enumerate(rhs):
+        free = f.free_symbols
+        js = [j for j, yj in enumerate(y) if yj in free]
+        for j, d in zip(js, gradient(f, [y[j] for j in js])):
+            if d != 0:
+                rows.append(i)
+                cols.append(j)
+                exprs.append(d)
+    return rows, cols, exprs
 
 
 def _almost_everywhere(e):
     """Derivatives of piecewise-constant functions: 0 (and 1 for ``x mod c`` in ``x``)."""
+    if not e.atoms(sympy.Derivative, sympy.Subs, sympy.DiracDelta):
+        return e
     rep = {}
     for d in e.atoms(sympy.Derivative):
         if isinstance(d.expr, (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)):

@@ -45,7 +45,7 @@ import numpy as np
 import sympy
 
 from simulator.codegen.common import SymbolMap
-from simulator.codegen.derivatives import derivative
+from simulator.codegen.derivatives import derivative, jacobian_entries
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.system import OdeSystem
 
@@ -498,16 +498,7 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     names.update({s: ("load", "%p", j) for j, s in enumerate(smap.p)})
     rhs = [smap.rename(e, f"rate of change of '{sid}'")
            for e, sid in zip(system.rhs, system.state_ids)]
-    jrows, jcols, jexprs = [], [], []
-    for i, f in enumerate(rhs):
-        free = f.free_symbols
-        for j, yj in enumerate(smap.y):
-            if yj in free:
-                d = derivative(f, yj)
-                if d != 0:
-                    jrows.append(i)
-                    jcols.append(j)
-                    jexprs.append(d)
+    jrows, jcols, jexprs = jacobian_entries(rhs, smap.y)
     time_dep = any(smap.t in f.free_symbols for f in rhs)
     dfdt = ([derivative(f, smap.t) for f in rhs] if time_dep
             else [sympy.Integer(0)] * n)
@@ -769,8 +760,7 @@ def load_object(data: bytes, gen: GeneratedCode) -> NumbaFunctions:
 # sources that turn a Model into an OdeSystem and the system into code: part of the key of
 # cached machine code, so that a change to any of them never reuses stale code
 _SOURCES = ("system.py", "semantics.py", "constraints.py", "mathml.py", "codegen/common.py",
-            "codegen/derivatives.py",
-            "codegen/numba_fns.py")
+            "codegen/derivatives.py", "codegen/numba_fns.py")
 
 
 def object_key(system: OdeSystem) -> str | None:
@@ -829,7 +819,9 @@ def compile_numba(system: OdeSystem, *, directory: str | os.PathLike | None = No
             if fns is not None:
                 _LOADED[okey] = fns
                 return fns
-    key = system_key(system)
+    # the object key already covers everything the IR depends on; hashing the expressions
+    # (system_key, ~0.5 s of srepr on the bundled model) is only needed for hand-built systems
+    key = okey or system_key(system)
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]

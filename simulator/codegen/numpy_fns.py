@@ -12,7 +12,7 @@ import numpy as np
 import sympy
 
 from simulator.codegen.common import SymbolMap
-from simulator.codegen.derivatives import derivative
+from simulator.codegen.derivatives import jacobian_entries
 from simulator.system import OdeSystem
 
 def _select(condlist, choicelist, default=np.nan):
@@ -114,14 +114,7 @@ class _LazyJacobian:
 
     def _build(self):
         system, n = self.system, self.system.n_states
-        entries = []
-        for i, f in enumerate(system.rhs):
-            free = f.free_symbols
-            for j, yj in enumerate(system.y):
-                if yj in free:
-                    d = derivative(f, yj)
-                    if d != 0:
-                        entries.append((i, j, d))
+        entries = list(zip(*jacobian_entries(system.rhs, system.y)))
         self.pattern = np.zeros((n, n), dtype=bool)
         self.rows = np.array([e[0] for e in entries], dtype=int)
         self.cols = np.array([e[1] for e in entries], dtype=int)
