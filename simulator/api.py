@@ -67,6 +67,11 @@ class CompiledModel:
     def segmenter(self, options: SolverOptions, backend: str):
         key = (backend, options)
         if key not in self._segmenters:
+            if backend == "compiled" and self.numpy.delayed is not None:
+                from simulator.errors import UnsupportedFeatureError
+                from simulator.semantics import delay_uses
+                raise UnsupportedFeatureError([f"{w} uses csymbol 'delay', which only backend='scipy' "
+                                               "simulates" for w in delay_uses(self.model)])
             if backend == "scipy" or self.system.n_states == 0:
                 # nothing to integrate (only events and rules in time): no solver to compile
                 from simulator.solvers.scipy_backend import ScipySegmenter
@@ -213,10 +218,12 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
     t_out = _times(t, t0)
     y0, p = _initial(cm, overrides, t0)
     if backend == "auto":
-        backend = "scipy" if options.method in ("LSODA", "BDF", "Radau") else _default_backend()
+        scipy = options.method in ("LSODA", "BDF", "Radau") or cm.numpy.delayed is not None
+        backend = "scipy" if scipy else _default_backend()
     from simulator.solvers.driver import run
     seg = cm.segmenter(options, backend)
-    res = run(cm.numpy, seg, y0, p, t_out, t0=t0)
+    before = cm.system.init.before_start(overrides, y0, p) if cm.numpy.delayed is not None else None
+    res = run(cm.numpy, seg, y0, p, t_out, t0=t0, before_start=before)
     system = cm.system
     param_values = dict(zip(system.param_ids, p.tolist()))
     if not res.success:

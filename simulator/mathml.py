@@ -11,6 +11,7 @@ names                    ``Symbol(id)``; a local parameter ``k`` of reaction ``R
 csymbol time             :data:`simulator.model.TIME`
 csymbol avogadro         ``Float(AVOGADRO)``
 csymbol rateOf           ``RateOf(x)``
+csymbol delay            ``Delay(x, tau)``: the value of ``x`` at time ``t - tau``
 function definitions     expanded inline: the body is converted with each argument name
                          bound to the (converted) argument expression
 boolean used as number   ``Piecewise((1, b), (0, True))`` (``true``/``false`` -> 1/0)
@@ -38,9 +39,31 @@ from sympy.logic.boolalg import BooleanAtom, BooleanFunction
 
 from simulator.model import AVOGADRO, TIME, RateOf
 
-__all__ = ["FunctionDefinition", "MathConverter", "as_boolean", "as_number", "is_boolean"]
+__all__ = ["Delay", "FunctionDefinition", "MathConverter", "as_boolean", "as_number", "is_boolean"]
 
 _MAX_CALL_DEPTH = 64
+
+
+class Delay(sympy.Function):
+    """csymbol ``delay(x, tau)``: the value of the expression ``x`` at time ``t - tau``.
+
+    In a model's math the arguments are model symbols; in an
+    :class:`~simulator.system.OdeSystem` they are written in ``(t, y, p)`` and a third
+    argument may give ``x`` as it is evaluated before the start time (where ``rateOf`` of a
+    quantity follows its initial value, see :mod:`simulator.semantics`). A delayed value does
+    not depend on the current state: its derivative with respect to any symbol is 0.
+    """
+
+    nargs = (2, 3)
+
+    @classmethod
+    def eval(cls, x, tau, *rest):
+        if x.is_Number:          # a constant's past value is itself
+            return x
+        return None
+
+    def _eval_derivative(self, s):
+        return sympy.Integer(0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -232,7 +255,6 @@ _RELATIONAL_NP: dict[int, Callable] = {
 }
 
 _UNSUPPORTED_NAMES = {
-    libsbml.AST_FUNCTION_DELAY: "csymbol 'delay'",
     libsbml.AST_LAMBDA: "a lambda outside a function definition",
     libsbml.AST_CSYMBOL_FUNCTION: "an unknown csymbol function",
 }
@@ -519,6 +541,12 @@ class MathConverter:
             return sympy.nan
         return RateOf(self._convert(node.getChild(0), scope))
 
+    def _delay(self, node, scope):
+        if not self._arity(node, scope, 2):
+            return sympy.nan
+        x, tau = self._nums(node, scope)
+        return Delay(x, tau)
+
     def _call(self, node, scope):
         name = node.getName()
         fd = self.functions.get(name)
@@ -587,6 +615,7 @@ _HANDLERS: dict[int, Callable] = {
     libsbml.AST_LOGICAL_NOT: MathConverter._not,
     libsbml.AST_LOGICAL_IMPLIES: MathConverter._implies,
     libsbml.AST_FUNCTION_RATE_OF: MathConverter._rate_of,
+    libsbml.AST_FUNCTION_DELAY: MathConverter._delay,
     libsbml.AST_FUNCTION: MathConverter._call,
     **{t: MathConverter._relational for t in _RELATIONAL},
     **{t: MathConverter._unary for t in _UNARY},

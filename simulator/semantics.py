@@ -15,6 +15,12 @@ The rules applied (SBML L3v2 specification, sections 4.5-4.11):
   rule from the right-hand side.
 * A reaction id in math means that reaction's rate; a species reference id means its
   stoichiometry.
+* ``delay(x, tau)`` (csymbol) stays a :class:`~simulator.mathml.Delay` node whose arguments
+  are written in ``(t, y, p)`` like everything else; the solver evaluates ``x`` on the
+  recorded trajectory at ``t - tau``. Before the start time every quantity takes its initial
+  value as computed at that earlier time (an initial assignment ``sin(time)`` gives a sine
+  history), so ``rateOf`` of a state or parameter is 0 there and of a rule target its
+  rule's rate.
 """
 from __future__ import annotations
 
@@ -24,7 +30,10 @@ import numpy as np
 import sympy
 
 from simulator.constraints import make_explicit
-from simulator.errors import InvalidValueError, ModelImportError, UnknownIdError, unknown_id
+from simulator.errors import (
+    InvalidValueError, ModelImportError, UnknownIdError, UnsupportedFeatureError, unknown_id,
+)
+from simulator.mathml import Delay
 from simulator.model import (
     TIME, AlgebraicRule, AssignmentRule, Model, RateOf, RateRule, SpeciesReference,
 )
@@ -157,12 +166,24 @@ class _Builder:
         """``expr`` (model symbols) as an expression in t, y, p."""
         if expr is None:
             return sympy.Integer(0)
+        delayed = {}
+        if expr.has(Delay):  # delayed math is resolved on its own, then put back
+            holes = {d: sympy.Dummy("delayed") for d in _outermost_delays(expr)}
+            for d, hole in holes.items():
+                x, tau = d.args[0], d.args[1]
+                args = [self.resolve(x), self.resolve(tau)]
+                if x.atoms(RateOf):
+                    args.append(self.resolve(_prestart_rates(self, x)))
+                delayed[hole] = Delay(*args)
+            expr = expr.xreplace(holes)
         mapping = {}
         for f in expr.atoms(RateOf):
             mapping[f] = self.rate_of(f.args[0])
         for s in expr.free_symbols:
-            mapping[s] = self.val(s)
-        return expr.xreplace(mapping)
+            if s not in delayed:
+                mapping[s] = self.val(s)
+        out = expr.xreplace(mapping)
+        return out.xreplace(delayed) if delayed else out
 
     def rate_of(self, arg) -> sympy.Expr:
         """d(value of ``arg``)/dt along the flow (csymbol rateOf)."""
@@ -172,6 +193,9 @@ class _Builder:
         if name in self.held and self.held[name].kind == "y" and not self.held[name].amount:
             return self.rhs_of(self.held[name].index)
         v = self.val(arg)
+        if v.has(Delay):
+            raise UnsupportedFeatureError([f"rateOf('{name}') in model '{self.m.id}': the rate of a "
+                                           "value that uses csymbol 'delay' is not supported"])
         total = sympy.diff(v, self.t)
         for j, yj in enumerate(self.y):
             if yj in v.free_symbols:
@@ -341,11 +365,15 @@ class Initializer:
         exprs.update(b.ar)
         exprs.update(b.ia)
         for k, e in exprs.items():
+            if e.has(Delay):
+                e = exprs[k] = _with_prestart(b, e)
             if e.atoms(RateOf):
                 exprs[k] = _initial_rates(b, e)
         self.exprs = exprs
         self.amount_valued = {s.id: b._is_amount_valued(s) for s in m.species}
         self._compiled: dict[str, tuple] = {}
+        self._by_expr: dict = {}                    # delayed math -> (argument ids, function)
+        self._holes: dict[str, sympy.Basic] = {}    # "delay#i" argument -> its delay node
         self._base: dict[float, tuple] = {}         # t0 -> (values by id, y0, p)
         self._users: dict[str, set] | None = None
         self._state_index = {k: i for i, k in enumerate(self.state_ids)}
@@ -376,9 +404,29 @@ class Initializer:
         hit = self._compiled.get(k)
         if hit is None:
             e = self.exprs[k]
-            hit = _numeric(e) if not e.atoms(RateOf) else None
+            hit = self._numeric(e) if not e.atoms(RateOf) else None
             self._compiled[k] = hit
         return hit
+
+    @property
+    def depends_on_time(self) -> bool:
+        """True if some state's or parameter's initial value depends on the start time."""
+        timed = {k for k, e in self.exprs.items() if TIME in e.free_symbols}
+        return bool(self._dependents(timed) & (self._state_index.keys() | self._param_index.keys()))
+
+    def before_start(self, overrides: dict, y0: np.ndarray, p: np.ndarray):
+        """``f(s) -> (y, p)``: the values the model holds at a time ``s`` before the start
+        (each quantity at its initial value as computed at ``s``), for ``delay``."""
+        if not self.depends_on_time:
+            return lambda s: (y0, p)
+        overridden = self._checked(overrides)
+
+        def at(s):
+            value = self._valuer(overridden, float(s), {})
+            with np.errstate(all="ignore"):
+                return (np.array([self._amount(i, value) for i in self.state_ids], dtype=float),
+                        np.array([self._amount(i, value) for i in self.param_ids], dtype=float))
+        return at
 
     def values(self, overrides: dict, t0: float):
         """Initial ``(y0, p)`` at time ``t0`` with ``overrides`` (id -> value) applied.
@@ -431,6 +479,60 @@ class Initializer:
     def _evaluate(self, keys, overridden, t0, vals, defaults=None, stale=()) -> dict:
         """Values of ``keys`` (and what they need) into ``vals``; ids outside ``stale`` are
         read from ``defaults`` when given."""
+        value = self._valuer(overridden, t0, vals, defaults, stale)
+        with np.errstate(all="ignore"):
+            for k in keys:
+                try:
+                    value(k)
+                except _Deferred as d:
+                    if k in self._state_index or k in self._param_index:
+                        raise UnsupportedFeatureError(
+                            [f"initial value of '{k}' depends on rateOf('{d.args[0]}') at the start time"]) from None
+        return vals
+
+    def _delayed(self, names, overridden, t0, value) -> dict:
+        """Values of the ``delay(x, tau)`` nodes among an expression's argument names: ``x``
+        at ``t0 - tau``, with every quantity at its initial value computed at that time."""
+        out = {}
+        for n in names:
+            d = self._holes.get(n) if n is not None else None
+            if d is None:
+                continue
+            x, tau = d.args[0], d.args[1]
+            tau_v = self._value_of(tau, value, t0, overridden)
+            if not tau_v >= 0:
+                raise InvalidValueError(f"model '{self.model_id}': delay {tau} is {tau_v} at the "
+                                        f"start time {t0}; a delay must be a number >= 0")
+            if tau_v == 0:
+                out[n] = self._value_of(x, value, t0, overridden)
+            else:
+                s = t0 - tau_v
+                out[n] = self._value_of(d.args[2] if len(d.args) > 2 else x,
+                                        self._valuer(overridden, s, {}), s, overridden)
+        return out
+
+    def _value_of(self, expr, value, t0, overridden) -> float:
+        hit = self._by_expr.get(expr)
+        if hit is None:
+            hit = self._by_expr[expr] = self._numeric(expr)
+        names, f = hit
+        delayed = self._delayed(names, overridden, t0, value) if self._holes else {}
+        args = [np.float64(t0 if n is None else delayed[n] if n in delayed else value(n)) for n in names]
+        return float(f(*args))
+
+    def _numeric(self, expr):
+        """``_numeric`` with each outermost delay node passed in as an argument."""
+        if not expr.has(Delay):
+            return _numeric(expr)
+        holes = {}
+        for d in _outermost_delays(expr):
+            name = f"delay#{len(self._holes)}"
+            self._holes[name] = d
+            holes[d] = sympy.Symbol(name)
+        return _numeric(expr.xreplace(holes))
+
+    def _valuer(self, overridden, t0, vals, defaults=None, stale=()):
+        """The function ``value(id)`` that computes initial values at ``t0`` into ``vals``."""
         exprs = self.exprs
         visiting: set[str] = set()
 
@@ -453,7 +555,9 @@ class Initializer:
             names, f = fn
             visiting.add(k)
             try:
-                args = [np.float64(t0 if n is None else value(n)) for n in names]
+                delayed = self._delayed(names, overridden, t0, value) if self._holes else {}
+                args = [np.float64(t0 if n is None else delayed[n] if n in delayed else value(n))
+                        for n in names]
                 vals[k] = float(f(*args))
             except ZeroDivisionError:
                 vals[k] = np.nan
@@ -461,16 +565,7 @@ class Initializer:
                 visiting.discard(k)
             return vals[k]
 
-        with np.errstate(all="ignore"):
-            for k in keys:
-                try:
-                    value(k)
-                except _Deferred as d:
-                    if k in self._state_index or k in self._param_index:
-                        from simulator.errors import UnsupportedFeatureError
-                        raise UnsupportedFeatureError(
-                            [f"initial value of '{k}' depends on rateOf('{d.args[0]}') at the start time"]) from None
-        return vals
+        return value
 
     def _amount(self, i: str, value) -> float:
         """The held value of id ``i``: species kept as amounts are converted from concentration."""
@@ -529,6 +624,78 @@ def _rate_in_model_symbols(b: _Builder, name: str):
         return total
     V = sympy.Symbol(s.compartment)
     return total / V - sympy.Symbol(name) * RateOf(V) / V
+
+
+def _outermost_delays(expr) -> list:
+    """The ``Delay`` nodes of ``expr`` that are not inside another one."""
+    out, todo = [], [expr]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, Delay):
+            out.append(e)
+        else:
+            todo.extend(e.args)
+    return list(dict.fromkeys(out))
+
+
+def _prestart_rates(b, expr, depth: int = 0):
+    """``expr`` (model symbols) as evaluated before the start time: ``rateOf`` of a state or
+    parameter is 0 (its history is its initial value) and of an assignment rule's target
+    the rule's rate by the chain rule."""
+    if depth > 20:
+        raise ModelImportError(f"rateOf in model '{b.m.id}' nests too deeply")
+    mapping = {}
+    for f in expr.atoms(RateOf):
+        x = f.args[0]
+        if not isinstance(x, sympy.Symbol):
+            raise ModelImportError(f"rateOf in model '{b.m.id}' must be applied to an id, got {x}")
+        rate = sympy.Integer(0)
+        rule = b.ar.get(x.name)
+        if rule is not None:
+            rate = sympy.diff(rule, TIME) if TIME in rule.free_symbols else sympy.Integer(0)
+            for q in rule.free_symbols - {TIME}:
+                rate += sympy.diff(rule, q) * RateOf(q)
+            rate = _prestart_rates(b, rate, depth + 1)
+        mapping[f] = rate
+    return expr.xreplace(mapping) if mapping else expr
+
+
+def delay_uses(model: Model) -> list[str]:
+    """Where ``model`` uses the csymbol ``delay``: one ``"<element>"`` string per use site."""
+    def has(e):
+        return e is not None and e.has(Delay)
+    out = []
+    for r in model.rules:
+        if has(r.math):
+            kind = type(r).__name__
+            out.append(f"{kind[0].lower()}{kind[1:]}" + (f" for '{r.variable}'" if hasattr(r, "variable") else ""))
+    for a in model.initial_assignments:
+        if has(a.math):
+            out.append(f"initialAssignment to '{a.symbol}'")
+    for r in model.reactions:
+        if has(r.rate):
+            out.append(f"reaction '{r.id}' (kineticLaw)")
+        for sr in (*r.reactants, *r.products):
+            if has(sr.stoichiometry_math):
+                out.append(f"reaction '{r.id}' (stoichiometryMath of '{sr.species}')")
+    for ev in model.events:
+        parts = [n for n, e in (("trigger", ev.trigger), ("delay", ev.delay), ("priority", ev.priority))
+                 if has(e)]
+        parts += [f"assignment to '{a.variable}'" for a in ev.assignments if has(a.math)]
+        if parts:
+            out.append(f"event '{ev.id}' ({', '.join(parts)})")
+    return out
+
+
+def _with_prestart(b, expr):
+    """Each outermost ``Delay(x, tau)`` of ``expr`` with its third argument, ``x`` as
+    evaluated before the start time (see :func:`_prestart_rates`), where that differs."""
+    mapping = {}
+    for d in _outermost_delays(expr):
+        x = d.args[0]
+        if len(d.args) == 2 and x.atoms(RateOf):
+            mapping[d] = Delay(x, d.args[1], _prestart_rates(b, x))
+    return expr.xreplace(mapping) if mapping else expr
 
 
 class _Deferred(Exception):

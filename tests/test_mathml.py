@@ -7,7 +7,7 @@ import libsbml
 import pytest
 import sympy
 
-from simulator.mathml import FunctionDefinition, MathConverter, as_boolean, as_number
+from simulator.mathml import Delay, FunctionDefinition, MathConverter, as_boolean, as_number
 from simulator.model import AVOGADRO, TIME, RateOf
 
 X, Y = sympy.Symbol("x"), sympy.Symbol("y")
@@ -107,14 +107,27 @@ def test_csymbols():
     assert num(ast_of(f"<apply>{CSYMBOL.format('rateOf')}<ci> x </ci></apply>")) == RateOf(X)
 
 
-def test_delay_is_collected_not_raised():
+def test_delay_becomes_a_delay_node():
+    d = num(ast_of(f"<apply>{CSYMBOL.format('delay')}<ci>x</ci><cn>0.5</cn></apply>"))
+    assert d == Delay(X, sympy.Float(0.5))
+    assert sympy.diff(d * Y, X) == 0 and sympy.diff(d * Y, Y) == d   # a past value, not x now
+    assert num(ast_of(f"<apply>{CSYMBOL.format('delay')}<cn>3</cn><ci>y</ci></apply>")) == 3
+
+
+def test_delay_with_wrong_arity_is_invalid():
     conv = MathConverter()
-    body = (f"<apply><plus/><apply>{CSYMBOL.format('delay')}<ci>x</ci><cn>1</cn></apply>"
-            f"<apply>{CSYMBOL.format('delay')}<ci>y</ci><cn>2</cn></apply></apply>")
+    conv.number(ast_of(f"<apply>{CSYMBOL.format('delay')}<ci>x</ci></apply>"), where="rule 'r'")
+    assert conv.invalid and "rule 'r'" in conv.invalid[0]
+
+
+def test_unsupported_math_is_collected_not_raised():
+    conv = MathConverter()
+    lam = "<lambda><bvar><ci>a</ci></bvar><ci>a</ci></lambda>"
+    body = f"<apply><plus/>{lam}<apply><times/>{lam}<ci>y</ci></apply></apply>"
     conv.number(ast_of(body), where="reaction 'R1' (kineticLaw)")
     conv.number(ast_of(body), where="rateRule for 'z'")
     assert len(conv.unsupported) == 4
-    assert all("csymbol 'delay'" in p for p in conv.unsupported)
+    assert all("lambda outside a function definition" in p for p in conv.unsupported)
     assert any("reaction 'R1'" in p for p in conv.unsupported)
     assert any("rateRule for 'z'" in p for p in conv.unsupported)
 

@@ -5,6 +5,7 @@ and printed by sympy's ``lambdify``; no model text reaches the generated source.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,12 +37,109 @@ def _factorial(x):
     return gamma(np.asarray(x, dtype=float) + 1.0)
 
 
-def _lambdify(smap: SymbolMap, exprs, what: str) -> Callable:
+def _lambdify(smap: SymbolMap, exprs, what: str, delayed: "DelayedValues | None" = None) -> Callable:
     """A numpy function of ``(t, y, p)`` for ``exprs``: renamed (and checked) now, printed on
-    first call, so that a model loads without printing functions it never uses."""
+    first call, so that a model loads without printing functions it never uses. With
+    ``delayed``, each ``Delay`` node becomes a call to it (see :class:`DelayedValues`)."""
     renamed = [smap.rename(e, what) for e in exprs]
+    if delayed is None:
+        return _Lazy(lambda: sympy.lambdify((smap.t, list(smap.y), list(smap.p)), renamed,
+                                            modules=_MODULES, cse=True))
+    renamed = [delayed.calls(e, what) for e in renamed]
+    modules = [dict(_MODULES[0], **{_DELAYED.__name__: delayed}), *_MODULES[1:]]
     return _Lazy(lambda: sympy.lambdify((smap.t, list(smap.y), list(smap.p)), renamed,
-                                        modules=_MODULES, cse=True))
+                                        modules=modules, cse=True))
+
+
+_DELAYED = sympy.Function("_delayed_")   # printed call: _delayed_(k, t, tau)
+
+
+class DelayedValues:
+    """The ``delay(x, tau)`` nodes of one system, evaluated on the run's recorded trajectory.
+
+    Generated code calls ``self(k, t, tau)`` for node ``k``; that asks the current
+    :attr:`history` (set by the driver at the start of each run, per thread) for ``x`` at
+    ``t - tau``. ``x[k]`` and ``x_before[k]`` are numpy functions of ``(s, y, p)``: ``x``
+    on the trajectory and before the start time. ``tau[k]`` gives the delay,
+    ``tau_fixed[k]`` says whether it depends only on parameters (then it is constant within
+    a segment and bounds the step size).
+    """
+
+    def __init__(self, smap: SymbolMap):
+        self.smap = smap
+        self.nodes: dict = {}
+        self.x: list = []
+        self.x_before: list = []
+        self.tau: list = []
+        self.tau_fixed: list[bool] = []
+        self._local = threading.local()
+
+    @property
+    def history(self):
+        return getattr(self._local, "history", None)
+
+    @history.setter
+    def history(self, value):
+        self._local.history = value
+
+    def calls(self, expr, what: str):
+        """``expr`` (renamed) with every Delay node replaced by a call ``_delayed_(k, t, tau)``."""
+        from simulator.mathml import Delay
+        if not expr.has(Delay):
+            return expr
+        mapping = {}
+        todo = [expr]
+        while todo:
+            e = todo.pop()
+            if isinstance(e, Delay):
+                mapping[e] = _DELAYED(sympy.Integer(self._node(e, what)), self.smap.t,
+                                      self.calls(e.args[1], what))
+            else:
+                todo.extend(e.args)
+        return expr.xreplace(mapping)
+
+    def _node(self, d, what: str) -> int:
+        k = self.nodes.get(d)
+        if k is None:
+            k = self.nodes[d] = len(self.x)
+            x, tau = d.args[0], d.args[1]
+            before = d.args[2] if len(d.args) > 2 else None
+            bare = lambda e: _lambdify(self.smap, [_as_bool_expr(e)], f"delayed math in {what}", self)
+            self.x.append(_First(bare(x)))
+            self.x_before.append(_First(bare(before)) if before is not None else self.x[-1])
+            self.tau.append(_First(bare(tau)))
+            self.tau_fixed.append(tau.free_symbols <= set(self.smap.p))
+        return k
+
+    def __call__(self, k, t, tau):
+        history = self.history
+        if history is None:
+            from simulator.errors import UnsupportedFeatureError
+            raise UnsupportedFeatureError(["csymbol 'delay' can only be evaluated during a "
+                                           "simulation (it needs the trajectory's past)"])
+        if type(t) is np.ndarray or type(tau) is np.ndarray:
+            t, tau = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(tau, dtype=float))
+            return np.array([history.value(k, ti, di) for ti, di in zip(t.ravel(), tau.ravel())]
+                            ).reshape(t.shape)
+        return history.value(k, float(t), float(tau))
+
+    def max_step(self, t, y, p) -> float | None:
+        """The smallest positive delay that is constant over a segment with parameters ``p``."""
+        taus = [float(self.tau[k](t, y, p)) for k, fixed in enumerate(self.tau_fixed) if fixed]
+        taus = [d for d in taus if d > 0 and np.isfinite(d)]
+        return min(taus) if taus else None
+
+
+class _First:
+    """The single value of a one-expression generated function."""
+
+    __slots__ = ("f",)
+
+    def __init__(self, f):
+        self.f = f
+
+    def __call__(self, t, y, p):
+        return self.f(t, y, p)[0]
 
 
 class _Lazy:
@@ -74,6 +172,7 @@ class NumpyFunctions:
     ``rhs(t, y, p) -> (n,)``; ``jac(t, y, p) -> (n, n)`` (built on first use); ``triggers(t, y, p) -> bool (n_ev,)``;
     ``outputs(t, Y, p) -> (n_t, n_outputs)`` for ``Y`` of shape (n_t, n); ``event_values[i](t, y, p)``
     -> the assigned values of event i; ``delays``/``priorities`` likewise (None when absent).
+    ``delayed``: the csymbol ``delay`` nodes (None when the system has none).
     """
 
     system: OdeSystem
@@ -86,6 +185,7 @@ class NumpyFunctions:
     event_values: tuple
     delays: tuple
     priorities: tuple
+    delayed: DelayedValues | None = None
 
     def outputs(self, t, Y, p) -> np.ndarray:
         """Every output id evaluated on rows of ``Y`` (time-major), shape (n_t, n_outputs)."""
@@ -108,8 +208,8 @@ class _LazyJacobian:
     """The analytic Jacobian ``J[i, j] = d rhs_i / d y_j``, differentiated on first use
     (the compiled backend builds its own; only Newton and the scipy backend need this)."""
 
-    def __init__(self, system: OdeSystem, smap: SymbolMap):
-        self.system, self.smap = system, smap
+    def __init__(self, system: OdeSystem, smap: SymbolMap, delayed=None):
+        self.system, self.smap, self.delayed = system, smap, delayed
         self._f = None
 
     def _build(self):
@@ -119,7 +219,8 @@ class _LazyJacobian:
         self.rows = np.array([e[0] for e in entries], dtype=int)
         self.cols = np.array([e[1] for e in entries], dtype=int)
         self.pattern[self.rows, self.cols] = True
-        self._f = _lambdify(self.smap, [e[2] for e in entries], "Jacobian") if entries else (lambda t, y, p: [])
+        self._f = _lambdify(self.smap, [e[2] for e in entries], "Jacobian", self.delayed) if entries \
+            else (lambda t, y, p: [])
 
     def __call__(self, t, y, p) -> np.ndarray:
         if self._f is None:
@@ -133,16 +234,18 @@ class _LazyJacobian:
 
 def compile_numpy(system: OdeSystem) -> NumpyFunctions:
     """Generate the numpy functions of ``system`` (no numba; fast to build)."""
+    from simulator.mathml import Delay
     smap = SymbolMap.of(system)
     n = system.n_states
-    rhs_raw = _lambdify(smap, system.rhs, "rate of change")
+    delayed = DelayedValues(smap) if _has(system, Delay) else None
+    rhs_raw = _lambdify(smap, system.rhs, "rate of change", delayed)
 
     def rhs(t, y, p, _f=rhs_raw):
         return np.asarray(_f(t, y, p), dtype=float).reshape(n)
 
-    jac = _LazyJacobian(system, smap)
+    jac = _LazyJacobian(system, smap, delayed)
 
-    trig_raw = _lambdify(smap, [_as_bool_expr(ev.trigger) for ev in system.events], "event trigger") \
+    trig_raw = _lambdify(smap, [_as_bool_expr(ev.trigger) for ev in system.events], "event trigger", delayed) \
         if system.events else None
 
     def triggers(t, y, p):
@@ -155,7 +258,7 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
         for r in _relations(ev.trigger):
             if r not in relations:
                 relations.append(r)
-    sw_raw = _lambdify(smap, [r.lhs - r.rhs for r in relations], "event trigger") if relations else None
+    sw_raw = _lambdify(smap, [r.lhs - r.rhs for r in relations], "event trigger", delayed) if relations else None
 
     def switches(t, y, p):
         """lhs - rhs of every relation in the triggers: sign changes bracket trigger flips."""
@@ -165,13 +268,22 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
             return np.asarray(sw_raw(t, y, p), dtype=float).reshape(-1)
 
     out_ids = tuple(system.outputs)
-    out_raw = _lambdify(smap, [_as_bool_expr(system.outputs[k]) for k in out_ids], "output") if out_ids else None
+    out_raw = _lambdify(smap, [_as_bool_expr(system.outputs[k]) for k in out_ids], "output", delayed) if out_ids else None
 
     values, delays, prios = [], [], []
     for ev in system.events:
         exprs = [_as_bool_expr(e) for _, _, e in ev.assignments]
-        values.append(_lambdify(smap, exprs, f"event '{ev.id}' assignment") if exprs else None)
-        delays.append(_lambdify(smap, [ev.delay], f"event '{ev.id}' delay") if ev.delay is not None else None)
-        prios.append(_lambdify(smap, [ev.priority], f"event '{ev.id}' priority") if ev.priority is not None else None)
+        values.append(_lambdify(smap, exprs, f"event '{ev.id}' assignment", delayed) if exprs else None)
+        delays.append(_lambdify(smap, [ev.delay], f"event '{ev.id}' delay", delayed) if ev.delay is not None else None)
+        prios.append(_lambdify(smap, [ev.priority], f"event '{ev.id}' priority", delayed) if ev.priority is not None else None)
     return NumpyFunctions(system, rhs, jac, triggers, switches, out_ids, out_raw,
-                          tuple(values), tuple(delays), tuple(prios))
+                          tuple(values), tuple(delays), tuple(prios), delayed)
+
+
+def _has(system: OdeSystem, cls) -> bool:
+    """True if any expression of ``system`` contains a ``cls`` node."""
+    exprs = [*system.rhs, *system.outputs.values()]
+    for ev in system.events:
+        exprs += [ev.trigger, *(e for _, _, e in ev.assignments)]
+        exprs += [e for e in (ev.delay, ev.priority) if e is not None]
+    return any(isinstance(e, sympy.Basic) and e.has(cls) for e in exprs)

@@ -42,10 +42,14 @@ class _Pending:
 
 
 def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
-        seed: int = 0) -> RunResult:
+        seed: int = 0, before_start=None) -> RunResult:
     """Integrate from ``t0`` through every time in ``t_out`` (sorted, >= t0) with events.
 
-    ``seed`` drives the random order of simultaneous events of equal priority."""
+    ``seed`` drives the random order of simultaneous events of equal priority. For systems
+    with csymbol ``delay``, the run records its trajectory in a
+    :class:`~simulator.solvers.history.History` (left in place after the run, for the
+    outputs); ``before_start(s) -> (y, p)`` gives the values before ``t0`` (default: the
+    initial ones)."""
     rng = None                       # made on first tie: a generator costs ~20 us per run
     system = fns.system
     events = system.events
@@ -105,9 +109,19 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
             counter["fired"] += 1
         raise RuntimeError(f"more than {_MAX_EVENTS_AT_ONE_TIME} event executions at t = {t}")
 
+    history = None
+    if getattr(fns, "delayed", None) is not None:
+        from simulator.solvers.history import History
+        y_init, p_init = y.copy(), p.copy()
+        history = History(fns.delayed, t, system.n_states,
+                          before_start or (lambda s: (y_init, p_init)))
+        history.point(t, y, p)
+        fns.delayed.history = history
     k = 0
     if events:
         execute_due(t, y, p)
+        if history is not None and counter["fired"]:
+            history.point(t, y, p)
     while k < n_out and t_out[k] <= t:
         Y[k], P[k] = y, p
         k += 1
@@ -132,6 +146,8 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
             except RuntimeError as err:
                 return RunResult(t_out[:k], Y[:k], P[:k], False, str(err), t, y, stats, counter["fired"])
             if counter["fired"] != fired_before:
+                if history is not None:
+                    history.point(t, y, p)
                 tol = 1e-9 * max(1.0, abs(t))
                 for j in range(k_seg_start, k):
                     if abs(t_out[j] - t) <= tol:

@@ -61,6 +61,14 @@ class ScipySegmenter(Segmenter):
             kw["first_step"] = min(opt.first_step, t_end - t0)
         if opt.max_step:
             kw["max_step"] = opt.max_step
+        delayed = getattr(fns, "delayed", None)
+        history = delayed.history if delayed is not None else None
+        if history is not None:
+            p_past = p.copy()   # the driver changes p in place at events; the past keeps this one
+            history.point(t0, y_start, p_past)
+            tau = delayed.max_step(t0, y_start[:n], p)
+            if tau is not None:  # no step jumps over a delay: lookups stay in the recorded past
+                kw["max_step"] = min(kw.get("max_step", np.inf), tau)
         with np.errstate(all="ignore"):
             solver = _METHODS[self.method](fun, t0, y_start, t_end, **kw)
             while solver.status == "running":
@@ -74,8 +82,12 @@ class ScipySegmenter(Segmenter):
                     return self._fail("non-finite state", solver, k, y_out, stats)
                 t_a, t_b = solver.t_old, solver.t
                 dense = solver.dense_output()
+                if history is not None:
+                    history.step(t_a, t_b, dense, solver.y, p_past)
                 t_stop = self._first_flip(dense, t_a, t_b, p, trig0) if watch else None
                 if t_stop is not None:
+                    if history is not None:
+                        history.cut(t_stop)
                     while k < len(t_out) and t_out[k] < t_stop:
                         y_out[k] = real(dense(t_out[k]))
                         k += 1
