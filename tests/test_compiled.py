@@ -1,4 +1,4 @@
-"""The compiled backend: generated native functions, sparse LU and the RODAS4 integrator.
+"""The compiled backend: generated native functions, sparse LU and the RODAS5P integrator.
 
 Systems are built by hand in sympy, so these tests do not depend on the importer; the last
 test compares with libroadrunner on a model file.

@@ -731,7 +731,8 @@ def sweep(model, t, *, params=None, samples=None, grid: bool = False, drugs=None
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral) or chunk_size < 1:
         raise InvalidValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     options = options or SolverOptions()
-    if options.method not in ("auto", "rodas4", "rodas"):
+    from simulator.solvers.compiled import METHOD_NAMES
+    if options.method not in METHOD_NAMES:
         raise InvalidValueError(f"sweeps run on the compiled Rosenbrock backend; SolverOptions."
                                 f"method {options.method!r} is not available here (use 'auto')")
     t_out = _times(t, t0)

@@ -29,7 +29,7 @@ class SolverOptions:
 
     Parameters
     ----------
-    method : ``"rodas5"``/``"rodas4"`` (compiled Rosenbrock), ``"LSODA"``, ``"BDF"``, ``"Radau"`` (scipy)
+    method : ``"auto"``/``"rodas5p"`` (compiled Rosenbrock), ``"LSODA"``, ``"BDF"``, ``"Radau"`` (scipy)
     rtol, atol : relative and absolute tolerances
     max_steps : step budget per segment
     first_step, max_step : optional step size bounds (model time units)

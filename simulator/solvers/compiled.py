@@ -691,6 +691,9 @@ def failure_message(status: int, t: float, state_ids, fail_index: int, max_steps
     return f"integration failed with status {status} at t = {t:.6g}"
 
 
+METHOD_NAMES = ("auto", "rodas", "rodas5p")    # SolverOptions.method values this backend runs
+
+
 def _integrate_one_entry():
     """``integrate_one``'s compiled entry point: calling it skips numba's per-call type
     dispatch (~50 us for the six function-valued arguments); the signature is fixed."""
@@ -704,7 +707,7 @@ _ENTRY = None
 
 
 class CompiledSegmenter(Segmenter):
-    """The compiled RODAS4 backend for one :class:`~simulator.system.OdeSystem`.
+    """The compiled RODAS5P backend for one :class:`~simulator.system.OdeSystem`.
 
     Implements the :class:`~simulator.solvers.base.Segmenter` contract. Construction
     generates and compiles the model's numba functions (cached on disk); the integrator
@@ -713,19 +716,19 @@ class CompiledSegmenter(Segmenter):
     Parameters
     ----------
     system : the symbolic system
-    options : tolerances and step bounds (``method`` ``"auto"`` or ``"rodas4"``)
+    options : tolerances and step bounds (``method`` one of ``METHOD_NAMES``)
     fns : already compiled functions (skips code generation)
     """
 
-    name = "rodas4"
+    name = "rodas5p"
 
     def __init__(self, system, options: SolverOptions = SolverOptions(), *,
                  fns: NumbaFunctions | None = None):
         from simulator.errors import InvalidValueError
-        if options.method not in ("auto", "rodas4", "rodas"):
+        if options.method not in METHOD_NAMES:
             raise InvalidValueError(
                 f"SolverOptions.method {options.method!r} is not the compiled backend's; "
-                f"use 'rodas4' (or 'auto')")
+                f"use 'rodas5p' (or 'auto')")
         self.system = system
         self.options = options
         self.fns = fns if fns is not None else compile_numba(system)
