@@ -57,8 +57,8 @@ class Delay(sympy.Function):
     nargs = (2, 3)
 
     @classmethod
-    def eval(cls, x, tau, *rest):
-        if x.is_Number:          # a constant's past value is itself
+    def eval(cls, x, tau, *before):
+        if x.is_Number and all(b == x for b in before):   # a constant's past value is itself
             return x
         return None
 

@@ -43,7 +43,35 @@ from simulator.system import EventSpec, OdeSystem
 def build_system(model: Model) -> OdeSystem:
     """Flatten ``model`` into the symbolic system the solvers integrate (algebraic rules and
     fast reactions are first made explicit by :func:`simulator.constraints.make_explicit`)."""
-    return _Builder(make_explicit(model)).build()
+    builder = _Builder(make_explicit(model))
+    builder.before_start = _fast_initial_values(model, builder)
+    return builder.build()
+
+
+def _fast_initial_values(model: Model, b: "_Builder") -> dict:
+    """Species that fast reactions hold at equilibrium, with their initial values (model
+    symbols): before the start time the equilibrium does not hold yet, so ``delay`` reads
+    these instead (SBML test 01539)."""
+    if not any(r.fast for r in model.reactions):
+        return {}
+    fast = {sr.species for r in model.reactions if r.fast for sr in (*r.reactants, *r.products)}
+    ruled = {r.variable for r in model.rules if isinstance(r, AssignmentRule)}
+    ia = {a.symbol: a.math for a in model.initial_assignments if a.math is not None}
+    out = {}
+    for s in model.species:
+        if s.id not in fast or s.id in ruled or s.id not in b.ar:
+            continue
+        V = sympy.Symbol(s.compartment)
+        amount_valued = b._is_amount_valued(s)
+        if s.id in ia:
+            out[s.id] = ia[s.id]
+        elif s.initial_concentration is not None:
+            c = sympy.Float(s.initial_concentration)
+            out[s.id] = c * V if amount_valued else c
+        elif s.initial_amount is not None:
+            a = sympy.Float(s.initial_amount)
+            out[s.id] = a if amount_valued else a / V
+    return out
 
 
 @dataclass(frozen=True)
@@ -78,6 +106,7 @@ class _Builder:
         if any(isinstance(r, AlgebraicRule) for r in model.rules) or any(r.fast for r in model.reactions):
             raise ModelImportError(f"model '{model.id}' still has algebraic rules or fast reactions: "
                                    "build it with build_system, which makes them explicit")
+        self.before_start: dict[str, sympy.Expr] = {}   # id -> value before the start, if not its rule
         self._val: dict[sympy.Symbol, sympy.Expr] = {}
         self._rhs_cache: dict[int, sympy.Expr] = {}
         self._in_progress: set = set()
@@ -172,8 +201,9 @@ class _Builder:
             for d, hole in holes.items():
                 x, tau = d.args[0], d.args[1]
                 args = [self.resolve(x), self.resolve(tau)]
-                if x.atoms(RateOf):
-                    args.append(self.resolve(_prestart_rates(self, x)))
+                x_before = _before_start(self, x)
+                if x_before != x:
+                    args.append(self.resolve(x_before))
                 delayed[hole] = Delay(*args)
             expr = expr.xreplace(holes)
         mapping = {}
@@ -638,6 +668,15 @@ def _outermost_delays(expr) -> list:
     return list(dict.fromkeys(out))
 
 
+def _before_start(b, expr):
+    """``expr`` (model symbols) as evaluated before the start time (see :func:`_prestart_rates`);
+    species that fast reactions equilibrate take their initial values there."""
+    if b.before_start:
+        held = {s: b.before_start[s.name] for s in expr.free_symbols if s.name in b.before_start}
+        expr = expr.xreplace(held) if held else expr
+    return _prestart_rates(b, expr)
+
+
 def _prestart_rates(b, expr, depth: int = 0):
     """``expr`` (model symbols) as evaluated before the start time: ``rateOf`` of a state or
     parameter is 0 (its history is its initial value) and of an assignment rule's target
@@ -693,8 +732,9 @@ def _with_prestart(b, expr):
     mapping = {}
     for d in _outermost_delays(expr):
         x = d.args[0]
-        if len(d.args) == 2 and x.atoms(RateOf):
-            mapping[d] = Delay(x, d.args[1], _prestart_rates(b, x))
+        x_before = _before_start(b, x) if len(d.args) == 2 else x
+        if x_before != x:
+            mapping[d] = Delay(x, d.args[1], x_before)
     return expr.xreplace(mapping) if mapping else expr
 
 
