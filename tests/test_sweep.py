@@ -125,6 +125,17 @@ def test_failed_member_recorded_others_kept():
         sim.sweep(m, t, params={"k": k}, readouts="A", progress=False, on_failure="raise")
 
 
+def test_non_finite_readout_fails_only_that_member():
+    m = sim.load_model("model m\n J: -> A; 1\n A = a0; a0 = 1\n r := log(A)\nend")
+    t = np.array([0.0, 1.0, 2.0])
+    ens = sim.sweep(m, t, params={"a0": np.array([1.0, 0.0, 2.0])}, readouts=["r", "A"],
+                    progress=False)
+    assert ens.success.tolist() == [True, False, True]
+    reason = ens.failures.iloc[0]["reason"]
+    assert "'r'" in reason and "t = 0" in reason and "'A'" not in reason
+    assert _close(ens["r"][[0, 2]], np.log(np.array([[1.0], [2.0]]) + t), rtol=1e-6)
+
+
 def test_events_follow_driver_semantics():
     m = sim.load_model(EVENTS)
     t = np.linspace(0.0, 5.0, 11)

@@ -218,7 +218,23 @@ class _Prepared:
         self._lock = threading.Lock()
         self.used_params = system.used_params()
 
+    def native_readouts(self, readouts: tuple):
+        """A native ``f(t, y, p, out)`` computing ``readouts`` (built once per tuple), or
+        None when their math has no native form (then :meth:`readout_fn` is used)."""
+        key = ("native", readouts)
+        with self._lock:
+            if key not in self._readouts:
+                from simulator.codegen.numba_fns import compile_expressions
+                from simulator.errors import ModelError
+                try:
+                    self._readouts[key] = compile_expressions(
+                        self.system, [self.system.outputs[r] for r in readouts])
+                except ModelError:
+                    self._readouts[key] = None
+            return self._readouts[key]
+
     def readout_fn(self, readouts: tuple):
+        """A numpy function of ``(t, ys, ps)`` giving the columns of ``readouts``."""
         with self._lock:
             f = self._readouts.get(readouts)
             if f is None:
@@ -327,6 +343,26 @@ def _buffer(shape) -> np.ndarray:
     return buf[:size].reshape(shape)
 
 
+def _readouts(prep, readouts, t_out, Y_out, P, row, ok, out) -> np.ndarray:
+    """Fill ``out[ok]`` with the readouts of members ``ok`` (states ``Y_out[row[m]]``) and
+    return which of them have a non-finite value. Native and parallel when possible."""
+    fn = prep.native_readouts(readouts)
+    if fn is not None:
+        from simulator.codegen.outputs_kernel import fill_members
+        rows = np.full(len(row), -1, dtype=np.int64)
+        rows[ok] = row[ok]
+        return fill_members(fn, t_out, Y_out, P, rows, out)[ok]
+    f = prep.readout_fn(readouts)
+    Yk = Y_out if ok.size == Y_out.shape[0] else Y_out[row[ok]]
+    ys = [Yk[:, :, i] for i in range(prep.system.n_states)]
+    ps = [P[ok, j:j + 1] for j in range(prep.system.n_params)]
+    with np.errstate(all="ignore"):
+        cols = f(t_out, ys, ps)
+    for r, col in enumerate(cols):
+        out[ok, :, r] = np.broadcast_to(np.asarray(col, dtype=float), (ok.size, len(t_out)))
+    return ~np.isfinite(out[ok]).all(axis=(1, 2))
+
+
 def run_chunk(task: ChunkTask) -> ChunkResult:
     """Solve one chunk (in this process); see :class:`ChunkTask`."""
     import numba
@@ -400,15 +436,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     out = np.full((c, n_t, n_r), np.nan)
     ok = np.flatnonzero(status == 0)
     if ok.size and n_r:
-        f = prep.readout_fn(tuple(task.readouts))
-        Yk = Y_out if ok.size == Y_out.shape[0] else Y_out[row[ok]]
-        ys = [Yk[:, :, i] for i in range(system.n_states)]
-        ps = [P[ok, j:j + 1] for j in range(system.n_params)]
-        with np.errstate(all="ignore"):
-            cols = f(t_out, ys, ps)
-        for r, col in enumerate(cols):
-            out[ok, :, r] = np.broadcast_to(np.asarray(col, dtype=float), (ok.size, n_t))
-        nonfinite = ~np.isfinite(out[ok]).all(axis=(1, 2))
+        nonfinite = _readouts(prep, tuple(task.readouts), t_out, Y_out, P, row, ok, out)
         for m in ok[nonfinite]:
             bad_r = [task.readouts[r] for r in range(n_r) if not np.isfinite(out[m, :, r]).all()]
             k_t = int(np.flatnonzero(~np.isfinite(out[m]).all(axis=1))[0])

@@ -480,6 +480,31 @@ def system_key(system: OdeSystem) -> str:
     return h.hexdigest()[:24]
 
 
+def _argument_names(smap: SymbolMap) -> dict:
+    """How each generated symbol is read inside a model function ``f(t, y, p, out)``."""
+    names = {smap.t: ("arg", "%t")}
+    names.update({s: ("load", "%y", i) for i, s in enumerate(smap.y)})
+    names.update({s: ("load", "%p", j) for j, s in enumerate(smap.p)})
+    return names
+
+
+def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> NativeFunction:
+    """One native function ``f(t, y, p, out)`` with ``out[k] = exprs[k]`` (expressions in
+    the system's symbols), in its own small module: e.g. the readouts a sweep asks for.
+
+    Raises
+    ------
+    UnsupportedFeatureError, ModelError
+        As :func:`generate`.
+    """
+    smap = SymbolMap.of(system)
+    decls: set = set()
+    body = _model_function(decls, _argument_names(smap), "expressions",
+                           [smap.rename(e, what) for e in exprs])
+    engine = _engine("\n".join(sorted(decls)) + "\n\n" + body)
+    return NativeFunction(engine.get_function_address("expressions"), SIG_MODEL, engine)
+
+
 def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     """Generate the IR of ``system``'s functions (sympy only; nothing is compiled).
 
@@ -493,9 +518,7 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     """
     smap = SymbolMap.of(system)
     n, m = system.n_states, system.n_params
-    names = {smap.t: ("arg", "%t")}
-    names.update({s: ("load", "%y", i) for i, s in enumerate(smap.y)})
-    names.update({s: ("load", "%p", j) for j, s in enumerate(smap.p)})
+    names = _argument_names(smap)
     rhs = [smap.rename(e, f"rate of change of '{sid}'")
            for e, sid in zip(system.rhs, system.state_ids)]
     jrows, jcols, jexprs = jacobian_entries(rhs, smap.y)
@@ -714,9 +737,14 @@ def compile_ir(gen: GeneratedCode, *, objects: list | None = None) -> NumbaFunct
 
     With ``objects`` (a list), the machine code LLVM produced is appended to it as bytes
     (an object file, loadable by :func:`load_object`)."""
+    return _wrap(_engine(gen.ir, objects), gen, gen.ir)
+
+
+def _engine(ir: str, objects: list | None = None):
+    """Optimise and compile IR text; the engine owns the machine code."""
     import llvmlite.binding as llvm
     tm = _target_machine()
-    mod = llvm.parse_assembly(gen.ir)
+    mod = llvm.parse_assembly(ir)
     mod.verify()
     pto = llvm.create_pipeline_tuning_options(speed_level=2)
     pb = llvm.create_pass_builder(tm, pto)
@@ -725,7 +753,7 @@ def compile_ir(gen: GeneratedCode, *, objects: list | None = None) -> NumbaFunct
     if objects is not None:
         engine.set_object_cache(lambda _mod, data: objects.append(bytes(data)), lambda _mod: None)
     engine.finalize_object()
-    return _wrap(engine, gen, gen.ir)
+    return engine
 
 
 def _wrap(engine, gen: GeneratedCode, ir: str) -> NumbaFunctions:
