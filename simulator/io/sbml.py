@@ -34,6 +34,7 @@ import libsbml
 
 from simulator.errors import (InvalidValueError, ModelImportError, UnsupportedFeatureError,
                               suggest)
+from simulator.io.comp import flatten_comp, uses_comp
 from simulator.mathml import FunctionDefinition, MathConverter
 from simulator.model import (AlgebraicRule, AssignmentRule, Compartment, Event,
                              EventAssignment, InitialAssignment, Model, Parameter, RateRule,
@@ -96,6 +97,14 @@ def read_sbml_string(text: str, source: str = "<string>") -> Model:
             raise UnsupportedFeatureError(unsupported, source=source)
         raise ModelImportError(f"{source}: the SBML document has no <model> element")
     unsupported += _check_packages(doc, model)
+    if uses_comp(doc):
+        try:
+            text = flatten_comp(doc, source)  # the Model keeps the flat SBML
+        except ModelImportError:
+            if unsupported:  # packages we do not simulate may be why flattening failed
+                raise UnsupportedFeatureError(unsupported, source=source) from None
+            raise
+        model = doc.getModel()
     return _Reader(doc, model, text, source, unsupported).read()
 
 
@@ -161,23 +170,13 @@ def _check_packages(doc: libsbml.SBMLDocument, model: libsbml.Model) -> list[str
     for i in range(doc.getNumPlugins()):
         name = doc.getPlugin(i).getPackageName()
         required = doc.getPackageRequired(name)
-        if name == "comp" and not _uses_comp(doc, model):
-            continue  # declared but empty: nothing to flatten
+        if name == "comp":
+            continue  # flattened by simulator.io.comp before the model is read
         if name in _MEANINGFUL_PACKAGES:
             problems.append(f"SBML package '{name}' ({_MEANINGFUL_PACKAGES[name]})")
         elif required and name not in _IGNORABLE_PACKAGES:
             problems.append(f"SBML package '{name}' (required=\"true\")")
     return problems
-
-
-def _uses_comp(doc: libsbml.SBMLDocument, model: libsbml.Model) -> bool:
-    dplug, mplug = doc.getPlugin("comp"), model.getPlugin("comp")
-    counts = []
-    if dplug is not None:
-        counts += [dplug.getNumModelDefinitions(), dplug.getNumExternalModelDefinitions()]
-    if mplug is not None:
-        counts += [mplug.getNumSubmodels(), mplug.getNumPorts()]
-    return any(counts)
 
 
 def _line(element) -> int | None:
