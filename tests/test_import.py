@@ -473,3 +473,14 @@ def test_empty_text_and_document_without_model():
 def test_xml_declaration_without_encoding_is_accepted():
     text = FULL_L3.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0"?>')
     assert read_sbml_string(text).id == "m"
+
+
+@pytest.mark.parametrize("rule, match", [
+    ("x' = ;", r"invalid Antimony in <string>: line 3: rate rule for 'x' has no formula"),
+    ("x' =   // later", r"line 3: rate rule for 'x' has no formula"),
+    ("y := ;", r"line 3: assignment rule for 'y' has no formula"),
+])
+def test_antimony_empty_rule_names_line(rule, match):
+    # libantimony accepts these silently and leaves a parameter without a value
+    with pytest.raises(ModelImportError, match=match):
+        load(f"model m\n  x = 1; k = 2\n  {rule}\n  z' = k\nend\n")

@@ -1,6 +1,7 @@
 """Antimony text to SBML text, so that Antimony models go through the one SBML importer."""
 from __future__ import annotations
 
+import re
 import threading
 
 from simulator.errors import ModelImportError
@@ -9,6 +10,9 @@ __all__ = ["antimony_to_sbml"]
 
 # libantimony keeps global state (loaded modules, last error): one conversion at a time.
 _LOCK = threading.Lock()
+# libantimony's return_type allSymbols and formula_type values (antimony_api.h).
+_ALL_SYMBOLS = 0
+_FORMULA_ASSIGNMENT, _FORMULA_RATE = 1, 2
 
 
 def antimony_to_sbml(text: str, source: str = "<string>") -> str:
@@ -30,6 +34,8 @@ def antimony_to_sbml(text: str, source: str = "<string>") -> str:
     ------
     ModelImportError
         The text is not valid Antimony; the message is Antimony's, with its line number.
+        Also for a rule with an empty formula (``x' = ;``, ``x := ;``), which libantimony
+        accepts silently and would leave as a parameter without a value.
     """
     import antimony  # lazy: only Antimony users pay for loading libantimony
 
@@ -40,6 +46,7 @@ def antimony_to_sbml(text: str, source: str = "<string>") -> str:
                 message = (antimony.getLastError() or "unknown error").strip()
                 raise ModelImportError(f"invalid Antimony in {source}: {message}")
             main = antimony.getMainModuleName()
+            _check_empty_rules(antimony, main, text, source)
             sbml = antimony.getSBMLString(main) if main else ""
             if not sbml:
                 message = (antimony.getLastError() or "no model defined").strip()
@@ -47,3 +54,33 @@ def antimony_to_sbml(text: str, source: str = "<string>") -> str:
             return sbml
         finally:
             antimony.clearPreviousLoads()
+
+
+def _check_empty_rules(antimony, module: str | None, text: str, source: str) -> None:
+    """Raise ModelImportError for rate or assignment rules whose formula is empty."""
+    if not module:
+        return
+    names = antimony.getSymbolNamesOfType(module, _ALL_SYMBOLS)
+    rate = antimony.getSymbolRateRulesOfType(module, _ALL_SYMBOLS)
+    assignment = antimony.getSymbolAssignmentRulesOfType(module, _ALL_SYMBOLS)
+    problems = []
+    for name, rate_rule, assignment_rule in zip(names, rate, assignment):
+        kind = antimony.getTypeOfEquationForSymbol(module, name)
+        if kind == _FORMULA_RATE and not rate_rule.strip():
+            where = _line_of(text, name, r"'\s*=")
+            problems.append(f"{where}rate rule for '{name}' has no formula "
+                            f"(expected {name}' = <expression>)")
+        elif kind == _FORMULA_ASSIGNMENT and not assignment_rule.strip():
+            where = _line_of(text, name, r"\s*:=")
+            problems.append(f"{where}assignment rule for '{name}' has no formula "
+                            f"(expected {name} := <expression>)")
+    if problems:
+        raise ModelImportError(f"invalid Antimony in {source}: " + "; ".join(problems))
+
+
+def _line_of(text: str, name: str, operator: str) -> str:
+    """``"line N: "`` of the first empty rule for ``name`` in ``text``, or ``""``."""
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}{operator}\s*(;|//|#|$)",
+                         re.MULTILINE)
+    match = pattern.search(text)
+    return f"line {text.count(chr(10), 0, match.start()) + 1}: " if match else ""
