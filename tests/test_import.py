@@ -412,7 +412,7 @@ def test_libsbml_consistency_errors_are_reported():
 
 # --- the SBML test suite, all cases --------------------------------------------------------
 
-_UNSUPPORTED_TAGS = ("CSymbolDelay", "fbc:")
+_UNSUPPORTED_TAGS = ("fbc:",)
 
 
 def _suite_cases():
