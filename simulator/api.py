@@ -68,10 +68,8 @@ class CompiledModel:
         key = (backend, options)
         if key not in self._segmenters:
             if backend == "compiled" and self.numpy.delayed is not None:
-                from simulator.errors import UnsupportedFeatureError
-                from simulator.semantics import delay_uses
-                raise UnsupportedFeatureError([f"{w} uses csymbol 'delay', which only backend='scipy' "
-                                               "simulates" for w in delay_uses(self.model)])
+                from simulator.semantics import refuse_delays
+                refuse_delays(self.model, "the compiled backend (use backend='scipy')")
             if backend == "scipy" or self.system.n_states == 0:
                 # nothing to integrate (only events and rules in time): no solver to compile
                 from simulator.solvers.scipy_backend import ScipySegmenter
@@ -301,6 +299,9 @@ def steady_state(model, *, params: dict | None = None, initial: dict | None = No
     model = _as_model(model)
     options = options or SolverOptions()
     cm = compile_model(model)
+    if cm.numpy.delayed is not None:  # a delay system's steady state needs its history
+        from simulator.semantics import refuse_delays
+        refuse_delays(model, "steady_state")
     overrides = _overrides(model, cm, params, initial, drugs, phenotype)
     y0, p = _initial(cm, overrides, 0.0)
     if exclude is None:

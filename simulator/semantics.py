@@ -726,6 +726,16 @@ def delay_uses(model: Model) -> list[str]:
     return out
 
 
+def refuse_delays(model: Model, what: str) -> None:
+    """Raise UnsupportedFeatureError naming every use of the csymbol ``delay`` in ``model``
+    (if any), because ``what`` (e.g. "the compiled backend") cannot handle it."""
+    uses = delay_uses(model)
+    if uses:
+        from simulator.errors import UnsupportedFeatureError
+        raise UnsupportedFeatureError([f"{w} uses csymbol 'delay', which {what} does not handle"
+                                       for w in uses], source=model.source)
+
+
 def _with_prestart(b, expr):
     """Each outermost ``Delay(x, tau)`` of ``expr`` with its third argument, ``x`` as
     evaluated before the start time (see :func:`_prestart_rates`), where that differs."""

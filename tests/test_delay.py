@@ -83,3 +83,12 @@ def test_compiled_refusal_comes_before_any_integration(monkeypatch):
 def test_models_without_delay_record_no_history():
     cm = api.compile_model(load_model("model plain\n  x' = -x\n  x = 1\nend"))
     assert cm.numpy.delayed is None
+
+
+def test_steady_state_and_sweeps_refuse_delay_models_by_name():
+    model = load_model(DDE.replace("dde", "dde_steady"))
+    with pytest.raises(UnsupportedFeatureError, match=r"rateRule for 'x'.*which steady_state"):
+        api.steady_state(model)
+    import simulator as sim
+    with pytest.raises(UnsupportedFeatureError, match=r"rateRule for 'x'.*sweeps"):
+        sim.sweep(model, [0.0, 1.0], params={}, progress=False)

@@ -211,6 +211,8 @@ class _Prepared:
             from simulator.semantics import build_system
             system = build_system(model)
         from simulator.codegen.numba_fns import compile_numba
+        from simulator.semantics import refuse_delays
+        refuse_delays(model, "the compiled ensemble solver behind sweeps")
         self.model = model
         self.system = system
         self.fns = compile_numba(system)
