@@ -6,8 +6,8 @@ once:
 
 - reader errors from libsbml (malformed XML, invalid SBML) -> :class:`ModelImportError`
   naming the source and line;
-- constructs we do not simulate (algebraic rules, fast reactions, csymbol ``delay``,
-  required SBML packages, unknown MathML) -> :class:`UnsupportedFeatureError`;
+- constructs we do not simulate (required SBML packages other than ``comp``, which is
+  flattened first by :mod:`simulator.io.comp`; unknown MathML) -> :class:`UnsupportedFeatureError`;
 - ids used in math or as targets that name nothing -> :class:`ModelImportError`;
 - NaN, infinite or negative sizes and initial values of compartments and species, and
   non-finite stoichiometries -> :class:`InvalidValueError`.
