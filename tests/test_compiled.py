@@ -206,7 +206,7 @@ def test_generated_code_has_only_our_identifiers():
     import re
     identifiers = set(re.findall(r"[%@][A-Za-z_$][\w.$]*", gen.ir))
     ours = {"%t", "%y", "%p", "%out", "%c", "%jnz", "%a", "%x", "@rhs", "@jac", "@dfdt",
-            "@triggers", "@outputs", "@decomp", "@solve"}
+            "@triggers", "@switches", "@outputs", "@decomp", "@solve"}
     assert {i for i in identifiers if not re.fullmatch(r"%v\d+|@llvm\.\w+\.f64", i)} <= ours
 
 
@@ -329,7 +329,7 @@ def test_dense_output_between_steps_matches_analytic_solution():
 
 
 def test_integrate_many_matches_libroadrunner_on_bundled_model():
-    te = pytest.importorskip("tellurium")
+    from tests.conftest import roadrunner_from     # not tellurium: it breaks libsbml in-process
     import simulator as sim
     from simulator.analysis.sweep import batch_initial, prepared
     model = sim.load_model(ROOT / "models" / "er_crosstalk.ant")
@@ -341,7 +341,7 @@ def test_integrate_many_matches_libroadrunner_on_bundled_model():
     Y0, P = batch_initial(prep.system, {}, ids, vals, 0.0)
     res = integrate_many(prep.fns, 0.0, Y0, P, t, 1000.0, rtol=1e-8, atol=1e-14)
     assert np.all(res["status"] == 0)
-    rr = te.loada((ROOT / "models" / "er_crosstalk.ant").read_text())
+    rr = roadrunner_from((ROOT / "models" / "er_crosstalk.ant").read_text())
     rr.integrator.relative_tolerance = 1e-10
     rr.integrator.absolute_tolerance = 1e-16
     species = list(model.species_ids)
@@ -355,3 +355,75 @@ def test_integrate_many_matches_libroadrunner_on_bundled_model():
         ref = np.asarray(rr.simulate(0.0, 1000.0, len(t)))[:, 1:]
         ours = res["y_out"][m][:, cols]
         assert np.max(np.abs(ours - ref) / np.maximum(np.abs(ref), 1e-6)) < 1e-4
+
+
+# ---- a trigger true only inside one step (SBML 01511)
+
+def _window_system(lo=0.18, hi=0.1801):
+    # x' = r, x(0) = 0: the trigger holds for t in (lo/r, hi/r), 2.5e-4 wide at r = 0.4, far
+    # narrower than an eighth of the (huge) steps a linear ODE allows
+    return make_system(["x"], ["r"], [0.4], [0.0], lambda t, y, p: [p[0]],
+                       triggers=lambda t, y, p: [sp.And(y[0] > lo, y[0] < hi), t >= 7.5])
+
+
+def test_narrow_trigger_window_inside_one_step_fires_at_the_analytic_time():
+    from simulator.codegen.numpy_fns import compile_numpy
+    from simulator.solvers.scipy_backend import ScipySegmenter
+    s = _window_system()
+    opts = SolverOptions(rtol=1e-6, atol=1e-10)
+    t = np.array([0.0, 10.0])
+    seg = CompiledSegmenter(s, opts).integrate(0.0, s.y_default, s.p_default, t, 10.0,
+                                               np.array([False, False]))
+    assert seg.status == "root"
+    assert abs(seg.t_stop - 0.45) < 1e-9                       # x = 0.18 at t = 0.18 / 0.4
+    assert 0.18 < seg.y_stop[0] < 0.1801
+    # the window is far narrower than the step that crossed it: the 8 samples alone miss it
+    whole = CompiledSegmenter(s, opts).integrate(0.0, s.y_default, s.p_default, t, 0.44,
+                                                 np.array([False, False]))
+    assert whole.status == "end" and (0.44 - 0.0) / whole.stats["naccepted"] > 8 * 2.5e-4
+    ref = ScipySegmenter(compile_numpy(s), opts).integrate(0.0, s.y_default, s.p_default, t,
+                                                           10.0, np.array([False, False]))
+    assert ref.status == "root" and abs(ref.t_stop - seg.t_stop) < 1e-9
+    # and from inside the window, its closing (by the other relation) is the next change
+    inside = CompiledSegmenter(s, opts).integrate(0.46, np.array([0.4 * 0.46]), s.p_default,
+                                                  np.array([]), 10.0, np.array([False, False]))
+    assert inside.status == "root" and abs(inside.t_stop - 7.5) < 1e-9
+
+
+def test_narrow_trigger_window_in_many_members():
+    s = _window_system()
+    fns = compile_numba(s)
+    P = np.array([[0.4], [0.01], [2.0], [-1.0]])   # crosses at 0.45 / 18 / 0.09; never
+    out = integrate_many(fns, 0.0, np.zeros((4, 1)), P, np.array([0.0, 5.0]), 20.0,
+                         trig0=np.zeros((4, 2), bool), rtol=1e-6)
+    assert list(out["status"]) == [1, 1, 1, 1]
+    np.testing.assert_allclose(out["t_stop"], [0.45, 7.5, 0.09, 7.5], rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "scipy"])
+def test_narrow_trigger_window_event_fires_in_simulate(backend):
+    import simulator as sim
+    model = sim.load_model("model m\n x' = 0.4\n x = 0\n"
+                           " E: at (x > 0.18) && (x < 0.1801): x = 1\nend")
+    traj = sim.simulate(model, [0.0, 2.0], backend=backend)
+    assert traj["x"][-1] == pytest.approx(1.0 + 0.4 * (2.0 - 0.45), rel=1e-7)
+
+
+def test_switches_match_the_scipy_backend():
+    from simulator.codegen.numpy_fns import compile_numpy
+    s = make_system(["zeta", "alpha"], ["k"], [1.5], [1.0, 0.5],
+                    lambda t, y, p: [-y[0], y[0] - y[1]],
+                    triggers=lambda t, y, p: [sp.And(y[0] > p[0], y[1] < 2), t >= 3,
+                                              sp.Or(y[1] <= y[0], y[0] > p[0]),
+                                              sp.Not(sp.Eq(y[1], 0.25))])
+    fns, ref = compile_numba(s), compile_numpy(s)
+    assert fns.n_switches == 5
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        t, y, p = rng.uniform(0, 5), rng.uniform(0, 3, 2), rng.uniform(0, 3, 1)
+        ours = fns.switches_py(t, y, p)
+        # scipy's order follows sympy's set of And/Or arguments (hash seed); ours is fixed
+        np.testing.assert_allclose(np.sort(ours), np.sort(ref.switches(t, y, p)), rtol=1e-14)
+        np.testing.assert_allclose(ours, [y[0] - p[0], y[1] - 2, t - 3, y[1] - y[0], y[1] - 0.25],
+                                   rtol=1e-14)
+    assert compile_numba(make_system(["x"], [], [], [1.0], lambda t, y, p: [-y[0]])).n_switches == 0

@@ -1,12 +1,14 @@
 """Compiled scalar functions of an OdeSystem, for the numba integrator.
 
-From one :class:`~simulator.system.OdeSystem` this module generates six small native
+From one :class:`~simulator.system.OdeSystem` this module generates small native
 functions with C signatures (pointers to float64 arrays)::
 
     rhs(t, y, p, out)          out[i] = dy_i/dt
     jac(t, y, p, out)          out[k] = d rhs[rows[k]] / d y[cols[k]]   (nonzeros only)
     dfdt(t, y, p, out)         out[i] = d rhs_i / dt   (explicit time dependence)
     triggers(t, y, p, out)     out[e] = trigger of event e   (uint8 0/1)
+    switches(t, y, p, out)     out[k] = lhs - rhs of the k-th distinct relation inside the
+                               triggers (a sign change brackets a trigger flip)
     outputs(t, y, p, out)      out[k] = output k (every id a Trajectory reports)
     decomp(c, jnz, a) -> int   a = LU of c I - J on the fixed sparse pattern; 0, or 1 if a
                                pivot is zero or not finite
@@ -49,7 +51,7 @@ from simulator.codegen.derivatives import derivative, jacobian_entries
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "6"
+CODEGEN_VERSION = "8"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 _FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
@@ -449,20 +451,23 @@ class GeneratedCode:
     lu_nnz: int
     lu_fill: int
     n_outputs: int = 0               # 0 when the outputs have no native form
+    n_switches: int = 0              # relations inside the triggers (outputs of ``switches``)
 
     def meta(self) -> dict:
         """Everything but the IR, as stored beside cached code."""
         return dict(n_states=self.n_states, n_params=self.n_params, n_events=self.n_events,
                     jac_rows=list(self.jac_rows), jac_cols=list(self.jac_cols),
                     time_dependent=self.time_dependent, lu_nnz=self.lu_nnz,
-                    lu_fill=self.lu_fill, n_outputs=self.n_outputs)
+                    lu_fill=self.lu_fill, n_outputs=self.n_outputs,
+                    n_switches=self.n_switches)
 
     @classmethod
     def from_meta(cls, key: str, meta: dict, ir: str = "") -> "GeneratedCode":
         return cls(key=key, ir=ir, n_states=meta["n_states"], n_params=meta["n_params"],
                    n_events=meta["n_events"], jac_rows=tuple(meta["jac_rows"]),
                    jac_cols=tuple(meta["jac_cols"]), time_dependent=meta["time_dependent"],
-                   lu_nnz=meta["lu_nnz"], lu_fill=meta["lu_fill"], n_outputs=meta["n_outputs"])
+                   lu_nnz=meta["lu_nnz"], lu_fill=meta["lu_fill"], n_outputs=meta["n_outputs"],
+                   n_switches=meta["n_switches"])
 
 
 def system_key(system: OdeSystem) -> str:
@@ -505,6 +510,27 @@ def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> Nati
     return NativeFunction(engine.get_function_address("expressions"), SIG_MODEL, engine)
 
 
+def trigger_switches(triggers) -> list:
+    """``lhs - rhs`` of every distinct relation inside ``triggers``, in order of first
+    appearance (preorder over ``args``): the scipy backend's ``switches``
+    (:mod:`.numpy_fns`), in an order that does not depend on the hash seed, so that cached
+    code matches. Pass the triggers in the system's own symbols.
+
+    Between two consecutive roots of these functions every trigger (a logical function of
+    the relations) is constant, so a trigger flip is found by checking the triggers just
+    after each root."""
+    relations: list = []
+    todo = list(reversed(triggers))
+    while todo:
+        e = todo.pop()
+        if isinstance(e, sympy.core.relational.Relational):
+            if e not in relations:
+                relations.append(e)
+        elif isinstance(e, sympy.Basic):
+            todo.extend(reversed(e.args))
+    return [r.lhs - r.rhs for r in relations]
+
+
 def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     """Generate the IR of ``system``'s functions (sympy only; nothing is compiled).
 
@@ -526,11 +552,14 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     dfdt = ([derivative(f, smap.t) for f in rhs] if time_dep
             else [sympy.Integer(0)] * n)
     trig = [smap.rename(ev.trigger, f"trigger of event '{ev.id}'") for ev in system.events]
+    switches = [smap.rename(e, "event trigger")
+                for e in trigger_switches([ev.trigger for ev in system.events])]
     decls: set = set()
     funcs = [_model_function(decls, names, "rhs", rhs),
              _model_function(decls, names, "jac", jexprs),
              _model_function(decls, names, "dfdt", dfdt),
-             _model_function(decls, names, "triggers", trig, bool_out=True)]
+             _model_function(decls, names, "triggers", trig, bool_out=True),
+             _model_function(decls, names, "switches", switches)]
     n_out = 0
     try:  # outputs are a convenience: a model whose rhs compiles must not fail on them
         outs = [smap.rename(e) for e in system.outputs.values()]
@@ -546,7 +575,8 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
           + "\n".join(sorted(decls)) + "\n\n" + "\n\n".join(funcs) + "\n\n" + lu)
     return GeneratedCode(key=key, ir=ir, n_states=n, n_params=m, n_events=len(trig),
                          jac_rows=tuple(jrows), jac_cols=tuple(jcols), time_dependent=time_dep,
-                         lu_nnz=plan.nnz, lu_fill=plan.fill, n_outputs=n_out)
+                         lu_nnz=plan.nnz, lu_fill=plan.fill, n_outputs=n_out,
+                         n_switches=len(switches))
 
 
 # ----------------------------------------------------------------------------------------
@@ -593,7 +623,7 @@ class NativeFunction(_WAP):
 class NumbaFunctions:
     """The compiled functions of one system and their structure.
 
-    ``rhs``, ``jac``, ``dfdt``, ``triggers``, ``decomp``, ``solve`` are
+    ``rhs``, ``jac``, ``dfdt``, ``triggers``, ``switches``, ``decomp``, ``solve`` are
     :class:`NativeFunction`; the ``*_py`` methods call them from Python on arrays.
     ``jac_rows``/``jac_cols`` give the pattern of ``jac``'s output.
     """
@@ -613,6 +643,8 @@ class NumbaFunctions:
     triggers: NativeFunction
     decomp: NativeFunction
     solve: NativeFunction
+    switches: NativeFunction | None = None
+    n_switches: int = 0
     outputs: NativeFunction | None = None
     n_outputs: int = 0
     ir: str = field(repr=False, default="")
@@ -641,6 +673,10 @@ class NumbaFunctions:
     def triggers_py(self, t, y, p) -> np.ndarray:
         """Trigger values, bool ``(n_events,)``."""
         return self._call(self.triggers, t, y, p, np.zeros(self.n_events, np.uint8)).astype(bool)
+
+    def switches_py(self, t, y, p) -> np.ndarray:
+        """``lhs - rhs`` of each relation inside the triggers, ``(n_switches,)``."""
+        return self._call(self.switches, t, y, p, np.empty(self.n_switches))
 
     def outputs_py(self, t, Y, P) -> tuple[np.ndarray, np.ndarray]:
         """Every output on rows ``(t[k], Y[k], P[k])``: values ``(n_t, n_outputs)`` and a
@@ -770,7 +806,8 @@ def _wrap(engine, gen: GeneratedCode, ir: str) -> NumbaFunctions:
         lu_nnz=gen.lu_nnz, lu_fill=gen.lu_fill,
         rhs=fn("rhs", SIG_MODEL), jac=fn("jac", SIG_MODEL), dfdt=fn("dfdt", SIG_MODEL),
         triggers=fn("triggers", SIG_TRIG), decomp=fn("decomp", SIG_DECOMP),
-        solve=fn("solve", SIG_SOLVE),
+        solve=fn("solve", SIG_SOLVE), switches=fn("switches", SIG_MODEL),
+        n_switches=gen.n_switches,
         outputs=fn("outputs", SIG_MODEL) if gen.n_outputs else None, n_outputs=gen.n_outputs,
         ir=ir)
 

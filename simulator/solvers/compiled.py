@@ -136,6 +136,8 @@ _NFEV, _NJEV, _NSTEPS, _NACC, _NREJ, _NLU, _NOUT, _FAILIDX, _NSING = range(9)
 N_STATS = len(STAT_NAMES)
 N_WORK = 18            # rows of the float work array, see _integrate
 _EVENT_SAMPLES = 8     # trigger checks per accepted step (every eighth of it)
+N_SW = 4               # rows of the switch work array: values at step start, end, probe; roots
+_ROOT_ITERS = 100      # budget of a switch root search (Illinois, ~10 evaluations in practice)
 
 _A1 = types.float64[::1]
 _I1 = types.int64[::1]
@@ -175,6 +177,69 @@ def _differs(a, b):
 
 
 @numba.njit(**_JIT, inline="always")
+def _sgn(x):
+    return 1 if x > 0.0 else (-1 if x < 0.0 else 0)
+
+
+@numba.njit(**_JIT)
+def _switch_root(switches, k, t, h, ta, tb, fa, fb, yold, y, q1, q2, q3, p, yd, swm):
+    """The first time in ``(ta, tb]`` (to ~1e-13 relative) at which switch ``k`` has the sign
+    it has at ``tb`` (value ``fb``; ``fa`` at ``ta`` has another sign), on the dense output of
+    the step ``(t, t + h)``: just past its root, where the relation has really flipped (a
+    switch exactly 0 at the end counts as flipped once it leaves ``fa``'s sign).
+
+    Illinois (regula falsi that halves a retained end's value), with a bisection step
+    whenever the bracket shrinks too slowly; landing exactly on the root, it steps just past
+    it once."""
+    sa = _sgn(fa)
+    sb = _sgn(fb)
+    tol = 1e-13 * max(1.0, abs(tb))
+    side = 0
+    slow = 0
+    nudge = True
+    for _ in range(_ROOT_ITERS):
+        width = tb - ta
+        if width <= tol:
+            break
+        mid = 0.5 * (ta + tb)
+        if fa == 0.0 and nudge:          # at the root: try just past it
+            tm = ta + 0.5 * tol
+            nudge = False
+        elif slow >= 2 or not (fa * fb < 0.0):
+            tm = mid
+            slow = 0
+        else:
+            tm = tb - fb * (width / (fb - fa))
+            if not (ta < tm < tb):
+                tm = mid
+        if tm <= ta or tm >= tb:
+            tm = mid
+            if tm <= ta or tm >= tb:
+                break
+        _dense((tm - t) / h, yold, y, q1, q2, q3, yd)
+        switches(tm, _ptr(yd), _ptr(p), _ptr(swm))
+        fm = swm[k]
+        sm = _sgn(fm)
+        if (sm == sb) if sb != 0 else (sm != sa):
+            tb = tm
+            fb = fm
+            if side == 1:
+                fa *= 0.5
+            side = 1
+        else:
+            ta = tm
+            fa = fm
+            if side == -1:
+                fb *= 0.5
+            side = -1
+        if tb - ta > 0.5 * width:
+            slow += 1
+        else:
+            slow = 0
+    return tb
+
+
+@numba.njit(**_JIT, inline="always")
 def _first_nonfinite(x):
     for i in range(x.shape[0]):
         if not math.isfinite(x[i]):
@@ -183,10 +248,10 @@ def _first_nonfinite(x):
 
 
 @numba.njit(**_JIT)
-def _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep,
+def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
                t0, y0, p, t_out, t_end, trig0,
                rtol, atol, h_init, h_max, max_steps,
-               y_out, work, lu, jnz, tb, stats, fres):
+               y_out, work, lu, jnz, tb, sw, stats, fres):
     """Integrate one member; see :func:`integrate_one` for the arguments. Returns status."""
     n = y0.shape[0]
     n_ev = trig0.shape[0]
@@ -263,6 +328,12 @@ def _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep,
     for e in range(n_ev):
         tcur[e] = trig0[e]
     tnow = tb[1]
+    # switches (lhs - rhs of the relations in the triggers) at the step start and end, a
+    # probe, and the roots found in a step (sorted)
+    n_sw = sw.shape[1] if n_ev > 0 else 0
+    swa, swb, swm, cand = sw[0], sw[1], sw[2], sw[3]
+    if n_sw > 0:
+        switches(t0, _ptr(y), _ptr(p), _ptr(swa))
 
     t = t0
     reject = False
@@ -436,24 +507,55 @@ def _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep,
                 q3[i] = (_H31 * k1[i] + _H32 * k2[i] + _H33 * k3[i] + _H34 * k4[i]
                          + _H35 * k5[i] + _H36 * k6[i] + _H37 * k7[i] + _H38 * k8[i])
 
-        # ---- events: the first trigger change in (t, t_new], by bisection on dense output
+        # ---- events: the first trigger change in (t, t_new]. Triggers are checked at every
+        # eighth of the step and just after each root of a switch that changes sign in the
+        # step (between consecutive roots the triggers are constant, so a trigger true only
+        # inside the step is not missed), in time order; the first change is then located
+        # by bisection on the dense output.
         if n_ev > 0:
-            lo = 0.0
-            hi = -1.0
-            for js in range(1, _EVENT_SAMPLES + 1):
-                s = js / _EVENT_SAMPLES
-                if js == _EVENT_SAMPLES:
+            n_c = 0
+            if n_sw > 0:
+                switches(t_new, _ptr(y), _ptr(p), _ptr(swb))
+                for k in range(n_sw):
+                    if _sgn(swa[k]) != _sgn(swb[k]):
+                        tc = _switch_root(switches, k, t, h, t, t_new, swa[k], swb[k], yold, y,
+                                          q1, q2, q3, p, yd, swm)
+                        j = n_c
+                        while j > 0 and cand[j - 1] > tc:
+                            cand[j] = cand[j - 1]
+                            j -= 1
+                        cand[j] = tc
+                        n_c += 1
+            tlo = t
+            thi = -1.0
+            found = False
+            js = 1
+            ic = 0
+            while js <= _EVENT_SAMPLES or ic < n_c:
+                if js < _EVENT_SAMPLES:
+                    ts = t + (js / _EVENT_SAMPLES) * h
+                else:
+                    ts = t_new
+                if ic < n_c and (js > _EVENT_SAMPLES or cand[ic] <= ts):
+                    tp = cand[ic]
+                    ic += 1
+                else:
+                    tp = ts
+                    js += 1
+                if tp <= tlo:
+                    continue
+                if tp >= t_new:
+                    tp = t_new
                     trig(t_new, _ptr(y), _ptr(p), _ptr(tnow))
                 else:
-                    _dense(s, yold, y, q1, q2, q3, yd)
-                    trig(t + s * h, _ptr(yd), _ptr(p), _ptr(tnow))
+                    _dense((tp - t) / h, yold, y, q1, q2, q3, yd)
+                    trig(tp, _ptr(yd), _ptr(p), _ptr(tnow))
                 if _differs(tnow, tcur):
-                    hi = s
+                    thi = tp
+                    found = True
                     break
-                lo = s
-            if hi > 0.0:
-                tlo = t + lo * h
-                thi = t_new if hi == 1.0 else t + hi * h
+                tlo = tp
+            if found:
                 tol = 1e-10 * max(1.0, abs(thi))
                 while thi - tlo > tol:
                     tm = 0.5 * (tlo + thi)
@@ -478,6 +580,9 @@ def _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep,
                 fres[0] = thi
                 fres[1] = h
                 return ROOT
+
+            for k in range(n_sw):
+                swa[k] = swb[k]
 
         # ---- outputs in (t, t_new]
         while k_out < n_t and t_out[k_out] <= t_new:
@@ -510,22 +615,23 @@ def _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep,
 
 
 _ONE_SIG = types.int64(
-    FN, FN, FN, FNT, FND, FNS, types.boolean,
+    FN, FN, FN, FNT, FN, FND, FNS, types.boolean,
     types.float64, _A1, _A1, _A1, types.float64, _U1,
     types.float64, _A1, types.float64, types.float64, types.int64,
-    types.float64[:, ::1], types.float64[:, ::1], _A1, _A1, types.uint8[:, ::1], _I1, _A1)
+    types.float64[:, ::1], types.float64[:, ::1], _A1, _A1, types.uint8[:, ::1],
+    types.float64[:, ::1], _I1, _A1)
 
 
 @numba.njit(_ONE_SIG, **_JIT)
-def integrate_one(rhs, jac, dfdt, trig, decomp, solve, time_dep,
+def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
                   t0, y0, p, t_out, t_end, trig0,
                   rtol, atol, h_init, h_max, max_steps,
-                  y_out, work, lu, jnz, tb, stats, fres):
+                  y_out, work, lu, jnz, tb, sw, stats, fres):
     """Integrate one member from ``t0`` to ``t_end`` or the first trigger change.
 
     Parameters
     ----------
-    rhs, jac, dfdt, trig, decomp, solve : the model's compiled functions
+    rhs, jac, dfdt, trig, switches, decomp, solve : the model's compiled functions
         (:class:`~simulator.codegen.numba_fns.NumbaFunctions`)
     time_dep : whether ``dfdt`` is needed
     t0, y0 (n,), p (m,) : start
@@ -535,21 +641,22 @@ def integrate_one(rhs, jac, dfdt, trig, decomp, solve, time_dep,
     h_init : first step (``<= 0``: chosen automatically); h_max : largest step (``<= 0``: none)
     max_steps : budget of attempted steps
     y_out (n_t, n) : filled for ``stats[6]`` leading rows
-    work (N_WORK, n), lu (lu_nnz,), jnz (n_jac,), tb (2, n_ev) uint8 : work arrays;
-        on return ``work[0]`` holds the state at ``fres[0]``
+    work (N_WORK, n), lu (lu_nnz,), jnz (n_jac,), tb (2, n_ev) uint8,
+    sw (N_SW, n_switches) : work arrays; on return ``work[0]`` holds the state at ``fres[0]``
     stats (N_STATS,) int64 : see ``STAT_NAMES``; fres (2,) : ``t_stop``, suggested next step
 
     Returns
     -------
     status : END (0), ROOT (1), or a negative FAIL_* code
     """
-    return _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep, t0, y0, p, t_out, t_end, trig0,
-                      rtol, atol, h_init, h_max, max_steps, y_out, work, lu, jnz, tb, stats,
-                      fres)
+    return _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep, t0, y0, p, t_out,
+                      t_end, trig0, rtol, atol, h_init, h_max, max_steps, y_out, work, lu, jnz,
+                      tb, sw, stats, fres)
 
 
 _MANY_SIG = types.void(
-    FN, FN, FN, FNT, FND, FNS, types.boolean, types.int64, types.int64, types.int64,
+    FN, FN, FN, FNT, FN, FND, FNS, types.boolean, types.int64, types.int64, types.int64,
+    types.int64,
     types.float64, types.float64[:, ::1], types.float64[:, ::1], _A1, types.float64,
     types.uint8[:, ::1],
     types.float64, _A1, types.float64, types.float64, types.int64,
@@ -558,7 +665,8 @@ _MANY_SIG = types.void(
 
 
 @numba.njit(_MANY_SIG, parallel=True, **_JIT)
-def _integrate_many(rhs, jac, dfdt, trig, decomp, solve, time_dep, chunk, nnz, njac,
+def _integrate_many(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep, chunk, nnz, njac,
+                    n_sw,
                     t0, Y0, P, t_out, t_end, TRIG0,
                     rtol, atol, h_init, h_max, max_steps,
                     Y_out, Y_stop, status, STATS, FRES):
@@ -571,12 +679,14 @@ def _integrate_many(rhs, jac, dfdt, trig, decomp, solve, time_dep, chunk, nnz, n
         lu = np.empty(nnz)
         jnz = np.empty(njac)
         tb = np.empty((2, n_ev), dtype=np.uint8)
+        sw = np.empty((N_SW, n_sw))
         stats = np.empty(STATS.shape[1], dtype=np.int64)    # per thread: the shared rows are
         fres = np.empty(2)                                  # written once, not every step
         for m in range(c * chunk, min(N, (c + 1) * chunk)):
-            status[m] = _integrate(rhs, jac, dfdt, trig, decomp, solve, time_dep, t0, Y0[m], P[m],
-                                   t_out, t_end, TRIG0[m], rtol, atol, h_init, h_max,
-                                   max_steps, Y_out[m], work, lu, jnz, tb, stats, fres)
+            status[m] = _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep, t0,
+                                   Y0[m], P[m], t_out, t_end, TRIG0[m], rtol, atol, h_init,
+                                   h_max, max_steps, Y_out[m], work, lu, jnz, tb, sw, stats,
+                                   fres)
             for j in range(stats.shape[0]):
                 STATS[m, j] = stats[j]
             FRES[m, 0] = fres[0]
@@ -659,8 +769,9 @@ def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *
     old = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)
     try:
-        _integrate_many(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.decomp, fns.solve,
-                        fns.time_dependent, int(chunk), fns.lu_nnz, fns.n_jac, float(t0), Y0, P, t_out, float(t_end),
+        _integrate_many(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches, fns.decomp,
+                        fns.solve, fns.time_dependent, int(chunk), fns.lu_nnz, fns.n_jac,
+                        fns.n_switches, float(t0), Y0, P, t_out, float(t_end),
                         trig0, float(rtol), _atol_vector(atol, n), float(first_step),
                         float(max_step), int(max_steps), Y_out, Y_stop, status, STATS, FRES)
     finally:
@@ -696,7 +807,7 @@ METHOD_NAMES = ("auto", "rodas", "rodas5p")    # SolverOptions.method values thi
 
 def _integrate_one_entry():
     """``integrate_one``'s compiled entry point: calling it skips numba's per-call type
-    dispatch (~50 us for the six function-valued arguments); the signature is fixed."""
+    dispatch (~50 us for the seven function-valued arguments); the signature is fixed."""
     global _ENTRY
     if _ENTRY is None:
         _ENTRY = next(iter(integrate_one.overloads.values())).entry_point
@@ -738,6 +849,7 @@ class CompiledSegmenter(Segmenter):
         self._lu = np.zeros(self.fns.lu_nnz)
         self._jnz = np.zeros(len(self.fns.jac_rows))
         self._tb = np.zeros((2, self.fns.n_events), dtype=np.uint8)
+        self._sw = np.zeros((N_SW, self.fns.n_switches))
         self._stats = np.zeros(N_STATS, dtype=np.int64)
         self._fres = np.zeros(2)
         self._resume = (None, 0.0)      # (t_stop of the last segment, its next step)
@@ -761,11 +873,11 @@ class CompiledSegmenter(Segmenter):
         h_init = o.first_step or 0.0
         if not o.first_step and self._resume[0] == t0:
             h_init = self._resume[1]
-        status = _integrate_one_entry()(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.decomp, fns.solve,
-                               fns.time_dependent, float(t0), y0, p, t_out, float(t_end),
-                               trig0, float(o.rtol), self._atol, float(h_init),
-                               float(o.max_step or 0.0), int(o.max_steps), y_out, self._work,
-                               self._lu, self._jnz, self._tb, self._stats, self._fres)
+        status = _integrate_one_entry()(
+            fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches, fns.decomp, fns.solve,
+            fns.time_dependent, float(t0), y0, p, t_out, float(t_end), trig0, float(o.rtol),
+            self._atol, float(h_init), float(o.max_step or 0.0), int(o.max_steps), y_out,
+            self._work, self._lu, self._jnz, self._tb, self._sw, self._stats, self._fres)
         st = self._stats
         stats = {k: int(st[i]) for i, k in enumerate(STAT_NAMES) if k not in ("n_out", "fail_index")}
         t_stop = float(self._fres[0])
