@@ -19,3 +19,15 @@ def roadrunner_from(text: str):
     from simulator.io.antimony import antimony_to_sbml
     sbml = text if text.lstrip().startswith("<") else antimony_to_sbml(text, "<test>")
     return roadrunner.RoadRunner(sbml)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Name the test that brings libsedml (tellurium) into a worker: every later test in
+    that process would otherwise fail with an unrelated-looking SWIG error."""
+    import sys
+    before = "libsedml" in sys.modules
+    yield
+    if not before and "libsedml" in sys.modules:
+        pytest.fail(f"{item.nodeid} imported libsedml (tellurium?) in-process; it breaks "
+                    "libsbml's ASTNode proxies for the rest of this worker")
