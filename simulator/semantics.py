@@ -624,15 +624,19 @@ def _initial_rates(b: _Builder, expr, depth: int = 0):
     return expr.xreplace(mapping)
 
 
+def _chain_rule_rate(e):
+    """d e / dt in model symbols: ``de/dtime + sum_s de/ds rateOf(s)``."""
+    out = sympy.diff(e, TIME) if TIME in e.free_symbols else sympy.Integer(0)
+    for s in e.free_symbols - {TIME}:
+        out += sympy.diff(e, s) * RateOf(s)
+    return out
+
+
 def _rate_in_model_symbols(b: _Builder, name: str):
     if name in b.rr:
         return b.rr[name]
     if name in b.ar:
-        e = b.ar[name]
-        out = sympy.diff(e, TIME) if TIME in e.free_symbols else sympy.Integer(0)
-        for s in e.free_symbols - {TIME}:
-            out += sympy.diff(e, s) * RateOf(s)
-        return out
+        return _chain_rule_rate(b.ar[name])
     h = b.held.get(name)
     s = b.species.get(name)
     if h is None or s is None or h.kind != "y" or not h.amount:
@@ -688,14 +692,9 @@ def _prestart_rates(b, expr, depth: int = 0):
         x = f.args[0]
         if not isinstance(x, sympy.Symbol):
             raise ModelImportError(f"rateOf in model '{b.m.id}' must be applied to an id, got {x}")
-        rate = sympy.Integer(0)
         rule = b.ar.get(x.name)
-        if rule is not None:
-            rate = sympy.diff(rule, TIME) if TIME in rule.free_symbols else sympy.Integer(0)
-            for q in rule.free_symbols - {TIME}:
-                rate += sympy.diff(rule, q) * RateOf(q)
-            rate = _prestart_rates(b, rate, depth + 1)
-        mapping[f] = rate
+        mapping[f] = (_prestart_rates(b, _chain_rule_rate(rule), depth + 1) if rule is not None
+                      else sympy.Integer(0))
     return expr.xreplace(mapping) if mapping else expr
 
 

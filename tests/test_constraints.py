@@ -10,7 +10,7 @@ from simulator.constraints import make_explicit
 from simulator.errors import ModelImportError, UnsupportedFeatureError
 from simulator.model import AlgebraicRule, AssignmentRule
 from simulator.solvers.base import SolverOptions
-from tests.conftest import roadrunner_from
+from tests.conftest import roadrunner_trajectory
 
 BACKENDS = ["scipy", "compiled"]
 TIGHT = SolverOptions(rtol=1e-10, atol=1e-14)
@@ -19,15 +19,6 @@ TIGHT = SolverOptions(rtol=1e-10, atol=1e-14)
 def _scaled_error(got, ref, rtol=1e-8, atol=1e-10):
     return np.max(np.abs(np.asarray(got) - ref) / (atol + rtol * np.abs(ref)))
 
-
-def _roadrunner(text, t, ids):
-    r = roadrunner_from(text)
-    r.integrator.relative_tolerance = 1e-10
-    r.integrator.absolute_tolerance = 1e-14
-    species = set(r.model.getFloatingSpeciesIds()) | set(r.model.getBoundarySpeciesIds())
-    r.timeCourseSelections = ["time"] + [f"[{i}]" if i in species else i for i in ids]
-    out = r.simulate(float(t[0]), float(t[-1]), len(t))
-    return {i: np.asarray(out[:, k + 1]) for k, i in enumerate(ids)}
 
 
 # --- algebraic rules -------------------------------------------------------------------
@@ -95,7 +86,7 @@ def test_coupled_rules_compartment_and_rateof_match_libroadrunner(backend):
     t = np.linspace(0, 10, 101)
     ids = ["A", "B", "V", "X", "Y", "R"]
     traj = sim.simulate(model, t, options=TIGHT, backend=backend)
-    ref = _roadrunner(EXPLICIT, t, ids)
+    ref = roadrunner_trajectory(EXPLICIT, t, ids)
     for i in ids:
         assert _scaled_error(traj[i], ref[i]) < 10, i
 

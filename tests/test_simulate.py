@@ -6,7 +6,7 @@ import pytest
 
 import simulator as sim
 from simulator.solvers.base import SolverOptions
-from tests.conftest import roadrunner_from
+from tests.conftest import roadrunner_trajectory
 
 BACKENDS = ["scipy", "compiled"]
 
@@ -55,15 +55,6 @@ end
 """
 
 
-def _roadrunner(text, t, ids):
-    r = roadrunner_from(text)
-    r.integrator.relative_tolerance = 1e-10
-    r.integrator.absolute_tolerance = 1e-14
-    species = set(r.model.getFloatingSpeciesIds()) | set(r.model.getBoundarySpeciesIds())
-    r.timeCourseSelections = ["time"] + [f"[{i}]" if i in species else i for i in ids]
-    out = r.simulate(float(t[0]), float(t[-1]), len(t))
-    return {i: np.asarray(out[:, k + 1]) for k, i in enumerate(ids)}
-
 
 def _scaled_error(got, ref, rtol, atol):
     return np.max(np.abs(got - ref) / (atol + rtol * np.abs(ref)))
@@ -80,7 +71,7 @@ def test_matches_libroadrunner(text, ids, backend):
     t = np.linspace(0, 20, 201)
     opts = SolverOptions(rtol=1e-10, atol=1e-14)
     traj = sim.simulate(model, t, options=opts, backend=backend)
-    ref = _roadrunner(text, t, ids)
+    ref = roadrunner_trajectory(text, t, ids)
     for i in ids:
         assert _scaled_error(traj[i], ref[i], 1e-8, 1e-10) < 10, i
 
