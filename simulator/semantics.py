@@ -610,9 +610,9 @@ class Initializer:
         return y0, p
 
 
-def _initial_rates(b: _Builder, expr, depth: int = 0):
-    """Replace ``rateOf(x)`` by the rate of ``x`` written in model symbols, so that initial
-    assignments can use it (evaluated with the other initial values)."""
+def _replace_rates(b: _Builder, expr, rate_of, depth: int = 0):
+    """``expr`` with every ``rateOf(x)`` replaced by ``rate_of(name of x)``, itself resolved
+    the same way (a rate may use other rates)."""
     if depth > 20:
         raise ModelImportError(f"rateOf in model '{b.m.id}' nests too deeply")
     mapping = {}
@@ -620,8 +620,14 @@ def _initial_rates(b: _Builder, expr, depth: int = 0):
         x = f.args[0]
         if not isinstance(x, sympy.Symbol):
             raise ModelImportError(f"rateOf in model '{b.m.id}' must be applied to an id, got {x}")
-        mapping[f] = _initial_rates(b, _rate_in_model_symbols(b, x.name), depth + 1)
-    return expr.xreplace(mapping)
+        mapping[f] = _replace_rates(b, rate_of(x.name), rate_of, depth + 1)
+    return expr.xreplace(mapping) if mapping else expr
+
+
+def _initial_rates(b: _Builder, expr):
+    """Replace ``rateOf(x)`` by the rate of ``x`` written in model symbols, so that initial
+    assignments can use it (evaluated with the other initial values)."""
+    return _replace_rates(b, expr, lambda name: _rate_in_model_symbols(b, name))
 
 
 def _chain_rule_rate(e):
@@ -681,21 +687,12 @@ def _before_start(b, expr):
     return _prestart_rates(b, expr)
 
 
-def _prestart_rates(b, expr, depth: int = 0):
+def _prestart_rates(b, expr):
     """``expr`` (model symbols) as evaluated before the start time: ``rateOf`` of a state or
     parameter is 0 (its history is its initial value) and of an assignment rule's target
     the rule's rate by the chain rule."""
-    if depth > 20:
-        raise ModelImportError(f"rateOf in model '{b.m.id}' nests too deeply")
-    mapping = {}
-    for f in expr.atoms(RateOf):
-        x = f.args[0]
-        if not isinstance(x, sympy.Symbol):
-            raise ModelImportError(f"rateOf in model '{b.m.id}' must be applied to an id, got {x}")
-        rule = b.ar.get(x.name)
-        mapping[f] = (_prestart_rates(b, _chain_rule_rate(rule), depth + 1) if rule is not None
-                      else sympy.Integer(0))
-    return expr.xreplace(mapping) if mapping else expr
+    return _replace_rates(b, expr, lambda name: _chain_rule_rate(b.ar[name]) if name in b.ar
+                          else sympy.Integer(0))
 
 
 def delay_uses(model: Model) -> list[str]:
