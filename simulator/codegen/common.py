@@ -45,3 +45,23 @@ class SymbolMap:
             names = ", ".join(sorted(str(s) for s in foreign))
             raise ModelError(f"{what} refers to undefined symbol(s) {names}")
         return out
+
+
+def trigger_switches(triggers) -> list:
+    """``lhs - rhs`` of every distinct relation inside ``triggers``, in order of first
+    appearance (preorder over ``args``): shared by both backends' ``switches``, in an order that does not depend on the hash seed, so that cached
+    code matches. Pass the triggers in the system's own symbols.
+
+    Between two consecutive roots of these functions every trigger (a logical function of
+    the relations) is constant, so a trigger flip is found by checking the triggers just
+    after each root."""
+    relations: list = []
+    todo = list(reversed(triggers))
+    while todo:
+        e = todo.pop()
+        if isinstance(e, sympy.core.relational.Relational):
+            if e not in relations:
+                relations.append(e)
+        elif isinstance(e, sympy.Basic):
+            todo.extend(reversed(e.args))
+    return [r.lhs - r.rhs for r in relations]

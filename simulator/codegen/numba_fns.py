@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import sympy
 
-from simulator.codegen.common import SymbolMap
+from simulator.codegen.common import SymbolMap, trigger_switches
 from simulator.codegen.derivatives import derivative, jacobian_entries
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.system import OdeSystem
@@ -508,27 +508,6 @@ def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> Nati
                            [smap.rename(e, what) for e in exprs])
     engine = _engine("\n".join(sorted(decls)) + "\n\n" + body)
     return NativeFunction(engine.get_function_address("expressions"), SIG_MODEL, engine)
-
-
-def trigger_switches(triggers) -> list:
-    """``lhs - rhs`` of every distinct relation inside ``triggers``, in order of first
-    appearance (preorder over ``args``): the scipy backend's ``switches``
-    (:mod:`.numpy_fns`), in an order that does not depend on the hash seed, so that cached
-    code matches. Pass the triggers in the system's own symbols.
-
-    Between two consecutive roots of these functions every trigger (a logical function of
-    the relations) is constant, so a trigger flip is found by checking the triggers just
-    after each root."""
-    relations: list = []
-    todo = list(reversed(triggers))
-    while todo:
-        e = todo.pop()
-        if isinstance(e, sympy.core.relational.Relational):
-            if e not in relations:
-                relations.append(e)
-        elif isinstance(e, sympy.Basic):
-            todo.extend(reversed(e.args))
-    return [r.lhs - r.rhs for r in relations]
 
 
 def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from simulator.codegen.common import SymbolMap
+from simulator.codegen.common import SymbolMap, trigger_switches
 from simulator.codegen.derivatives import jacobian_entries
 from simulator.system import OdeSystem
 
@@ -198,12 +198,6 @@ class NumpyFunctions:
         return out
 
 
-def _relations(expr) -> list:
-    """The numeric relations (<, <=, >, >=, ==, !=) inside a boolean expression."""
-    from sympy.core.relational import Relational
-    return [r for r in sympy.preorder_traversal(expr) if isinstance(r, Relational)]
-
-
 class _LazyJacobian:
     """The analytic Jacobian ``J[i, j] = d rhs_i / d y_j``, differentiated on first use
     (the compiled backend builds its own; only Newton and the scipy backend need this)."""
@@ -253,12 +247,8 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
             return np.zeros(0, dtype=bool)
         return np.asarray(trig_raw(t, y, p), dtype=float) > 0.5
 
-    relations = []
-    for ev in system.events:
-        for r in _relations(ev.trigger):
-            if r not in relations:
-                relations.append(r)
-    sw_raw = _lambdify(smap, [r.lhs - r.rhs for r in relations], "event trigger", delayed) if relations else None
+    sw = trigger_switches([ev.trigger for ev in system.events])
+    sw_raw = _lambdify(smap, sw, "event trigger", delayed) if sw else None
 
     def switches(t, y, p):
         """lhs - rhs of every relation in the triggers: sign changes bracket trigger flips."""
