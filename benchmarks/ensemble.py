@@ -1,8 +1,10 @@
 """Ensemble throughput against libroadrunner's serial loop, on the bundled model.
 
 Every positive parameter the dynamics use is drawn log-uniformly within ×/÷ 3 of its default
-(seed 0). Each member runs 0-1000 h with 200 output points at rtol 1e-6 (atol 1e-12) in both
-simulators. For each N, in a fresh subprocess (so peak memory is per N):
+(seed 0). Each member runs 0-1000 h with 200 output points, atol 1e-12; libroadrunner at rtol
+1e-6, ours at rtol 1e-6 and at 1e-5 (``--rtol-ours``): the issue's target is throughput at the
+same accuracy as libroadrunner at 1e-6, and the accuracy lines show whether ours at the looser
+rtol still matches or beats it. For each N, in a fresh subprocess (so peak memory is per N):
 
 - ours: ``sim.sweep(model, t, samples=..., readouts=[3 readouts], progress=False)``, the
   compiled ensemble integrator in this process on all cores; time excludes model load and
@@ -171,8 +173,10 @@ def main(argv=None):
     ap.add_argument("--rr-max-n", type=int, default=10_000)
     ap.add_argument("--acc-n", type=int, default=100)
     ap.add_argument("--chunk", type=int, default=1000)
-    ap.add_argument("--rtol-ours", type=float, default=RTOL,
-                    help="our rtol (libroadrunner keeps 1e-6): compare at matched accuracy")
+    ap.add_argument("--rtol-ours", default="1e-6,1e-5",
+                    help="our rtols, comma-separated (libroadrunner keeps 1e-6): the same rtol, "
+                         "and a looser one whose accuracy (printed) still matches or beats "
+                         "libroadrunner's at 1e-6")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -181,27 +185,33 @@ def main(argv=None):
         print(json.dumps(fn(*[float(x) if "." in x or "e" in x else int(x) for x in rest])))
         return
     sizes = [n for n in map(int, args.sizes.split(",")) if n <= args.max_n]
-    print(f"bundled model {MODEL.name}: 0-{T_END:g} h, {N_POINTS} points, rtol {RTOL:g}, "
-          f"atol {ATOL:g} (ours: rtol {args.rtol_ours:g}), positive parameters log-uniform x/÷ {FOLD:g} (seed 0); "
-          f"{os.cpu_count()} cores")
-    print(f"{'N':>7} {'ours sims/s':>12} {'rr sims/s':>10} {'ratio':>7} {'ours s':>8} {'rr s':>8} "
-          f"{'peak MB':>8} {'+MB':>7} {'steps':>7} {'failed':>6} {'rr fail':>7}")
+    rtols = [float(x) for x in args.rtol_ours.split(",")]
+    print(f"bundled model {MODEL.name}: 0-{T_END:g} h, {N_POINTS} points, libroadrunner rtol "
+          f"{RTOL:g}, ours rtol {', '.join(f'{r:g}' for r in rtols)}; atol {ATOL:g}; positive "
+          f"parameters log-uniform x/÷ {FOLD:g} (seed 0); {os.cpu_count()} cores")
+    print(f"{'N':>7} {'rtol':>6} {'ours sims/s':>12} {'rr sims/s':>10} {'ratio':>7} {'ours s':>8} "
+          f"{'rr s':>8} {'peak MB':>8} {'+MB':>7} {'steps':>7} {'failed':>6} {'rr fail':>7}")
     rows = []
     for n in sizes:
-        o = _sub("ours", n, args.chunk, repr(args.rtol_ours))
         r = _sub("rr", n) if n <= args.rr_max_n else None
-        rows.append({"ours": o, "rr": r})
-        ratio = f"{o['sims_per_s'] / r['sims_per_s']:.1f}x" if r else "-"
-        print(f"{n:>7} {o['sims_per_s']:>12.0f} {r['sims_per_s'] if r else float('nan'):>10.0f} "
-              f"{ratio:>7} {o['seconds']:>8.2f} {r['seconds'] if r else float('nan'):>8.2f} "
-              f"{o['peak_rss_mb']:>8.0f} {o['peak_minus_warm_mb']:>7.0f} {o['mean_steps']:>7.0f} "
-              f"{o['failed']:>6} {r['failed'] if r else '-':>7}", flush=True)
+        for rtol in rtols:
+            o = _sub("ours", n, args.chunk, repr(rtol))
+            rows.append({"rtol": rtol, "ours": o, "rr": r})
+            ratio = f"{o['sims_per_s'] / r['sims_per_s']:.1f}x" if r else "-"
+            print(f"{n:>7} {rtol:>6g} {o['sims_per_s']:>12.0f} "
+                  f"{r['sims_per_s'] if r else float('nan'):>10.0f} {ratio:>7} "
+                  f"{o['seconds']:>8.2f} {r['seconds'] if r else float('nan'):>8.2f} "
+                  f"{o['peak_rss_mb']:>8.0f} {o['peak_minus_warm_mb']:>7.0f} "
+                  f"{o['mean_steps']:>7.0f} {o['failed']:>6} {r['failed'] if r else '-':>7}",
+                  flush=True)
     if args.acc_n:
-        a = _sub("acc", args.acc_n, repr(args.rtol_ours))
-        print(f"accuracy vs Radau rtol 1e-10 over {a['n']} members (max relative error per member): "
-              f"ours median {a['ours_median']:.2e}, p99 {a['ours_p99']:.2e}; "
-              f"libroadrunner median {a['rr_median']:.2e}, p99 {a['rr_p99']:.2e}")
-        rows.append({"accuracy": a})
+        for rtol in rtols:
+            a = _sub("acc", args.acc_n, repr(rtol))
+            print(f"accuracy vs Radau rtol 1e-10 over {a['n']} members (max relative error per "
+                  f"member): ours at rtol {rtol:g} median {a['ours_median']:.2e}, p99 "
+                  f"{a['ours_p99']:.2e}; libroadrunner at rtol {RTOL:g} median "
+                  f"{a['rr_median']:.2e}, p99 {a['rr_p99']:.2e}", flush=True)
+            rows.append({"rtol": rtol, "accuracy": a})
     return rows
 
 
