@@ -186,10 +186,11 @@ def _compare(expected, got, t, absolute, relative):
     inf_e = np.isinf(expected)
     bad = (nan_e != nan_g) | (inf_e & (expected != got))
     fin = ~nan_e & ~inf_e
-    with np.errstate(all="ignore"):
-        err = np.abs(expected - got) / (absolute + relative * np.abs(expected))
+    with np.errstate(all="ignore"):   # non-finite entries are judged above
+        diff = np.abs(expected - got)
+        err = diff / (absolute + relative * np.abs(expected))
     err = np.where(fin, err, 0.0)
-    bad |= fin & ~(np.abs(expected - got) <= absolute + relative * np.abs(expected))
+    bad |= fin & ~(diff <= absolute + relative * np.abs(expected))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         return False, float("inf"), float(t[i])
