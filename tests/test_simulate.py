@@ -253,3 +253,40 @@ def test_public_surface():
     import simulator
     for name in simulator.__all__:
         assert hasattr(simulator, name), name
+
+
+THREADED = """
+model threaded
+  A -> B; k1*A
+  B -> A; k2*B*B
+  k1 = 1; k2 = 0.5; A = 10; B = 0; f = 0
+  E1: at (B > 4): f = time, k1 = 0.1
+end
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_threads_give_the_serial_results(backend):
+    # the compiled kernel runs without the GIL: its work arrays must be per thread
+    from concurrent.futures import ThreadPoolExecutor
+    m = sim.load_model(THREADED)
+    t = np.linspace(0, 20, 101)
+    xs = np.linspace(5, 15, 40)
+
+    def run(x):
+        return sim.simulate(m, t, initial={"A": x}, backend=backend).y
+
+    serial = [run(x) for x in xs]
+    with ThreadPoolExecutor(4) as ex:
+        parallel = list(ex.map(run, xs))
+    assert all(np.array_equal(a, b) for a, b in zip(serial, parallel))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_does_not_depend_on_the_run_before(backend):
+    m = sim.load_model(THREADED.replace("threaded", "independent"))
+    t = np.linspace(10, 20, 11)
+    fresh = sim.simulate(m, t, t0=10, backend=backend).y
+    sim.simulate(m, np.linspace(0, 10, 11), backend=backend)     # ends where the next starts
+    again = sim.simulate(m, t, t0=10, backend=backend).y
+    assert np.array_equal(fresh, again)

@@ -78,6 +78,10 @@ class Segmenter:
                   t_end: float, trig0: np.ndarray) -> Segment:
         raise NotImplementedError
 
+    def begin_run(self) -> None:
+        """Called by the driver before a run's first segment: forget anything an earlier
+        run left (e.g. a step size), so that a run never depends on the one before."""
+
     def outputs(self, t: np.ndarray, Y: np.ndarray, P: np.ndarray):
         """Every output of the system on rows ``(t[k], Y[k], P[k])`` in the backend's own
         compiled form: ``(values (n_t, n_outputs), nonfinite (n_outputs,) bool)``, or None

@@ -41,6 +41,8 @@ doi:10.1007/s10543-023-00967-x.
 from __future__ import annotations
 
 import math
+import threading
+from types import SimpleNamespace
 
 import numba
 import numpy as np
@@ -852,16 +854,26 @@ class CompiledSegmenter(Segmenter):
         self.system = system
         self.options = options
         self.fns = fns if fns is not None else compile_numba(system)
-        n = self.fns.n_states
-        self._atol = _atol_vector(options.atol, n)
-        self._work = np.zeros((N_WORK, n))
-        self._lu = np.zeros(self.fns.lu_nnz)
-        self._jnz = np.zeros(len(self.fns.jac_rows))
-        self._tb = np.zeros((2, self.fns.n_events), dtype=np.uint8)
-        self._sw = np.zeros((N_SW, self.fns.n_switches))
-        self._stats = np.zeros(N_STATS, dtype=np.int64)
-        self._fres = np.zeros(2)
-        self._resume = (None, 0.0)      # (t_stop of the last segment, its next step)
+        self._atol = _atol_vector(options.atol, self.fns.n_states)
+        self._local = threading.local()   # work arrays per thread: the kernel runs without the GIL
+
+    def _buffers(self):
+        """This thread's work arrays and resume point (made on first use)."""
+        b = getattr(self._local, "b", None)
+        if b is None:
+            fns, n = self.fns, self.fns.n_states
+            b = SimpleNamespace(work=np.zeros((N_WORK, n)), lu=np.zeros(fns.lu_nnz),
+                         jnz=np.zeros(len(fns.jac_rows)),
+                         tb=np.zeros((2, fns.n_events), dtype=np.uint8),
+                         sw=np.zeros((N_SW, fns.n_switches)),
+                         stats=np.zeros(N_STATS, dtype=np.int64), fres=np.zeros(2),
+                         resume=(None, 0.0))   # (t_stop of the last segment, its next step)
+            self._local.b = b
+        return b
+
+    def begin_run(self) -> None:
+        """A new run starts: its first step size must not come from an earlier run."""
+        self._buffers().resume = (None, 0.0)
 
     def outputs(self, t, Y, P):
         """The outputs through the model's native ``outputs`` function (see the base class)."""
@@ -879,26 +891,27 @@ class CompiledSegmenter(Segmenter):
         if t_out.size and (t_out[0] < t0 or np.any(np.diff(t_out) < 0)):
             raise ValueError("t_out must be sorted and >= t0")
         y_out = np.empty((len(t_out), fns.n_states))
+        b = self._buffers()
         h_init = o.first_step or 0.0
-        if not o.first_step and self._resume[0] == t0:
-            h_init = self._resume[1]
+        if not o.first_step and b.resume[0] == t0:
+            h_init = b.resume[1]
         status = _integrate_one_entry()(
             fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches, fns.decomp, fns.solve,
             fns.time_dependent, float(t0), y0, p, t_out, float(t_end), trig0, float(o.rtol),
             self._atol, float(h_init), float(o.max_step or 0.0), int(o.max_steps), y_out,
-            self._work, self._lu, self._jnz, self._tb, self._sw, self._stats, self._fres)
-        st = self._stats
+            b.work, b.lu, b.jnz, b.tb, b.sw, b.stats, b.fres)
+        st = b.stats
         stats = {k: int(st[i]) for i, k in enumerate(STAT_NAMES) if k not in ("n_out", "fail_index")}
-        t_stop = float(self._fres[0])
+        t_stop = float(b.fres[0])
         n_out = int(st[_NOUT])
         if status >= 0:
-            self._resume = (t_stop, float(self._fres[1]))
+            b.resume = (t_stop, float(b.fres[1]))
             return Segment(status="end" if status == END else "root", t_stop=t_stop,
-                           y_stop=self._work[0].copy(), n_out=n_out, y_out=y_out[:n_out],
+                           y_stop=b.work[0].copy(), n_out=n_out, y_out=y_out[:n_out],
                            stats=stats)
-        self._resume = (None, 0.0)
+        b.resume = (None, 0.0)
         msg = failure_message(int(status), t_stop, self.system.state_ids, int(st[_FAILIDX]),
                               o.max_steps)
         stats["fail_index"] = int(st[_FAILIDX])
-        return Segment(status="fail", t_stop=t_stop, y_stop=self._work[0].copy(), n_out=n_out,
+        return Segment(status="fail", t_stop=t_stop, y_stop=b.work[0].copy(), n_out=n_out,
                        y_out=y_out[:n_out], message=msg, stats=stats)

@@ -64,6 +64,7 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
     pending: list[_Pending] = []
     counter = {"seq": 0, "fired": 0}
     t = float(t0)
+    segmenter.begin_run()
 
     def scalar(f, t, y, p):
         return float(np.asarray(f(t, y, p), dtype=float).reshape(-1)[0])
