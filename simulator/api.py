@@ -218,6 +218,9 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
     if backend == "auto":
         scipy = options.method in ("LSODA", "BDF", "Radau") or cm.numpy.delayed is not None
         backend = "scipy" if scipy else _default_backend()
+        if cm.numpy.delayed is not None and options.method not in ("auto", "LSODA", "BDF", "Radau"):
+            from simulator.semantics import refuse_delays  # e.g. method="rodas5p" asked for
+            refuse_delays(model, f"method {options.method!r} (the compiled backend)")
     from simulator.solvers.driver import run
     seg = cm.segmenter(options, backend)
     before = cm.system.init.before_start(overrides, y0, p) if cm.numpy.delayed is not None else None

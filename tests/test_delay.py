@@ -92,3 +92,27 @@ def test_steady_state_and_sweeps_refuse_delay_models_by_name():
     import simulator as sim
     with pytest.raises(UnsupportedFeatureError, match=r"rateRule for 'x'.*sweeps"):
         sim.sweep(model, [0.0, 1.0], params={}, progress=False)
+
+
+def test_zero_delay_is_the_current_value():
+    # delay(x, 0) is x: the history only holds accepted steps, so it must not be consulted
+    model = load_model("model zero\n  x' = -delay(x, tau)\n  x = 1; tau = 0\nend")
+    t = np.linspace(0.0, 3.0, 31)
+    traj = simulate(model, t, options=SolverOptions(rtol=1e-8, atol=1e-12))
+    np.testing.assert_allclose(traj["x"], np.exp(-t), rtol=1e-6)
+    assert traj.stats["nsteps"] < 200
+
+
+def test_negative_delay_is_a_failed_run_not_a_crash():
+    from simulator.errors import IntegrationError
+    model = load_model("model negative\n  x' = -delay(x, 1 - time)\n  x = 1\nend")
+    traj = simulate(model, np.linspace(0, 3, 31), on_failure="return")
+    assert not traj.success and "delays must be >= 0" in traj.message
+    with pytest.raises(IntegrationError, match="delays must be >= 0"):
+        simulate(model, np.linspace(0, 3, 31))
+
+
+def test_compiled_method_on_a_delay_model_names_the_delay():
+    with pytest.raises(UnsupportedFeatureError, match=r"rateRule for 'x'.*rodas5p"):
+        simulate(load_model(DDE.replace("dde", "dde_method")), 3,
+                 options=SolverOptions(method="rodas5p"))

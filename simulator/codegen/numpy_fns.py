@@ -57,9 +57,10 @@ _DELAYED = sympy.Function("_delayed_")   # printed call: _delayed_(k, t, tau)
 class DelayedValues:
     """The ``delay(x, tau)`` nodes of one system, evaluated on the run's recorded trajectory.
 
-    Generated code calls ``self(k, t, tau)`` for node ``k``; that asks the current
-    :attr:`history` (set by the driver at the start of each run, per thread) for ``x`` at
-    ``t - tau``. ``x[k]`` and ``x_before[k]`` are numpy functions of ``(s, y, p)``: ``x``
+    Generated code calls ``self(k, t, tau, now)`` for node ``k`` (``now``: ``x`` at the
+    current state); that asks the current :attr:`history` (set by the driver at the start of
+    each run, per thread) for ``x`` at ``t - tau``, or returns ``now`` when ``tau == 0``
+    (``delay(x, 0)`` is ``x``, SBML L3v2 §3.4.7; the history only knows accepted steps). ``x[k]`` and ``x_before[k]`` are numpy functions of ``(s, y, p)``: ``x``
     on the trajectory and before the start time. ``tau[k]`` gives the delay,
     ``tau_fixed[k]`` says whether it depends only on parameters (then it is constant within
     a segment and bounds the step size).
@@ -83,7 +84,8 @@ class DelayedValues:
         self._local.history = value
 
     def calls(self, expr, what: str):
-        """``expr`` (renamed) with every Delay node replaced by a call ``_delayed_(k, t, tau)``."""
+        """``expr`` (renamed) with every Delay node replaced by a call
+        ``_delayed_(k, t, tau, now)``."""
         from simulator.mathml import Delay
         if not expr.has(Delay):
             return expr
@@ -93,7 +95,8 @@ class DelayedValues:
             e = todo.pop()
             if isinstance(e, Delay):
                 mapping[e] = _DELAYED(sympy.Integer(self._node(e, what)), self.smap.t,
-                                      self.calls(e.args[1], what))
+                                      self.calls(e.args[1], what),
+                                      self.calls(_as_bool_expr(e.args[0]), what))
             else:
                 todo.extend(e.args)
         return expr.xreplace(mapping)
@@ -111,16 +114,19 @@ class DelayedValues:
             self.tau_fixed.append(tau.free_symbols <= set(self.smap.p))
         return k
 
-    def __call__(self, k, t, tau):
+    def __call__(self, k, t, tau, now):
         history = self.history
         if history is None:
             from simulator.errors import UnsupportedFeatureError
             raise UnsupportedFeatureError(["csymbol 'delay' can only be evaluated during a "
                                            "simulation (it needs the trajectory's past)"])
-        if type(t) is np.ndarray or type(tau) is np.ndarray:
-            t, tau = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(tau, dtype=float))
-            return np.array([history.value(k, ti, di) for ti, di in zip(t.ravel(), tau.ravel())]
+        if any(type(a) is np.ndarray for a in (t, tau, now)):
+            t, tau, now = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (t, tau, now)))
+            return np.array([n if di == 0 else history.value(k, ti, di)
+                             for ti, di, n in zip(t.ravel(), tau.ravel(), now.ravel())]
                             ).reshape(t.shape)
+        if tau == 0:
+            return float(now)
         return history.value(k, float(t), float(tau))
 
     def max_step(self, t, y, p) -> float | None:

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import integrate
 
 from simulator.codegen.numpy_fns import NumpyFunctions
+from simulator.errors import IntegrationError
 from simulator.solvers.base import Segment, Segmenter, SolverOptions
 
 _METHODS = {"LSODA": integrate.LSODA, "BDF": integrate.BDF, "Radau": integrate.Radau,
@@ -74,7 +75,10 @@ class ScipySegmenter(Segmenter):
             while solver.status == "running":
                 if stats["nsteps"] >= opt.max_steps:
                     return self._fail(f"more than {opt.max_steps} steps", solver, k, y_out, stats)
-                msg = solver.step()
+                try:
+                    msg = solver.step()
+                except IntegrationError as err:  # the model's math refused a trial point
+                    return self._fail(str(err), solver, k, y_out, stats)
                 stats["nsteps"] += 1
                 if solver.status == "failed":
                     return self._fail(msg or "step failed", solver, k, y_out, stats)
