@@ -129,9 +129,10 @@ def _overrides(model: Model, cm: CompiledModel, params, initial, drugs, phenotyp
     for k, v in (initial or {}).items():
         if k not in valid_initial:
             raise unknown_id("initial value", k, valid_initial, model=model.id)
-        if k in model.assignment_rule_ids:
-            raise UnknownIdError(f"'{k}' of model '{model.id}' is defined by an assignment rule and "
-                                 "cannot be given an initial value; set the quantities its rule uses")
+        if k in cm.system.init.rule_ids:
+            raise UnknownIdError(f"'{k}' of model '{model.id}' is determined by a rule (an assignment "
+                                 "or algebraic rule, or a fast reaction's equilibrium) and cannot be "
+                                 "given an initial value; set the quantities it depends on")
         out[k] = _finite(k, v)
     return out
 

@@ -154,6 +154,24 @@ def _unique_solution(equations, unknowns):
     return sols[0]
 
 
+def _beyond_quadratic(equations, unknowns) -> str | None:
+    """Why polynomial ``equations`` are not attempted, or None. sympy.solve can take minutes
+    on cubic and higher systems (two coupled bindings give a cubic) and its closed forms
+    there are not real-valued formulas; one quadratic plus linear equations is solved."""
+    quadratic = 0
+    for e in equations:
+        try:
+            degree = sympy.Poly(e, *unknowns).total_degree()
+        except sympy.PolynomialError:
+            continue              # not polynomial in the unknowns: sympy.solve decides
+        if degree > 2:
+            return f"it is a polynomial equation of degree {degree} in the unknowns"
+        quadratic += degree == 2
+    if quadratic > 1:
+        return f"it couples {quadratic} quadratic equations (a polynomial of degree > 2)"
+    return None
+
+
 def _solutions(equations, unknowns):
     """Every real solution of ``equations = 0`` for ``unknowns``, each explicit and printable,
     as a list of {unknown: expr}; or a string saying why there is none."""
@@ -162,6 +180,9 @@ def _solutions(equations, unknowns):
     symbols = set(unknowns).union(*(e.free_symbols for e in equations))
     real = {u: sympy.Dummy(getattr(u, "name", "u"), real=True) for u in symbols}
     eqs = [e.xreplace(real) for e in equations]
+    too_hard = _beyond_quadratic(eqs, [real[u] for u in unknowns])
+    if too_hard:
+        return too_hard
     try:
         sols = sympy.solve(eqs, [real[u] for u in unknowns], dict=True)
     except (NotImplementedError, ValueError, TypeError, RecursionError) as err:
@@ -425,9 +446,11 @@ class _Fast:
             return i
 
         owner: dict[str, int] = {}
+        fast_species = set().union(*(set(c) for c in changes))
         for i, r in enumerate(self.fast):
             rate = _expand(r.rate if r.rate is not None else sympy.Integer(0), self.defs)
-            touched = set(changes[i]) | {s.name for s in rate.free_symbols}
+            # linked through fast species only: a shared parameter does not couple equilibria
+            touched = set(changes[i]) | ({s.name for s in rate.free_symbols} & fast_species)
             for sid in touched:
                 if sid in owner:
                     parent[find(i)] = find(owner[sid])

@@ -495,10 +495,12 @@ class Initializer:
     def _checked(self, overrides: dict) -> dict[str, float]:
         overridden: dict[str, float] = {}
         for k, v in overrides.items():
+            if k in self.rule_ids:  # also what algebraic rules and fast equilibria determine
+                raise UnknownIdError(f"'{k}' of model '{self.model_id}' is determined by a rule "
+                                     "(an assignment or algebraic rule, or a fast reaction's "
+                                     "equilibrium) and cannot be set; set the quantities it "
+                                     "depends on instead")
             if k not in self.settable:
-                if k in self.rule_ids:
-                    raise UnknownIdError(f"'{k}' of model '{self.model_id}' is defined by an assignment rule "
-                                         "and cannot be set; set the quantities its rule uses instead")
                 raise unknown_id("initial value", k, self.settable, model=self.model_id)
             v = float(v)
             if not np.isfinite(v):

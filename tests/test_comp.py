@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import simulator as sim
-from simulator.errors import ModelImportError
+from simulator.errors import ModelImportError, UnsupportedFeatureError
 from simulator.solvers.base import SolverOptions
 from tests.conftest import roadrunner_from
 
@@ -187,3 +187,41 @@ def test_missing_external_file_names_definition_and_file(tmp_path):
 def test_broken_port_reference_is_an_import_error_with_line():
     with pytest.raises(ModelImportError, match=r"(?s)hierarchical.*<string>:\d+:.*no_such_port"):
         sim.load_model(_chain(b_port="no_such_port"))
+
+
+def test_a_package_inside_an_external_file_is_still_refused(tmp_path):
+    # the package check runs on the flat model too, not only on the top document
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "inner.xml").write_text(_INNER_FBC)
+    (tmp_path / "top.xml").write_text(_TOP_FBC)
+    with pytest.raises(UnsupportedFeatureError, match="'fbc'"):
+        sim.load_model(tmp_path / "top.xml")
+
+
+_TOP_FBC = """<?xml version="1.0" encoding="UTF-8"?>
+<sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" xmlns:comp="http://www.sbml.org/sbml/level3/version1/comp/version1" level="3" version="1" comp:required="true">
+  <comp:listOfExternalModelDefinitions>
+    <comp:externalModelDefinition comp:id="ext" comp:source="sub/inner.xml" comp:modelRef="inner"/>
+  </comp:listOfExternalModelDefinitions>
+  <model id="top">
+    <comp:listOfSubmodels><comp:submodel comp:id="M" comp:modelRef="ext"/></comp:listOfSubmodels>
+  </model>
+</sbml>
+"""
+
+_INNER_FBC = """<?xml version="1.0" encoding="UTF-8"?>
+<sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" xmlns:comp="http://www.sbml.org/sbml/level3/version1/comp/version1" level="3" version="1" comp:required="true" xmlns:fbc="http://www.sbml.org/sbml/level3/version1/fbc/version2" fbc:required="false">
+  <model id="inner" fbc:strict="true">
+    <listOfCompartments><compartment id="C" spatialDimensions="3" size="1" constant="true"/></listOfCompartments>
+    <listOfSpecies><species id="S" compartment="C" initialConcentration="1" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/></listOfSpecies>
+    <listOfParameters><parameter id="k" value="0.5" constant="true"/></listOfParameters>
+    <listOfReactions>
+      <reaction id="J" reversible="false" fast="false">
+        <listOfReactants><speciesReference species="S" stoichiometry="1" constant="true"/></listOfReactants>
+        <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><ci>k</ci><ci>S</ci><ci>C</ci></apply></math></kineticLaw>
+      </reaction>
+    </listOfReactions>
+    <fbc:listOfObjectives fbc:activeObjective="obj"><fbc:objective fbc:id="obj" fbc:type="maximize"><fbc:listOfFluxObjectives><fbc:fluxObjective fbc:reaction="J" fbc:coefficient="1"/></fbc:listOfFluxObjectives></fbc:objective></fbc:listOfObjectives>
+  </model>
+</sbml>
+"""

@@ -7,7 +7,7 @@ import pytest
 
 import simulator as sim
 from simulator.constraints import make_explicit
-from simulator.errors import ModelImportError, UnsupportedFeatureError
+from simulator.errors import ModelImportError, UnknownIdError, UnsupportedFeatureError
 from simulator.model import AlgebraicRule, AssignmentRule
 from simulator.solvers.base import SolverOptions
 from tests.conftest import roadrunner_trajectory
@@ -248,3 +248,38 @@ def test_event_on_a_fast_species_is_unsupported():
     text = FAST_THEN_SLOW.replace("end", "  E: at time > 1: A = 5\nend")
     with pytest.raises(UnsupportedFeatureError, match=r"'J0'.*event 'E' assigns to its species 'A'"):
         sim.simulate(sim.load_model(_fast(text, "J0")), [0.0, 1.0])
+
+
+@pytest.mark.parametrize("kw", [{"initial": {"x": 3.0}}, {"params": {"x": 3.0}}])
+def test_a_variable_an_algebraic_rule_determines_cannot_be_overridden(kw):
+    # overriding it would be silently undone by the rule: a typed error instead
+    model = sim.load_model("model alg_override\n  var x; y' = -y; 0 = x - 2*y; x = 7; y = 1\nend")
+    with pytest.raises(UnknownIdError, match="'x'.*determined by a rule"):
+        sim.simulate(model, [0.0, 1.0], **kw)
+    with pytest.raises(UnknownIdError, match="'x'.*determined by a rule"):
+        sim.sweep(model, [0.0, 1.0], params={"x": [1.0, 2.0]}, progress=False)
+
+
+def test_coupled_fast_bindings_are_refused_quickly_and_independent_ones_solved():
+    import time
+    sequential = """model seq
+  compartment C = 1; species A in C, B in C, AB in C, ABB in C
+  J1: A + B -> AB; k1*A*B - AB
+  J2: AB + B -> ABB; k2*AB*B - ABB
+  A = 1; B = 2; AB = 0; ABB = 0; k1 = 1; k2 = 1
+end"""
+    start = time.perf_counter()
+    with pytest.raises(UnsupportedFeatureError, match="'J1', 'J2'.*quadratic"):
+        sim.simulate(sim.load_model(_fast(sequential, "J1", "J2")), [0.0, 1.0])
+    assert time.perf_counter() - start < 20       # sympy.solve on the cubic took minutes
+    # two bindings sharing only a parameter are two separate quadratics, each solvable
+    independent = """model ind
+  compartment C = 1; species A1 in C, B1 in C, C1 in C, A2 in C, B2 in C, C2 in C
+  J1: A1 + B1 -> C1; kon*A1*B1 - koff*C1
+  J2: A2 + B2 -> C2; kon*A2*B2 - koff*C2
+  A1 = 1; B1 = 1; C1 = 0; A2 = 2; B2 = 1; C2 = 0; kon = 1; koff = 1
+end"""
+    traj = sim.simulate(sim.load_model(_fast(independent, "J1", "J2")), [0.0, 1.0])
+    for a, b in ((1.0, 1.0), (2.0, 1.0)):      # c = (a - c)(b - c): the root below min(a, b)
+        c = ((a + b + 1) - np.sqrt((a + b + 1) ** 2 - 4 * a * b)) / 2
+        assert abs(traj["C1" if a == 1.0 else "C2"][0] - c) < 1e-9

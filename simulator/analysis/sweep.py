@@ -276,7 +276,7 @@ def batch_initial(system, shared: dict, ids: Sequence[str], values: np.ndarray, 
     for j, k in enumerate(ids):
         overridden[k] = values[:, j]
     for k in overridden:
-        if k not in init.settable:
+        if k not in init.settable or k in init.rule_ids:
             init.values({k: 0.0}, t0)  # raises the standard error naming the id
     exprs = init.exprs
     vals: dict[str, object] = {}

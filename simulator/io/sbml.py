@@ -105,6 +105,8 @@ def read_sbml_string(text: str, source: str = "<string>") -> Model:
                 raise UnsupportedFeatureError(unsupported, source=source) from None
             raise
         model = doc.getModel()
+        # packages that came in with external model files count too
+        unsupported += [u for u in _check_packages(doc, model) if u not in unsupported]
     return _Reader(doc, model, text, source, unsupported).read()
 
 
