@@ -84,7 +84,7 @@ def flatten_comp(doc: libsbml.SBMLDocument, source: str = "<string>") -> str:
                                 libsbml.CompFlatteningNotRecognisedReqd):
             unflattenable.append(f"comp flattening: {err.getMessage().strip()}")
         else:
-            errors.append(_located(err, source, external))
+            errors.append(_located(err, source))
     if unflattenable:
         raise UnsupportedFeatureError(unflattenable, source=source)
     if errors or status != libsbml.LIBSBML_OPERATION_SUCCESS:
@@ -108,11 +108,6 @@ def _base_path(source: str) -> str:
     return os.getcwd()
 
 
-def _located(err, source: str, external: bool = False) -> str:
-    """``file:line: message``; libsbml does not say which file a line of an external model
-    file belongs to, so with external files the location says so instead of guessing."""
-    if external:
-        line = f", line {err.getLine()}" if err.getLine() else ""
-        return f"{source} or an external model file it uses{line}: {err.getMessage().strip()}"
+def _located(err, source: str) -> str:
     line = f":{err.getLine()}" if err.getLine() else ""
     return f"{source}{line}: {err.getMessage().strip()}"
