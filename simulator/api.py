@@ -69,7 +69,8 @@ class CompiledModel:
         if key not in self._segmenters:
             if backend == "compiled" and self.numpy.delayed is not None:
                 from simulator.semantics import refuse_delays
-                refuse_delays(self.model, "the compiled backend (use backend='scipy')")
+                refuse_delays(self.model, f"the compiled backend (method {options.method!r}; "
+                                          "use backend='scipy')")
             if backend == "scipy" or self.system.n_states == 0:
                 # nothing to integrate (only events and rules in time): no solver to compile
                 from simulator.solvers.scipy_backend import ScipySegmenter
@@ -95,6 +96,18 @@ def compile_model(model: Model) -> CompiledModel:
     cm = CompiledModel(model, system, fns, system.used_params())
     _CACHE[model.hash] = cm
     return cm
+
+
+def _choose_backend(cm: CompiledModel, options: SolverOptions) -> str:
+    """``backend="auto"``: scipy for its own methods and for delay models, else compiled.
+    A compiled method asked for on a delay model goes to the compiled backend, which
+    refuses it naming the delays."""
+    from simulator.solvers.scipy_backend import METHODS
+    if options.method in METHODS or options.method == "scipy":
+        return "scipy"
+    if cm.numpy.delayed is not None and options.method == "auto":
+        return "scipy"
+    return _default_backend()
 
 
 def _default_backend() -> str:
@@ -217,11 +230,7 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
     t_out = _times(t, t0)
     y0, p = _initial(cm, overrides, t0)
     if backend == "auto":
-        scipy = options.method in ("LSODA", "BDF", "Radau") or cm.numpy.delayed is not None
-        backend = "scipy" if scipy else _default_backend()
-        if cm.numpy.delayed is not None and options.method not in ("auto", "LSODA", "BDF", "Radau"):
-            from simulator.semantics import refuse_delays  # e.g. method="rodas5p" asked for
-            refuse_delays(model, f"method {options.method!r} (the compiled backend)")
+        backend = _choose_backend(cm, options)
     from simulator.solvers.driver import run
     seg = cm.segmenter(options, backend)
     before = cm.system.init.before_start(overrides, y0, p) if cm.numpy.delayed is not None else None

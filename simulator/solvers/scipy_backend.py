@@ -13,7 +13,8 @@ from simulator.codegen.numpy_fns import NumpyFunctions
 from simulator.errors import IntegrationError
 from simulator.solvers.base import Segment, Segmenter, SolverOptions
 
-_METHODS = {"LSODA": integrate.LSODA, "BDF": integrate.BDF, "Radau": integrate.Radau,
+# SolverOptions.method values this backend runs ("auto" and "scipy" mean LSODA)
+METHODS = {"LSODA": integrate.LSODA, "BDF": integrate.BDF, "Radau": integrate.Radau,
             "RK45": integrate.RK45, "DOP853": integrate.DOP853}
 
 
@@ -24,9 +25,9 @@ class ScipySegmenter(Segmenter):
 
     def __init__(self, fns: NumpyFunctions, options: SolverOptions = SolverOptions()):
         method = "LSODA" if options.method in ("auto", "scipy") else options.method
-        if method not in _METHODS:
+        if method not in METHODS:
             from simulator.errors import InvalidValueError
-            raise InvalidValueError(f"unknown scipy method '{method}'; choose one of {sorted(_METHODS)}")
+            raise InvalidValueError(f"unknown scipy method '{method}'; choose one of {sorted(METHODS)}")
         self.fns = fns
         self.options = options
         self.method = method
@@ -71,7 +72,7 @@ class ScipySegmenter(Segmenter):
             if tau is not None:  # no step jumps over a delay: lookups stay in the recorded past
                 kw["max_step"] = min(kw.get("max_step", np.inf), tau)
         with np.errstate(all="ignore"):
-            solver = _METHODS[self.method](fun, t0, y_start, t_end, **kw)
+            solver = METHODS[self.method](fun, t0, y_start, t_end, **kw)
             while solver.status == "running":
                 if stats["nsteps"] >= opt.max_steps:
                     return self._fail(f"more than {opt.max_steps} steps", solver, k, y_out, stats)
