@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLBACKEND := Agg
+# the SBML Test Suite cases, read in place
+SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
 .PHONY: demo test sbml-suite bench bench-ensemble clean
 
@@ -21,7 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
 sbml-suite: $(STAMP)
-	$(PY) -m simulator.testsuite --out out/sbml-suite.csv
+	$(PY) -m tests.sbml_suite --suite $(SBML_SUITE) --out out/sbml-suite.csv
 
 bench: $(STAMP)
 	$(PY) benchmarks/single_run.py

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "er_crosstalk.ant"
+MODEL = ROOT / "simulator" / "models" / "er_crosstalk.ant"
 T_END, N_POINTS, RTOL, ATOL, FOLD = 1000.0, 200, 1e-6, 1e-12, 3.0
 FLOOR = 1e-9
 READOUTS = ["pS6", "pAkt_S473", "growth_rate"]
@@ -44,7 +44,7 @@ READOUTS = ["pS6", "pAkt_S473", "growth_rate"]
 
 def _swept(model):
     """Ids and defaults of the positive parameters the dynamics use."""
-    from simulator.analysis.sweep import prepared
+    from simulator.ensemble.chunks import prepared
     prep = prepared(model)
     used = {prep.system.param_ids[j] for j in prep.used_params}
     return {p.id: p.value for p in model.parameters
@@ -52,12 +52,12 @@ def _swept(model):
 
 
 def _samples(model, n):
-    from simulator.analysis.sampling import log_uniform
+    from simulator.ensemble.sampling import log_uniform
     return log_uniform(_swept(model), FOLD, n, seed=0)
 
 
 def _readouts(model):
-    from simulator.analysis.sweep import prepared
+    from simulator.ensemble.chunks import prepared
     outs = prepared(model).system.outputs
     return [r for r in READOUTS if r in outs] or list(model.species_ids[:3])
 

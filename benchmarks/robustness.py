@@ -1,7 +1,7 @@
 """Robustness of the 15 behaviours of the bundled model to kinetic-parameter uncertainty.
 
 200 draws (seed 0): every parameter of kind ``kinetic`` or ``fraction`` in
-models/parameters.csv is multiplied by a log-uniform factor in [1/1.5, 1.5] (fractions are
+simulator/models/parameters.csv is multiplied by a log-uniform factor in [1/1.5, 1.5] (fractions are
 capped at 1); drugs, inputs, phenotype switches and Hill exponents are kept. Prints, for
 each behaviour, the share of draws in which it holds (a failed integration counts as a
 failure). Reference simulator: libroadrunner.
@@ -14,10 +14,16 @@ import argparse
 import csv
 import time
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
-from simulator.behaviors import BEHAVIORS, PerturbedRunner, RoadRunnerRunner
-from simulator.catalog import MODEL_SBML, PARAMETERS_CSV
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests/ holds the reference runner
+
+from simulator.bundled import MODEL_SBML, PARAMETERS_CSV  # noqa: E402
+from simulator.bundled.behaviors import BEHAVIORS, PerturbedRunner  # noqa: E402
+from tests.roadrunner_runner import RoadRunnerRunner  # noqa: E402
 
 
 def draws(base: dict, kinds: dict, n: int, seed: int, span: float = 1.5):

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = {"synthetic": ROOT / "models" / "synthetic_signaling.ant",
-          "bundled": ROOT / "models" / "er_crosstalk.ant"}
+MODELS = {"synthetic": ROOT / "benchmarks" / "models" / "synthetic_signaling.ant",
+          "bundled": ROOT / "simulator" / "models" / "er_crosstalk.ant"}
 T_END, N_POINTS, RTOL, ATOL = 1000.0, 200, 1e-6, 1e-12
 
 
@@ -53,11 +53,12 @@ def _ours(model, t, psets):
 def _integrator_only(model, t, psets):
     """The compiled integrator alone: initial values computed before timing."""
     import simulator as sim
-    from simulator.api import _initial, _overrides, compile_model
+    from simulator.api import compile_model
+    from simulator.conditions import overrides
     from simulator.solvers.compiled import CompiledSegmenter
     cm = compile_model(model)
     seg = CompiledSegmenter(cm.system, sim.SolverOptions(rtol=RTOL, atol=ATOL))
-    starts = [_initial(cm, _overrides(model, cm, ps, None, None, None), 0.0) for ps in psets]
+    starts = [cm.system.init.values(overrides(model, cm.system, params=ps), 0.0) for ps in psets]
     trig0 = np.array([ev.initial_value for ev in cm.system.events], dtype=bool)
     seg.integrate(0.0, starts[0][0], starts[0][1], t, T_END, trig0)
     t0 = time.perf_counter()

@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from simulator.catalog import MODEL_SBML  # noqa: E402
+from simulator.bundled import MODEL_SBML  # noqa: E402
 
 MODULES = {
     "hormone": ["Arom", "Arom_inact", "endoxifen"],

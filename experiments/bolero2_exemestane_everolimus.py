@@ -29,7 +29,8 @@ TITLE = "BOLERO-2 analogue: everolimus adds to exemestane in estrogen-deprivatio
 
 def main(out_dir="out/experiments", quick=False):
     """Run the study; write ``<out_dir>/bolero2_exemestane_everolimus/{figure.png,results.csv}``."""
-    study = sim.compare_arms(sim.load_model(), ARMS, cells=CELLS, weeks=WEEKS,
+    study = sim.compare_arms(sim.load_model(), ARMS, cells=CELLS, readout="growth_rate",
+                             course="tumor_burden", weeks=WEEKS,
                              points=15 if quick else 57)
     return study.save(Path(out_dir) / NAME, course_cell="LTED", title=TITLE)
 

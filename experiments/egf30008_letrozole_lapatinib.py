@@ -28,7 +28,8 @@ TITLE = "EGF30008 analogue: lapatinib adds to letrozole in HER2-amplified, not p
 
 def main(out_dir="out/experiments", quick=False):
     """Run the study; write ``<out_dir>/egf30008_letrozole_lapatinib/{figure.png,results.csv}``."""
-    study = sim.compare_arms(sim.load_model(), ARMS, cells=CELLS, weeks=WEEKS,
+    study = sim.compare_arms(sim.load_model(), ARMS, cells=CELLS, readout="growth_rate",
+                             course="tumor_burden", weeks=WEEKS,
                              points=15 if quick else 57)
     return study.save(Path(out_dir) / NAME, course_cell="HER2_amplified", title=TITLE)
 

@@ -32,7 +32,8 @@ TITLE = "LTED cells: fulvestrant + a PI3K inhibitor beats either alone"
 
 def main(out_dir="out/experiments", quick=False):
     """Run the study; write ``<out_dir>/pi3k_fulvestrant/{figure.png,results.csv}``."""
-    study = sim.compare_arms(sim.load_model(), ARMS, cells=CELLS, weeks=WEEKS,
+    study = sim.compare_arms(sim.load_model(), ARMS, cells=CELLS, readout="growth_rate",
+                             course="tumor_burden", weeks=WEEKS,
                              points=15 if quick else 57)
     return study.save(Path(out_dir) / NAME, course_cell="LTED", title=TITLE)
 

@@ -29,7 +29,8 @@ TITLE = "TAnDEM analogue: trastuzumab adds to anastrozole in HER2-amplified, not
 
 def main(out_dir="out/experiments", quick=False):
     """Run the study; write ``<out_dir>/tandem_anastrozole_trastuzumab/{figure.png,results.csv}``."""
-    study = sim.compare_arms(sim.load_model(), ARMS, cells=CELLS, weeks=WEEKS,
+    study = sim.compare_arms(sim.load_model(), ARMS, cells=CELLS, readout="growth_rate",
+                             course="tumor_burden", weeks=WEEKS,
                              points=15 if quick else 57)
     return study.save(Path(out_dir) / NAME, course_cell="HER2_amplified", title=TITLE)
 

@@ -1,46 +1,82 @@
 """The public verbs of the core: ``load_model``, ``simulate``, ``steady_state``.
 
-Compiled forms of a model are cached in-process by the model's SBML hash (the numba code
-also on disk, see :mod:`simulator.codegen.numba_fns`).
+Compiled forms of a model are cached in-process by the model's SBML hash (the native code
+also on disk, see :mod:`simulator.codegen.jit`). What a run sets on the model (drugs,
+phenotypes, parameters, initial values) is checked by :mod:`simulator.conditions`.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from simulator.errors import (
-    IntegrationError, InvalidValueError, ModelImportError, UnknownIdError, unknown_id,
-)
+from simulator import conditions
+from simulator.catalog import Catalog
+from simulator.codegen.numpy_fns import NumpyFunctions, compile_numpy
+from simulator.errors import IntegrationError, InvalidValueError, ModelImportError, unknown_id
+from simulator.io import attach_catalog, load, read_catalog
 from simulator.model import Model
 from simulator.results import SteadyState, Trajectory, provenance
-from simulator.solvers.base import SolverOptions
+from simulator.semantics import build_system, refuse_delays
+from simulator.solvers.base import Segmenter, SolverOptions
+from simulator.solvers.compiled import CompiledSegmenter
+from simulator.solvers.driver import run
+from simulator.solvers.newton import find_steady_state
+from simulator.solvers.scipy_backend import METHODS as SCIPY_METHODS
+from simulator.solvers.scipy_backend import ScipySegmenter
+from simulator.system import OdeSystem
 
-BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "models" / "er_crosstalk.ant"
+__all__ = ["load_model", "simulate", "steady_state", "compile_model", "as_model", "times",
+           "check_readouts", "BUNDLED_MODEL", "BUNDLED_CATALOG"]
+
+#: the bundled ER crosstalk model and its catalogue (package data)
+BUNDLED_MODEL = "er_crosstalk.ant"
+BUNDLED_CATALOG = "er_crosstalk.toml"
 
 _CACHE: dict[str, "CompiledModel"] = {}
 
 
-def load_model(source: str | Path | None = None) -> Model:
+def load_model(source: str | os.PathLike | None = None, *,
+               catalog: Catalog | str | os.PathLike | None = None) -> Model:
     """Load a model: a path to an SBML (.xml) or Antimony (.ant) file, or model text.
 
-    With no argument, the bundled ER crosstalk model (``models/er_crosstalk.ant``).
+    With no ``source``, the bundled ER crosstalk model with its catalogue (drugs, phenotypes;
+    ``simulator/models/er_crosstalk.ant`` and ``er_crosstalk.toml``).
+
+    Parameters
+    ----------
+    source : str or path-like, optional
+    catalog : Catalog or str or path-like, optional
+        The model's catalogue (drugs, phenotypes, reset-at-start readouts), or the path of
+        a catalogue file (:mod:`simulator.io.catalog`).
 
     Raises
     ------
     ModelImportError
-        Missing or unreadable file, malformed XML, invalid Antimony, undefined ids.
+        Missing or unreadable file, malformed XML, invalid Antimony, undefined ids; an
+        unreadable catalogue.
     UnsupportedFeatureError
         Valid SBML that Crosstalk does not simulate (all offending elements listed).
     """
-    from simulator.io import load
     if source is None:
-        if not BUNDLED_MODEL.exists():
-            raise ModelImportError(f"the bundled model {BUNDLED_MODEL} is missing from this installation")
-        source = BUNDLED_MODEL
-    return load(source)
+        model = _bundled()
+    else:
+        model = load(source)
+    return attach_catalog(model, catalog) if catalog is not None else model
+
+
+@cache
+def _bundled() -> Model:
+    """The bundled model with its catalogue, read once per process (models are immutable)."""
+    with resources.as_file(resources.files("simulator") / "models") as folder:
+        path = Path(folder) / BUNDLED_MODEL
+        if not path.exists():
+            raise ModelImportError(f"the bundled model {path} is missing from this installation")
+        return attach_catalog(load(path), read_catalog(Path(folder) / BUNDLED_CATALOG))
 
 
 @dataclass
@@ -48,77 +84,58 @@ class CompiledModel:
     """A model's symbolic system with its generated functions (built once per model hash)."""
 
     model: Model
-    system: object
-    numpy: object
+    system: OdeSystem
+    numpy: NumpyFunctions
     used_params: np.ndarray          # indices of parameters the rates or triggers use
     _segmenters: dict = field(default_factory=dict)
 
     @cached_property
-    def settable_params(self) -> frozenset:
-        """Ids ``params=`` accepts: parameters and compartments."""
-        return frozenset(self.model.parameter_ids) | frozenset(self.model.compartment_ids)
+    def delayed(self) -> bool:
+        """Whether the model uses the csymbol ``delay`` (only the scipy backend runs it)."""
+        return self.numpy.delayed is not None
 
-    @cached_property
-    def settable_initial(self) -> frozenset:
-        """Ids ``initial=`` accepts: species, states, parameters and compartments."""
-        return (frozenset(self.model.species_ids) | self.settable_params
-                | frozenset(self.system.state_ids))
-
-    def segmenter(self, options: SolverOptions, backend: str):
+    def segmenter(self, options: SolverOptions, backend: str) -> Segmenter:
+        """The backend ``backend`` ("compiled" or "scipy") for ``options``, built once."""
         key = (backend, options)
         if key not in self._segmenters:
-            if backend == "compiled" and self.numpy.delayed is not None:
-                from simulator.semantics import refuse_delays
-                refuse_delays(self.model, f"the compiled backend (method {options.method!r}; "
-                                          "use backend='scipy')")
             if backend == "scipy" or self.system.n_states == 0:
                 # nothing to integrate (only events and rules in time): no solver to compile
-                from simulator.solvers.scipy_backend import ScipySegmenter
                 seg = ScipySegmenter(self.numpy, options)
             elif backend == "compiled":
-                from simulator.solvers.compiled import CompiledSegmenter
+                if self.delayed:
+                    refuse_delays(self.model, f"the compiled backend (method {options.method!r}; "
+                                              "use backend='scipy')")
                 seg = CompiledSegmenter(self.system, options)
             else:
                 raise InvalidValueError(f"unknown backend '{backend}'; use 'compiled' or 'scipy'")
             self._segmenters[key] = seg
         return self._segmenters[key]
 
+    def backend_for(self, options: SolverOptions) -> str:
+        """``backend="auto"``: scipy for its own methods and for delay models, else compiled.
+
+        A compiled method asked for on a delay model goes to the compiled backend, which
+        refuses it naming the delays."""
+        if options.method in SCIPY_METHODS or options.method == "scipy":
+            return "scipy"
+        if self.delayed and options.method == "auto":
+            return "scipy"
+        return "compiled"
+
 
 def compile_model(model: Model) -> CompiledModel:
     """Build (or fetch from the cache) the compiled form of ``model``."""
-    from simulator.codegen.numpy_fns import compile_numpy
-    from simulator.semantics import build_system
     hit = _CACHE.get(model.hash)
     if hit is not None:
         return hit
     system = build_system(model)
-    fns = compile_numpy(system)
-    cm = CompiledModel(model, system, fns, system.used_params())
+    cm = CompiledModel(model, system, compile_numpy(system), system.used_params())
     _CACHE[model.hash] = cm
     return cm
 
 
-def _choose_backend(cm: CompiledModel, options: SolverOptions) -> str:
-    """``backend="auto"``: scipy for its own methods and for delay models, else compiled.
-    A compiled method asked for on a delay model goes to the compiled backend, which
-    refuses it naming the delays."""
-    from simulator.solvers.scipy_backend import METHODS
-    if options.method in METHODS or options.method == "scipy":
-        return "scipy"
-    if cm.numpy.delayed is not None and options.method == "auto":
-        return "scipy"
-    return _default_backend()
-
-
-def _default_backend() -> str:
-    try:
-        import simulator.solvers.compiled  # noqa: F401
-        return "compiled"
-    except ImportError:
-        return "scipy"
-
-
-def _as_model(model) -> Model:
+def as_model(model) -> Model:
+    """``model`` itself, or the model :func:`load_model` loads from a path or text."""
     if isinstance(model, Model):
         return model
     if isinstance(model, (str, Path)):
@@ -126,38 +143,17 @@ def _as_model(model) -> Model:
     raise TypeError(f"model must be a Model or a path/text, got {type(model).__name__}")
 
 
-def _overrides(model: Model, cm: CompiledModel, params, initial, drugs, phenotype) -> dict:
-    """Merge params, initial values, drugs and phenotype into one {id: value} table."""
-    from simulator.perturb import treatment_overrides
-    out: dict[str, float] = {}
-    out.update(treatment_overrides(model, drugs=drugs, phenotype=phenotype))
-    settable_params = cm.settable_params
-    for k, v in (params or {}).items():
-        if k not in settable_params:
-            if k in model.species_ids:
-                raise UnknownIdError(f"'{k}' is a species of model '{model.id}'; set it with initial={{'{k}': ...}}")
-            raise unknown_id("parameter", k, settable_params, model=model.id)
-        out[k] = _finite(k, v)
-    valid_initial = cm.settable_initial
-    for k, v in (initial or {}).items():
-        if k not in valid_initial:
-            raise unknown_id("initial value", k, valid_initial, model=model.id)
-        if k in cm.system.init.rule_ids:
-            raise UnknownIdError(f"'{k}' of model '{model.id}' is determined by a rule (an assignment "
-                                 "or algebraic rule, or a fast reaction's equilibrium) and cannot be "
-                                 "given an initial value; set the quantities it depends on")
-        out[k] = _finite(k, v)
-    return out
+def check_readouts(model, readouts) -> tuple:
+    """The readout ids as a tuple, each checked against ``model``'s outputs (species,
+    compartments, parameters, rule targets, reactions); ``None`` gives every species and
+    assignment-rule target.
 
-
-def _finite(k, v) -> float:
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        raise InvalidValueError(f"value for '{k}' must be a number, got {v!r}") from None
-    if not np.isfinite(v):
-        raise InvalidValueError(f"value for '{k}' must be finite, got {v!r}")
-    return v
+    Raises
+    ------
+    UnknownIdError
+    """
+    model = as_model(model)
+    return conditions.check_readouts(model, compile_model(model).system, readouts)
 
 
 def _initial(cm: CompiledModel, overrides: dict, t0: float):
@@ -172,7 +168,9 @@ def _initial(cm: CompiledModel, overrides: dict, t0: float):
     return y0, p
 
 
-def _times(t, t0: float) -> np.ndarray:
+def times(t, t0: float) -> np.ndarray:
+    """Output times: a sorted, finite 1-D array from ``t0`` on (a single end time gives 101
+    points from ``t0``)."""
     arr = np.atleast_1d(np.asarray(t, dtype=float))
     if arr.ndim != 1 or arr.size == 0:
         raise InvalidValueError("output times t must be a non-empty 1-D array or an end time")
@@ -207,7 +205,8 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
     drugs : dict, optional
         Drug id -> concentration (nM of active drug) for models that define drugs.
     phenotype : str or list of str, optional
-        Named parameter override sets (see :func:`simulator.phenotypes`).
+        Named parameter override sets from the model's catalogue (see
+        :func:`simulator.phenotypes`).
     t0 : float
         The model clock's start (SBML start, 0 by default); output may begin later.
     options : SolverOptions, optional
@@ -221,19 +220,19 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
     ------
     UnknownIdError, InvalidValueError, IntegrationError
     """
-    model = _as_model(model)
+    model = as_model(model)
     if on_failure not in ("raise", "return"):
         raise InvalidValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
     options = options or SolverOptions()
     cm = compile_model(model)
-    overrides = _overrides(model, cm, params, initial, drugs, phenotype)
-    t_out = _times(t, t0)
+    overrides = conditions.overrides(model, cm.system, params=params, initial=initial,
+                                     drugs=drugs, phenotype=phenotype)
+    t_out = times(t, t0)
     y0, p = _initial(cm, overrides, t0)
     if backend == "auto":
-        backend = _choose_backend(cm, options)
-    from simulator.solvers.driver import run
+        backend = cm.backend_for(options)
     seg = cm.segmenter(options, backend)
-    before = cm.system.init.before_start(overrides, y0, p) if cm.numpy.delayed is not None else None
+    before = cm.system.init.before_start(overrides, y0, p) if cm.delayed else None
     res = run(cm.numpy, seg, y0, p, t_out, t0=t0, before_start=before)
     system = cm.system
     param_values = dict(zip(system.param_ids, p.tolist()))
@@ -285,9 +284,6 @@ def _outputs(cm, seg, res) -> tuple[np.ndarray, list[str]]:
     return values, [cm.numpy.output_ids[c] for c in np.flatnonzero(bad)]
 
 
-GROWTH_STATES = ("tumor_burden",)
-
-
 def steady_state(model, *, params: dict | None = None, initial: dict | None = None,
                  drugs: dict | None = None, phenotype=None, exclude=None, tol: float = 1e-9,
                  max_time: float = 1e7, options: SolverOptions | None = None) -> SteadyState:
@@ -300,27 +296,26 @@ def steady_state(model, *, params: dict | None = None, initial: dict | None = No
     ----------
     exclude : list of str, optional
         States held at their initial value, e.g. cell numbers that grow without bound.
-        Default: the states named in ``GROWTH_STATES`` that the model has (the bundled
-        model's ``tumor_burden``, which is reset to 1 at the start of every experiment).
+        Default: the catalogue's ``reset_at_start`` species (the bundled model's
+        ``tumor_burden``, which every treatment starts at 1).
 
     Returns
     -------
     SteadyState
         ``converged``, ``residual`` (max |dy/dt| scaled by max(1, |y|)), ``method``, values by id.
     """
-    from simulator.analysis.steady_state import find_steady_state
-    model = _as_model(model)
+    model = as_model(model)
     options = options or SolverOptions()
     cm = compile_model(model)
-    if cm.numpy.delayed is not None:  # a delay system's steady state needs its history
-        from simulator.semantics import refuse_delays
+    if cm.delayed:  # a delay system's steady state needs its history
         refuse_delays(model, "steady_state")
-    overrides = _overrides(model, cm, params, initial, drugs, phenotype)
+    overrides = conditions.overrides(model, cm.system, params=params, initial=initial,
+                                     drugs=drugs, phenotype=phenotype)
     y0, p = _initial(cm, overrides, 0.0)
     if exclude is None:
-        exclude = [s for s in GROWTH_STATES if s in cm.system.state_ids]
+        exclude = [s for s in model.catalog.reset_at_start if s in cm.system.state_ids]
     unknown = [s for s in exclude if s not in cm.system.state_ids]
     if unknown:
         raise unknown_id("state", unknown[0], cm.system.state_ids, model=model.id)
-    return find_steady_state(cm, y0, p, tol=tol, max_time=max_time, options=options,
+    return find_steady_state(cm.numpy, y0, p, tol=tol, max_time=max_time, options=options,
                              exclude=tuple(exclude), overrides=overrides)

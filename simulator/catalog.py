@@ -1,166 +1,131 @@
-"""The catalogue of the bundled model: its files, drugs and phenotypes.
+"""A model's catalogue: what experiments need to know about a model beyond its SBML.
 
-The bundled model lives in ``models/`` at the repository root:
+* ``drugs``: drug id (a parameter of the model holding the free concentration at the target,
+  nM) -> its entry: target, mechanism, potency and, for clinical doses, one-compartment PK
+  (``pk = {dose_mg, tau_h, F, V_F_L, t_half_h, MW_g_mol[, ka_per_h]}``).
+* ``phenotypes``: named sets of parameter overrides (``set`` a value or ``scale`` it),
+  applied in the order given.
+* ``reset_at_start``: species that grow without bound and are measured from the start of a
+  treatment (a tumour burden). They are held fixed while the untreated steady state is
+  found and set back to their model initial value when treatment starts
+  (:mod:`simulator.treatments.protocol`).
 
-``er_crosstalk.ant``
-    the Antimony source (source of truth);
-``er_crosstalk.xml``
-    SBML generated from it (:func:`write_sbml`; a test keeps the two in sync);
-``drugs.toml``, ``phenotypes.toml``, ``parameters.csv``
-    machine-readable data with sources.
-
-Run ``python -m simulator.catalog --write-sbml`` after editing the ``.ant`` file.
+A catalogue is plain data, read from TOML by :func:`simulator.io.catalog.read_catalog` and
+attached to a model by :func:`simulator.load_model`. The generic engine knows no model's
+ids; everything model-specific that it acts on comes from here.
 """
 from __future__ import annotations
 
-import sys
-import tomllib
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from simulator.errors import ModelImportError, PerturbationError, suggest
+from simulator.errors import PerturbationError, suggest
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-MODEL_ANT = MODELS_DIR / "er_crosstalk.ant"
-MODEL_SBML = MODELS_DIR / "er_crosstalk.xml"
-DRUGS_TOML = MODELS_DIR / "drugs.toml"
-PHENOTYPES_TOML = MODELS_DIR / "phenotypes.toml"
-PARAMETERS_CSV = MODELS_DIR / "parameters.csv"
+OPERATIONS = ("set", "scale")
 
 
-def _read_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as err:
-        raise ModelImportError(f"catalogue file {path} is missing") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ModelImportError(f"catalogue file {path} is not valid TOML: {err}") from err
+@dataclass(frozen=True)
+class Phenotype:
+    """A named set of parameter overrides.
 
-
-def drugs():
-    """Return the drugs of the bundled model as a table.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per drug (index: drug id, the model parameter holding its free
-        concentration in nM) with target, mechanism, potency, clinical exposure,
-        one-compartment PK parameters and their sources.
-    """
-    import pandas as pd
-
-    data = _read_toml(DRUGS_TOML)
-    rows = []
-    for name, entry in data.items():
-        row = {"drug": name}
-        for key, value in entry.items():
-            if isinstance(value, dict):  # e.g. [x.pk] tables -> pk_dose_mg ...
-                row.update({f"{key}_{k}": v for k, v in value.items()})
-            elif isinstance(value, list):
-                row[key] = "; ".join(map(str, value))
-            else:
-                row[key] = value
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("drug")
-
-
-def phenotypes():
-    """Return the phenotypes of the bundled model as a table.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per phenotype (index: name) with ``description``, ``source`` and
-        ``overrides`` (text such as ``"HER2_synthesis set 20"``).
-    """
-    import pandas as pd
-
-    data = _read_toml(PHENOTYPES_TOML)
-    rows = []
-    for name, entry in data.items():
-        text = ", ".join(f"{pid} {op} {val}" for pid, spec in entry.get("overrides", {}).items()
-                         for op, val in spec.items())
-        rows.append({"phenotype": name, "description": entry.get("description", ""),
-                     "overrides": text, "source": entry.get("source", "")})
-    return pd.DataFrame(rows).set_index("phenotype")
-
-
-def load_phenotype_overrides(names: str | Iterable[str],
-                             base_params: Mapping[str, float]) -> dict[str, float]:
-    """Apply named phenotypes to parameter values, in order.
-
-    Parameters
+    Attributes
     ----------
-    names : str or iterable of str
-        Phenotype names from ``models/phenotypes.toml``, e.g.
-        ``["HER2_amplified", "PIK3CA_mutant"]``. Later ones act on the result of
-        earlier ones (a ``scale`` multiplies the current value).
-    base_params : mapping of str to float
-        Current parameter values (id -> value); must hold every overridden id.
-
-    Returns
-    -------
-    dict of str to float
-        Only the parameters the phenotypes change (id -> new value).
-
-    Raises
-    ------
-    PerturbationError
-        For an unknown phenotype name (listing the valid ones), an override of a
-        parameter missing from ``base_params``, or a malformed override.
+    name : str
+    overrides : tuple of (str, str, float)
+        ``(parameter id, "set" or "scale", value)``, applied in order.
+    description, source : str
     """
-    if isinstance(names, str):
-        names = [names]
-    table = _read_toml(PHENOTYPES_TOML)
-    current = dict(base_params)
-    changed: dict[str, float] = {}
-    for name in names:
-        if name not in table:
-            valid = ", ".join(sorted(table))
-            raise PerturbationError(
-                f"phenotype '{name}' is not defined in {PHENOTYPES_TOML.name}"
-                f"{suggest(name, table)}; valid phenotypes: {valid}")
-        for pid, spec in table[name].get("overrides", {}).items():
+
+    name: str
+    overrides: tuple = ()
+    description: str = ""
+    source: str = ""
+
+    def apply(self, current: dict, changed: dict) -> None:
+        """Apply the overrides to ``current`` (id -> value), recording them in ``changed``.
+
+        Raises
+        ------
+        PerturbationError
+            An overridden id that ``current`` does not hold.
+        """
+        for pid, op, value in self.overrides:
             if pid not in current:
                 raise PerturbationError(
-                    f"phenotype '{name}' overrides parameter '{pid}', which is not a "
+                    f"phenotype '{self.name}' overrides parameter '{pid}', which is not a "
                     f"parameter of the model{suggest(pid, current)}")
-            if not isinstance(spec, dict) or len(spec) != 1 or not set(spec) <= {"set", "scale"}:
-                raise PerturbationError(
-                    f"phenotype '{name}', parameter '{pid}': override must be "
-                    f"{{ set = value }} or {{ scale = factor }}, got {spec!r}")
-            op, value = next(iter(spec.items()))
             new = float(value) if op == "set" else float(current[pid]) * float(value)
             current[pid] = changed[pid] = new
-    return changed
+
+    @property
+    def label(self) -> str:
+        """The overrides as text, e.g. ``"HER2_synthesis set 20.0"``."""
+        return ", ".join(f"{pid} {op} {value!r}" for pid, op, value in self.overrides)
 
 
-def antimony_to_sbml(path: Path = MODEL_ANT) -> str:
-    """Convert an Antimony file to SBML text with the antimony library.
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """Drugs, phenotypes and reset-at-start readouts of one model (see the module docstring).
 
-    Raises
-    ------
-    ModelImportError
-        If antimony rejects the file (its message names the line).
+    An empty catalogue (the default of every model) has no drugs and no phenotypes: any
+    parameter can then act as a drug, and nothing is reset at treatment start.
     """
-    import antimony
 
-    antimony.clearPreviousLoads()
-    if antimony.loadAntimonyFile(str(path)) < 0:
-        raise ModelImportError(f"{path}: {antimony.getLastError().strip()}")
-    name = antimony.getMainModuleName()
-    return antimony.getSBMLString(name)
+    drugs: Mapping = field(default_factory=dict)
+    phenotypes: Mapping = field(default_factory=dict)
+    reset_at_start: tuple = ()
+    source: str = ""
 
+    @property
+    def where(self) -> str:
+        """``" (catalogue <file>)"`` for messages, or ``""``."""
+        return f" (catalogue {self.source})" if self.source else ""
 
-def write_sbml(path: Path = MODEL_SBML) -> Path:
-    """Regenerate ``models/er_crosstalk.xml`` from ``models/er_crosstalk.ant``."""
-    path.write_text(antimony_to_sbml(MODEL_ANT))
-    return path
+    def drug(self, name: str) -> Mapping:
+        """The entry of drug ``name``.
 
+        Raises
+        ------
+        PerturbationError
+            ``name`` is not in the catalogue (with a "did you mean").
+        """
+        if name not in self.drugs:
+            listing = f"; drugs: {', '.join(self.drugs)}" if self.drugs else \
+                "; this model's catalogue lists no drugs"
+            raise PerturbationError(f"drug '{name}' is not in the catalogue{self.where}"
+                                    f"{suggest(name, self.drugs)}{listing}")
+        return self.drugs[name]
 
-if __name__ == "__main__":  # pragma: no cover - maintenance script
-    if "--write-sbml" in sys.argv[1:]:
-        print(f"wrote {write_sbml()}")
-    else:
-        print("usage: python -m simulator.catalog --write-sbml")
+    def apply_phenotypes(self, names: Iterable[str], base: Mapping[str, float]) -> dict:
+        """Parameter values that the phenotypes ``names`` change, applied in order on ``base``.
+
+        Later phenotypes act on the result of earlier ones (a ``scale`` multiplies the
+        current value).
+
+        Parameters
+        ----------
+        names : iterable of str
+        base : mapping of str to float
+            Current parameter values (id -> value); must hold every overridden id.
+
+        Returns
+        -------
+        dict of str to float
+            Only the parameters the phenotypes change (id -> new value).
+
+        Raises
+        ------
+        PerturbationError
+            An unknown phenotype (the valid ones listed) or an override of an id that
+            ``base`` does not hold.
+        """
+        current = dict(base)
+        changed: dict[str, float] = {}
+        for name in names:
+            if name not in self.phenotypes:
+                valid = ", ".join(sorted(self.phenotypes)) or "none"
+                raise PerturbationError(
+                    f"phenotype '{name}' is not defined in the model's catalogue{self.where}"
+                    f"{suggest(name, self.phenotypes)} (valid phenotypes: {valid})")
+            self.phenotypes[name].apply(current, changed)
+        return changed

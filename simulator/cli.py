@@ -1,6 +1,7 @@
 """The ``crosstalk`` command: drug experiments on the bundled model (or any SBML/Antimony file).
 
-Uses only the public API (``import simulator as sim``). Exit codes:
+Uses the public API (``import simulator as sim``) and the bundled model's atlas; every check
+of ids and values is the library's, mapped here to exit codes:
 
 0  success
 1  a check or experiment failed (``atlas``: a behaviour not reproduced)
@@ -12,10 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import simulator as sim
+from simulator.bundled.atlas import run_atlas, sections_named
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTEGRATION = 0, 1, 2, 3, 4
 
@@ -44,62 +52,10 @@ def _progress_enabled(args) -> bool:
 
 
 def _load(args):
-    import simulator as sim
     return sim.load_model(args.model) if args.model else sim.load_model()
 
 
-def _valid_drugs(model) -> list[str]:
-    import simulator as sim
-    params = set(model.parameter_ids)
-    try:
-        names = [d for d in sim.drugs().index if d in params]
-    except sim.SimulatorError:
-        names = []
-    return names
-
-
-def _suggest(name: str, pool) -> str:
-    from difflib import get_close_matches
-    close = get_close_matches(name, list(pool), n=1, cutoff=0.6)
-    if not close:
-        lowered = {p.lower(): p for p in pool}
-        close = [lowered[name.lower()]] if name.lower() in lowered else []
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _check_drug(model, name: str) -> None:
-    valid = _valid_drugs(model)
-    pool = valid or list(model.parameter_ids)
-    if name not in pool:
-        shown = ", ".join(valid) if valid else "any parameter id of the model"
-        raise CliError(f"unknown drug '{name}'{_suggest(name, pool)}\nvalid drugs: {shown}")
-
-
-def _check_phenotypes(names) -> None:
-    import simulator as sim
-    valid = list(sim.phenotypes().index)
-    for name in names:
-        if name not in valid:
-            raise CliError(f"unknown phenotype '{name}'{_suggest(name, valid)}\n"
-                           f"valid phenotypes: {', '.join(valid)}")
-
-
-def _readable(model) -> list[str]:
-    """Species, observables (assignment rules) and variable parameters (rate rules)."""
-    variable = [p.id for p in model.parameters if not p.constant]
-    return list(dict.fromkeys([*model.species_ids, *model.assignment_rule_ids, *variable]))
-
-
-def _check_readouts(model, names) -> None:
-    valid = _readable(model)
-    for name in names:
-        if name not in valid and name not in model.parameter_ids:
-            raise CliError(f"unknown readout '{name}'{_suggest(name, valid)}\n"
-                           f"valid readouts (species and observables): {', '.join(sorted(valid))}")
-
-
 def _number(text: str, what: str) -> float:
-    import math
     try:
         value = float(text)
     except ValueError:
@@ -124,17 +80,16 @@ def _doses(text: str, drug: str) -> list[float]:
     parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
     if not parts:
         raise CliError(f"the dose list of '{drug}' is empty; give e.g. --doses 0.1,1,10")
-    doses = [_number(p.strip(), f"dose of '{drug}'") for p in parts]
-    bad = [d for d in doses if d < 0]
-    if bad:
-        raise CliError(f"doses of '{drug}' must be >= 0 nM, got {bad[0]:g}")
-    return doses
+    return [_number(p.strip(), f"dose of '{drug}'") for p in parts]
 
 
 def _phenotypes(args) -> list[str]:
-    names = [p for item in (args.phenotype or []) for p in item.split(",") if p]
-    _check_phenotypes(names)
-    return names
+    return [p for item in (args.phenotype or []) for p in item.split(",") if p]
+
+
+def _list(items) -> list[str]:
+    """Repeated and comma-separated option values as one list."""
+    return [x for item in (items or []) for x in item.split(",") if x]
 
 
 def _out_dir(args) -> Path:
@@ -157,7 +112,6 @@ def _write_table(frame, out: Path, stem: str) -> list[str]:
 
 
 def _provenance(out: Path, args, model, files, extra=None) -> None:
-    import simulator as sim
     options = {k: v for k, v in vars(args).items() if k not in ("func",)}
     record = {
         "command": " ".join(shlex.quote(a) for a in ["crosstalk", *args.argv]),
@@ -174,13 +128,13 @@ def _provenance(out: Path, args, model, files, extra=None) -> None:
 
 
 def _savefig(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _plt().close(fig)
 
 
 def _plt():
+    """matplotlib's pyplot on the Agg backend, imported on first use (it is heavy)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -190,7 +144,6 @@ def _plt():
 # --------------------------------------------------------------------------- subcommands
 
 def cmd_drugs(args) -> int:
-    import simulator as sim
     table = sim.drugs()
     cols = ["target", "clinical_exposure_nM", "potency_nM", "mechanism"]
     with _pd_display():
@@ -199,7 +152,6 @@ def cmd_drugs(args) -> int:
 
 
 def cmd_phenotypes(args) -> int:
-    import simulator as sim
     table = sim.phenotypes()
     with _pd_display():
         print(table[["overrides", "description"]].to_string(max_colwidth=90))
@@ -207,38 +159,27 @@ def cmd_phenotypes(args) -> int:
 
 
 def _pd_display():
-    import pandas as pd
     return pd.option_context("display.width", 200, "display.max_columns", 10)
 
 
 def cmd_simulate(args) -> int:
-    import numpy as np
-
-    import simulator as sim
     model = _load(args)
     drugs = _pairs(args.drug, "drug")
-    for name in drugs:
-        _check_drug(model, name)
     params = _pairs(args.param, "param")
     phenotype = _phenotypes(args)
-    readouts = [r for item in (args.readout or []) for r in item.split(",") if r]
-    _check_readouts(model, readouts)
+    readouts = list(sim.check_readouts(model, _list(args.readout))) if args.readout else []
     if args.hours <= 0:
         raise CliError(f"--hours must be > 0, got {args.hours:g}")
-    out = _out_dir(args)
-    start = None
-    if not args.no_equilibrate:
-        ss = sim.steady_state(model, params=params, phenotype=phenotype or None)
-        if not ss.converged:
-            print(f"warning: the untreated steady state did not converge ({ss.message}); "
-                  "starting from the closest state found", file=sys.stderr)
-        start = dict(ss.state)
-        if "tumor_burden" in start:
-            start["tumor_burden"] = 1.0
     t = np.linspace(0.0, args.hours, args.points)
-    traj = sim.simulate(model, t, params=params, drugs=drugs, phenotype=phenotype or None,
-                        initial=start)
-    ids = readouts or _readable(model)
+    traj = sim.run_treatment(model, drugs, t, params=params, phenotype=phenotype or None,
+                             equilibrate=not args.no_equilibrate)
+    equil = traj.provenance.get("equilibration")
+    if equil and not equil["converged"]:
+        print(f"warning: the untreated steady state did not converge (residual "
+              f"{equil['residual']:.2g}); starting from the closest state found",
+              file=sys.stderr)
+    out = _out_dir(args)
+    ids = readouts or list(sim.check_readouts(model, None)) + _variable_parameters(model)
     frame = traj.to_wide(ids).reset_index()
     files = _write_table(frame, out, "trajectory")
     if readouts:
@@ -261,20 +202,21 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
+def _variable_parameters(model) -> list[str]:
+    """Parameters that rate rules change (reported in the CSV with species and observables)."""
+    shown = set(model.species_ids) | set(model.assignment_rule_ids)
+    return [p.id for p in model.parameters if not p.constant and p.id not in shown]
+
+
 def cmd_dose_response(args) -> int:
-    import simulator as sim
     model = _load(args)
-    _check_drug(model, args.drug)
     background = _pairs(args.with_drug, "with")
-    for name in background:
-        _check_drug(model, name)
     phenotype = _phenotypes(args)
-    _check_readouts(model, [args.readout])
     doses = _doses(args.doses, args.drug)
-    out = _out_dir(args)
     dr = sim.dose_response(model, args.drug, doses, readout=args.readout, at_time=args.at,
                            phenotype=phenotype or None, drugs=background or None,
                            normalize=args.normalize, progress=_progress_enabled(args))
+    out = _out_dir(args)
     files = _write_table(dr.table, out, "dose_response")
     summary = dr.summary()
     (out / "fit.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
@@ -294,17 +236,13 @@ def cmd_dose_response(args) -> int:
 
 
 def cmd_combination(args) -> int:
-    import simulator as sim
     model = _load(args)
-    for name in (args.drug_a, args.drug_b):
-        _check_drug(model, name)
     phenotype = _phenotypes(args)
-    _check_readouts(model, [args.readout])
     doses_a, doses_b = _doses(args.doses_a, args.drug_a), _doses(args.doses_b, args.drug_b)
-    out = _out_dir(args)
     combo = sim.combination(model, (args.drug_a, doses_a), (args.drug_b, doses_b),
                             readout=args.readout, at_time=args.at, phenotype=phenotype or None,
                             progress=_progress_enabled(args))
+    out = _out_dir(args)
     files = _write_table(combo.table, out, "combination")
     scores = {m: (getattr(combo, m).score if getattr(combo, m) is not None else None)
               for m in ("bliss", "loewe", "hsa", "zip")}
@@ -332,30 +270,14 @@ def cmd_combination(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    import simulator as sim
-    try:
-        sensitivity = sim.sensitivity
-        if not callable(sensitivity):
-            raise AttributeError
-    except (AttributeError, ImportError):
-        raise CliError("sensitivity analysis is not available in this installation "
-                       "(simulator.sensitivity is missing); see `crosstalk sensitivity --help`")
     model = _load(args)
     phenotype = _phenotypes(args)
-    _check_readouts(model, [args.readout])
     drugs = _pairs(args.drug, "drug")
-    for name in drugs:
-        _check_drug(model, name)
-    params = "all" if args.params == "all" else [p for p in args.params.split(",") if p]
-    if params != "all":
-        valid = list(model.parameter_ids)
-        for p in params:
-            if p not in valid:
-                raise CliError(f"unknown parameter '{p}'{_suggest(p, valid)}")
+    params = "all" if args.params == "all" else _list([args.params])
+    res = sim.sensitivity(model, readout=args.readout, params=params, n=args.n,
+                          method=args.method, phenotype=phenotype or None, drugs=drugs or None,
+                          at_time=args.at, seed=args.seed, progress=_progress_enabled(args))
     out = _out_dir(args)
-    res = sensitivity(model, readout=args.readout, params=params, n=args.n, method=args.method,
-                      phenotype=phenotype or None, drugs=drugs or None, at_time=args.at,
-                      seed=args.seed, progress=_progress_enabled(args))
     files = _write_table(res.table.reset_index(), out, "sensitivity")
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 5))
@@ -370,18 +292,8 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_atlas(args) -> int:
-    from simulator.atlas import run_atlas
     out = Path(args.out)
-    from simulator.atlas import SECTIONS
-    sections = None
-    if args.only:
-        names = [n for n in args.only.split(",") if n]
-        known = {s.key for s in SECTIONS if s.key} | {e for s in SECTIONS for e in s.experiments}
-        for n in names:
-            if n not in known:
-                raise CliError(f"unknown atlas section '{n}'{_suggest(n, known)}\n"
-                               f"valid sections: {', '.join(sorted(known))}")
-        sections = [s for s in SECTIONS if s.key in names or set(s.experiments) & set(names)]
+    sections = sections_named(_list([args.only])) if args.only else None
     res = run_atlas(out, quick=args.quick, progress=_progress_enabled(args),
                     images_to=args.images_to, sections=sections)
     for r in res.sections:
@@ -422,8 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  crosstalk dose-response --drug everolimus --doses 0.1,1,10,100 "
                "--readout pS6 --at 24 --out out/dr\n"
                "  crosstalk atlas --out out/atlas\n\n" + EXIT_CODES)
-    from simulator import __version__
-    parser.add_argument("--version", action="version", version=f"crosstalk {__version__}")
+    parser.add_argument("--version", action="version", version=f"crosstalk {sim.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -555,7 +466,6 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)   # exits with 2 on usage errors
     args.argv = argv
-    import simulator as sim
     try:
         return args.func(args)
     except CliError as err:
@@ -570,6 +480,9 @@ def main(argv=None) -> int:
     except sim.ModelError as err:
         print(f"crosstalk {args.command}: model error: {err}", file=sys.stderr)
         return EXIT_MODEL
+    except (sim.SimulatorError, ImportError) as err:   # a store in use, a missing extra
+        print(f"crosstalk {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -8,18 +8,28 @@ Special symbols
 ---------------
 ``TIME``                 the csymbol time
 ``RateOf(x)``            the csymbol rateOf applied to the symbol ``x``
+``Delay(x, tau)``        the csymbol delay: the value of ``x`` at time ``t - tau``
 local parameters         ``Symbol("R1.k")`` (reaction id, dot, local id: a dot cannot occur
                          in an SBML id, so names never clash)
 species references       ``Symbol(<speciesReference id>)`` where math uses a reference's id
 avogadro                 replaced by its value, :data:`AVOGADRO`
+
+A :class:`Model` may carry a :class:`~simulator.catalog.Catalog`: what experiments need to
+know about it (drugs, phenotypes, readouts reset at treatment start). Pickling (to sweep
+workers) is registered by the importer, :mod:`simulator.io`, which rebuilds a model from its
+SBML text.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import sympy
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import BooleanAtom, BooleanFunction
+
+from simulator.catalog import Catalog
 
 TIME = sympy.Symbol("_time_", real=True)
 AVOGADRO = 6.02214179e23  # the value SBML Level 3 defines
@@ -29,6 +39,66 @@ class RateOf(sympy.Function):
     """Unevaluated csymbol ``rateOf(x)``: the time derivative of ``x``."""
 
     nargs = 1
+
+
+class Delay(sympy.Function):
+    """csymbol ``delay(x, tau)``: the value of the expression ``x`` at time ``t - tau``.
+
+    In a model's math the arguments are model symbols; in an
+    :class:`~simulator.system.OdeSystem` they are written in ``(t, y, p)`` and a third
+    argument may give ``x`` as it is evaluated before the start time (where ``rateOf`` of a
+    quantity follows its initial value, see :mod:`simulator.semantics`). A delayed value does
+    not depend on the current state: its derivative with respect to any symbol is 0.
+    """
+
+    nargs = (2, 3)
+
+    @classmethod
+    def eval(cls, x, tau, *before):
+        if x.is_Number and all(b == x for b in before):   # a constant's past value is itself
+            return x
+        return None
+
+    def _eval_derivative(self, s):
+        return sympy.Integer(0)
+
+
+def outermost_delays(expr: sympy.Basic) -> list:
+    """The ``Delay`` nodes of ``expr`` that are not inside another one, in a fixed order."""
+    out, todo = [], [expr]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, Delay):
+            out.append(e)
+        else:
+            todo.extend(e.args)
+    return list(dict.fromkeys(out))
+
+
+def is_boolean(expr: sympy.Basic) -> bool:
+    """True if ``expr`` is a sympy boolean (relational, logical operator, true/false).
+
+    ``Symbol`` subclasses sympy's ``Boolean`` too, so a plain isinstance check would be wrong.
+    """
+    return isinstance(expr, (Relational, BooleanAtom, BooleanFunction))
+
+
+def as_number(expr: sympy.Basic) -> sympy.Expr:
+    """A boolean used where a number is expected: true -> 1, false -> 0."""
+    if isinstance(expr, BooleanAtom):
+        return sympy.Integer(1) if expr is sympy.true else sympy.Integer(0)
+    if is_boolean(expr):
+        return sympy.Piecewise((sympy.Integer(1), expr), (sympy.Integer(0), True))
+    return expr
+
+
+def as_boolean(expr: sympy.Basic) -> sympy.Basic:
+    """A number used where a boolean is expected: true iff non-zero."""
+    if is_boolean(expr):
+        return expr
+    if expr.is_Number:
+        return sympy.false if expr.is_zero else sympy.true
+    return sympy.Ne(expr, 0)
 
 
 @dataclass(frozen=True)
@@ -153,7 +223,8 @@ class Model:
     name: str = ""
     source: str = "<string>"                  # file path, or "<string>"
     sbml: str = field(default="", repr=False)  # the SBML text it came from (hashing, pickling)
-    annotations: tuple[tuple[str, str], ...] = ()  # free metadata, e.g. (("phenotypes", path),)
+    annotations: tuple[tuple[str, str], ...] = ()  # free metadata, e.g. (("sbml_level", "3"),)
+    catalog: Catalog = field(default_factory=Catalog, compare=False)  # drugs, phenotypes, ...
 
     @cached_property
     def hash(self) -> str:
@@ -188,7 +259,9 @@ class Model:
     def assignment_rule_ids(self) -> tuple[str, ...]:
         return tuple(r.variable for r in self.rules if isinstance(r, AssignmentRule))
 
-    def __reduce__(self):
-        # Pickle as SBML text: cheap to send to workers, rebuilt by the importer there.
-        from simulator.io.sbml import read_sbml_string
-        return (read_sbml_string, (self.sbml, self.source))
+    def with_catalog(self, catalog: Catalog) -> "Model":
+        """The same model with ``catalog`` attached (the model itself is not changed)."""
+        new = replace(self, catalog=catalog)
+        if "hash" in self.__dict__:          # same SBML, same hash: no need to hash it again
+            new.__dict__["hash"] = self.__dict__["hash"]
+        return new

@@ -14,7 +14,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from simulator.analysis.hill import hill
+from simulator.conditions import drug_names
 from simulator.errors import InvalidValueError, unknown_id
+from simulator.model import AssignmentRule
+from simulator.results import SteadyState, Trajectory
 
 __all__ = ["trajectories", "conditions", "dose_response", "synergy_map", "isobologram",
            "network", "network_edges"]
@@ -129,7 +133,6 @@ def dose_response(dr, ax=None, *, show_fit: bool = True, label: str | None = Non
     -------
     matplotlib.axes.Axes
     """
-    from simulator.analysis.hill import hill
     ax = _axes(ax)
     doses, resp, ok = np.asarray(dr.doses), np.asarray(dr.response), np.asarray(dr.success)
     pos = doses[doses > 0]
@@ -327,7 +330,6 @@ def network_edges(model):
         A species (or parameter-drug) in a reaction's rate law, directly or through
         assignment rules, -> the reaction's products (its reactants if it has none).
     """
-    from simulator.model import AssignmentRule
     species = set(model.species_ids)
     params = set(model.parameter_ids)
     rules = {r.variable: r.math for r in model.rules if isinstance(r, AssignmentRule) and r.math is not None}
@@ -467,7 +469,6 @@ def _layout(nodes, conversions, influences, max_per_row: int = 7):
 
 
 def _state_values(obj, ids, time=None) -> dict:
-    from simulator.results import SteadyState, Trajectory
     if obj is None:
         return {}
     if isinstance(obj, Trajectory):
@@ -581,8 +582,7 @@ def network(model, state_or_traj=None, readout_values: Mapping | None = None, ax
                 bbox=dict(boxstyle="round,pad=0.3", fc=fc, ec="#444444", lw=0.6))
     if show_drugs and state_or_traj is not None:
         vals = _state_values(state_or_traj, species, time)
-        from simulator.perturb import _drug_names
-        for d in _drug_names(model):
+        for d in drug_names(model):
             if vals.get(d, 0.0) > 0:
                 targets = sorted({b for a, b in infl if a == d and b in pos})
                 for tgt in targets[:3]:

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import pandas as pd
 
 from simulator.errors import unknown_id
+from simulator.version import __version__
 
 
 def provenance(model_hash: str, **options) -> dict:
     """What produced a result: model hash, package version, options, time and platform."""
-    from simulator import __version__
     return {
         "model_hash": model_hash,
         "version": __version__,
@@ -96,7 +97,6 @@ class Trajectory:
 
     def to_frame(self, ids=None):
         """Tidy DataFrame: one row per (time, id) with columns ``time``, ``id``, ``value``."""
-        import pandas as pd
         ids = list(self.ids if ids is None else ids)
         cols = [self._column(i) for i in ids]
         n_t = len(self.t)
@@ -108,7 +108,6 @@ class Trajectory:
 
     def to_wide(self, ids=None):
         """Wide DataFrame indexed by time, one column per id."""
-        import pandas as pd
         ids = list(self.ids if ids is None else ids)
         return pd.DataFrame({i: self[i] for i in ids}, index=pd.Index(self.t, name="time"))
 

@@ -33,9 +33,10 @@ from simulator.constraints import make_explicit
 from simulator.errors import (
     InvalidValueError, ModelImportError, UnknownIdError, UnsupportedFeatureError, unknown_id,
 )
-from simulator.mathml import Delay
+from simulator.initial_values import Initializer
 from simulator.model import (
-    TIME, AlgebraicRule, AssignmentRule, Model, RateOf, RateRule, SpeciesReference,
+    TIME, AlgebraicRule, AssignmentRule, Delay, Model, RateOf, RateRule, SpeciesReference,
+    outermost_delays,
 )
 from simulator.system import EventSpec, OdeSystem
 
@@ -197,7 +198,7 @@ class _Builder:
             return sympy.Integer(0)
         delayed = {}
         if expr.has(Delay):  # delayed math is resolved on its own, then put back
-            holes = {d: sympy.Dummy("delayed") for d in _outermost_delays(expr)}
+            holes = {d: sympy.Dummy("delayed") for d in outermost_delays(expr)}
             for d, hole in holes.items():
                 x, tau = d.args[0], d.args[1]
                 args = [self.resolve(x), self.resolve(tau)]
@@ -320,6 +321,54 @@ class _Builder:
             ))
         return tuple(out)
 
+    # --- initial values ------------------------------------------------------------
+    def _initial_exprs(self) -> dict:
+        """Every id's initial-value expression in model symbols (attribute, initial
+        assignment or assignment rule), ``rateOf`` and ``delay`` resolved for the start."""
+        m = self.m
+        exprs: dict[str, sympy.Expr] = {}
+        for c in m.compartments:
+            exprs[c.id] = sympy.Float(1.0 if c.size is None else c.size)
+        for p in m.parameters:
+            exprs[p.id] = sympy.Float(np.nan if p.value is None else p.value)
+        for i, v in self.local.items():
+            exprs[i] = sympy.Float(np.nan if v is None else v)
+        for i, sr in self.srefs.items():
+            exprs[i] = sympy.Float(1.0 if sr.stoichiometry is None else sr.stoichiometry)
+        for s in m.species:
+            V = sympy.Symbol(s.compartment)
+            amount_valued = self._is_amount_valued(s)
+            if s.initial_concentration is not None:
+                c = sympy.Float(s.initial_concentration)
+                exprs[s.id] = c * V if amount_valued else c
+            elif s.initial_amount is not None:
+                a = sympy.Float(s.initial_amount)
+                exprs[s.id] = a if amount_valued else a / V
+            else:
+                exprs[s.id] = sympy.Float(np.nan)
+        for r in m.reactions:
+            exprs[r.id] = r.rate if r.rate is not None else sympy.Integer(0)
+        exprs.update(self.ar)
+        exprs.update(self.ia)
+        for k, e in exprs.items():
+            if e.has(Delay):
+                e = exprs[k] = _with_prestart(self, e)
+            if e.atoms(RateOf):
+                exprs[k] = _initial_rates(self, e)
+        return exprs
+
+    def _initializer(self) -> Initializer:
+        amount_valued = {s.id: self._is_amount_valued(s) for s in self.m.species}
+        converted = {i: self.species[i].compartment for i, h in self.held.items()
+                     if i in self.species and h.amount and not amount_valued[i]}
+        return Initializer(
+            model_id=self.m.id, state_ids=tuple(self.state_ids), param_ids=tuple(self.param_ids),
+            exprs=self._initial_exprs(), amount_valued=amount_valued, converted=converted,
+            compartments=frozenset(self.comps),
+            settable=frozenset(self.comps) | frozenset(self.species) | frozenset(self.params)
+            | frozenset(self.srefs) | frozenset(self.local),
+            rule_ids=frozenset(self.ar))
+
     # --- build ---------------------------------------------------------------------
     def build(self) -> OdeSystem:
         self._layout()
@@ -338,7 +387,7 @@ class _Builder:
             else:
                 amounts[s.id] = outputs[s.id] * outputs[s.compartment]
         events = self._events()
-        init = Initializer(self)
+        init = self._initializer()
         y0, p0 = init.values({}, 0.0)
         return OdeSystem(
             model_id=self.m.id, model_hash=self.m.hash, t=self.t,
@@ -349,267 +398,6 @@ class _Builder:
             species_compartment={s.id: s.compartment for s in self.m.species},
             events=events, init=init,
         )
-
-
-class Initializer:
-    """Initial values at the start time: attributes, initial assignments and assignment
-    rules holding together (SBML L3v2 section 3.4.8), with user overrides by id.
-
-    ``values(overrides, t0) -> (y0, p)``: ``overrides`` maps an id of a species (its value:
-    concentration unless hasOnlySubstanceUnits), compartment, parameter, species reference or
-    local parameter to a number that replaces its initial assignment or attribute.
-    """
-
-    def __init__(self, b: _Builder):
-        m = b.m
-        self.model_id = m.id
-        self.state_ids = tuple(b.state_ids)
-        self.param_ids = tuple(b.param_ids)
-        self.held = dict(b.held)
-        self.species = b.species
-        self.comps = b.comps
-        self.settable = set(b.comps) | set(b.species) | set(b.params) | set(b.srefs) | set(b.local)
-        self.rule_ids = set(b.ar)
-        exprs: dict[str, sympy.Expr] = {}
-        for c in m.compartments:
-            exprs[c.id] = sympy.Float(1.0 if c.size is None else c.size)
-        for p in m.parameters:
-            exprs[p.id] = sympy.Float(np.nan if p.value is None else p.value)
-        for i, v in b.local.items():
-            exprs[i] = sympy.Float(np.nan if v is None else v)
-        for i, sr in b.srefs.items():
-            exprs[i] = sympy.Float(1.0 if sr.stoichiometry is None else sr.stoichiometry)
-        for s in m.species:
-            V = sympy.Symbol(s.compartment)
-            amount_valued = b._is_amount_valued(s)
-            if s.initial_concentration is not None:
-                c = sympy.Float(s.initial_concentration)
-                exprs[s.id] = c * V if amount_valued else c
-            elif s.initial_amount is not None:
-                a = sympy.Float(s.initial_amount)
-                exprs[s.id] = a if amount_valued else a / V
-            else:
-                exprs[s.id] = sympy.Float(np.nan)
-        for r in m.reactions:
-            exprs[r.id] = r.rate if r.rate is not None else sympy.Integer(0)
-        exprs.update(b.ar)
-        exprs.update(b.ia)
-        for k, e in exprs.items():
-            if e.has(Delay):
-                e = exprs[k] = _with_prestart(b, e)
-            if e.atoms(RateOf):
-                exprs[k] = _initial_rates(b, e)
-        self.exprs = exprs
-        self.amount_valued = {s.id: b._is_amount_valued(s) for s in m.species}
-        self._compiled: dict[str, tuple] = {}
-        self._by_expr: dict = {}                    # delayed math -> (argument ids, function)
-        self._holes: dict[str, sympy.Basic] = {}    # "delay#i" argument -> its delay node
-        self._base: dict[float, tuple] = {}         # t0 -> (values by id, y0, p)
-        self._users: dict[str, set] | None = None
-        self._state_index = {k: i for i, k in enumerate(self.state_ids)}
-        self._param_index = {k: j for j, k in enumerate(self.param_ids)}
-        self._converted_in: dict[str, list] = {}   # compartment -> species held as amount from a concentration
-        for k in (*self.state_ids, *self.param_ids):
-            if k in self.species and not self.amount_valued[k] and self.held[k].amount:
-                self._converted_in.setdefault(self.species[k].compartment, []).append(k)
-
-    def _dependents(self, changed) -> set:
-        """Ids whose initial value depends (transitively) on any id in ``changed``."""
-        if self._users is None:
-            users: dict[str, set] = {}
-            for k, e in self.exprs.items():
-                for s in e.free_symbols:
-                    users.setdefault(s.name, set()).add(k)
-            self._users = users
-        out, todo = set(changed), list(changed)
-        while todo:
-            for u in self._users.get(todo.pop(), ()):
-                if u not in out:
-                    out.add(u)
-                    todo.append(u)
-        return out
-
-    def _function(self, k: str):
-        """(argument ids, numeric function) of id ``k``'s initial expression, built once."""
-        hit = self._compiled.get(k)
-        if hit is None:
-            e = self.exprs[k]
-            hit = self._numeric(e) if not e.atoms(RateOf) else None
-            self._compiled[k] = hit
-        return hit
-
-    @property
-    def depends_on_time(self) -> bool:
-        """True if some state's or parameter's initial value depends on the start time."""
-        timed = {k for k, e in self.exprs.items() if TIME in e.free_symbols}
-        return bool(self._dependents(timed) & (self._state_index.keys() | self._param_index.keys()))
-
-    def before_start(self, overrides: dict, y0: np.ndarray, p: np.ndarray):
-        """``f(s) -> (y, p)``: the values the model holds at a time ``s`` before the start
-        (each quantity at its initial value as computed at ``s``), for ``delay``."""
-        if not self.depends_on_time:
-            return lambda s: (y0, p)
-        overridden = self._checked(overrides)
-
-        def at(s):
-            value = self._valuer(overridden, float(s), {})
-            with np.errstate(all="ignore"):
-                return (np.array([self._amount(i, value) for i in self.state_ids], dtype=float),
-                        np.array([self._amount(i, value) for i in self.param_ids], dtype=float))
-        return at
-
-    def values(self, overrides: dict, t0: float):
-        """Initial ``(y0, p)`` at time ``t0`` with ``overrides`` (id -> value) applied.
-
-        The defaults at each ``t0`` are computed once; with overrides, only the ids that
-        depend on an overridden one are recomputed and patched into copies of them."""
-        overridden = self._checked(overrides)
-        base = self._base.get(t0)
-        if base is None:
-            vals = self._evaluate(self.exprs, overridden, t0, {})
-            y0, p = self._arrays(vals)
-            if not overridden and len(self._base) < 8:
-                self._base[t0] = (vals, y0.copy(), p.copy())
-            return y0, p
-        default_vals, y0, p = base
-        y0, p = y0.copy(), p.copy()
-        if not overridden:
-            return y0, p
-        stale = self._dependents(overridden)
-        fresh = self._evaluate(stale, overridden, t0, {}, default_vals, stale)
-
-        def value(k):
-            return fresh[k] if k in fresh else default_vals[k]
-        touched = set(stale)
-        for c in stale & self.comps.keys():
-            touched.update(self._converted_in.get(c, ()))
-        for k in touched:
-            i = self._state_index.get(k)
-            if i is not None:
-                y0[i] = self._amount(k, value)
-            j = self._param_index.get(k)
-            if j is not None:
-                p[j] = self._amount(k, value)
-        return y0, p
-
-    def _checked(self, overrides: dict) -> dict[str, float]:
-        overridden: dict[str, float] = {}
-        for k, v in overrides.items():
-            if k in self.rule_ids:  # also what algebraic rules and fast equilibria determine
-                raise UnknownIdError(f"'{k}' of model '{self.model_id}' is determined by a rule "
-                                     "(an assignment or algebraic rule, or a fast reaction's "
-                                     "equilibrium) and cannot be set; set the quantities it "
-                                     "depends on instead")
-            if k not in self.settable:
-                raise unknown_id("initial value", k, self.settable, model=self.model_id)
-            v = float(v)
-            if not np.isfinite(v):
-                raise InvalidValueError(f"value for '{k}' must be finite, got {v!r}")
-            overridden[k] = v
-        return overridden
-
-    def _evaluate(self, keys, overridden, t0, vals, defaults=None, stale=()) -> dict:
-        """Values of ``keys`` (and what they need) into ``vals``; ids outside ``stale`` are
-        read from ``defaults`` when given."""
-        value = self._valuer(overridden, t0, vals, defaults, stale)
-        with np.errstate(all="ignore"):
-            for k in keys:
-                try:
-                    value(k)
-                except _Deferred as d:
-                    if k in self._state_index or k in self._param_index:
-                        raise UnsupportedFeatureError(
-                            [f"initial value of '{k}' depends on rateOf('{d.args[0]}') at the start time"]) from None
-        return vals
-
-    def _delayed(self, names, overridden, t0, value) -> dict:
-        """Values of the ``delay(x, tau)`` nodes among an expression's argument names: ``x``
-        at ``t0 - tau``, with every quantity at its initial value computed at that time."""
-        out = {}
-        for n in names:
-            d = self._holes.get(n) if n is not None else None
-            if d is None:
-                continue
-            x, tau = d.args[0], d.args[1]
-            tau_v = self._value_of(tau, value, t0, overridden)
-            if not tau_v >= 0:
-                raise InvalidValueError(f"model '{self.model_id}': delay {tau} is {tau_v} at the "
-                                        f"start time {t0}; a delay must be a number >= 0")
-            if tau_v == 0:
-                out[n] = self._value_of(x, value, t0, overridden)
-            else:
-                s = t0 - tau_v
-                out[n] = self._value_of(d.args[2] if len(d.args) > 2 else x,
-                                        self._valuer(overridden, s, {}), s, overridden)
-        return out
-
-    def _value_of(self, expr, value, t0, overridden) -> float:
-        hit = self._by_expr.get(expr)
-        if hit is None:
-            hit = self._by_expr[expr] = self._numeric(expr)
-        names, f = hit
-        delayed = self._delayed(names, overridden, t0, value) if self._holes else {}
-        args = [np.float64(t0 if n is None else delayed[n] if n in delayed else value(n)) for n in names]
-        return float(f(*args))
-
-    def _numeric(self, expr):
-        """``_numeric`` with each outermost delay node passed in as an argument."""
-        if not expr.has(Delay):
-            return _numeric(expr)
-        holes = {}
-        for d in _outermost_delays(expr):
-            name = f"delay#{len(self._holes)}"
-            self._holes[name] = d
-            holes[d] = sympy.Symbol(name)
-        return _numeric(expr.xreplace(holes))
-
-    def _valuer(self, overridden, t0, vals, defaults=None, stale=()):
-        """The function ``value(id)`` that computes initial values at ``t0`` into ``vals``."""
-        exprs = self.exprs
-        visiting: set[str] = set()
-
-        def value(k: str) -> float:
-            if k in vals:
-                return vals[k]
-            if defaults is not None and k not in stale:
-                return defaults[k]
-            if k in visiting:
-                raise ModelImportError(f"initial assignments / rules of model '{self.model_id}' "
-                                       f"form a cycle through '{k}'")
-            if k not in exprs:
-                raise ModelImportError(f"initial value of model '{self.model_id}' refers to undefined id '{k}'")
-            if k in overridden:
-                vals[k] = overridden[k]
-                return vals[k]
-            fn = self._function(k)
-            if fn is None:
-                raise _Deferred(k)
-            names, f = fn
-            visiting.add(k)
-            try:
-                delayed = self._delayed(names, overridden, t0, value) if self._holes else {}
-                args = [np.float64(t0 if n is None else delayed[n] if n in delayed else value(n))
-                        for n in names]
-                vals[k] = float(f(*args))
-            except ZeroDivisionError:
-                vals[k] = np.nan
-            finally:
-                visiting.discard(k)
-            return vals[k]
-
-        return value
-
-    def _amount(self, i: str, value) -> float:
-        """The held value of id ``i``: species kept as amounts are converted from concentration."""
-        v = value(i)
-        if i in self.species and not self.amount_valued[i] and self.held[i].amount:
-            return v * value(self.species[i].compartment)
-        return v
-
-    def _arrays(self, vals: dict):
-        y0 = np.array([self._amount(i, vals.__getitem__) for i in self.state_ids], dtype=float)
-        p = np.array([self._amount(i, vals.__getitem__) for i in self.param_ids], dtype=float)
-        return y0, p
 
 
 def _replace_rates(b: _Builder, expr, rate_of, depth: int = 0):
@@ -668,18 +456,6 @@ def _rate_in_model_symbols(b: _Builder, name: str):
     return total / V - sympy.Symbol(name) * RateOf(V) / V
 
 
-def _outermost_delays(expr) -> list:
-    """The ``Delay`` nodes of ``expr`` that are not inside another one."""
-    out, todo = [], [expr]
-    while todo:
-        e = todo.pop()
-        if isinstance(e, Delay):
-            out.append(e)
-        else:
-            todo.extend(e.args)
-    return list(dict.fromkeys(out))
-
-
 def _before_start(b, expr):
     """``expr`` (model symbols) as evaluated before the start time (see :func:`_prestart_rates`);
     species that fast reactions equilibrate take their initial values there."""
@@ -729,7 +505,6 @@ def refuse_delays(model: Model, what: str) -> None:
     (if any), because ``what`` (e.g. "the compiled backend") cannot handle it."""
     uses = delay_uses(model)
     if uses:
-        from simulator.errors import UnsupportedFeatureError
         raise UnsupportedFeatureError([f"{w} uses csymbol 'delay', which {what} does not handle"
                                        for w in uses], source=model.source)
 
@@ -738,27 +513,9 @@ def _with_prestart(b, expr):
     """Each outermost ``Delay(x, tau)`` of ``expr`` with its third argument, ``x`` as
     evaluated before the start time (see :func:`_prestart_rates`), where that differs."""
     mapping = {}
-    for d in _outermost_delays(expr):
+    for d in outermost_delays(expr):
         x = d.args[0]
         x_before = _before_start(b, x) if len(d.args) == 2 else x
         if x_before != x:
             mapping[d] = Delay(x, d.args[1], x_before)
     return expr.xreplace(mapping) if mapping else expr
-
-
-class _Deferred(Exception):
-    pass
-
-
-def _numeric(expr):
-    """Argument ids (None for time) and a numpy function of an initial-value expression.
-
-    Symbols are renamed to our own names before printing: no model id reaches the source."""
-    from simulator.codegen.numpy_fns import _MODULES, is_boolean
-    syms = sorted(expr.free_symbols, key=lambda s: s.name)
-    ours = [sympy.Symbol(f"a{i}") for i in range(len(syms))]
-    renamed = expr.xreplace(dict(zip(syms, ours)))
-    if is_boolean(renamed):
-        renamed = sympy.Piecewise((1.0, renamed), (0.0, True))
-    f = sympy.lambdify(ours, renamed, modules=_MODULES)
-    return [None if s == TIME else s.name for s in syms], f

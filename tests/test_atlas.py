@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 import simulator
-from simulator import atlas, behaviors, cli
-from simulator.runners import CoreRunner
+from simulator import cli
+from simulator.bundled import atlas, behaviors
+from simulator.bundled.runner import CoreRunner
+from tests.roadrunner_runner import RoadRunnerRunner
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = sorted(p.stem for p in (ROOT / "experiments").glob("*.py"))
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "experiments").glob("*.py") if p.stem != "__init__")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -97,7 +99,7 @@ def test_experiments_use_only_public_names():
 
 def test_core_runner_matches_roadrunner_steady_state_and_run():
     """The atlas's runner gives the reference simulator's numbers (LTED + HER2_amplified)."""
-    roadrunner_runner = pytest.importorskip("roadrunner") and behaviors.RoadRunnerRunner()
+    roadrunner_runner = pytest.importorskip("roadrunner") and RoadRunnerRunner()
     core = CoreRunner()
     cond = behaviors.cell(core, "LTED", "HER2_amplified")
     ss_core, ss_ref = core.steady_state(cond), roadrunner_runner.steady_state(cond)

@@ -62,7 +62,8 @@ def test_simulate_writes_csv_parquet_and_provenance(tmp_path):
 def test_unknown_drug_is_exit_2_with_suggestion(tmp_path):
     res = crosstalk("simulate", "--drug", "letrozol=10", "--out", tmp_path)
     assert res.returncode == 2
-    assert "unknown drug 'letrozol'; did you mean 'letrozole'?" in res.stderr
+    assert "unknown drug 'letrozol' of model 'er_crosstalk'; did you mean 'letrozole'?" \
+        in res.stderr
     assert "valid drugs: tamoxifen, fulvestrant" in res.stderr
     assert "Traceback" not in res.stderr
 
@@ -76,7 +77,7 @@ def test_bad_input_and_model_errors_have_their_exit_codes(tmp_path):
         (("simulate", "--phenotype", "HER2amp"), 2, "did you mean 'HER2_amplified'?"),
         (("simulate", "--readout", "pakt_s473"), 2, "did you mean 'pAkt_S473'?"),
         (("dose-response", "--drug", "everolimus", "--doses", "1,-3", "--readout", "pS6"), 2,
-         "must be >= 0"),
+         "must be finite and >= 0"),
         (("simulate", "--hours"), 2, "expected one argument"),            # argparse
         (("simulate", "--model", bad_model), 3, "model error"),
         (("simulate", "--model", blowup, "--no-equilibrate", "--readout", "x", "--hours", "5"),
@@ -115,8 +116,9 @@ def test_drugs_and_phenotypes_list_the_catalogue():
     assert res.returncode == 0 and "ESR1_mutant" in res.stdout
 
 
-def test_sensitivity_missing_is_a_clear_usage_error(monkeypatch, capsys):
-    monkeypatch.setattr(simulator, "sensitivity", None, raising=False)
-    code = cli.main(["sensitivity", "--readout", "growth_rate", "--out", "unused"])
+def test_sensitivity_without_salib_is_a_clear_usage_error(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "SALib", None)     # as if the extra were not installed
+    code = cli.main(["sensitivity", "--readout", "growth_rate", "--n", "4", "--out", "unused"])
     assert code == 2
-    assert "sensitivity analysis is not available" in capsys.readouterr().err
+    assert "SALib is needed for sensitivity analysis: pip install crosstalk[cluster]" \
+        in capsys.readouterr().err

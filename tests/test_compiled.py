@@ -15,6 +15,7 @@ from scipy.integrate import solve_ivp
 
 from simulator.codegen import numba_fns
 from simulator.codegen.numba_fns import compile_numba, generate, lu_plan
+from simulator.bundled import MODEL_ANT
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.solvers.base import SolverOptions
 from simulator.solvers.compiled import CompiledSegmenter, integrate_many
@@ -299,7 +300,7 @@ def test_matches_libroadrunner_on_synthetic_model():
     from tests.conftest import roadrunner_from
     from simulator.io import load
     from simulator.semantics import build_system
-    path = ROOT / "models" / "synthetic_signaling.ant"
+    path = ROOT / "benchmarks" / "models" / "synthetic_signaling.ant"
     system = build_system(load(path))
     t = np.linspace(0.0, 200.0, 41)
     seg = CompiledSegmenter(system, SolverOptions(rtol=1e-9, atol=1e-12)).integrate(
@@ -331,17 +332,17 @@ def test_dense_output_between_steps_matches_analytic_solution():
 def test_integrate_many_matches_libroadrunner_on_bundled_model():
     from tests.conftest import roadrunner_from     # not tellurium: it breaks libsbml in-process
     import simulator as sim
-    from simulator.analysis.sweep import batch_initial, prepared
-    model = sim.load_model(ROOT / "models" / "er_crosstalk.ant")
+    from simulator.ensemble.chunks import prepared
+    model = sim.load_model(MODEL_ANT)
     prep = prepared(model)
     t = np.linspace(0.0, 1000.0, 101)
     ids = [p.id for p in model.parameters if p.value and p.value > 0][:20]
     rng = np.random.default_rng(0)
     vals = np.array([[p.value for p in model.parameters if p.id in ids]]) * rng.uniform(0.5, 2.0, (3, len(ids)))
-    Y0, P = batch_initial(prep.system, {}, ids, vals, 0.0)
+    Y0, P = prep.system.init.values_many({}, ids, vals, 0.0)
     res = integrate_many(prep.fns, 0.0, Y0, P, t, 1000.0, rtol=1e-8, atol=1e-14)
     assert np.all(res["status"] == 0)
-    rr = roadrunner_from((ROOT / "models" / "er_crosstalk.ant").read_text())
+    rr = roadrunner_from(MODEL_ANT.read_text())
     rr.integrator.relative_tolerance = 1e-10
     rr.integrator.absolute_tolerance = 1e-16
     species = list(model.species_ids)

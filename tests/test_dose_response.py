@@ -6,7 +6,8 @@ import pytest
 
 import simulator as sim
 from simulator.errors import InvalidValueError, PerturbationError, UnknownIdError
-from simulator.perturb import PK, Schedule, _DERIVED
+from simulator.treatments import derive
+from simulator.treatments.schedule import PK, Schedule
 
 # X* = kin / kout / (1 + (d / IC)^h): IC50 3 nM, slope 1.5, from 10 down to 0
 HILL = """
@@ -93,13 +94,13 @@ def test_background_drug_shifts_curve(hill_model):
 def test_mg_doses_through_pk_reuse_one_derived_model():
     model = sim.load_model(LINEAR)
     pk = PK(F=1.0, V_L=10.0, t_half_h=5.0, MW_g_mol=1e5)  # 1 mg -> 1 nM
-    n0 = len(_DERIVED)
+    n0 = len(derive._DERIVED)
     dr = sim.dose_response(model, "d", [1.0, 2.0, 4.0], unit="mg", schedule=Schedule.daily(),
                            pk=pk, readout="d", at_time=30.0, fit=False)
     ke = math.log(2) / 5.0
     conc = np.asarray(dr.doses) * (math.exp(-ke * 30) + math.exp(-ke * 6))  # doses at 0 and 24 h
     np.testing.assert_allclose(dr.values, conc, rtol=1e-5)
-    assert len(_DERIVED) <= n0 + 1
+    assert len(derive._DERIVED) <= n0 + 1
 
 
 def test_failed_dose_is_reported_not_silent():
@@ -127,7 +128,7 @@ def test_failed_dose_is_reported_not_silent():
     (dict(at_time=None), InvalidValueError, "at_time=<hours>"),
     (dict(window=(1.0, 2.0)), InvalidValueError, "exactly one"),
     (dict(window=None, at_time=-1.0), InvalidValueError, "finite time >= 0"),
-    (dict(phenotype="PTEN_los"), PerturbationError, "did you mean 'PTEN_loss'"),
+    (dict(phenotype="PTEN_loss"), PerturbationError, "'PTEN_loss' is not defined in the model"),
     (dict(normalize="percent"), InvalidValueError, "normalize must be one of"),
     (dict(drugs={"d": 1.0}), PerturbationError, "both the tested drug and a background"),
 ])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import simulator as sim
-from simulator.analysis.sampling import latin_hypercube
+from simulator.ensemble.sampling import latin_hypercube
 from simulator.errors import InvalidValueError
 
 MODEL = """
@@ -56,12 +56,16 @@ def test_unknown_executor_is_an_error(setup):
         sim.sweep(m, T, samples=s, executor="threads", progress=False)
 
 
-def test_model_pickles_as_sbml_and_is_built_once_per_process(setup):
+def test_model_pickles_as_sbml_and_is_read_once_per_process(setup, monkeypatch):
     import pickle
 
-    from simulator.analysis.sweep import ModelRef
+    import simulator.io as io
     m, _, _ = setup
-    blob = pickle.dumps(ModelRef(m))
+    blob = pickle.dumps(m)
     assert len(blob) < 4 * len(m.sbml) + 1000
+    monkeypatch.setattr(io, "_REBUILT", {})
+    reads = []
+    read = io.read_sbml_string
+    monkeypatch.setattr(io, "read_sbml_string", lambda *a: reads.append(a) or read(*a))
     a, b = pickle.loads(blob), pickle.loads(blob)
-    assert a.model is b.model and a.model.hash == m.hash
+    assert len(reads) == 1 and a.hash == b.hash == m.hash and a.sbml == m.sbml

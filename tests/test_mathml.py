@@ -1,4 +1,4 @@
-"""simulator.mathml: SBML AST -> sympy, node by node."""
+"""simulator.io.mathml: SBML AST -> sympy, node by node."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,8 @@ import libsbml
 import pytest
 import sympy
 
-from simulator.mathml import Delay, FunctionDefinition, MathConverter, as_boolean, as_number
+from simulator.io.mathml import FunctionDefinition, MathConverter
+from simulator.model import Delay, as_boolean, as_number
 from simulator.model import AVOGADRO, TIME, RateOf
 
 X, Y = sympy.Symbol("x"), sympy.Symbol("y")

@@ -10,8 +10,12 @@ import tomllib
 import numpy as np
 import pytest
 
-from simulator import behaviors, catalog
+from simulator.bundled import (MODEL_ANT, MODEL_SBML, PARAMETERS_CSV, PHENOTYPES_TOML,
+                               behaviors, tables)
+from simulator.bundled.runner import CoreRunner
+from simulator.io import antimony_to_sbml
 from simulator.errors import PerturbationError
+from tests.roadrunner_runner import RoadRunnerRunner
 
 PUBLIC_IDS = """E2 ER_total ER_activity pER EGFR_total HER2_total HER3_total IGF1R_total pEGFR
 pHER2 pHER3 pIGF1R IRS1_pS PIP3 pAkt_T308 pAkt_S473 mTORC1_active mTORC2_active pS6K1 pS6
@@ -26,12 +30,11 @@ ER_low""".split()
 @pytest.fixture(scope="module")
 def runner():
     pytest.importorskip("roadrunner")  # the reference simulator (dev extra)
-    return behaviors.RoadRunnerRunner(catalog.MODEL_SBML)
+    return RoadRunnerRunner(MODEL_SBML)
 
 
 @pytest.fixture(scope="module")
 def core_runner():
-    from simulator.runners import CoreRunner
     return CoreRunner()
 
 
@@ -67,7 +70,7 @@ def test_default_state_is_a_steady_state(runner):
 
 
 def test_parameter_table_matches_model(runner):
-    with open(catalog.PARAMETERS_CSV, newline="") as fh:
+    with open(PARAMETERS_CSV, newline="") as fh:
         rows = list(csv.DictReader(fh))
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)), "duplicate rows"
@@ -80,12 +83,12 @@ def test_parameter_table_matches_model(runner):
 
 
 def test_sbml_in_sync_with_antimony():
-    assert catalog.antimony_to_sbml(catalog.MODEL_ANT) == catalog.MODEL_SBML.read_text(), (
-        "run `python -m simulator.catalog --write-sbml`")
+    assert antimony_to_sbml(MODEL_ANT.read_text(), str(MODEL_ANT)) == MODEL_SBML.read_text(), (
+        "run `python -m simulator.bundled.tables --write-sbml`")
 
 
 def test_drugs_table_complete():
-    table = catalog.drugs()
+    table = tables.drugs()
     assert set(table.index) == set(DRUGS)
     for col in ("target", "mechanism", "potency_nM", "potency_source",
                 "clinical_exposure_nM", "exposure_source", "pk_dose_mg", "pk_F", "pk_V_F_L",
@@ -95,18 +98,18 @@ def test_drugs_table_complete():
 
 
 def test_phenotypes_name_real_parameters(runner):
-    with open(catalog.PHENOTYPES_TOML, "rb") as fh:
+    with open(PHENOTYPES_TOML, "rb") as fh:
         data = tomllib.load(fh)
     assert set(data) == set(PHENOTYPES)
     for name, entry in data.items():
         assert entry["description"] and entry["source"], name
         assert set(entry["overrides"]) <= set(runner.parameters), name
-    assert set(catalog.phenotypes().index) == set(PHENOTYPES)
+    assert set(tables.phenotypes().index) == set(PHENOTYPES)
 
 
 def test_phenotypes_combine_in_order():
     base = {"HER2_synthesis": 1.0, "ER_synthesis": 2.0, "PTEN_activity": 1.0}
-    out = catalog.load_phenotype_overrides(["HER2_amplified", "ER_low", "PTEN_loss"], base)
+    out = behaviors.catalog().apply_phenotypes(["HER2_amplified", "ER_low", "PTEN_loss"], base)
     assert out == {"HER2_synthesis": 20.0, "ER_synthesis": pytest.approx(0.4),
                    "PTEN_activity": 0.1}
     assert base["ER_synthesis"] == 2.0  # inputs are not mutated
@@ -114,7 +117,7 @@ def test_phenotypes_combine_in_order():
 
 def test_unknown_phenotype_suggests():
     with pytest.raises(PerturbationError, match=r"'HER2_amplifed'.*did you mean 'HER2_amplified'"):
-        catalog.load_phenotype_overrides(["HER2_amplifed"], {"HER2_synthesis": 1.0})
+        behaviors.catalog().apply_phenotypes(["HER2_amplifed"], {"HER2_synthesis": 1.0})
 
 
 def test_long_run_integrates(runner):

@@ -6,9 +6,10 @@ import pytest
 
 import simulator as sim
 from simulator.errors import PerturbationError
-from simulator.perturb import (
-    PK, Dose, Schedule, Treatment, derive_model, prepare, run_treatment, treatment_overrides,
-)
+from simulator.conditions import overrides
+from simulator.treatments.derive import derive_model, prepare
+from simulator.treatments.protocol import run_treatment
+from simulator.treatments.schedule import PK, Dose, Schedule, Treatment
 
 TOY = """
 model toy
@@ -90,9 +91,12 @@ def test_unknown_drug_and_phenotype(toy):
     with pytest.raises(PerturbationError, match="did you mean 'drug'"):
         run_treatment(toy, Treatment({"drgu": 1.0}), [0, 1], equilibrate=False)
     with pytest.raises(PerturbationError, match="did you mean 'HER2_amplified'.*valid phenotypes"):
-        prepare(toy, Treatment({"drug": 1.0}, phenotype="HER2_amplifed"))
+        prepare(sim.load_model(), Treatment({"tamoxifen": 1.0}, phenotype="HER2_amplifed"))
+    with pytest.raises(PerturbationError, match=r"not defined in the model's catalogue \(valid "
+                                                r"phenotypes: none\)"):
+        prepare(toy, Treatment({"drug": 1.0}, phenotype="HER2_amplified"))
     with pytest.raises(PerturbationError, match="finite concentration >= 0"):
-        treatment_overrides(toy, drugs={"drug": -3})
+        overrides(toy, sim.api.compile_model(toy).system, drugs={"drug": -3})
 
 
 def test_bundled_unknown_drug_lists_valid_names():
@@ -106,14 +110,14 @@ def test_treatment_label_and_tuples():
                    phenotype="LTED")
     assert tr.label == "letrozole 2.5 mg q24h + everolimus 5 nM [LTED]"
     assert tr.drugs["everolimus"].constant and not tr.drugs["letrozole"].constant
-    clin = Treatment.clinical("letrozole")
+    clin = Treatment.clinical(sim.load_model().catalog, "letrozole")
     assert clin.drugs["letrozole"].amount == 2.5 and clin.drugs["letrozole"].schedule.interval == 24.0
 
 
 # ---------------------------------------------------------------- PK
 
 def test_css_average_hand_computed():
-    # letrozole in models/drugs.toml: F 0.99, V 130 L, t1/2 48 h, MW 285.3, 2.5 mg daily
+    # letrozole in simulator/models/drugs.toml: F 0.99, V 130 L, t1/2 48 h, MW 285.3, 2.5 mg daily
     pk = PK(F=0.99, V_L=130.0, t_half_h=48.0, MW_g_mol=285.3)
     # CL = 0.693147 * 130 / 48 = 1.877274 L/h; Css = 0.99 * 2.5 / (1.877274 * 24) = 0.0549334 mg/L
     assert pk.clearance_L_h == pytest.approx(1.877274, rel=1e-6)
@@ -208,7 +212,7 @@ def test_bundled_fulvestrant_loading_lowers_er():
     tr = Treatment({"fulvestrant": Dose(500.0, "mg", Schedule.loading([0, 336, 672], then_every=672))})
     t = np.linspace(0, 1400, 141)
     traj = run_treatment(model, tr, t)
-    pk = PK.for_drug("fulvestrant")
+    pk = PK.for_drug("fulvestrant", model.catalog)
     _close(traj["fulvestrant"], _bolus(t, [0, 336, 672, 1344], pk, 500.0))
     assert traj["ER_total"][-1] < 0.5 * traj["ER_total"][0]
     assert traj["tumor_burden"][0] == 1.0

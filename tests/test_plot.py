@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 import simulator as sim  # noqa: E402
 from simulator.errors import InvalidValueError, UnknownIdError  # noqa: E402
-from simulator.perturb import Treatment, run_treatment  # noqa: E402
+from simulator.treatments import Treatment, run_treatment  # noqa: E402
 
 CASCADE = """
 model cascade

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 
-from simulator.analysis.sampling import Range, grid, latin_hypercube, log_uniform, sobol
+from simulator.ensemble.sampling import Range, grid, latin_hypercube, log_uniform, sobol
 from simulator.errors import InvalidValueError
 
 RANGES = {"k_lin": (2.0, 5.0), "k_log": Range(1e-3, 1e1, log=True)}

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from simulator.analysis.sampling import Range
+from simulator.ensemble.sampling import Range
 from simulator.analysis.sensitivity import (analyze_morris, analyze_sobol, morris_design,
                                             sobol_design)
 from simulator.errors import InvalidValueError

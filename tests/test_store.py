@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import simulator as sim
-from simulator.store import StoreError
+from simulator.ensemble.store import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = """
@@ -29,8 +29,8 @@ SCRIPT = textwrap.dedent("""
     import sys, time
     import numpy as np
     import simulator as sim
-    from simulator.store import Store
-    from simulator.analysis.sampling import latin_hypercube
+    from simulator.ensemble.store import Store
+    from simulator.ensemble.sampling import latin_hypercube
     _write = Store.write_chunk
     def slow_write(self, res):          # test harness only: make chunks slow to finish
         _write(self, res)
@@ -46,7 +46,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def _samples():
-    from simulator.analysis.sampling import latin_hypercube
+    from simulator.ensemble.sampling import latin_hypercube
     return latin_hypercube({"k1": (0.1, 3.0), "k2": (0.01, 1.0)}, 40, seed=0)
 
 
@@ -99,7 +99,7 @@ def test_store_of_another_parameter_set_or_model_is_refused(tmp_path):
     m = sim.load_model(MODEL)
     store = tmp_path / "s"
     _call(m, store)
-    from simulator.analysis.sampling import latin_hypercube
+    from simulator.ensemble.sampling import latin_hypercube
     other = latin_hypercube({"k1": (0.1, 3.0), "k2": (0.01, 1.0)}, 40, seed=1)
     with pytest.raises(StoreError, match="different parameter set"):
         _call(m, store, other)

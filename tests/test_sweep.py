@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import simulator as sim
-from simulator.analysis.sampling import latin_hypercube, log_uniform
+from simulator.ensemble.sampling import latin_hypercube, log_uniform
 from simulator.errors import IntegrationError, InvalidValueError, UnknownIdError
 
 DECAY = """
@@ -203,7 +203,7 @@ def test_bundled_model_matches_libroadrunner_and_single_runs(bundled):
         for r in species:
             assert _close(ens[r][i], tr[r], rtol=1e-4, atol=1e-6), (i, r)
     # libroadrunner on member 0 (no phenotype, no drug): read after libsbml has loaded
-    from simulator.catalog import MODEL_ANT
+    from simulator.bundled import MODEL_ANT
     from tests.conftest import roadrunner_from   # roadrunner itself, not tellurium (see conftest)
     rr = roadrunner_from(MODEL_ANT.read_text())
     rr.integrator.relative_tolerance = 1e-10

@@ -1,15 +1,21 @@
 """Treatment arms compared across cell types: the cell-level analogue of a drug-pair trial.
 
-Each cell type (a phenotype, or parental) starts from its untreated steady state; every arm
-(drugs at constant nM) and an untreated control run for some weeks. The table gives the
-growth rate at the assay time, the growth inhibition ``1 - g_arm / g_control`` (above 1:
-net regression) and the tumour burden at the end.
+Each cell type (a phenotype, or parental) and every arm (drugs at constant nM), with an
+untreated control, run for some weeks by the experiment protocol (untreated steady state,
+then treatment). The table gives a rate readout (e.g. the growth rate) at the assay time, its
+inhibition ``1 - g_arm / g_control`` (above 1: net regression for a growth rate) and a course
+readout (e.g. the tumour burden) at the end.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+from simulator.errors import PerturbationError
+from simulator.treatments.protocol import run_treatment
 
 CONTROL = "control"
 
@@ -21,12 +27,12 @@ class ArmComparison:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per (cell, arm): ``growth_rate_<h>h``, ``inhibition_<h>h``,
-        ``tumor_burden_week<w>``.
+        One row per (cell, arm): ``<readout>_<h>h``, ``inhibition_<h>h``,
+        ``<course>_week<w>``.
     days : ndarray
         Output times in days.
     courses : dict
-        ``(cell, arm) -> tumor_burden`` over ``days``.
+        ``(cell, arm) -> <course>`` over ``days``.
     """
 
     table: object
@@ -36,6 +42,8 @@ class ArmComparison:
     cells: tuple = ()
     assay_hours: float = 72.0
     weeks: float = 4.0
+    readout: str = ""
+    course: str = ""
 
     @property
     def inhibition_column(self) -> str:
@@ -67,7 +75,7 @@ class ArmComparison:
         for (cell, arm), burden in self.courses.items():
             if cell == course_cell:
                 ax2.plot(self.days, burden, label=arm, ls="--" if arm == CONTROL else "-")
-        ax2.set(xlabel="days", ylabel="tumour burden (relative)", yscale="log",
+        ax2.set(xlabel="days", ylabel=f"{self.course} (relative)", yscale="log",
                 title=f"{course_cell}, {self.weeks:g} weeks")
         ax2.legend(fontsize=8)
         if title:
@@ -80,8 +88,6 @@ class ArmComparison:
         """Write ``figure.png`` and ``results.csv`` into ``out_dir`` (created if needed).
 
         Returns ``{"figure": path, "csv": path, "table": DataFrame}``."""
-        from pathlib import Path
-
         import matplotlib.pyplot as plt
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +98,8 @@ class ArmComparison:
         return {"figure": out / "figure.png", "csv": out / "results.csv", "table": self.table}
 
 
-def compare_arms(model, arms: dict, *, cells: dict, weeks: float = 4.0, points: int = 57,
+def compare_arms(model, arms: dict, *, cells: dict, readout: str, course: str,
+                 weeks: float = 4.0, points: int = 57,
                  assay_hours: float = 72.0) -> ArmComparison:
     """Run every arm and an untreated control in every cell type.
 
@@ -103,32 +110,31 @@ def compare_arms(model, arms: dict, *, cells: dict, weeks: float = 4.0, points: 
         Arm name -> ``{drug id: nM}``.
     cells : dict
         Cell name -> phenotype (name, list of names, or None for parental).
+    readout : str
+        The rate read at ``assay_hours`` and compared with the control (e.g. a growth rate).
+    course : str
+        The readout followed over the whole run (e.g. a tumour burden).
     weeks : float
         Length of each run.
     points : int
         Output points over the run.
     assay_hours : float
-        When the short-assay growth rate is read.
+        When ``readout`` is read.
     """
-    import pandas as pd
-
-    from simulator.api import simulate, steady_state
-    from simulator.errors import PerturbationError
     if not arms:
         raise PerturbationError("compare_arms needs at least one arm")
     days = np.linspace(0.0, 7.0 * weeks, points)
-    col_g, col_i = f"growth_rate_{assay_hours:g}h", f"inhibition_{assay_hours:g}h"
-    col_b = f"tumor_burden_week{weeks:g}"
+    col_g, col_i = f"{readout}_{assay_hours:g}h", f"inhibition_{assay_hours:g}h"
+    col_b = f"{course}_week{weeks:g}"
     rows, courses = [], {}
     for cell, phenotype in cells.items():
-        start = {**steady_state(model, phenotype=phenotype).state, "tumor_burden": 1.0}
         g0 = None
         for arm, drugs in {CONTROL: {}, **arms}.items():
-            traj = simulate(model, days * 24.0, initial=start, phenotype=phenotype, drugs=drugs)
-            g = float(np.interp(assay_hours, traj.t, traj["growth_rate"]))
+            traj = run_treatment(model, drugs, days * 24.0, phenotype=phenotype)
+            g = float(np.interp(assay_hours, traj.t, traj[readout]))
             g0 = g if g0 is None else g0
             rows.append({"cell": cell, "arm": arm, col_g: g, col_i: 1.0 - g / g0,
-                         col_b: float(traj["tumor_burden"][-1])})
-            courses[(cell, arm)] = traj["tumor_burden"]
+                         col_b: float(traj[course][-1])})
+            courses[(cell, arm)] = traj[course]
     return ArmComparison(pd.DataFrame(rows), days, courses, tuple(arms), tuple(cells),
-                         assay_hours, weeks)
+                         assay_hours, weeks, readout, course)

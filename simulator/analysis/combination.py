@@ -29,13 +29,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
+from simulator import plot
 from simulator.analysis.dose_response import (
-    Readout, background_doses, check_doses, check_readout, progress_bar, run_cell, start_state,
+    Readout, background_doses, check_doses, equilibration_note, measure, progress_bar,
 )
 from simulator.analysis.synergy import METHODS, SynergyScores, synergy
+from simulator.api import as_model, check_readouts
 from simulator.errors import IntegrationError, InvalidValueError, PerturbationError, SimulatorError
-from simulator.perturb import Dose, Schedule, Treatment, prepare
+from simulator.results import provenance
+from simulator.treatments.derive import prepare
+from simulator.treatments.schedule import Dose, Schedule, Treatment
 
 __all__ = ["combination", "Combination"]
 
@@ -118,7 +123,6 @@ class Combination:
     def table(self):
         """Tidy DataFrame: one row per cell with each drug's dose, ``value``, ``inhibition``,
         ``success``, ``message`` and each method's excess (NaN where not scored)."""
-        import pandas as pd
         grids = np.meshgrid(*self.doses, indexing="ij")
         data = {d: g.ravel() for d, g in zip(self.drugs, grids)}
         data["readout"] = self.readout
@@ -138,12 +142,10 @@ class Combination:
 
     def plot_heatmap(self, method: str = "bliss", ax=None, **kwargs):
         """Synergy map of ``method``; returns the Axes."""
-        from simulator import plot
         return plot.synergy_map(self, method, ax=ax, **kwargs)
 
     def plot_isobologram(self, ax=None, level: float = 50.0, **kwargs):
         """Isobologram at ``level`` % inhibition (two drugs); returns the Axes."""
-        from simulator import plot
         return plot.isobologram(self, ax=ax, level=level, **kwargs)
 
 
@@ -228,9 +230,7 @@ def combination(model, *drugs_doses, readout: str, at_time: float | None = None,
     ...                     at_time=72.0, phenotype="LTED")  # doctest: +SKIP
     >>> combo.bliss.score  # doctest: +SKIP
     """
-    from simulator.api import _as_model
-    from simulator.results import provenance
-    model = _as_model(model)
+    model = as_model(model)
     if not 2 <= len(drugs_doses) <= 3:
         raise PerturbationError(f"a combination takes two or three (drug, doses) pairs, got {len(drugs_doses)}")
     specs = [_spec(i, s) for i, s in enumerate(drugs_doses)]
@@ -247,21 +247,22 @@ def combination(model, *drugs_doses, readout: str, at_time: float | None = None,
         raise PerturbationError(f"drug '{clash[0]}' is both in the matrix and a background drug")
     treatment = Treatment({**background, **{d: dose for d, _, dose in specs}})
     prep = prepare(model, treatment, phenotype=phenotype)
-    check_readout(prep.model, readout)
+    check_readouts(prep.model, [readout])
     user = dict(params or {})
-    initial, note = start_state(model, params=user, phenotype=prep.phenotype,
-                                equilibrate=equilibrate, options=options, backend=backend)
+    note = equilibration_note(model, params=user, phenotype=prep.phenotype,
+                              equilibrate=equilibrate, options=options, backend=backend)
     doses = tuple(s[1] for s in specs)
     shape = tuple(d.size for d in doses)
     values = np.zeros(shape)
     failed = np.zeros(shape, dtype=bool)
     messages = np.full(shape, "", dtype=object)
-    dose_ids = [prep.dose_ids[d] for d in names]
     cells = list(itertools.product(*[range(n) for n in shape]))
     for cell in progress_bar(cells, len(cells), progress, "combination"):
-        p = {**user, **prep.params}
-        p.update({pid: float(doses[a][j]) for a, (pid, j) in enumerate(zip(dose_ids, cell))})
-        v, ok, msg = run_cell(prep, ro, p, initial, options, backend)
+        given = {d: Dose(float(doses[a][j]), dose.unit, dose.schedule, pk=dose.pk)
+                 for a, ((d, _, dose), j) in enumerate(zip(specs, cell))}
+        v, ok, msg = measure(model, Treatment({**background, **given}), ro,
+                             phenotype=prep.phenotype, params=user, equilibrate=equilibrate,
+                             options=options, backend=backend)
         values[cell] = v if ok else 0.0
         failed[cell] = not ok
         messages[cell] = msg

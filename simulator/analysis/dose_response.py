@@ -1,21 +1,28 @@
 """Dose-response experiments: one drug across doses, a readout at a time or over a window.
 
-Each dose is a run of the treatment from the untreated steady state (see
-:func:`simulator.perturb.run_treatment`); the control (dose 0) is always run. A run that
+Each dose is a run of the treatment by the experiment protocol (untreated steady state, then
+treatment; :func:`simulator.treatments.protocol.run_treatment`); the control (dose 0) is
+always run. A run that
 fails stays in the table with ``success=False`` and its message, and is left out of the
 Hill fit: never a silent NaN.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
-from simulator.errors import (
-    IntegrationError, InvalidValueError, PerturbationError, unknown_id,
-)
-from simulator.perturb import Dose, Schedule, Treatment, prepare, untreated_state
+from simulator import plot
+from simulator.analysis.hill import FitError, fit_hill
+from simulator.api import as_model, check_readouts
+from simulator.errors import IntegrationError, InvalidValueError, PerturbationError
+from simulator.results import provenance
+from simulator.treatments.derive import prepare
+from simulator.treatments.protocol import run_treatment, untreated_state
+from simulator.treatments.schedule import Dose, Schedule, Treatment
 
 __all__ = ["dose_response", "DoseResponse", "NORMALIZE"]
 
@@ -84,14 +91,6 @@ def _hours(name, v) -> float:
     return v
 
 
-def check_readout(model, readout: str) -> None:
-    """Raise :class:`UnknownIdError` (with a "did you mean") if ``readout`` names nothing."""
-    from simulator.api import compile_model
-    ids = compile_model(model).numpy.output_ids
-    if readout not in set(ids):
-        raise unknown_id("readout", readout, ids, model=model.id)
-
-
 def check_doses(drug: str, doses) -> np.ndarray:
     """Doses as a 1-D float array: non-empty, finite, >= 0.
 
@@ -125,13 +124,14 @@ def background_doses(drugs) -> dict:
     return dict(drugs)
 
 
-def run_cell(prep, readout: Readout, params: dict, initial, options, backend):
-    """One run; returns ``(value, success, message)`` (failures reported, never raised)."""
-    from simulator.api import simulate
+def measure(model, treatment: Treatment, readout: Readout, *, phenotype, params, equilibrate,
+            options, backend):
+    """One run of ``treatment`` by the protocol, read out: ``(value, success, message)``
+    (failures reported, never raised)."""
     try:
-        traj = simulate(prep.model, readout.times(), params=params, initial=initial,
-                        phenotype=list(prep.phenotype) or None, options=options,
-                        backend=backend, on_failure="return")
+        traj = run_treatment(model, treatment, readout.times(), phenotype=phenotype,
+                             params=params, equilibrate=equilibrate, options=options,
+                             backend=backend, on_failure="return")
     except IntegrationError as err:
         return np.nan, False, str(err)
     if not traj.success:
@@ -142,22 +142,20 @@ def run_cell(prep, readout: Readout, params: dict, initial, options, backend):
     return value, True, ""
 
 
-def start_state(model, *, params, phenotype, equilibrate, options, backend):
-    """The untreated steady state (or None for the model's initial values) and a note."""
+def equilibration_note(model, *, params, phenotype, equilibrate, options, backend):
+    """A note when the untreated steady state did not converge, or None."""
     if not equilibrate:
-        return None, None
-    state, ss = untreated_state(model, params=params, phenotype=phenotype, options=options,
-                                backend=backend)
-    note = None if ss.converged else (
+        return None
+    _, ss = untreated_state(model, params=params, phenotype=phenotype, options=options,
+                            backend=backend)
+    return None if ss.converged else (
         f"the untreated steady state did not converge (residual {ss.residual:.2g}, "
         f"{ss.method}); runs start from the closest state found")
-    return state, note
 
 
 def progress_bar(iterable, total, enabled, desc):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
     return tqdm(iterable, total=total, desc=desc, leave=False)
 
 
@@ -219,7 +217,6 @@ class DoseResponse:
     def table(self):
         """Tidy DataFrame: one row per dose with ``drug, dose, unit, readout, value,
         response, success, message``."""
-        import pandas as pd
         return pd.DataFrame({
             "drug": self.drug, "dose": self.doses, "unit": self.unit, "readout": self.readout,
             "value": self.values, "response": self.response, "success": self.success,
@@ -248,7 +245,6 @@ class DoseResponse:
 
     def plot(self, ax=None, **kwargs):
         """Plot the points and the fitted curve; returns the Axes."""
-        from simulator import plot
         return plot.dose_response(self, ax=ax, **kwargs)
 
 
@@ -328,9 +324,7 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
     ...                    readout="pS6", at_time=24.0)  # doctest: +SKIP
     >>> dr.fit.ic50, dr.table  # doctest: +SKIP
     """
-    from simulator.api import _as_model
-    from simulator.analysis.hill import FitError, fit_hill
-    model = _as_model(model)
+    model = as_model(model)
     if normalize not in NORMALIZE:
         raise InvalidValueError(f"normalize must be one of {list(NORMALIZE)}, got {normalize!r}")
     ro = Readout(readout, at_time, window)
@@ -343,18 +337,19 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
         raise PerturbationError(f"drug '{drug}' is both the tested drug and a background drug")
     treatment = Treatment({**background, drug: dose0})
     prep = prepare(model, treatment, phenotype=phenotype)
-    check_readout(prep.model, readout)
+    check_readouts(prep.model, [readout])
     grid = np.unique(np.concatenate([[0.0], arr]))
     user = dict(params or {})
-    initial, note = start_state(model, params=user, phenotype=prep.phenotype,
-                                equilibrate=equilibrate, options=options, backend=backend)
-    dose_id = prep.dose_ids[drug]
+    note = equilibration_note(model, params=user, phenotype=prep.phenotype,
+                              equilibrate=equilibrate, options=options, backend=backend)
     values = np.full(grid.size, np.nan)
     ok = np.zeros(grid.size, dtype=bool)
     msgs = [""] * grid.size
     for i in progress_bar(range(grid.size), grid.size, progress, f"{drug} doses"):
-        p = {**user, **prep.params, dose_id: float(grid[i])}
-        values[i], ok[i], msgs[i] = run_cell(prep, ro, p, initial, options, backend)
+        cell = Treatment({**background, drug: Dose(float(grid[i]), unit, schedule, pk=pk)})
+        values[i], ok[i], msgs[i] = measure(model, cell, ro, phenotype=prep.phenotype,
+                                            params=user, equilibrate=equilibrate,
+                                            options=options, backend=backend)
     if not ok[0]:
         raise IntegrationError(f"the control run (no {drug}) failed: {msgs[0]}")
     control = float(values[0])
@@ -382,7 +377,6 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
                 notes.append(f"Hill fit: {hill.message}")
         except (InvalidValueError, FitError) as err:
             notes.append(f"no Hill fit: {err}")
-    from simulator.results import provenance
     prov = provenance(model.hash, drug=drug, doses=grid.tolist(), unit=unit,
                       schedule=schedule.label, readout=ro.label, phenotype=list(prep.phenotype),
                       background={d: v.label for d, v in treatment.drugs.items() if d != drug},

@@ -6,7 +6,7 @@ analysis needs. Simulate every row, collect one readout per row into ``Y`` (shap
 ``(N,)``, same order), then call ``analyze_sobol(design, Y)`` or
 ``analyze_morris(design, Y)``: a DataFrame, one row per parameter, ranked.
 
-Log-scale :class:`~simulator.analysis.sampling.Range` s are sampled uniformly in log
+Log-scale :class:`~simulator.ensemble.sampling.Range` s are sampled uniformly in log
 space, so their indices and elementary effects refer to the log of the parameter.
 
 SALib is imported only when one of these functions runs
@@ -31,9 +31,14 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
-from simulator.analysis.sampling import _check_n, _ranges, _rng
-from simulator.errors import InvalidValueError
+from simulator import conditions
+from simulator.api import as_model
+from simulator.ensemble.chunks import prepared
+from simulator.ensemble.sampling import Range, Samples, check_n, check_ranges, make_rng
+from simulator.ensemble.sweep import sweep
+from simulator.errors import InvalidValueError, unknown_id
 
 __all__ = ["SensitivityDesign", "SensitivityResult", "analyze_morris", "analyze_sobol",
            "morris_design", "sensitivity", "sobol_design"]
@@ -122,8 +127,8 @@ def sobol_design(ranges, n: int, *, seed: int,
     ImportError
         SALib is not installed.
     """
-    ids, rs = _ranges(ranges)
-    n = _check_n(n)
+    ids, rs = check_ranges(ranges)
+    n = check_n(n)
     seed = _int_seed(seed)
     if n & (n - 1):
         lo = 1 << (n.bit_length() - 1)
@@ -183,8 +188,6 @@ def analyze_sobol(design: SensitivityDesign, Y, *, conf_level: float = 0.95,
                                     num_resamples=num_resamples, conf_level=conf_level,
                                     print_to_console=False,
                                     seed=np.random.default_rng(_int_seed(seed)))
-    import pandas as pd
-
     df = pd.DataFrame({"parameter": list(design.ids), "S1": res["S1"],
                        "S1_conf": res["S1_conf"], "ST": res["ST"], "ST_conf": res["ST_conf"]})
     _check_finite(df, "Sobol'")
@@ -215,8 +218,8 @@ def morris_design(ranges, n_trajectories: int, *, seed: int,
     -------
     SensitivityDesign
     """
-    ids, rs = _ranges(ranges)
-    n = _check_n(n_trajectories)
+    ids, rs = check_ranges(ranges)
+    n = check_n(n_trajectories)
     seed = _int_seed(seed)
     if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 2 \
             or num_levels % 2:
@@ -261,8 +264,6 @@ def analyze_morris(design: SensitivityDesign, Y, *, conf_level: float = 0.95,
                                      print_to_console=False,
                                      num_levels=design.options["num_levels"],
                                      seed=np.random.default_rng(_int_seed(seed)))
-    import pandas as pd
-
     df = pd.DataFrame({"parameter": list(design.ids), "mu": np.asarray(res["mu"], float),
                        "mu_star": np.asarray(res["mu_star"], float),
                        "mu_star_conf": np.asarray(res["mu_star_conf"], float),
@@ -274,7 +275,7 @@ def analyze_morris(design: SensitivityDesign, Y, *, conf_level: float = 0.95,
 # ------------------------------------------------------------------------ internals
 
 def _int_seed(seed) -> int:
-    _rng(seed)  # validates: int >= 0, not None, not bool
+    make_rng(seed)  # validates: int >= 0, not None, not bool
     if isinstance(seed, np.random.Generator):
         raise InvalidValueError("pass an int seed here (it is recorded with the design)")
     return int(seed)
@@ -429,13 +430,7 @@ def sensitivity(model, *, readout: str, params="all", n: int = 1024, method: str
         Bad ``n``, ``fold`` or time; a failed member (sensitivity needs all of them); a
         constant readout.
     """
-    from simulator.analysis.sampling import Range
-    from simulator.analysis.sweep import _check_param_id, prepared, sweep
-    from simulator.api import _as_model
-    from simulator.errors import unknown_id
-    from simulator.perturb import treatment_overrides
-
-    model = _as_model(model)
+    model = as_model(model)
     if method not in ("sobol", "morris"):
         raise InvalidValueError(f"method must be 'sobol' or 'morris', got {method!r}")
     if at_time is None:
@@ -450,7 +445,7 @@ def sensitivity(model, *, readout: str, params="all", n: int = 1024, method: str
     if readout not in system.outputs:
         raise unknown_id("readout", readout, system.outputs, model=model.id)
     base = {p.id: p.value for p in model.parameters}
-    base.update(treatment_overrides(model, phenotype=phenotype))
+    base.update(conditions.phenotype_overrides(model, phenotype))
     if ranges is None:
         if isinstance(fold, bool) or not isinstance(fold, (int, float)) or not math.isfinite(fold) \
                 or fold <= 1:
@@ -460,12 +455,7 @@ def sensitivity(model, *, readout: str, params="all", n: int = 1024, method: str
                 raise InvalidValueError(f"params must be 'all' or a list of parameter ids, got {params!r}")
             used = {system.param_ids[j] for j in prep.used_params}
             used |= {s.name for s in system.outputs[readout].free_symbols}
-            try:
-                from simulator.catalog import drugs as drug_table
-                drug_ids = set(drug_table().index)
-            except Exception:
-                drug_ids = set()
-            drug_ids |= set(drugs or {})
+            drug_ids = set(model.catalog.drugs) | set(drugs or {})
             ids = [p.id for p in model.parameters
                    if p.id in used and p.id not in drug_ids and base.get(p.id) is not None
                    and math.isfinite(base[p.id]) and base[p.id] > 0]
@@ -476,8 +466,8 @@ def sensitivity(model, *, readout: str, params="all", n: int = 1024, method: str
             ids = list(params)
             if not ids:
                 raise InvalidValueError("params must name at least one parameter")
+            conditions.members(model, system, 1, params=dict.fromkeys(ids, 1.0))  # checks ids
             for k in ids:
-                _check_param_id(model, k)
                 v = base.get(k)
                 if v is None or not math.isfinite(v) or v <= 0:
                     raise InvalidValueError(
@@ -485,13 +475,11 @@ def sensitivity(model, *, readout: str, params="all", n: int = 1024, method: str
                         f"value (give ranges={{'{k}': (low, high)}} instead)")
         ranges = {k: Range(base[k] / fold, base[k] * fold, log=True) for k in ids}
     else:
-        for k in ranges:
-            _check_param_id(model, k)
+        conditions.members(model, system, 1, params=dict.fromkeys(ranges, 1.0))  # checks ids
     if method == "sobol":
         design = sobol_design(ranges, n, seed=seed)
     else:
         design = morris_design(ranges, n, seed=seed, num_levels=num_levels)
-    from simulator.analysis.sampling import Samples
     ens = sweep(model, np.array([0.0, at_time]), samples=Samples(design.ids, design.values),
                 drugs=drugs, phenotype=phenotype, readouts=[readout], executor=executor,
                 progress=progress, options=options, store=store)

@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import optimize
 
 from simulator.analysis.hill import FitError, HillFit, fit_hill
@@ -138,8 +139,6 @@ class SynergyScores:
         drugs : sequence of str, optional
             Column names of the doses; default ``dose_0``, ``dose_1``, ...
         """
-        import pandas as pd
-
         k = len(self.doses)
         names = list(drugs) if drugs is not None else [f"dose_{i}" for i in range(k)]
         if len(names) != k:

@@ -14,39 +14,21 @@ import sympy
 
 from simulator.codegen.common import SymbolMap, trigger_switches
 from simulator.codegen.derivatives import jacobian_entries
+from simulator.errors import UnsupportedFeatureError
+from simulator.model import Delay, as_number
+from simulator.numeric import MODULES
 from simulator.system import OdeSystem
 
-def _select(condlist, choicelist, default=np.nan):
-    """``numpy.select`` (how lambdify prints Piecewise), fast for scalars, and accepting
-    plain booleans for array inputs."""
-    if not any(type(x) is np.ndarray and x.ndim for x in (*condlist, *choicelist)):
-        for c, v in zip(condlist, choicelist):
-            if c:
-                return v
-        return default
-    arrays = np.broadcast_arrays(*condlist, *choicelist, default)
-    k = len(condlist)
-    return np.select([a.astype(bool) for a in arrays[:k]], arrays[k:2 * k], default=arrays[-1])
-
-
-_MODULES = [{"factorial": lambda x: _factorial(x), "select": _select}, "numpy", "scipy"]
-
-
-def _factorial(x):
-    from scipy.special import gamma
-    return gamma(np.asarray(x, dtype=float) + 1.0)
-
-
-def _lambdify(smap: SymbolMap, exprs, what: str, delayed: "DelayedValues | None" = None) -> Callable:
+def lambdify(smap: SymbolMap, exprs, what: str, delayed: "DelayedValues | None" = None) -> Callable:
     """A numpy function of ``(t, y, p)`` for ``exprs``: renamed (and checked) now, printed on
     first call, so that a model loads without printing functions it never uses. With
     ``delayed``, each ``Delay`` node becomes a call to it (see :class:`DelayedValues`)."""
     renamed = [smap.rename(e, what) for e in exprs]
     if delayed is None:
         return _Lazy(lambda: sympy.lambdify((smap.t, list(smap.y), list(smap.p)), renamed,
-                                            modules=_MODULES, cse=True))
+                                            modules=MODULES, cse=True))
     renamed = [delayed.calls(e, what) for e in renamed]
-    modules = [dict(_MODULES[0], **{_DELAYED.__name__: delayed}), *_MODULES[1:]]
+    modules = [dict(MODULES[0], **{_DELAYED.__name__: delayed}), *MODULES[1:]]
     return _Lazy(lambda: sympy.lambdify((smap.t, list(smap.y), list(smap.p)), renamed,
                                         modules=modules, cse=True))
 
@@ -86,7 +68,6 @@ class DelayedValues:
     def calls(self, expr, what: str):
         """``expr`` (renamed) with every Delay node replaced by a call
         ``_delayed_(k, t, tau, now)``."""
-        from simulator.mathml import Delay
         if not expr.has(Delay):
             return expr
         mapping = {}
@@ -96,7 +77,7 @@ class DelayedValues:
             if isinstance(e, Delay):
                 mapping[e] = _DELAYED(sympy.Integer(self._node(e, what)), self.smap.t,
                                       self.calls(e.args[1], what),
-                                      self.calls(_as_bool_expr(e.args[0]), what))
+                                      self.calls(as_number(e.args[0]), what))
             else:
                 todo.extend(e.args)
         return expr.xreplace(mapping)
@@ -107,7 +88,7 @@ class DelayedValues:
             k = self.nodes[d] = len(self.x)
             x, tau = d.args[0], d.args[1]
             before = d.args[2] if len(d.args) > 2 else None
-            bare = lambda e: _lambdify(self.smap, [_as_bool_expr(e)], f"delayed math in {what}", self)
+            bare = lambda e: lambdify(self.smap, [as_number(e)], f"delayed math in {what}", self)
             self.x.append(_First(bare(x)))
             self.x_before.append(_First(bare(before)) if before is not None else self.x[-1])
             self.tau.append(_First(bare(tau)))
@@ -117,7 +98,6 @@ class DelayedValues:
     def __call__(self, k, t, tau, now):
         history = self.history
         if history is None:
-            from simulator.errors import UnsupportedFeatureError
             raise UnsupportedFeatureError(["csymbol 'delay' can only be evaluated during a "
                                            "simulation (it needs the trajectory's past)"])
         if any(type(a) is np.ndarray for a in (t, tau, now)):
@@ -156,19 +136,6 @@ class _Lazy:
         if self._f is None:
             self._f = self._build()
         return self._f(*args)
-
-
-def _as_bool_expr(e):
-    """Booleans as 0/1 numbers so numpy can evaluate them on arrays."""
-    if is_boolean(e):
-        return sympy.Piecewise((1.0, e), (0.0, True))
-    return e
-
-
-def is_boolean(e) -> bool:
-    """True for relations, logical functions and true/false (not for plain symbols)."""
-    from sympy.logic.boolalg import BooleanAtom, BooleanFunction
-    return isinstance(e, (sympy.core.relational.Relational, BooleanFunction, BooleanAtom))
 
 
 @dataclass(frozen=True)
@@ -219,7 +186,7 @@ class _LazyJacobian:
         self.rows = np.array([e[0] for e in entries], dtype=int)
         self.cols = np.array([e[1] for e in entries], dtype=int)
         self.pattern[self.rows, self.cols] = True
-        self._f = _lambdify(self.smap, [e[2] for e in entries], "Jacobian", self.delayed) if entries \
+        self._f = lambdify(self.smap, [e[2] for e in entries], "Jacobian", self.delayed) if entries \
             else (lambda t, y, p: [])
 
     def __call__(self, t, y, p) -> np.ndarray:
@@ -234,18 +201,17 @@ class _LazyJacobian:
 
 def compile_numpy(system: OdeSystem) -> NumpyFunctions:
     """Generate the numpy functions of ``system`` (no numba; fast to build)."""
-    from simulator.mathml import Delay
     smap = SymbolMap.of(system)
     n = system.n_states
     delayed = DelayedValues(smap) if _has(system, Delay) else None
-    rhs_raw = _lambdify(smap, system.rhs, "rate of change", delayed)
+    rhs_raw = lambdify(smap, system.rhs, "rate of change", delayed)
 
     def rhs(t, y, p, _f=rhs_raw):
         return np.asarray(_f(t, y, p), dtype=float).reshape(n)
 
     jac = _LazyJacobian(system, smap, delayed)
 
-    trig_raw = _lambdify(smap, [_as_bool_expr(ev.trigger) for ev in system.events], "event trigger", delayed) \
+    trig_raw = lambdify(smap, [as_number(ev.trigger) for ev in system.events], "event trigger", delayed) \
         if system.events else None
 
     def triggers(t, y, p):
@@ -254,7 +220,7 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
         return np.asarray(trig_raw(t, y, p), dtype=float) > 0.5
 
     sw = trigger_switches([ev.trigger for ev in system.events])
-    sw_raw = _lambdify(smap, sw, "event trigger", delayed) if sw else None
+    sw_raw = lambdify(smap, sw, "event trigger", delayed) if sw else None
 
     def switches(t, y, p):
         """lhs - rhs of every relation in the triggers: sign changes bracket trigger flips."""
@@ -264,14 +230,14 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
             return np.asarray(sw_raw(t, y, p), dtype=float).reshape(-1)
 
     out_ids = tuple(system.outputs)
-    out_raw = _lambdify(smap, [_as_bool_expr(system.outputs[k]) for k in out_ids], "output", delayed) if out_ids else None
+    out_raw = lambdify(smap, [as_number(system.outputs[k]) for k in out_ids], "output", delayed) if out_ids else None
 
     values, delays, prios = [], [], []
     for ev in system.events:
-        exprs = [_as_bool_expr(e) for _, _, e in ev.assignments]
-        values.append(_lambdify(smap, exprs, f"event '{ev.id}' assignment", delayed) if exprs else None)
-        delays.append(_lambdify(smap, [ev.delay], f"event '{ev.id}' delay", delayed) if ev.delay is not None else None)
-        prios.append(_lambdify(smap, [ev.priority], f"event '{ev.id}' priority", delayed) if ev.priority is not None else None)
+        exprs = [as_number(e) for _, _, e in ev.assignments]
+        values.append(lambdify(smap, exprs, f"event '{ev.id}' assignment", delayed) if exprs else None)
+        delays.append(lambdify(smap, [ev.delay], f"event '{ev.id}' delay", delayed) if ev.delay is not None else None)
+        prios.append(lambdify(smap, [ev.priority], f"event '{ev.id}' priority", delayed) if ev.priority is not None else None)
     return NumpyFunctions(system, rhs, jac, triggers, switches, out_ids, out_raw,
                           tuple(values), tuple(delays), tuple(prios), delayed)
 

@@ -1,19 +1,27 @@
-"""Model input: SBML files and text, Antimony files and text, all through one SBML importer.
+"""Model input: SBML files and text, Antimony files and text, all through one SBML importer;
+and model catalogues.
 
 :func:`load` decides what ``source`` is; :func:`read_sbml_file`, :func:`read_sbml_string`
-and :func:`antimony_to_sbml` do one thing each.
+and :func:`antimony_to_sbml` do one thing each. This package also registers how a
+:class:`~simulator.model.Model` pickles (as its SBML text and catalogue, rebuilt by the
+importer once per process), so models travel cheaply to sweep workers.
 """
 from __future__ import annotations
 
+import copyreg
 import os
+import threading
 from pathlib import Path
 
+from simulator.catalog import Catalog
 from simulator.errors import ModelImportError
 from simulator.io.antimony import antimony_to_sbml
+from simulator.io.catalog import attach_catalog, read_catalog
 from simulator.io.sbml import read_sbml_file, read_sbml_string
 from simulator.model import Model
 
-__all__ = ["load", "read_sbml_file", "read_sbml_string", "antimony_to_sbml", "read_antimony"]
+__all__ = ["load", "read_sbml_file", "read_sbml_string", "antimony_to_sbml", "read_antimony",
+           "read_catalog", "attach_catalog"]
 
 _SBML_SUFFIXES = {".xml", ".sbml"}
 _ANTIMONY_SUFFIXES = {".ant", ".txt", ".antimony"}
@@ -83,3 +91,26 @@ def _load_path(path: Path) -> Model:
     if suffix not in _ANTIMONY_SUFFIXES and text.lstrip().startswith("<"):
         return read_sbml_string(text, source=str(path))
     return read_antimony(text, source=str(path))
+
+
+# ---------------------------------------------------------------------------------------
+# pickling: a model travels as its SBML text and is rebuilt once per process and hash
+
+_REBUILT: dict[str, Model] = {}
+_REBUILT_LOCK = threading.Lock()
+
+
+def rebuild_model(model_hash: str, sbml: str, source: str, catalog: Catalog) -> Model:
+    """The model pickled by :func:`_reduce_model`: read from SBML once per process."""
+    with _REBUILT_LOCK:
+        base = _REBUILT.get(model_hash)
+        if base is None:
+            base = _REBUILT[model_hash] = read_sbml_string(sbml, source)
+    return base.with_catalog(catalog)
+
+
+def _reduce_model(model: Model):
+    return rebuild_model, (model.hash, model.sbml, model.source, model.catalog)
+
+
+copyreg.pickle(Model, _reduce_model)

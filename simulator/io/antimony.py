@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 import threading
 
+import antimony
+
 from simulator.errors import ModelImportError
 
 __all__ = ["antimony_to_sbml"]
@@ -37,8 +39,6 @@ def antimony_to_sbml(text: str, source: str = "<string>") -> str:
         Also for a rule with an empty formula (``x' = ;``, ``x := ;``), which libantimony
         accepts silently and would leave as a parameter without a value.
     """
-    import antimony  # lazy: only Antimony users pay for loading libantimony
-
     with _LOCK:
         antimony.clearPreviousLoads()
         try:

@@ -35,7 +35,7 @@ import libsbml
 from simulator.errors import (InvalidValueError, ModelImportError, UnsupportedFeatureError,
                               suggest)
 from simulator.io.comp import flatten_comp, uses_comp
-from simulator.mathml import FunctionDefinition, MathConverter
+from simulator.io.mathml import FunctionDefinition, MathConverter
 from simulator.model import (AlgebraicRule, AssignmentRule, Compartment, Event,
                              EventAssignment, InitialAssignment, Model, Parameter, RateRule,
                              Reaction, Species, SpeciesReference)

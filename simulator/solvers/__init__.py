@@ -1,0 +1,2 @@
+"""Integrators: the segment contract, the event driver, the scipy and compiled backends,
+and steady states (Newton)."""

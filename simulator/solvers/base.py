@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.errors import InvalidValueError
 
 @dataclass(frozen=True)
 class SolverOptions:
@@ -43,7 +44,6 @@ class SolverOptions:
     max_step: float | None = None
 
     def __post_init__(self):
-        from simulator.errors import InvalidValueError
         for name in ("rtol", "atol"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):

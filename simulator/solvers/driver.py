@@ -16,6 +16,7 @@ import numpy as np
 
 from simulator.codegen.numpy_fns import NumpyFunctions
 from simulator.solvers.base import Segmenter
+from simulator.solvers.history import History
 
 _MAX_EVENTS_AT_ONE_TIME = 10_000
 
@@ -112,7 +113,6 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
 
     history = None
     if getattr(fns, "delayed", None) is not None:
-        from simulator.solvers.history import History
         y_init, p_init = y.copy(), p.copy()
         history = History(fns.delayed, t, system.n_states,
                           before_start or (lambda s: (y_init, p_init)))

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from simulator.errors import IntegrationError
 
 class History:
     """Recorded ``(y, p)`` over a run; see the module docstring.
@@ -83,7 +84,6 @@ class History:
     def value(self, k: int, t: float, tau: float) -> float:
         """Delay node ``k`` (its expression ``x``) at ``t - tau``."""
         if not tau >= 0:
-            from simulator.errors import IntegrationError
             raise IntegrationError(f"a delay evaluated to {tau} at t = {t}; delays must be >= 0",
                                    t_fail=t)
         s = t - tau

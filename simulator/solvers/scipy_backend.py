@@ -10,7 +10,7 @@ import numpy as np
 from scipy import integrate
 
 from simulator.codegen.numpy_fns import NumpyFunctions
-from simulator.errors import IntegrationError
+from simulator.errors import IntegrationError, InvalidValueError
 from simulator.solvers.base import Segment, Segmenter, SolverOptions
 
 # SolverOptions.method values this backend runs ("auto" and "scipy" mean LSODA)
@@ -26,7 +26,6 @@ class ScipySegmenter(Segmenter):
     def __init__(self, fns: NumpyFunctions, options: SolverOptions = SolverOptions()):
         method = "LSODA" if options.method in ("auto", "scipy") else options.method
         if method not in METHODS:
-            from simulator.errors import InvalidValueError
             raise InvalidValueError(f"unknown scipy method '{method}'; choose one of {sorted(METHODS)}")
         self.fns = fns
         self.options = options

@@ -1,6 +1,6 @@
 """Where the chunks of a sweep run: this process, a local process pool, or a Dask cluster.
 
-Every executor runs the same picklable work function on :class:`~simulator.analysis.sweep.ChunkTask`
+Every executor runs the same picklable work function on :class:`~simulator.ensemble.chunks.ChunkTask`
 objects and yields the results as chunks finish (in any order):
 
 ``None``
@@ -15,16 +15,18 @@ objects and yields the results as chunks finish (in any order):
     Chunks are submitted to the cluster with ``client.map``; each chunk runs with one numba
     thread (a Dask worker thread is the unit of parallelism).
 
-Models travel as SBML text (see :class:`~simulator.analysis.sweep.ModelRef`); each worker
+Models travel as SBML text (the pickling :mod:`simulator.io` registers); each worker
 process rebuilds a model once per hash and compiles it once (the generated code is also
 cached on disk), never per chunk or member.
 """
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing as mp
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from simulator.errors import InvalidValueError
 
@@ -80,8 +82,6 @@ def _init_worker():
 
 
 def _processes(fn, tasks, n_workers) -> Iterator:
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     ctx = mp.get_context("spawn")  # numba's threads in this process make fork unsafe
     with _ENV_LOCK:
         saved = {k: os.environ.get(k) for k in _SINGLE_THREAD_ENV}

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator.ensemble.chunks import ChunkResult
 from simulator.errors import StoreError
 
 __all__ = ["Store", "StoreError"]
@@ -115,7 +116,7 @@ class Store:
         return self.path / f"chunk_{index:06d}.parquet"
 
     def write_chunk(self, res) -> None:
-        """Write one :class:`~simulator.analysis.sweep.ChunkResult` atomically."""
+        """Write one :class:`~simulator.ensemble.chunks.ChunkResult` atomically."""
         pa, pq = _pyarrow()
         c = len(res.status)
         block = np.ascontiguousarray(res.values, dtype=np.float64).reshape(c, -1)
@@ -132,7 +133,6 @@ class Store:
 
     def load_chunks(self, n_chunks: int):
         """Yield the :class:`ChunkResult` of every chunk present."""
-        from simulator.analysis.sweep import ChunkResult
         _, pq = _pyarrow()
         n_t, n_r = len(self.manifest["times"]), len(self.manifest["readouts"])
         for i in range(n_chunks):

@@ -2,9 +2,11 @@
 
 ``crosstalk atlas --out out/atlas`` (the main job, ``make demo``) runs
 
-* the 15 behaviour checks of :mod:`simulator.behaviors` on Crosstalk's own core
-  (:class:`simulator.runners.CoreRunner`): the same checks the tests run on libroadrunner;
-* the studies in ``experiments/`` (each script's ``main(out_dir, quick)``);
+* the 15 behaviour checks of :mod:`simulator.bundled.behaviors` on Crosstalk's own core
+  (:class:`simulator.bundled.runner.CoreRunner`): the same checks the tests run on
+  libroadrunner;
+* the studies in ``experiments/`` (each script's ``main(out_dir, quick)``; installed, the
+  package ``simulator.experiments``);
 
 and writes ``index.html`` with, for each resistance mechanism, a short explanation, its
 figure (PNG next to the page) and whether the model reproduces it.
@@ -12,15 +14,23 @@ figure (PNG next to the page) and whether the model reproduces it.
 from __future__ import annotations
 
 import html
-import importlib.util
+import importlib
 import shutil
-import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"
+import numpy as np
+from tqdm.auto import tqdm
+
+from simulator.bundled.behaviors import BEHAVIORS
+from simulator.bundled.runner import CoreRunner
+from simulator.errors import InvalidValueError, suggest
+from simulator.version import __version__
+
+EXPERIMENTS = "simulator.experiments"
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,22 @@ SECTIONS = (
 )
 
 
+def sections_named(names) -> list:
+    """The sections with these behaviour ids or experiment names, in atlas order.
+
+    Raises
+    ------
+    InvalidValueError
+        A name that is neither (with a "did you mean" and the valid names).
+    """
+    known = {s.key for s in SECTIONS if s.key} | {e for s in SECTIONS for e in s.experiments}
+    for n in names:
+        if n not in known:
+            raise InvalidValueError(f"unknown atlas section '{n}'{suggest(n, known)}; valid "
+                                    f"sections: {', '.join(sorted(known))}")
+    return [s for s in SECTIONS if s.key in names or set(s.experiments) & set(names)]
+
+
 @dataclass
 class SectionResult:
     """What the atlas found for one section."""
@@ -141,16 +167,9 @@ class AtlasResult:
 
 # --------------------------------------------------------------------------- running
 
-def load_experiment(name: str, directory: Path = EXPERIMENTS_DIR):
-    """Import ``experiments/<name>.py`` as a module (it must define ``main(out_dir, quick)``)."""
-    path = directory / f"{name}.py"
-    if not path.exists():
-        raise FileNotFoundError(f"experiment script {path} is missing (the atlas needs the "
-                                "experiments/ folder of a source checkout)")
-    spec = importlib.util.spec_from_file_location(f"crosstalk_experiment_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_experiment(name: str):
+    """The study ``experiments/<name>.py`` as a module (it defines ``main(out_dir, quick)``)."""
+    return importlib.import_module(f"{EXPERIMENTS}.{name}")
 
 
 def run_atlas(out="out/atlas", *, quick: bool = False, progress: bool = False,
@@ -174,13 +193,7 @@ def run_atlas(out="out/atlas", *, quick: bool = False, progress: bool = False,
     -------
     AtlasResult
     """
-    import warnings
-
-    import matplotlib
-    matplotlib.use("Agg")
-    from simulator.behaviors import BEHAVIORS
-    from simulator.runners import CoreRunner
-
+    _pyplot()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -241,7 +254,6 @@ def run_atlas(out="out/atlas", *, quick: bool = False, progress: bool = False,
 
 def _bar(total, enabled):
     if enabled:
-        from tqdm.auto import tqdm
         return tqdm(total=total, desc="atlas", leave=False)
 
     class _Quiet:
@@ -258,7 +270,6 @@ def _bar(total, enabled):
 
 def _run_experiment(name, out, quick):
     """Run one experiment; returns (figure file name, csv relative path, error text or None)."""
-    import warnings
     try:
         module = load_experiment(name)
         with warnings.catch_warnings():
@@ -274,8 +285,16 @@ def _run_experiment(name, out, quick):
 
 # --------------------------------------------------------------------------- figures from checks
 
-def _draw(sec: Section, check, out: Path) -> str:
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, imported on first use (it is heavy)."""
+    import matplotlib
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
+
+
+def _draw(sec: Section, check, out: Path) -> str:
+    plt = _pyplot()
     fig = globals()[sec.plot](check.data)
     fig.suptitle(sec.title)
     fig.tight_layout()
@@ -290,13 +309,11 @@ def _values(data) -> dict:
 
 
 def _panels(n, width=4.0):
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, n, figsize=(width * n, 3.8), squeeze=False)
+    fig, axes = _pyplot().subplots(1, n, figsize=(width * n, 3.8), squeeze=False)
     return fig, list(axes[0])
 
 
 def _bars(ax, labels, values, ylabel, title="", colors=None, percent=False):
-    import numpy as np
     vals = np.asarray(values, float) * (100 if percent else 1)
     bars = ax.bar(range(len(vals)), vals, color=colors or [f"C{i}" for i in range(len(vals))])
     ax.bar_label(bars, fmt="%.0f%%" if percent else "%.3g", fontsize=8)
@@ -415,7 +432,6 @@ def _clause_class(status, clause) -> str:
 
 
 def _write_html(out: Path, results, seconds, model, quick) -> Path:
-    from simulator import __version__
     esc = html.escape
     n_checks = sum(1 for r in results if r.section.key)
     n_pass = sum(1 for r in results if r.status == "pass")
@@ -453,7 +469,7 @@ def _write_html(out: Path, results, seconds, model, quick) -> Path:
 <h1>Crosstalk resistance atlas</h1>
 <p class="meta">Model <code>{esc(model.id)}</code> (hash {esc(model.hash[:12])}), crosstalk
 {esc(__version__)}, {grid} grids, {seconds:.0f} s. Checks run on Crosstalk's own core with the
-same functions the tests run on libroadrunner (<code>simulator/behaviors.py</code>).</p>
+same functions the tests run on libroadrunner (<code>simulator/bundled/behaviors.py</code>).</p>
 <p><b>{n_pass} of {n_checks}</b> published behaviours reproduced.</p>
 <table class="summary"><tr><th>mechanism</th><th>status</th></tr>
 {''.join(rows)}</table>
@@ -463,8 +479,3 @@ same functions the tests run on libroadrunner (<code>simulator/behaviors.py</cod
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
-
-
-def main(argv=None) -> int:  # pragma: no cover - thin wrapper, the CLI is the entry point
-    from simulator.cli import main as cli_main
-    return cli_main(["atlas", *(argv if argv is not None else sys.argv[1:])])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from scipy.stats import qmc
 
 from simulator.errors import InvalidValueError
@@ -72,8 +73,6 @@ class Samples(NamedTuple):
 
     def to_frame(self):
         """A pandas DataFrame with one column per id."""
-        import pandas as pd
-
         return pd.DataFrame(self.values, columns=list(self.ids))
 
 
@@ -147,9 +146,9 @@ def latin_hypercube(ranges: Mapping[str, object], n: int, *, seed) -> Samples:
     InvalidValueError
         A bad range (naming the parameter), ``n < 1`` or a missing seed.
     """
-    ids, rs = _ranges(ranges)
-    n = _check_n(n)
-    engine = _engine(qmc.LatinHypercube, len(ids), _rng(seed))
+    ids, rs = check_ranges(ranges)
+    n = check_n(n)
+    engine = _engine(qmc.LatinHypercube, len(ids), make_rng(seed))
     return Samples(ids, _scale(engine.random(n), rs))
 
 
@@ -173,15 +172,15 @@ def sobol(ranges: Mapping[str, object], n: int, *, seed, balance: bool = True) -
     -------
     Samples
     """
-    ids, rs = _ranges(ranges)
-    n = _check_n(n)
+    ids, rs = check_ranges(ranges)
+    n = check_n(n)
     pow2 = n & (n - 1) == 0
     if not pow2 and balance:
         lo = 1 << (n.bit_length() - 1)
         raise InvalidValueError(
             f"Sobol' samples are balanced only for n a power of 2; got n={n}. Use "
             f"n={lo} or n={lo * 2}, or pass balance=False")
-    engine = _engine(qmc.Sobol, len(ids), _rng(seed), scramble=True)
+    engine = _engine(qmc.Sobol, len(ids), make_rng(seed), scramble=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*balance properties.*")
         u = engine.random_base2(int(math.log2(n))) if pow2 else engine.random(n)
@@ -225,8 +224,8 @@ def log_uniform(base_values: Mapping[str, float], fold: float, n: int, *, seed) 
                 f"log-uniform range, got {b!r}")
         ids.append(str(pid))
         rs.append(Range(b / fold, b * fold, log=True))
-    n = _check_n(n)
-    u = _rng(seed).random((n, len(ids)))
+    n = check_n(n)
+    u = make_rng(seed).random((n, len(ids)))
     return Samples(tuple(ids), _scale(u, rs))
 
 
@@ -243,7 +242,8 @@ def _check_range(pid, low, high, log):
             f"parameter '{pid}': a log-scale range needs low > 0, got {low}")
 
 
-def _ranges(ranges):
+def check_ranges(ranges):
+    """``(ids, [Range, ...])`` from a mapping of id -> Range or (low, high[, log])."""
     if not ranges:
         raise InvalidValueError("at least one parameter range is needed")
     ids, rs = [], []
@@ -262,13 +262,15 @@ def _ranges(ranges):
     return tuple(ids), rs
 
 
-def _check_n(n):
+def check_n(n):
+    """A sample size: a positive integer."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise InvalidValueError(f"n must be a positive integer, got {n!r}")
     return int(n)
 
 
-def _rng(seed) -> np.random.Generator:
+def make_rng(seed) -> np.random.Generator:
+    """A Generator from an explicit seed (an int >= 0) or the Generator itself."""
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or isinstance(seed, bool) or not isinstance(seed, numbers.Integral) \

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.codegen.numpy_fns import NumpyFunctions
 from simulator.results import SteadyState, provenance
+from simulator.solvers.scipy_backend import ScipySegmenter
 
 
 def conservation_laws(jac, y0, p, rng=None) -> np.ndarray:
@@ -96,12 +98,13 @@ class _Frozen:
         return np.zeros(0, dtype=bool)
 
 
-def find_steady_state(cm, y0, p, *, tol, max_time, options, exclude=(), overrides=None) -> SteadyState:
-    """See :func:`simulator.steady_state`."""
-    from simulator.solvers.scipy_backend import ScipySegmenter
-    system = cm.system
+def find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, options,
+                      exclude=(), overrides=None) -> SteadyState:
+    """Newton from ``(y0, p)``, with integration as the fallback; see
+    :func:`simulator.steady_state`. States in ``exclude`` are held at their value in ``y0``."""
+    system = numpy_fns.system
     frozen = np.array([sid in set(exclude) for sid in system.state_ids], dtype=bool)
-    fns = _Frozen(cm.numpy, frozen)
+    fns = _Frozen(numpy_fns, frozen)
     L = conservation_laws(fns.jac, y0, p)
     with np.errstate(all="ignore"):
         y, ok, res = newton(fns, y0, p, L, tol=tol)
@@ -136,13 +139,14 @@ def find_steady_state(cm, y0, p, *, tol, max_time, options, exclude=(), override
             y = y_cur
             message = message or f"no steady state within t = {max_time:g} (residual {res:.3g})"
     with np.errstate(all="ignore"):
-        values = cm.numpy.outputs(np.array([0.0]), y[None, :], list(p))[0]
-    ids = cm.numpy.output_ids
+        values = numpy_fns.outputs(np.array([0.0]), y[None, :], list(p))[0]
+    ids = numpy_fns.output_ids
     vals = dict(zip(ids, values))
     state = {sid: float(vals.get(sid, np.nan)) for sid in system.state_ids}
     return SteadyState(
         converged=bool(ok), residual=float(res), method=method, ids=ids, values=values, state=state,
         y=y, params={k: float(v) for k, v in zip(system.param_ids, p)}, message=message,
-        provenance=provenance(cm.model.hash, tol=tol, exclude=list(exclude), overrides=overrides),
-        model_id=cm.model.id,
+        provenance=provenance(system.model_hash, tol=tol, exclude=list(exclude),
+                              overrides=overrides),
+        model_id=system.model_id,
     )

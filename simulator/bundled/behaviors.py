@@ -16,8 +16,10 @@ object with
     ``tumor_burden`` reset to 1 at ``t[0]``.
 
 An experiment is: equilibrate the untreated cell (its phenotype and medium), then add
-drugs at t = 0 and simulate. :class:`RoadRunnerRunner` implements the contract with
-libroadrunner (the reference simulator); the project's own core can implement it too.
+drugs at t = 0 and simulate (the protocol of :mod:`simulator.treatments.protocol`).
+:class:`~simulator.bundled.runner.CoreRunner` implements the contract with Crosstalk's own
+core; the tests implement it with libroadrunner, the reference simulator
+(``tests/roadrunner_runner.py``), and run the same checks on both.
 
 Thresholds carry margins: the checks should hold under random x/÷1.5 perturbations of
 the kinetic parameters in most draws (``benchmarks/robustness.py``).
@@ -26,12 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from simulator.catalog import MODEL_SBML, antimony_to_sbml, load_phenotype_overrides
+from simulator.bundled import CATALOG_TOML
+from simulator.catalog import Catalog
+from simulator.io import read_catalog
 
 # default exposures (nM) used by the checks: clinical-range free concentrations
 TAM = 300.0          # tamoxifen parent (20 mg/day Css ~ 300 nM), endoxifen ~ 30 nM
@@ -70,103 +74,6 @@ class BehaviorResult:
 
 
 # --------------------------------------------------------------------------- runners
-class RoadRunnerRunner:
-    """Runner contract implemented with libroadrunner.
-
-    Parameters
-    ----------
-    path : str or Path, optional
-        ``.ant`` or SBML file; the bundled ``models/er_crosstalk.xml`` by default.
-    """
-
-    def __init__(self, path: str | Path = MODEL_SBML):
-        import roadrunner
-
-        path = Path(path)
-        sbml = antimony_to_sbml(path) if path.suffix == ".ant" else path.read_text()
-        self._sim = roadrunner.RoadRunner(sbml)
-        self._ss = roadrunner.RoadRunner(sbml)
-        self._ss.setBoundary("tumor_burden", True)
-        for rr in (self._sim, self._ss):
-            rr.integrator.relative_tolerance = 1e-7
-            rr.integrator.absolute_tolerance = 1e-9
-            rr.integrator.maximum_num_steps = 100000
-            rr.integrator.maximum_bdf_order = 3  # BDF4-5 stall on the weakly damped ER modes
-            for sid in rr.model.getFloatingSpeciesIds():  # no value-scaled tolerances
-                rr.integrator.setIndividualTolerance(sid, 1e-9)
-        model = self._sim.model
-        self.species_ids = list(model.getFloatingSpeciesIds())
-        self.observable_ids = list(self._sim.getAssignmentRuleIds())
-        rules = set(self.observable_ids)
-        self.parameters = {p: float(self._sim[p]) for p in model.getGlobalParameterIds()
-                           if p not in rules}
-        self.initial = {s: float(self._sim[f"init({s})"]) for s in self.species_ids}
-        self._cache: dict = {}
-
-    def _apply(self, rr, params: Mapping[str, float]) -> None:
-        unknown = set(params) - set(self.parameters)
-        if unknown:
-            raise KeyError(f"not parameters of the model: {sorted(unknown)}")
-        for pid, default in self.parameters.items():
-            rr[pid] = float(params.get(pid, default))
-
-    def _read(self, rr) -> dict[str, float]:
-        out = {s: float(rr[s]) for s in self.species_ids if s != "tumor_burden"}
-        out.update({o: float(rr[o]) for o in self.observable_ids})
-        out["tumor_burden"] = 1.0
-        return out
-
-    def steady_state(self, params: Mapping[str, float] | None = None) -> dict[str, float]:
-        params = dict(params or {})
-        key = tuple(sorted(params.items()))
-        if key in self._cache:
-            return dict(self._cache[key])
-        rr = self._ss
-        self._apply(rr, params)
-        for s, v in self.initial.items():
-            rr[s] = v
-        rr.simulate(0.0, 4e4, 3)  # slowest process: adaptation, tau ~ 30 d
-        for _ in range(3):
-            rates = np.abs(rr.getRatesOfChange())
-            ids = rr.model.getFloatingSpeciesIds()
-            scale = np.array([abs(rr[s]) for s in ids]) + 1e-6
-            if np.max(rates / scale) < 1e-7:
-                break
-            rr.simulate(0.0, 1e5, 3)
-        else:
-            raise RuntimeError(f"no steady state under {params}")
-        result = self._read(rr)
-        self._cache[key] = result
-        return dict(result)
-
-    def simulate(self, params: Mapping[str, float] | None, t,
-                 initial: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
-        t = np.asarray(t, dtype=float)
-        sel = ["time"] + self.species_ids + self.observable_ids
-        init = dict(self.initial)
-        if initial is not None:
-            init.update({s: initial[s] for s in self.species_ids if s in initial})
-        init["tumor_burden"] = 1.0
-        rr = self._sim
-        last = None
-        for order in (3, 2, 1):  # BDF4-5 can stall on the weakly damped ER modes
-            rr.resetAll()
-            rr.integrator.maximum_bdf_order = order
-            self._apply(rr, dict(params or {}))
-            for s, v in init.items():
-                rr[s] = max(float(v), 0.0)
-            try:
-                res = rr.simulate(times=list(t), selections=sel)
-                break
-            except RuntimeError as err:
-                last = err
-        else:
-            raise RuntimeError(f"CVODE failed: {last}")
-        arr = np.asarray(res)
-        return {name: arr[:, i].copy() for i, name in enumerate(sel) if name != "time"} | {
-            "time": arr[:, 0].copy()}
-
-
 class PerturbedRunner:
     """Wrap a runner so that every call sees some parameters changed (robustness runs)."""
 
@@ -183,9 +90,15 @@ class PerturbedRunner:
 
 
 # --------------------------------------------------------------------------- helpers
+@cache
+def catalog() -> Catalog:
+    """The bundled model's catalogue (its phenotypes define the checks' cells)."""
+    return read_catalog(CATALOG_TOML)
+
+
 def cell(runner, *phenotypes: str, **params: float) -> dict[str, float]:
     """Parameter overrides of an untreated cell: phenotypes then explicit parameters."""
-    out = load_phenotype_overrides(list(phenotypes), runner.parameters) if phenotypes else {}
+    out = catalog().apply_phenotypes(phenotypes, runner.parameters)
     out.update(params)
     return out
 

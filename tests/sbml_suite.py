@@ -1,4 +1,9 @@
-"""Run SBML Test Suite semantic cases: ``python -m simulator.testsuite``.
+"""Run SBML Test Suite semantic cases: ``python -m tests.sbml_suite --suite DIR`` (``make
+sbml-suite``). A development tool, not part of the package.
+
+The cases are read in place from ``--suite``, else ``$CROSSTALK_SBML_SUITE``, else
+``../shared/sbml-semantic`` beside the checkout; a folder that is missing is an error that
+says so.
 
 A case passes when every expected value C and simulated value U satisfy
 ``|C - U| <= absolute + relative * |C|`` (NaN must be NaN, infinities must match), with the
@@ -13,12 +18,19 @@ import argparse
 import csv
 import os
 import re
+import signal
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
+import simulator as sim
+from simulator.errors import UnsupportedFeatureError
+from simulator.solvers.base import SolverOptions
 
 NON_CORE_TAGS = {
     "AlgebraicRule", "FastReaction", "MultipleFastReactions", "CSymbolDelay", "EventWithDelay",
@@ -26,11 +38,30 @@ NON_CORE_TAGS = {
 }
 
 
+ENV = "CROSSTALK_SBML_SUITE"
+
+
 def default_suite_dir() -> Path:
-    env = os.environ.get("CROSSTALK_SBML_SUITE")
+    """``$CROSSTALK_SBML_SUITE``, else ``../shared/sbml-semantic`` beside the checkout."""
+    env = os.environ.get(ENV)
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2] / "shared" / "sbml-semantic"
+
+
+def suite_dir(path: Path | None = None) -> Path:
+    """The folder of cases: ``path``, or :func:`default_suite_dir`.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder does not exist or holds no case folder.
+    """
+    folder = Path(path) if path is not None else default_suite_dir()
+    if not folder.is_dir() or not any(d.is_dir() and d.name.isdigit() for d in folder.iterdir()):
+        raise FileNotFoundError(f"no SBML Test Suite cases at {folder}; give the folder with "
+                                f"--suite DIR or ${ENV}")
+    return folder
 
 
 @dataclass(frozen=True)
@@ -87,7 +118,7 @@ def read_case(folder: Path) -> Case:
 
 
 def list_cases(suite: Path | None = None) -> list[Case]:
-    suite = suite or default_suite_dir()
+    suite = suite_dir(suite)
     return [read_case(d) for d in sorted(suite.iterdir()) if d.is_dir() and d.name.isdigit()]
 
 
@@ -106,7 +137,6 @@ class _Timeout(Exception):
 
 def run_case(case: Case, *, backend: str = "scipy", timeout: float = 60.0) -> Outcome:
     """Simulate one case and compare with its expected results (fails after ``timeout`` s)."""
-    import signal
     if timeout and hasattr(signal, "SIGALRM"):
         def _alarm(signum, frame):
             raise _Timeout()
@@ -123,9 +153,6 @@ def run_case(case: Case, *, backend: str = "scipy", timeout: float = 60.0) -> Ou
 
 
 def _run_case(case: Case, backend: str) -> Outcome:
-    import simulator as sim
-    from simulator.errors import UnsupportedFeatureError
-    from simulator.solvers.base import SolverOptions
     t_start = time.perf_counter()
 
     def done(status, reason=""):
@@ -204,28 +231,26 @@ def _run_one(args):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m simulator.testsuite", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m tests.sbml_suite", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", type=Path, default=None, help="folder of cases (default ../shared/sbml-semantic)")
+    ap.add_argument("--suite", type=Path, default=None,
+                    help=f"folder of cases (default ${ENV}, else ../shared/sbml-semantic)")
     ap.add_argument("--out", type=Path, default=Path("out/sbml-suite.csv"), help="per-case CSV with reasons")
     ap.add_argument("--backend", default="scipy", choices=["scipy", "compiled"])
     ap.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per case before it counts as failed")
     ap.add_argument("cases", nargs="*", help="case ids (default: all)")
     a = ap.parse_args(argv)
-    cases = list_cases(a.suite)
+    try:
+        cases = list_cases(a.suite)
+    except FileNotFoundError as err:
+        ap.error(str(err))
     if a.cases:
         wanted = {c.zfill(5) for c in a.cases}
         cases = [c for c in cases if c.id in wanted]
-    from concurrent.futures import ProcessPoolExecutor
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         it = pool.map(_run_one, [(c, a.backend, a.timeout) for c in cases], chunksize=4)
-        if tqdm is not None:
-            it = tqdm(it, total=len(cases), disable=not sys.stderr.isatty(), unit="case")
+        it = tqdm(it, total=len(cases), disable=not sys.stderr.isatty(), unit="case")
         outcomes = list(it)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with open(a.out, "w", newline="") as fh:

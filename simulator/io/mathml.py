@@ -34,66 +34,12 @@ from collections.abc import Callable, Mapping, Sequence
 import libsbml
 import numpy as np
 import sympy
-from sympy.core.relational import Relational
-from sympy.logic.boolalg import BooleanAtom, BooleanFunction
 
-from simulator.model import AVOGADRO, TIME, RateOf
+from simulator.model import AVOGADRO, TIME, Delay, RateOf, as_boolean, as_number, is_boolean
 
-__all__ = ["Delay", "FunctionDefinition", "MathConverter", "as_boolean", "as_number", "is_boolean"]
+__all__ = ["FunctionDefinition", "MathConverter"]
 
 _MAX_CALL_DEPTH = 64
-
-
-class Delay(sympy.Function):
-    """csymbol ``delay(x, tau)``: the value of the expression ``x`` at time ``t - tau``.
-
-    In a model's math the arguments are model symbols; in an
-    :class:`~simulator.system.OdeSystem` they are written in ``(t, y, p)`` and a third
-    argument may give ``x`` as it is evaluated before the start time (where ``rateOf`` of a
-    quantity follows its initial value, see :mod:`simulator.semantics`). A delayed value does
-    not depend on the current state: its derivative with respect to any symbol is 0.
-    """
-
-    nargs = (2, 3)
-
-    @classmethod
-    def eval(cls, x, tau, *before):
-        if x.is_Number and all(b == x for b in before):   # a constant's past value is itself
-            return x
-        return None
-
-    def _eval_derivative(self, s):
-        return sympy.Integer(0)
-
-
-# ---------------------------------------------------------------------------------------
-# booleans and numbers
-
-
-def is_boolean(expr: sympy.Basic) -> bool:
-    """True if ``expr`` is a sympy boolean (relational, logical operator, true/false).
-
-    ``Symbol`` subclasses sympy's ``Boolean`` too, so a plain isinstance check would be wrong.
-    """
-    return isinstance(expr, (Relational, BooleanAtom, BooleanFunction))
-
-
-def as_number(expr: sympy.Basic) -> sympy.Expr:
-    """A boolean used where SBML expects a number: true -> 1, false -> 0."""
-    if isinstance(expr, BooleanAtom):
-        return sympy.Integer(1) if expr is sympy.true else sympy.Integer(0)
-    if is_boolean(expr):
-        return sympy.Piecewise((sympy.Integer(1), expr), (sympy.Integer(0), True))
-    return expr
-
-
-def as_boolean(expr: sympy.Basic) -> sympy.Basic:
-    """A number used where SBML expects a boolean: true iff non-zero."""
-    if is_boolean(expr):
-        return expr
-    if expr.is_Number:
-        return sympy.false if expr.is_zero else sympy.true
-    return sympy.Ne(expr, 0)
 
 
 # ---------------------------------------------------------------------------------------

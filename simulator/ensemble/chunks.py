@@ -1,0 +1,256 @@
+"""One chunk of a sweep: the unit of work an executor runs and a store keeps.
+
+A :class:`ChunkTask` carries the model (pickled as its SBML text, rebuilt once per process),
+the members' conditions, the output times and readouts. :func:`run_chunk` solves it in the
+process it runs in with the compiled ensemble integrator
+(:func:`simulator.solvers.compiled.integrate_many`: every member with its own step size and
+error control, members in parallel over the cores in small dynamic chunks).
+
+Events
+------
+Models with events keep exact SBML semantics: all members first run through
+``integrate_many``, which stops a member at its first trigger change. Members that never see
+a trigger change (and whose triggers at the start equal their ``initialValue``) fire no event,
+so their result is final. Every other member is re-run from the start by the event driver
+(:func:`simulator.solvers.driver.run`) with the compiled single-run backend.
+
+Failures
+--------
+A member whose initial values are not finite, whose integration fails, or whose readouts
+turn non-finite gets a non-zero status and a reason; its values are NaN.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from simulator.api import compile_model
+from simulator.codegen.common import SymbolMap
+from simulator.codegen.numba_fns import compile_expressions, compile_numba
+from simulator.codegen.numpy_fns import lambdify
+from simulator.codegen.outputs_kernel import fill_members
+from simulator.errors import ModelError
+from simulator.model import Model, as_number
+from simulator.semantics import refuse_delays
+from simulator.solvers.base import SolverOptions
+from simulator.solvers.compiled import STAT_NAMES, failure_message, integrate_many
+from simulator.solvers.driver import run
+
+__all__ = ["ChunkTask", "ChunkResult", "run_chunk", "prepared", "BAD_START", "BAD_READOUT",
+           "EVENT_FAIL"]
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk of a sweep: members ``start .. start + len(values)``.
+
+    ``groups`` are ``(overrides, rows)``: treatment overrides (id -> value) shared by the
+    members at ``rows`` (indices into this chunk); ``ids``/``values`` the per-member
+    columns, which take precedence.
+    """
+
+    model: Model
+    index: int
+    start: int
+    ids: tuple
+    values: np.ndarray
+    groups: tuple
+    t_out: np.ndarray
+    t0: float
+    readouts: tuple
+    options: SolverOptions
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    index: int
+    start: int
+    values: np.ndarray      # (c, n_t, n_r)
+    status: np.ndarray      # (c,) int64: 0 ok, <0 integrator failure codes, -100 bad start, -101 readout
+    reason: list            # (c,) str, "" when ok
+    nsteps: np.ndarray      # (c,) int64
+
+
+BAD_START, BAD_READOUT, EVENT_FAIL = -100, -101, -102
+
+
+class Prepared:
+    """What a process needs to run chunks of one model: system, native code, readout fns."""
+
+    def __init__(self, model: Model):
+        refuse_delays(model, "the compiled ensemble solver behind sweeps")
+        system = compile_model(model).system
+        self.model = model
+        self.system = system
+        self.fns = compile_numba(system)
+        self._readouts: dict[tuple, object] = {}
+        self._lock = threading.Lock()
+        self.used_params = system.used_params()
+
+    def native_readouts(self, readouts: tuple):
+        """A native ``f(t, y, p, out)`` computing ``readouts`` (built once per tuple), or
+        None when their math has no native form (then :meth:`readout_fn` is used)."""
+        key = ("native", readouts)
+        with self._lock:
+            if key not in self._readouts:
+                try:
+                    self._readouts[key] = compile_expressions(
+                        self.system, [self.system.outputs[r] for r in readouts])
+                except ModelError:
+                    self._readouts[key] = None
+            return self._readouts[key]
+
+    def readout_fn(self, readouts: tuple):
+        """A numpy function of ``(t, ys, ps)`` giving the columns of ``readouts``."""
+        with self._lock:
+            f = self._readouts.get(readouts)
+            if f is None:
+                smap = SymbolMap.of(self.system)
+                exprs = [as_number(self.system.outputs[r]) for r in readouts]
+                f = lambdify(smap, exprs, "readout")
+                self._readouts[readouts] = f
+            return f
+
+
+_PREPARED: dict[str, Prepared] = {}
+_PREP_LOCK = threading.Lock()
+
+
+def prepared(model: Model) -> Prepared:
+    """The per-process compiled form of ``model`` (built once per model hash)."""
+    with _PREP_LOCK:
+        hit = _PREPARED.get(model.hash)
+        if hit is None:
+            hit = Prepared(model)
+            _PREPARED[model.hash] = hit
+        return hit
+
+
+_BUFFERS = threading.local()
+
+
+def _buffer(shape) -> np.ndarray:
+    """A float64 work array of ``shape``, reused between chunks of this thread."""
+    size = int(np.prod(shape))
+    buf = getattr(_BUFFERS, "buf", None)
+    if buf is None or buf.size < size:
+        buf = np.empty(size)
+        _BUFFERS.buf = buf
+    return buf[:size].reshape(shape)
+
+
+def _readouts(prep, readouts, t_out, Y_out, P, row, ok, out) -> np.ndarray:
+    """Fill ``out[ok]`` with the readouts of members ``ok`` (states ``Y_out[row[m]]``) and
+    return which of them have a non-finite value. Native and parallel when possible."""
+    fn = prep.native_readouts(readouts)
+    if fn is not None:
+        rows = np.full(len(row), -1, dtype=np.int64)
+        rows[ok] = row[ok]
+        return fill_members(fn, t_out, Y_out, P, rows, out)[ok]
+    f = prep.readout_fn(readouts)
+    Yk = Y_out if ok.size == Y_out.shape[0] else Y_out[row[ok]]
+    ys = [Yk[:, :, i] for i in range(prep.system.n_states)]
+    ps = [P[ok, j:j + 1] for j in range(prep.system.n_params)]
+    with np.errstate(all="ignore"):
+        cols = f(t_out, ys, ps)
+    for r, col in enumerate(cols):
+        out[ok, :, r] = np.broadcast_to(np.asarray(col, dtype=float), (ok.size, len(t_out)))
+    return ~np.isfinite(out[ok]).all(axis=(1, 2))
+
+
+def run_chunk(task: ChunkTask) -> ChunkResult:
+    """Solve one chunk (in this process); see :class:`ChunkTask`."""
+    prep = prepared(task.model)
+    system, fns = prep.system, prep.fns
+    c = task.values.shape[0]
+    n_t, n_r = len(task.t_out), len(task.readouts)
+    opts = task.options
+    Y0 = np.empty((c, system.n_states))
+    P = np.empty((c, system.n_params))
+    for overrides, rows in task.groups:
+        rows = np.asarray(rows, dtype=int)
+        shared = {k: v for k, v in overrides.items() if k not in task.ids}
+        Y0[rows], P[rows] = system.init.values_many(shared, task.ids, task.values[rows], task.t0)
+    status = np.zeros(c, dtype=np.int64)
+    reason = [""] * c
+    nsteps = np.zeros(c, dtype=np.int64)
+    bad_y = ~np.isfinite(Y0)
+    bad_p = ~np.isfinite(P[:, prep.used_params]) if prep.used_params.size else np.zeros((c, 0), bool)
+    bad = bad_y.any(axis=1) | bad_p.any(axis=1)
+    for m in np.flatnonzero(bad):
+        names = [system.state_ids[i] for i in np.flatnonzero(bad_y[m])]
+        names += [system.param_ids[prep.used_params[j]] for j in np.flatnonzero(bad_p[m])]
+        status[m] = BAD_START
+        reason[m] = (f"initial value of {', '.join(repr(x) for x in names[:5])} is not a finite "
+                     f"number")
+    good = np.flatnonzero(~bad)
+    t_out = np.ascontiguousarray(task.t_out, dtype=float)
+    t_end = float(t_out[-1])
+    # member m's states are Y_out[row[m]]: a reused buffer, no copy when all start well
+    Y_out = _buffer((good.size, n_t, system.n_states))
+    row = np.full(c, -1, dtype=np.int64)
+    row[good] = np.arange(good.size)
+    if good.size:
+        old = numba.get_num_threads()
+        if task.threads:
+            numba.set_num_threads(min(task.threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            res = integrate_many(fns, task.t0, Y0[good], P[good], t_out, t_end, rtol=opts.rtol,
+                                 atol=opts.atol, first_step=opts.first_step or 0.0,
+                                 max_step=opts.max_step or 0.0, max_steps=opts.max_steps,
+                                 y_out=Y_out)
+        finally:
+            numba.set_num_threads(old)
+        st = res["stats"]
+        i_steps = STAT_NAMES.index("nsteps")
+        i_fail = STAT_NAMES.index("fail_index")
+        nsteps[good] = st[:, i_steps]
+        trig_start_ok = np.ones(good.size, dtype=bool)
+        if system.events:
+            init_vals = np.array([ev.initial_value for ev in system.events], dtype=bool)
+            for g, m in enumerate(good):
+                trig_start_ok[g] = np.array_equal(fns.triggers_py(task.t0, Y0[m], P[m]), init_vals)
+        for g, m in enumerate(good):
+            s = int(res["status"][g])
+            if system.events and (s == 1 or not trig_start_ok[g]):
+                s, msg, y_out, ns = _run_with_events(task.model, opts, Y0[m], P[m], t_out,
+                                                     task.t0)
+                Y_out[row[m]] = y_out
+                nsteps[m] = ns
+                if s < 0:
+                    status[m] = EVENT_FAIL
+                    reason[m] = msg
+                continue
+            if s < 0:
+                status[m] = s
+                reason[m] = failure_message(s, float(res["t_stop"][g]), system.state_ids,
+                                            int(st[g, i_fail]), opts.max_steps)
+    out = np.full((c, n_t, n_r), np.nan)
+    ok = np.flatnonzero(status == 0)
+    if ok.size and n_r:
+        nonfinite = _readouts(prep, tuple(task.readouts), t_out, Y_out, P, row, ok, out)
+        for m in ok[nonfinite]:
+            bad_r = [task.readouts[r] for r in range(n_r) if not np.isfinite(out[m, :, r]).all()]
+            k_t = int(np.flatnonzero(~np.isfinite(out[m]).all(axis=1))[0])
+            status[m] = BAD_READOUT
+            reason[m] = (f"readout {', '.join(repr(b) for b in bad_r)} is not finite at "
+                         f"t = {t_out[k_t]:g}")
+            out[m] = np.nan
+    out[status != 0] = np.nan
+    return ChunkResult(task.index, task.start, out, status, reason, nsteps)
+
+
+def _run_with_events(model, opts, y0, p, t_out, t0):
+    """One member through the event driver with the compiled single-run backend."""
+    cm = compile_model(model)
+    seg = cm.segmenter(opts, "compiled")
+    res = run(cm.numpy, seg, y0, p, t_out, t0=t0)
+    y = np.full((len(t_out), cm.system.n_states), np.nan)
+    y[:len(res.y)] = res.y
+    if res.success:
+        return 0, "", y, int(res.stats.get("nsteps", 0))
+    return -1, f"{res.message} (t = {res.t_fail:g})", y, int(res.stats.get("nsteps", 0))
