@@ -28,21 +28,19 @@ import simulator as sim
 
 model = sim.load_model()
 sim.drugs()[["target", "clinical_exposure_nM"]]"""),
-    ("md", """Two small helpers: the untreated cell of a given phenotype, and the growth rate after
-72 hours of a treatment (a short cell-culture assay)."""),
+    ("md", """Two small helpers: the untreated cell of a given phenotype (its steady state, the
+tumour burden set to 1), and a treatment of it, the protocol every experiment here follows:
+equilibrate the untreated cell, then add the drugs at t = 0."""),
     ("code", """def untreated(phenotype=None, **params):
     \"\"\"Steady state of the untreated cell, as start values (tumour burden 1).\"\"\"
-    ss = sim.steady_state(model, phenotype=phenotype, params=params or None,
-                          initial={"tumor_burden": 0.0})
-    return dict(ss.state, tumor_burden=1.0)
+    return sim.untreated_state(model, phenotype=phenotype, params=params or None)[0]
 
 
 def run(drugs=None, phenotype=None, hours=72.0, points=2, **params):
     \"\"\"Treat the untreated cell with `drugs` (nM) for `hours`; returns the trajectory.\"\"\"
-    start = untreated(phenotype, **params)
     t = np.linspace(0.0, hours, points)
-    return sim.simulate(model, t, drugs=drugs, phenotype=phenotype, params=params or None,
-                        initial=start)
+    return sim.run_treatment(model, drugs or {}, t, phenotype=phenotype,
+                             params=params or None)
 
 
 def growth(drugs=None, phenotype=None, **params):

@@ -1,7 +1,7 @@
 """A combination screen: every pair of the 13 drugs in LTED and HER2-amplified cells.
 
 Each pair runs on a small dose matrix around clinical exposure (a tenth, a third and the
-full free concentration from ``models/drugs.toml``, plus the untreated control), with the
+full free concentration from the catalogue (``simulator/models/drugs.toml``), plus the untreated control), with the
 growth rate after 72 h as readout. Synergy is scored as SynergyFinder does (Bliss 1939,
 Loewe 1953, highest single agent, ZIP: Yadav 2015); the table ranks the pairs by their
 Bliss score (mean excess % inhibition over Bliss independence), positive is synergy.

@@ -33,14 +33,13 @@ def main(out_dir="out/experiments", quick=False):
     out = Path(out_dir) / NAME
     out.mkdir(parents=True, exist_ok=True)
     model = sim.load_model()
-    ss = sim.steady_state(model, initial={"tumor_burden": 0.0})
-    start = {**ss.state, "tumor_burden": 1.0}
+    _, ss = sim.untreated_state(model)
     days = np.linspace(0.0, 180.0, 91 if quick else 361)
 
     frames = []
-    for label, drugs, params in (("letrozole 100 nM", {"letrozole": 100.0}, None),
-                                 ("E2 = 0", None, {"androstenedione": 0.0})):
-        traj = sim.simulate(model, days * 24, drugs=drugs, params=params, initial=start)
+    for label, drugs in (("letrozole 100 nM", {"letrozole": 100.0}),
+                         ("E2 = 0", {"androstenedione": 0.0})):      # the medium stripped
+        traj = sim.run_treatment(model, drugs, days * 24)
         frame = pd.DataFrame({r: traj[r] for r in READOUTS})
         frame.insert(0, "day", days)
         frame.insert(0, "condition", label)

@@ -27,41 +27,35 @@ NAME = "everolimus_akt_feedback"
 EVE, ALP, BUP = 20.0, 1000.0, 1000.0   # nM
 
 
-def untreated(model, phenotype=None, params=None):
-    """Steady state of the untreated cell as initial values (tumour burden held at 0, then 1)."""
-    ss = sim.steady_state(model, phenotype=phenotype, params=params, initial={"tumor_burden": 0.0})
-    return {**ss.state, "tumor_burden": 1.0}, ss
-
-
 def main(out_dir="out/experiments", quick=False):
     """Run the study; write ``<out_dir>/everolimus_akt_feedback/{figure.png,results.csv}``."""
     out = Path(out_dir) / NAME
     out.mkdir(parents=True, exist_ok=True)
     model = sim.load_model()
-    start, base = untreated(model)
+    _, base = sim.untreated_state(model)
     no_igf = {"IGF1": 0.0}
-    start0, base0 = untreated(model, params=no_igf)
+    _, base0 = sim.untreated_state(model, params=no_igf)
 
     t = np.linspace(0.0, 24.0, 13 if quick else 49)
     rows = []
-    arms = {"everolimus": ({"everolimus": EVE}, None, start, base),
-            "everolimus + alpelisib": ({"everolimus": EVE, "alpelisib": ALP}, None, start, base),
-            "everolimus, no IGF-1": ({"everolimus": EVE}, no_igf, start0, base0)}
-    for label, (drugs, params, init, ref) in arms.items():
-        traj = sim.simulate(model, t, drugs=drugs, params=params, initial=init)
+    arms = {"everolimus": ({"everolimus": EVE}, None, base),
+            "everolimus + alpelisib": ({"everolimus": EVE, "alpelisib": ALP}, None, base),
+            "everolimus, no IGF-1": ({"everolimus": EVE}, no_igf, base0)}
+    for label, (drugs, params, ref) in arms.items():
+        traj = sim.run_treatment(model, drugs, t, params=params)
         for readout in ("pS6", "pAkt_S473"):
             rows += [{"study": "time course", "arm": label, "time_h": tt, "readout": readout,
                       "relative": v / ref[readout]} for tt, v in zip(t, traj[readout])]
 
     doses = [0.1, 1.0, 10.0, 100.0] if quick else list(np.logspace(-2, 3, 11))
     for dose in doses:
-        traj = sim.simulate(model, [0.0, 24.0], drugs={"everolimus": dose}, initial=start)
+        traj = sim.run_treatment(model, {"everolimus": dose}, [0.0, 24.0])
         for readout in ("pS6", "pAkt_S473"):
             rows.append({"study": "dose-response", "arm": "everolimus", "dose_nM": dose,
                          "readout": readout, "relative": traj[readout][-1] / base[readout]})
 
     for drug, dose in (("alpelisib", ALP), ("buparlisib", BUP), ("everolimus", EVE)):
-        traj = sim.simulate(model, [0.0, 24.0], drugs={drug: dose}, initial=start)
+        traj = sim.run_treatment(model, {drug: dose}, [0.0, 24.0])
         for readout in ("pAkt_T308", "pAkt_S473"):
             rows.append({"study": "Akt sites", "arm": drug, "dose_nM": dose, "readout": readout,
                          "relative": traj[readout][-1] / base[readout]})

@@ -24,7 +24,7 @@ import simulator as sim
 
 NAME = "her2_tamoxifen_resistance"
 T_ASSAY = 72.0   # h, growth-rate read-out of a short assay
-TAM = 300.0      # nM tamoxifen, clinical exposure at 20 mg/day (models/drugs.toml)
+TAM = 300.0      # nM tamoxifen, clinical exposure at 20 mg/day (simulator/models/drugs.toml)
 ARMS = {         # label: (phenotype, drugs given with tamoxifen)
     "parental": (None, {}),
     "HER2_amplified": ("HER2_amplified", {}),
@@ -33,19 +33,9 @@ ARMS = {         # label: (phenotype, drugs given with tamoxifen)
 }
 
 
-def untreated(model, phenotype=None):
-    """Steady state of the untreated cell, as initial values (tumour burden 1).
-
-    ``tumor_burden`` grows for ever and feeds back on nothing: it is held at 0 while the
-    steady state is found, then set to 1 for the experiment.
-    """
-    ss = sim.steady_state(model, phenotype=phenotype, initial={"tumor_burden": 0.0})
-    return {**ss.state, "tumor_burden": 1.0}
-
-
-def growth(model, start, phenotype, drugs, hours=T_ASSAY):
-    """growth_rate (per day) after ``hours`` of ``drugs``."""
-    traj = sim.simulate(model, [0.0, hours], initial=start, phenotype=phenotype, drugs=drugs)
+def growth(model, phenotype, drugs, hours=T_ASSAY):
+    """growth_rate (per day) after ``hours`` of ``drugs`` (from the untreated steady state)."""
+    traj = sim.run_treatment(model, drugs, [0.0, hours], phenotype=phenotype)
     return float(traj["growth_rate"][-1])
 
 
@@ -57,12 +47,10 @@ def main(out_dir="out/experiments", quick=False):
     doses = [10.0, 300.0, 3000.0] if quick else list(np.logspace(0, 4, 9))
 
     rows = []
-    starts = {}
     for label, (phenotype, extra) in ARMS.items():
-        start = starts.setdefault(phenotype, untreated(model, phenotype))
-        g0 = growth(model, start, phenotype, {})
+        g0 = growth(model, phenotype, {})
         for dose in [0.0, *doses]:
-            g = growth(model, start, phenotype, {**extra, "tamoxifen": dose})
+            g = growth(model, phenotype, {**extra, "tamoxifen": dose})
             rows.append({"arm": label, "tamoxifen_nM": dose, "growth_rate": g,
                          "inhibition": 1.0 - g / g0})
     table = pd.DataFrame(rows)
@@ -76,8 +64,7 @@ def main(out_dir="out/experiments", quick=False):
             ("HER2_amplified, tamoxifen", "HER2_amplified", {"tamoxifen": TAM}),
             ("HER2_amplified, tamoxifen + lapatinib", "HER2_amplified",
              {"tamoxifen": TAM, "lapatinib": 1000.0})):
-        traj = sim.simulate(model, days * 24, initial=starts[phenotype], phenotype=phenotype,
-                            drugs=drugs)
+        traj = sim.run_treatment(model, drugs, days * 24, phenotype=phenotype)
         courses[label] = traj["tumor_burden"]
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
