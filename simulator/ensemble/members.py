@@ -53,9 +53,7 @@ def parameter_columns(params, samples=None, grid: bool = False) -> dict:
     elif isinstance(params, Mapping):
         arrays = {}
         for k, v in params.items():
-            if isinstance(v, (str, bytes)):
-                raise InvalidValueError(f"parameter '{k}': values must be numbers, got {v!r}")
-            if np.ndim(v) == 0:
+            if np.ndim(v) == 0:             # a number (or not one: conditions says so)
                 add(k, v)
             else:
                 a = np.asarray(v, dtype=float)

@@ -163,7 +163,7 @@ def _phenotypes(path: Path, text: str, data: dict) -> dict:
 
 def _at(path: Path, text: str, key: str) -> str:
     """``"<file>, line N"`` of the table header or key ``key``, or just the file."""
-    pattern = re.compile(rf"^\s*(\[\s*(\w+\.)?{re.escape(key)}\s*\]|{re.escape(key)}\s*=)",
-                         re.MULTILINE)
+    name = re.escape(key)
+    pattern = re.compile(rf"^[ \t]*(\[[ \t]*(\w+\.)?{name}[ \t]*\]|{name}[ \t]*=)", re.MULTILINE)
     match = pattern.search(text)
     return f"{path}, line {text.count(chr(10), 0, match.start()) + 1}" if match else str(path)
