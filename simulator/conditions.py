@@ -44,9 +44,23 @@ __all__ = ["overrides", "members", "Members", "phenotype_names", "phenotype_over
 
 # ------------------------------------------------------------------------ single checks
 
+_SETTABLE: dict[str, tuple[frozenset, frozenset]] = {}
+
+
+def _settable(model: Model, system: OdeSystem | None = None) -> tuple[frozenset, frozenset]:
+    """The ids ``params=`` and ``initial=`` accept, built once per model (by its hash)."""
+    hit = _SETTABLE.get(model.hash)
+    if hit is None or (system is not None and not hit[1]):
+        params = frozenset(model.parameter_ids) | frozenset(model.compartment_ids)
+        initial = (params | frozenset(model.species_ids) | frozenset(system.state_ids)
+                   if system is not None else frozenset())
+        hit = _SETTABLE[model.hash] = (params, initial)
+    return hit
+
+
 def settable_parameters(model: Model) -> frozenset:
     """Ids ``params=`` accepts: parameters (local ones as ``"reaction.id"``) and compartments."""
-    return frozenset(model.parameter_ids) | frozenset(model.compartment_ids)
+    return _settable(model)[0]
 
 
 def _param_id(model: Model, k) -> str:
@@ -59,7 +73,7 @@ def _param_id(model: Model, k) -> str:
 
 
 def _initial_id(model: Model, system: OdeSystem, k) -> str:
-    valid = settable_parameters(model) | frozenset(model.species_ids) | frozenset(system.state_ids)
+    valid = _settable(model, system)[1]
     if k not in valid:
         raise unknown_id("initial value", k, valid, model=model.id)
     if k in system.init.rule_ids:
