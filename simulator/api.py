@@ -1,7 +1,7 @@
 """The public verbs of the core: ``load_model``, ``simulate``, ``steady_state``.
 
 Compiled forms of a model are cached in-process by the model's SBML hash (the numba code
-also on disk, see :mod:`simulator.codegen.numba_fns`).
+also on disk, see :mod:`simulator.codegen.jit`).
 """
 from __future__ import annotations
 

@@ -210,12 +210,12 @@ class _Prepared:
         else:
             from simulator.semantics import build_system
             system = build_system(model)
-        from simulator.codegen.numba_fns import compile_numba
+        from simulator.codegen.jit import compile_native
         from simulator.semantics import refuse_delays
         refuse_delays(model, "the compiled ensemble solver behind sweeps")
         self.model = model
         self.system = system
-        self.fns = compile_numba(system)
+        self.fns = compile_native(system)
         self._readouts: dict[tuple, object] = {}
         self._lock = threading.Lock()
         self.used_params = system.used_params()
@@ -226,7 +226,7 @@ class _Prepared:
         key = ("native", readouts)
         with self._lock:
             if key not in self._readouts:
-                from simulator.codegen.numba_fns import compile_expressions
+                from simulator.codegen.jit import compile_expressions
                 from simulator.errors import ModelError
                 try:
                     self._readouts[key] = compile_expressions(
@@ -350,7 +350,7 @@ def _readouts(prep, readouts, t_out, Y_out, P, row, ok, out) -> np.ndarray:
     return which of them have a non-finite value. Native and parallel when possible."""
     fn = prep.native_readouts(readouts)
     if fn is not None:
-        from simulator.codegen.outputs_kernel import fill_members
+        from simulator.codegen.kernels import fill_members
         rows = np.full(len(row), -1, dtype=np.int64)
         rows[ok] = row[ok]
         return fill_members(fn, t_out, Y_out, P, rows, out)[ok]

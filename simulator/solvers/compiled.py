@@ -1,8 +1,8 @@
 """The compiled stiff integrator: RODAS5P in numba, one run or many members in parallel.
 
 One generic integrator is compiled once (and cached on disk by numba); each model only
-compiles its own small functions (:mod:`simulator.codegen.numba_fns`), which reach the
-integrator as first-class function values (``numba.types.FunctionType``). A whole run —
+compiles its own small functions (:mod:`simulator.codegen.jit`), which reach the
+integrator as first-class function values (:mod:`simulator.codegen.abi`). A whole run —
 steps, step-size control, dense output, event location — stays in compiled code, and the
 step loop allocates nothing: work arrays are passed in.
 
@@ -19,7 +19,7 @@ half the steps (133 against 248 per ensemble member), each ~20 % dearer, and is 
 see a jump of f between c_5 = 0.46 and 1 (piecewise rates; SBML cases 00193, 00277); in
 RODAS5P that window is (0.98, 1). The Jacobian is evaluated once per step and kept over
 rejected attempts at the same point; the linear systems use the sparse LU of
-:mod:`simulator.codegen.numba_fns`.
+:mod:`simulator.codegen.llvm`.
 
 Events
 ------
@@ -48,10 +48,10 @@ import numba
 import numpy as np
 from numba import prange, types
 
-from numba.extending import intrinsic
-
-from simulator.codegen.numba_fns import (SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG,
-                                         NumbaFunctions, compile_numba)
+from simulator.codegen.abi import DECOMP_FN, MODEL_FN, SOLVE_FN, TRIG_FN, data_pointer
+from simulator.codegen.jit import NativeFunctions, compile_native
+from simulator.codegen.kernels import evaluate_outputs
+from simulator.errors import InvalidValueError
 from simulator.solvers.base import Segment, Segmenter, SolverOptions
 
 # --- RODAS5P coefficients (Steinebach 2023) --------------------------------------------
@@ -153,22 +153,8 @@ _ROOT_ITERS = 100      # budget of a switch root search (Illinois, ~10 evaluatio
 _A1 = types.float64[::1]
 _I1 = types.int64[::1]
 _U1 = types.uint8[::1]
-FN = types.FunctionType(SIG_MODEL)
-FNT = types.FunctionType(SIG_TRIG)
-FND = types.FunctionType(SIG_DECOMP)
-FNS = types.FunctionType(SIG_SOLVE)
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
-
-
-@intrinsic
-def _ptr(typingctx, arr):
-    """The data pointer of a contiguous array, for the model's C functions."""
-    sig = types.CPointer(arr.dtype)(arr)
-
-    def codegen(context, builder, signature, args):
-        return context.make_array(arr)(context, builder, args[0]).data
-    return sig, codegen
 
 
 @numba.njit(**_JIT, inline="always")
@@ -228,7 +214,7 @@ def _switch_root(switches, k, t, h, ta, tb, fa, fb, yold, y, q1, q2, q3, p, yd, 
             if tm <= ta or tm >= tb:
                 break
         _dense((tm - t) / h, yold, y, q1, q2, q3, yd)
-        switches(tm, _ptr(yd), _ptr(p), _ptr(swm))
+        switches(tm, data_pointer(yd), data_pointer(p), data_pointer(swm))
         fm = swm[k]
         sm = _sgn(fm)
         if (sm == sb) if sb != 0 else (sm != sa):
@@ -293,7 +279,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
     uround = 2.220446049250313e-16
 
     # f at the start; its finiteness is a precondition
-    rhs(t0, _ptr(y), _ptr(p), _ptr(f0))
+    rhs(t0, data_pointer(y), data_pointer(p), data_pointer(f0))
     stats[_NFEV] += 1
     bad = _first_nonfinite(f0)
     if bad >= 0:
@@ -320,7 +306,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
         h0 = min(h0, hmax)
         for i in range(n):
             ynew[i] = y[i] + h0 * f0[i]
-        rhs(t0 + h0, _ptr(ynew), _ptr(p), _ptr(fs))
+        rhs(t0 + h0, data_pointer(ynew), data_pointer(p), data_pointer(fs))
         stats[_NFEV] += 1
         d2 = 0.0
         for i in range(n):
@@ -344,7 +330,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
     n_sw = sw.shape[1] if n_ev > 0 else 0
     swa, swb, swm, cand = sw[0], sw[1], sw[2], sw[3]
     if n_sw > 0:
-        switches(t0, _ptr(y), _ptr(p), _ptr(swa))
+        switches(t0, data_pointer(y), data_pointer(p), data_pointer(swa))
 
     t = t0
     reject = False
@@ -374,12 +360,12 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
             return FAIL_NONFINITE if last_nonfinite else FAIL_STEP_SIZE
 
         if not jac_ok:
-            jac(t, _ptr(y), _ptr(p), _ptr(jnz))
+            jac(t, data_pointer(y), data_pointer(p), data_pointer(jnz))
             stats[_NJEV] += 1
             if time_dep:
-                dfdt(t, _ptr(y), _ptr(p), _ptr(fx))
+                dfdt(t, data_pointer(y), data_pointer(p), data_pointer(fx))
             jac_ok = True
-        if decomp(1.0 / (_GAMMA * h), _ptr(jnz), _ptr(lu)) != 0:
+        if decomp(1.0 / (_GAMMA * h), data_pointer(jnz), data_pointer(lu)) != 0:
             n_sing += 1
             stats[_NSING] = n_sing
             if n_sing > 20:
@@ -395,61 +381,61 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
         # stage 1
         for i in range(n):
             k1[i] = f0[i] + hd1 * fx[i]
-        solve(_ptr(lu), _ptr(k1))
+        solve(data_pointer(lu), data_pointer(k1))
         # stage 2
         for i in range(n):
             ynew[i] = y[i] + _A21 * k1[i]
-        rhs(t + _C2 * h, _ptr(ynew), _ptr(p), _ptr(k2))
+        rhs(t + _C2 * h, data_pointer(ynew), data_pointer(p), data_pointer(k2))
         for i in range(n):
             k2[i] += ih * (_C21 * k1[i]) + hd2 * fx[i]
-        solve(_ptr(lu), _ptr(k2))
+        solve(data_pointer(lu), data_pointer(k2))
         # stage 3
         for i in range(n):
             ynew[i] = y[i] + _A31 * k1[i] + _A32 * k2[i]
-        rhs(t + _C3 * h, _ptr(ynew), _ptr(p), _ptr(k3))
+        rhs(t + _C3 * h, data_pointer(ynew), data_pointer(p), data_pointer(k3))
         for i in range(n):
             k3[i] += ih * (_C31 * k1[i] + _C32 * k2[i]) + hd3 * fx[i]
-        solve(_ptr(lu), _ptr(k3))
+        solve(data_pointer(lu), data_pointer(k3))
         # stage 4
         for i in range(n):
             ynew[i] = y[i] + _A41 * k1[i] + _A42 * k2[i] + _A43 * k3[i]
-        rhs(t + _C4 * h, _ptr(ynew), _ptr(p), _ptr(k4))
+        rhs(t + _C4 * h, data_pointer(ynew), data_pointer(p), data_pointer(k4))
         for i in range(n):
             k4[i] += ih * (_C41 * k1[i] + _C42 * k2[i] + _C43 * k3[i]) + hd4 * fx[i]
-        solve(_ptr(lu), _ptr(k4))
+        solve(data_pointer(lu), data_pointer(k4))
         # stage 5
         for i in range(n):
             ynew[i] = y[i] + _A51 * k1[i] + _A52 * k2[i] + _A53 * k3[i] + _A54 * k4[i]
-        rhs(t + _C5 * h, _ptr(ynew), _ptr(p), _ptr(k5))
+        rhs(t + _C5 * h, data_pointer(ynew), data_pointer(p), data_pointer(k5))
         for i in range(n):
             k5[i] += (ih * (_C51 * k1[i] + _C52 * k2[i] + _C53 * k3[i] + _C54 * k4[i])
                       + hd5 * fx[i])
-        solve(_ptr(lu), _ptr(k5))
+        solve(data_pointer(lu), data_pointer(k5))
         # stage 6 (at t + h; from here on d_i = 0)
         for i in range(n):
             ynew[i] = (y[i] + _A61 * k1[i] + _A62 * k2[i] + _A63 * k3[i] + _A64 * k4[i]
                        + _A65 * k5[i])
-        rhs(t + h, _ptr(ynew), _ptr(p), _ptr(k6))
+        rhs(t + h, data_pointer(ynew), data_pointer(p), data_pointer(k6))
         for i in range(n):
             k6[i] += ih * (_C61 * k1[i] + _C62 * k2[i] + _C63 * k3[i] + _C64 * k4[i]
                            + _C65 * k5[i])
-        solve(_ptr(lu), _ptr(k6))
+        solve(data_pointer(lu), data_pointer(k6))
         # stage 7: input = stage 6 input + k6
         for i in range(n):
             ynew[i] += k6[i]
-        rhs(t + h, _ptr(ynew), _ptr(p), _ptr(k7))
+        rhs(t + h, data_pointer(ynew), data_pointer(p), data_pointer(k7))
         for i in range(n):
             k7[i] += ih * (_C71 * k1[i] + _C72 * k2[i] + _C73 * k3[i] + _C74 * k4[i]
                            + _C75 * k5[i] + _C76 * k6[i])
-        solve(_ptr(lu), _ptr(k7))
+        solve(data_pointer(lu), data_pointer(k7))
         # stage 8: input = embedded order-4 solution = stage 7 input + k7
         for i in range(n):
             ynew[i] += k7[i]
-        rhs(t + h, _ptr(ynew), _ptr(p), _ptr(k8))
+        rhs(t + h, data_pointer(ynew), data_pointer(p), data_pointer(k8))
         for i in range(n):
             k8[i] += ih * (_C81 * k1[i] + _C82 * k2[i] + _C83 * k3[i] + _C84 * k4[i]
                            + _C85 * k5[i] + _C86 * k6[i] + _C87 * k7[i])
-        solve(_ptr(lu), _ptr(k8))
+        solve(data_pointer(lu), data_pointer(k8))
         stats[_NFEV] += 7
 
         # new solution (order 5) and error estimate k8 (its difference to the order-4 one)
@@ -526,7 +512,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
         if n_ev > 0:
             n_c = 0
             if n_sw > 0:
-                switches(t_new, _ptr(y), _ptr(p), _ptr(swb))
+                switches(t_new, data_pointer(y), data_pointer(p), data_pointer(swb))
                 for k in range(n_sw):
                     if _sgn(swa[k]) != _sgn(swb[k]):
                         tc = _switch_root(switches, k, t, h, t, t_new, swa[k], swb[k], yold, y,
@@ -557,10 +543,10 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
                     continue
                 if tp >= t_new:
                     tp = t_new
-                    trig(t_new, _ptr(y), _ptr(p), _ptr(tnow))
+                    trig(t_new, data_pointer(y), data_pointer(p), data_pointer(tnow))
                 else:
                     _dense((tp - t) / h, yold, y, q1, q2, q3, yd)
-                    trig(tp, _ptr(yd), _ptr(p), _ptr(tnow))
+                    trig(tp, data_pointer(yd), data_pointer(p), data_pointer(tnow))
                 if _differs(tnow, tcur):
                     thi = tp
                     found = True
@@ -573,7 +559,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
                     if tm <= tlo or tm >= thi:
                         break
                     _dense((tm - t) / h, yold, y, q1, q2, q3, yd)
-                    trig(tm, _ptr(yd), _ptr(p), _ptr(tnow))
+                    trig(tm, data_pointer(yd), data_pointer(p), data_pointer(tnow))
                     if _differs(tnow, tcur):
                         thi = tm
                     else:
@@ -611,7 +597,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
             fres[1] = hnew
             return END
         t = t_new
-        rhs(t, _ptr(y), _ptr(p), _ptr(f0))
+        rhs(t, data_pointer(y), data_pointer(p), data_pointer(f0))
         stats[_NFEV] += 1
         bad = _first_nonfinite(f0)
         if bad >= 0:
@@ -626,7 +612,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
 
 
 _ONE_SIG = types.int64(
-    FN, FN, FN, FNT, FN, FND, FNS, types.boolean,
+    MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, DECOMP_FN, SOLVE_FN, types.boolean,
     types.float64, _A1, _A1, _A1, types.float64, _U1,
     types.float64, _A1, types.float64, types.float64, types.int64,
     types.float64[:, ::1], types.float64[:, ::1], _A1, _A1, types.uint8[:, ::1],
@@ -643,7 +629,7 @@ def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
     Parameters
     ----------
     rhs, jac, dfdt, trig, switches, decomp, solve : the model's compiled functions
-        (:class:`~simulator.codegen.numba_fns.NumbaFunctions`)
+        (:class:`~simulator.codegen.jit.NativeFunctions`)
     time_dep : whether ``dfdt`` is needed
     t0, y0 (n,), p (m,) : start
     t_out (n_t,) : sorted output times, all ``>= t0``; t_end : end of the segment
@@ -666,8 +652,8 @@ def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
 
 
 _MANY_SIG = types.void(
-    FN, FN, FN, FNT, FN, FND, FNS, types.boolean, types.int64, types.int64, types.int64,
-    types.int64,
+    MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, DECOMP_FN, SOLVE_FN, types.boolean,
+    types.int64, types.int64, types.int64, types.int64,
     types.float64, types.float64[:, ::1], types.float64[:, ::1], _A1, types.float64,
     types.uint8[:, ::1],
     types.float64, _A1, types.float64, types.float64, types.int64,
@@ -718,7 +704,7 @@ def _atol_vector(atol, n):
     return np.array(np.broadcast_to(np.asarray(atol, dtype=np.float64), (n,)), order="C")
 
 
-def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *,
+def integrate_many(fns: NativeFunctions, t0: float, Y0, P, t_out, t_end: float, *,
                    rtol: float = 1e-6, atol=1e-12, trig0=None, first_step: float = 0.0,
                    max_step: float = 0.0, max_steps: int = 500_000, chunk: int = 4,
                    y_out=None):
@@ -731,7 +717,7 @@ def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *
 
     Parameters
     ----------
-    fns : compiled functions of the system (:func:`simulator.codegen.numba_fns.compile_numba`)
+    fns : compiled functions of the system (:func:`simulator.codegen.jit.compile_native`)
     t0 : start time, shared
     Y0 : array, shape (N, n_states); P : array, shape (N, n_params)
     t_out : array, shape (n_t,), sorted, ``>= t0``; t_end : end time
@@ -845,15 +831,14 @@ class CompiledSegmenter(Segmenter):
     name = "rodas5p"
 
     def __init__(self, system, options: SolverOptions = SolverOptions(), *,
-                 fns: NumbaFunctions | None = None):
-        from simulator.errors import InvalidValueError
+                 fns: NativeFunctions | None = None):
         if options.method not in METHOD_NAMES:
             raise InvalidValueError(
                 f"SolverOptions.method {options.method!r} is not the compiled backend's; "
                 f"use 'rodas5p' (or 'auto')")
         self.system = system
         self.options = options
-        self.fns = fns if fns is not None else compile_numba(system)
+        self.fns = fns if fns is not None else compile_native(system)
         self._atol = _atol_vector(options.atol, self.fns.n_states)
         self._local = threading.local()   # work arrays per thread: the kernel runs without the GIL
 
@@ -879,7 +864,7 @@ class CompiledSegmenter(Segmenter):
         """The outputs through the model's native ``outputs`` function (see the base class)."""
         if not self.fns.n_outputs:
             return None
-        return self.fns.outputs_py(t, Y, P)
+        return evaluate_outputs(self.fns, t, Y, P)
 
     def integrate(self, t0, y0, p, t_out, t_end, trig0) -> Segment:
         """Integrate one segment; see :mod:`simulator.solvers.base` for the contract."""
