@@ -5,6 +5,7 @@ test compares with libroadrunner on a model file.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -292,6 +293,37 @@ def test_disk_cache_reused(tmp_path):
     b = compile_native(s, directory=tmp_path)                # read back from the file
     assert b is not a and b.ir == a.ir
     np.testing.assert_array_equal(b.rhs_py(1.0, [2.0], [0.5]), a.rhs_py(1.0, [2.0], [0.5]))
+
+
+@pytest.fixture
+def fresh_sources_digest():
+    jit.sources_digest.cache_clear()
+    yield
+    jit.sources_digest.cache_clear()
+
+
+def test_machine_code_key_covers_the_modules_that_make_the_code(monkeypatch,
+                                                                fresh_sources_digest):
+    root = Path(jit.__file__).resolve().parents[1]
+    names = {p.relative_to(root).as_posix() for p in jit.key_sources()}
+    assert {"semantics.py", "constraints.py", "mathml.py", "system.py", "io/sbml.py",
+            "codegen/llvm.py", "codegen/jit.py", "codegen/derivatives.py"} <= names
+    assert not {"api.py", "plot.py", "solvers/compiled.py"} & names
+    s = dataclasses.replace(robertson(), model_hash="0" * 64)
+    key = jit.object_key(s)
+    read = jit._read_source
+    monkeypatch.setattr(jit, "_read_source",
+                        lambda p: read(p) + (b"# edited" if p.name == "constraints.py" else b""))
+    jit.sources_digest.cache_clear()
+    assert jit.object_key(s) != key
+    monkeypatch.undo()
+    jit.sources_digest.cache_clear()
+    assert jit.object_key(s) == key
+
+
+def test_machine_code_key_refuses_a_module_without_source():
+    with pytest.raises(RuntimeError, match="simulator.no_such_module"):
+        jit.key_sources(("simulator.no_such_module",))
 
 
 # ---- against libroadrunner

@@ -43,7 +43,7 @@ from simulator.codegen.derivatives import derivative, jacobian_entries
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "8"
+CODEGEN_VERSION = "9"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
