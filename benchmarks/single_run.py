@@ -104,14 +104,14 @@ t = time.perf_counter()
 import numpy as np
 import simulator as sim
 from simulator.semantics import build_system
-from simulator.codegen.numba_fns import compile_numba
+from simulator.codegen.jit import compile_native
 from simulator.solvers.compiled import CompiledSegmenter
 T["import"] = time.perf_counter() - t; t = time.perf_counter()
 m = sim.load_model(sys.argv[1])
 T["load"] = time.perf_counter() - t; t = time.perf_counter()
 system = build_system(m)
 T["build_system"] = time.perf_counter() - t; t = time.perf_counter()
-fns = compile_numba(system)
+fns = compile_native(system)
 T["codegen+compile"] = time.perf_counter() - t; t = time.perf_counter()
 seg = CompiledSegmenter(system, sim.SolverOptions(), fns=fns)
 seg.integrate(0.0, system.y_default, system.p_default, np.array([0.0, 1.0]), 1.0,

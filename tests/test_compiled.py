@@ -5,6 +5,7 @@ test compares with libroadrunner on a model file.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 import sympy as sp
 from scipy.integrate import solve_ivp
 
-from simulator.codegen import numba_fns
-from simulator.codegen.numba_fns import compile_numba, generate, lu_plan
+from simulator.codegen import jit
+from simulator.codegen.jit import compile_native
+from simulator.codegen.llvm import generate, lu_plan
 from simulator.bundled import MODEL_ANT
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.solvers.base import SolverOptions
@@ -169,7 +171,7 @@ def test_max_steps():
 
 def test_integrate_many_equals_single_runs():
     s = robertson()
-    fns = compile_numba(s)
+    fns = compile_native(s)
     rng = np.random.default_rng(0)
     P = s.p_default * np.exp(rng.uniform(-1, 1, (37, 3)))
     Y0 = np.tile(s.y_default, (37, 1))
@@ -186,7 +188,7 @@ def test_integrate_many_equals_single_runs():
 def test_integrate_many_isolates_failures_and_roots():
     s = make_system(["x"], ["a"], [1.0], [1.0], lambda t, y, p: [p[0] * y[0] ** 2],
                     triggers=lambda t, y, p: [y[0] > 1.5])
-    fns = compile_numba(s)
+    fns = compile_native(s)
     P = np.array([[-1.0], [1.0], [0.1]])       # decays / blows up / crosses 1.5 at t = 10/3
     out = integrate_many(fns, 0.0, np.ones((3, 1)), P, np.array([0.0, 2.0]), 5.0, rtol=1e-8)
     assert out["status"][0] == 0
@@ -238,7 +240,7 @@ def test_math_translation_matches_numpy():
                 + sp.Piecewise((1.0, sp.Or(a > 2, sp.Not(b < 1))), (0.0, True))]
 
     s = make_system(["a", "b"], ["k"], [3.5], [0.0, 0.0], rhs)
-    fns = compile_numba(s)
+    fns = compile_native(s)
     tt, aa, bb = sp.symbols("t a b")
     exprs = [e.xreplace(dict(zip((s.t, *s.y, *s.p), (tt, aa, bb, 3.5)))) for e in s.rhs]
     ref = sp.lambdify((tt, aa, bb), exprs, modules=[{"factorial": lambda v: math.gamma(v + 1)}, "math"])
@@ -266,7 +268,7 @@ def test_sparse_lu_solves_like_dense():
     s = make_system([f"s{i}" for i in range(n)], [], [], np.zeros(n),
                     lambda t, y, p: [sp.Add(*[e.xreplace(dict(zip(ys, y))) for e in terms[i]])
                                      for i in range(n)])
-    fns = compile_numba(s)
+    fns = compile_native(s)
     plan = lu_plan(n, fns.jac_rows, fns.jac_cols)
     assert plan.nnz == fns.lu_nnz
     J = fns.jac_py(0.0, np.zeros(n), [])
@@ -285,13 +287,45 @@ def test_sparse_lu_solves_like_dense():
 
 def test_disk_cache_reused(tmp_path):
     s = make_system(["x"], ["k"], [0.5], [1.0], lambda t, y, p: [-p[0] * y[0] + sp.sin(t)])
-    a = compile_numba(s, directory=tmp_path)
+    a = compile_native(s, directory=tmp_path)
     files = list(tmp_path.glob("ct_*.ll"))
     assert len(files) == 1
-    numba_fns._LOADED.pop(a.key)
-    b = compile_numba(s, directory=tmp_path)                 # read back from the file
+    jit._LOADED.pop(a.key)
+    b = compile_native(s, directory=tmp_path)                # read back from the file
     assert b is not a and b.ir == a.ir
     np.testing.assert_array_equal(b.rhs_py(1.0, [2.0], [0.5]), a.rhs_py(1.0, [2.0], [0.5]))
+
+
+@pytest.fixture
+def fresh_sources_digest():
+    jit.sources_digest.cache_clear()
+    yield
+    jit.sources_digest.cache_clear()
+
+
+def test_machine_code_key_covers_the_modules_that_make_the_code(monkeypatch,
+                                                                fresh_sources_digest):
+    root = Path(jit.__file__).resolve().parents[1]
+    names = {p.relative_to(root).as_posix() for p in jit.key_sources()}
+    assert {"semantics.py", "constraints.py", "system.py", "io/sbml.py", "io/mathml.py",
+            "initial_values.py", "codegen/llvm.py", "codegen/jit.py",
+            "codegen/derivatives.py"} <= names
+    assert not {"api.py", "plot.py", "solvers/compiled.py"} & names
+    s = dataclasses.replace(robertson(), model_hash="0" * 64)
+    key = jit.object_key(s)
+    read = jit._read_source
+    monkeypatch.setattr(jit, "_read_source",
+                        lambda p: read(p) + (b"# edited" if p.name == "constraints.py" else b""))
+    jit.sources_digest.cache_clear()
+    assert jit.object_key(s) != key
+    monkeypatch.undo()
+    jit.sources_digest.cache_clear()
+    assert jit.object_key(s) == key
+
+
+def test_machine_code_key_refuses_a_module_without_source():
+    with pytest.raises(RuntimeError, match="simulator.no_such_module"):
+        jit.key_sources(("simulator.no_such_module",))
 
 
 # ---- against libroadrunner
@@ -393,7 +427,7 @@ def test_narrow_trigger_window_inside_one_step_fires_at_the_analytic_time():
 
 def test_narrow_trigger_window_in_many_members():
     s = _window_system()
-    fns = compile_numba(s)
+    fns = compile_native(s)
     P = np.array([[0.4], [0.01], [2.0], [-1.0]])   # crosses at 0.45 / 18 / 0.09; never
     out = integrate_many(fns, 0.0, np.zeros((4, 1)), P, np.array([0.0, 5.0]), 20.0,
                          trig0=np.zeros((4, 2), bool), rtol=1e-6)
@@ -417,7 +451,7 @@ def test_switches_match_the_scipy_backend():
                     triggers=lambda t, y, p: [sp.And(y[0] > p[0], y[1] < 2), t >= 3,
                                               sp.Or(y[1] <= y[0], y[0] > p[0]),
                                               sp.Not(sp.Eq(y[1], 0.25))])
-    fns, ref = compile_numba(s), compile_numpy(s)
+    fns, ref = compile_native(s), compile_numpy(s)
     assert fns.n_switches == 5
     rng = np.random.default_rng(2)
     for _ in range(5):
@@ -427,4 +461,4 @@ def test_switches_match_the_scipy_backend():
         np.testing.assert_allclose(np.sort(ours), np.sort(ref.switches(t, y, p)), rtol=1e-14)
         np.testing.assert_allclose(ours, [y[0] - p[0], y[1] - 2, t - 3, y[1] - y[0], y[1] - 0.25],
                                    rtol=1e-14)
-    assert compile_numba(make_system(["x"], [], [], [1.0], lambda t, y, p: [-y[0]])).n_switches == 0
+    assert compile_native(make_system(["x"], [], [], [1.0], lambda t, y, p: [-y[0]])).n_switches == 0

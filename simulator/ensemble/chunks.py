@@ -29,9 +29,9 @@ import numpy as np
 
 from simulator.api import compile_model
 from simulator.codegen.common import SymbolMap
-from simulator.codegen.numba_fns import compile_expressions, compile_numba
+from simulator.codegen.jit import compile_expressions, compile_native
 from simulator.codegen.numpy_fns import lambdify
-from simulator.codegen.outputs_kernel import fill_members
+from simulator.codegen.kernels import fill_members
 from simulator.errors import ModelError
 from simulator.model import Model, as_number
 from simulator.semantics import refuse_delays
@@ -86,7 +86,7 @@ class Prepared:
         system = compile_model(model).system
         self.model = model
         self.system = system
-        self.fns = compile_numba(system)
+        self.fns = compile_native(system)
         self._readouts: dict[tuple, object] = {}
         self._lock = threading.Lock()
         self.used_params = system.used_params()

@@ -1,15 +1,16 @@
 """The compiled stiff integrator: RODAS5P in numba, one run or many members in parallel.
 
 One generic integrator is compiled once (and cached on disk by numba); each model only
-compiles its own small functions (:mod:`simulator.codegen.numba_fns`), which reach the
-integrator as first-class function values (``numba.types.FunctionType``). A whole run —
-steps, step-size control, dense output, event location — stays in compiled code, and the
-step loop allocates nothing: work arrays are passed in.
+compiles its own small functions (:mod:`simulator.codegen.jit`), which reach the integrator
+as first-class function values (:mod:`simulator.codegen.abi`). A whole run — steps,
+step-size control, dense output, event location — stays in compiled code, and the step loop
+allocates nothing: work arrays are passed in.
 
 Method
 ------
-RODAS5P (Steinebach 2023): an 8-stage, order 5(4), L-stable, stiffly accurate Rosenbrock
-method for
+RODAS5P (Steinebach 2023; coefficients and continuous extension in
+:mod:`simulator.solvers.rodas5p`): an 8-stage, order 5(4), L-stable, stiffly accurate
+Rosenbrock method for
 ``(I/(gamma h) - J) k_i = f(t + c_i h, y + sum_j a_ij k_j) + sum_j (c_ij/h) k_j + h d_i f_t``,
 with an embedded order-4 error estimate (the last stage), a continuous extension of order 4
 for dense output, and Gustafsson's predictive step-size controller as in Hairer's ``rodas.f``.
@@ -18,16 +19,13 @@ half the steps (133 against 248 per ensemble member), each ~20 % dearer, and is 
 (docs/performance.md). RODAS5 (Di Marzo 1993) was as fast, but its error estimate does not
 see a jump of f between c_5 = 0.46 and 1 (piecewise rates; SBML cases 00193, 00277); in
 RODAS5P that window is (0.98, 1). The Jacobian is evaluated once per step and kept over
-rejected attempts at the same point; the linear systems use the sparse LU of
-:mod:`simulator.codegen.numba_fns`.
+rejected attempts at the same point; the linear systems use the model's unrolled sparse LU
+(:mod:`simulator.codegen.llvm`).
 
 Events
 ------
-After each accepted step the triggers are checked at every eighth of it and just past each
-root of a *switch* (``lhs - rhs`` of a relation inside a trigger) whose sign differs between
-the step's ends, located on the dense output by the Illinois method; the points are taken in
-time order, so a trigger true only between two roots inside one step (SBML case 01511) is
-found, and the first change is refined by bisection. A model without events pays nothing; one
+After each accepted step the first trigger change in it, if any, is located on the dense
+output (:mod:`simulator.solvers.event_location`). A model without events pays nothing; one
 with events pays one ``switches`` call per step and ~2-12 per relation crossing.
 
 References
@@ -48,95 +46,22 @@ import numba
 import numpy as np
 from numba import prange, types
 
-from numba.extending import intrinsic
-
-from simulator.codegen.numba_fns import (SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG,
-                                         NumbaFunctions, compile_numba)
+from simulator.codegen.abi import DECOMP_FN, MODEL_FN, SOLVE_FN, TRIG_FN, data_pointer
+from simulator.codegen.jit import NativeFunctions, compile_native
+from simulator.codegen.kernels import evaluate_outputs
+from simulator.errors import InvalidValueError
 from simulator.solvers.base import Segment, Segmenter, SolverOptions
+from simulator.solvers.event_location import N_SW, first_change
+from simulator.solvers.rodas5p import RODAS5P, dense
 
-# --- RODAS5P coefficients (Steinebach 2023) --------------------------------------------
-# Stage inputs y + sum_j a_ij k_j at t + c_i h; stages 7 and 8 add k6 and k7 to the previous
-# input (stiffly accurate: the input of stage 8 is the embedded order-4 solution, y1 = it + k8,
-# and k8 is the error estimate). Dense output of order 4:
-# y(t + s h) = (1-s) y0 + s (y1 + (1-s) (q1 + s (q2 + s q3))),  q_r = sum_j H_rj k_j.
-_EXPO = 0.2              # step-size exponent: 1 / (order of the error estimate + 1)
-_GAMMA = 0.21193756319429014
-_C2 = 0.6358126895828704
-_C3 = 0.4095798393397535
-_C4 = 0.9769306725060716
-_C5 = 0.4288403609558664
-_D1 = 0.21193756319429014
-_D2 = -0.42387512638858027
-_D3 = -0.3384627126235924
-_D4 = 1.8046452872882734
-_D5 = 2.325825639765069
-_A21 = 3.0
-_A31 = 2.849394379747939
-_A32 = 0.45842242204463923
-_A41 = -6.954028509809101
-_A42 = 2.489845061869568
-_A43 = -10.358996098473584
-_A51 = 2.8029986275628964
-_A52 = 0.5072464736228206
-_A53 = -0.3988312541770524
-_A54 = -0.04721187230404641
-_A61 = -7.502846399306121
-_A62 = 2.561846144803919
-_A63 = -11.627539656261098
-_A64 = -0.18268767659942256
-_A65 = 0.030198172008377946
-_C21 = -14.155112264123755
-_C31 = -17.97296035885952
-_C32 = -2.859693295451294
-_C41 = 147.12150275711716
-_C42 = -1.41221402718213
-_C43 = 71.68940251302358
-_C51 = 165.43517024871676
-_C52 = -0.4592823456491126
-_C53 = 42.90938336958603
-_C54 = -5.961986721573306
-_C61 = 24.854864614690072
-_C62 = -3.0009227002832186
-_C63 = 47.4931110020768
-_C64 = 5.5814197821558125
-_C65 = -0.6610691825249471
-_C71 = 30.91273214028599
-_C72 = -3.1208243349937974
-_C73 = 77.79954646070892
-_C74 = 34.28646028294783
-_C75 = -19.097331116725623
-_C76 = -28.087943162872662
-_C81 = 37.80277123390563
-_C82 = -3.2571969029072276
-_C83 = 112.26918849496327
-_C84 = 66.9347231244047
-_C85 = -40.06618937091002
-_C86 = -54.66780262877968
-_C87 = -9.48861652309627
-_H11 = 25.948786856663858
-_H12 = -2.5579724845846235
-_H13 = 10.433815404888879
-_H14 = -2.3679251022685204
-_H15 = 0.524948541321073
-_H16 = 1.1241088310450404
-_H17 = 0.4272876194431874
-_H18 = -0.17202221070155493
-_H21 = -9.91568850695171
-_H22 = -0.9689944594115154
-_H23 = 3.0438037242978453
-_H24 = -24.495224566215796
-_H25 = 20.176138334709044
-_H26 = 15.98066361424651
-_H27 = -6.789040303419874
-_H28 = -6.710236069923372
-_H31 = 11.419903575922262
-_H32 = 2.8879645146136994
-_H33 = 72.92137995996029
-_H34 = 80.12511834622643
-_H35 = -52.072871366152654
-_H36 = -59.78993625266729
-_H37 = -0.15582684282751913
-_H38 = 4.883087185713722
+# --- the method's coefficients (rodas5p.py), frozen into the compiled stepper as constants
+_GAMMA = RODAS5P.gamma
+_A = RODAS5P.A           # stage inputs
+_C = RODAS5P.C           # couplings of earlier stages
+_TIMES = RODAS5P.c       # stage times
+_D = RODAS5P.d           # coefficients of h f_t
+_H = RODAS5P.H           # dense output
+_EXPO = 1.0 / (RODAS5P.embedded_order + 1)     # step-size exponent
 
 # --- status codes and layout of the small output arrays ---------------------------------
 END, ROOT = 0, 1
@@ -146,108 +71,12 @@ STAT_NAMES = ("nfev", "njev", "nsteps", "naccepted", "nrejected", "nlu", "n_out"
 _NFEV, _NJEV, _NSTEPS, _NACC, _NREJ, _NLU, _NOUT, _FAILIDX, _NSING = range(9)
 N_STATS = len(STAT_NAMES)
 N_WORK = 18            # rows of the float work array, see _integrate
-_EVENT_SAMPLES = 8     # trigger checks per accepted step (every eighth of it)
-N_SW = 4               # rows of the switch work array: values at step start, end, probe; roots
-_ROOT_ITERS = 100      # budget of a switch root search (Illinois, ~10 evaluations in practice)
 
-_A1 = types.float64[::1]
+_F1 = types.float64[::1]
 _I1 = types.int64[::1]
 _U1 = types.uint8[::1]
-FN = types.FunctionType(SIG_MODEL)
-FNT = types.FunctionType(SIG_TRIG)
-FND = types.FunctionType(SIG_DECOMP)
-FNS = types.FunctionType(SIG_SOLVE)
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
-
-
-@intrinsic
-def _ptr(typingctx, arr):
-    """The data pointer of a contiguous array, for the model's C functions."""
-    sig = types.CPointer(arr.dtype)(arr)
-
-    def codegen(context, builder, signature, args):
-        return context.make_array(arr)(context, builder, args[0]).data
-    return sig, codegen
-
-
-@numba.njit(**_JIT, inline="always")
-def _dense(s, yold, ynew, q1, q2, q3, out):
-    """The continuous extension at ``t + s h`` (order 4 for RODAS5P)."""
-    for i in range(out.shape[0]):
-        out[i] = (1.0 - s) * yold[i] + s * (ynew[i] + (1.0 - s) * (q1[i] + s * (q2[i]
-                                                                             + s * q3[i])))
-
-
-@numba.njit(**_JIT, inline="always")
-def _differs(a, b):
-    for e in range(a.shape[0]):
-        if a[e] != b[e]:
-            return True
-    return False
-
-
-@numba.njit(**_JIT, inline="always")
-def _sgn(x):
-    return 1 if x > 0.0 else (-1 if x < 0.0 else 0)
-
-
-@numba.njit(**_JIT)
-def _switch_root(switches, k, t, h, ta, tb, fa, fb, yold, y, q1, q2, q3, p, yd, swm):
-    """The first time in ``(ta, tb]`` (to ~1e-13 relative) at which switch ``k`` has the sign
-    it has at ``tb`` (value ``fb``; ``fa`` at ``ta`` has another sign), on the dense output of
-    the step ``(t, t + h)``: just past its root, where the relation has really flipped (a
-    switch exactly 0 at the end counts as flipped once it leaves ``fa``'s sign).
-
-    Illinois (regula falsi that halves a retained end's value), with a bisection step
-    whenever the bracket shrinks too slowly; landing exactly on the root, it steps just past
-    it once."""
-    sa = _sgn(fa)
-    sb = _sgn(fb)
-    tol = 1e-13 * max(1.0, abs(tb))
-    side = 0
-    slow = 0
-    nudge = True
-    for _ in range(_ROOT_ITERS):
-        width = tb - ta
-        if width <= tol:
-            break
-        mid = 0.5 * (ta + tb)
-        if fa == 0.0 and nudge:          # at the root: try just past it
-            tm = ta + 0.5 * tol
-            nudge = False
-        elif slow >= 2 or not (fa * fb < 0.0):
-            tm = mid
-            slow = 0
-        else:
-            tm = tb - fb * (width / (fb - fa))
-            if not (ta < tm < tb):
-                tm = mid
-        if tm <= ta or tm >= tb:
-            tm = mid
-            if tm <= ta or tm >= tb:
-                break
-        _dense((tm - t) / h, yold, y, q1, q2, q3, yd)
-        switches(tm, _ptr(yd), _ptr(p), _ptr(swm))
-        fm = swm[k]
-        sm = _sgn(fm)
-        if (sm == sb) if sb != 0 else (sm != sa):
-            tb = tm
-            fb = fm
-            if side == 1:
-                fa *= 0.5
-            side = 1
-        else:
-            ta = tm
-            fa = fm
-            if side == -1:
-                fb *= 0.5
-            side = -1
-        if tb - ta > 0.5 * width:
-            slow += 1
-        else:
-            slow = 0
-    return tb
 
 
 @numba.njit(**_JIT, inline="always")
@@ -293,7 +122,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
     uround = 2.220446049250313e-16
 
     # f at the start; its finiteness is a precondition
-    rhs(t0, _ptr(y), _ptr(p), _ptr(f0))
+    rhs(t0, data_pointer(y), data_pointer(p), data_pointer(f0))
     stats[_NFEV] += 1
     bad = _first_nonfinite(f0)
     if bad >= 0:
@@ -320,7 +149,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
         h0 = min(h0, hmax)
         for i in range(n):
             ynew[i] = y[i] + h0 * f0[i]
-        rhs(t0 + h0, _ptr(ynew), _ptr(p), _ptr(fs))
+        rhs(t0 + h0, data_pointer(ynew), data_pointer(p), data_pointer(fs))
         stats[_NFEV] += 1
         d2 = 0.0
         for i in range(n):
@@ -342,9 +171,9 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
     # switches (lhs - rhs of the relations in the triggers) at the step start and end, a
     # probe, and the roots found in a step (sorted)
     n_sw = sw.shape[1] if n_ev > 0 else 0
-    swa, swb, swm, cand = sw[0], sw[1], sw[2], sw[3]
+    swa, swb = sw[0], sw[1]
     if n_sw > 0:
-        switches(t0, _ptr(y), _ptr(p), _ptr(swa))
+        switches(t0, data_pointer(y), data_pointer(p), data_pointer(swa))
 
     t = t0
     reject = False
@@ -374,12 +203,12 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
             return FAIL_NONFINITE if last_nonfinite else FAIL_STEP_SIZE
 
         if not jac_ok:
-            jac(t, _ptr(y), _ptr(p), _ptr(jnz))
+            jac(t, data_pointer(y), data_pointer(p), data_pointer(jnz))
             stats[_NJEV] += 1
             if time_dep:
-                dfdt(t, _ptr(y), _ptr(p), _ptr(fx))
+                dfdt(t, data_pointer(y), data_pointer(p), data_pointer(fx))
             jac_ok = True
-        if decomp(1.0 / (_GAMMA * h), _ptr(jnz), _ptr(lu)) != 0:
+        if decomp(1.0 / (_GAMMA * h), data_pointer(jnz), data_pointer(lu)) != 0:
             n_sing += 1
             stats[_NSING] = n_sing
             if n_sing > 20:
@@ -391,65 +220,71 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
             continue
         stats[_NLU] += 1
         ih = 1.0 / h
-        hd1, hd2, hd3, hd4, hd5 = h * _D1, h * _D2, h * _D3, h * _D4, h * _D5
+        hd1, hd2, hd3, hd4, hd5 = h * _D[0], h * _D[1], h * _D[2], h * _D[3], h * _D[4]
         # stage 1
         for i in range(n):
             k1[i] = f0[i] + hd1 * fx[i]
-        solve(_ptr(lu), _ptr(k1))
+        solve(data_pointer(lu), data_pointer(k1))
         # stage 2
         for i in range(n):
-            ynew[i] = y[i] + _A21 * k1[i]
-        rhs(t + _C2 * h, _ptr(ynew), _ptr(p), _ptr(k2))
+            ynew[i] = y[i] + _A[1, 0] * k1[i]
+        rhs(t + _TIMES[1] * h, data_pointer(ynew), data_pointer(p), data_pointer(k2))
         for i in range(n):
-            k2[i] += ih * (_C21 * k1[i]) + hd2 * fx[i]
-        solve(_ptr(lu), _ptr(k2))
+            k2[i] += ih * (_C[1, 0] * k1[i]) + hd2 * fx[i]
+        solve(data_pointer(lu), data_pointer(k2))
         # stage 3
         for i in range(n):
-            ynew[i] = y[i] + _A31 * k1[i] + _A32 * k2[i]
-        rhs(t + _C3 * h, _ptr(ynew), _ptr(p), _ptr(k3))
+            ynew[i] = y[i] + _A[2, 0] * k1[i] + _A[2, 1] * k2[i]
+        rhs(t + _TIMES[2] * h, data_pointer(ynew), data_pointer(p), data_pointer(k3))
         for i in range(n):
-            k3[i] += ih * (_C31 * k1[i] + _C32 * k2[i]) + hd3 * fx[i]
-        solve(_ptr(lu), _ptr(k3))
+            k3[i] += ih * (_C[2, 0] * k1[i] + _C[2, 1] * k2[i]) + hd3 * fx[i]
+        solve(data_pointer(lu), data_pointer(k3))
         # stage 4
         for i in range(n):
-            ynew[i] = y[i] + _A41 * k1[i] + _A42 * k2[i] + _A43 * k3[i]
-        rhs(t + _C4 * h, _ptr(ynew), _ptr(p), _ptr(k4))
+            ynew[i] = y[i] + _A[3, 0] * k1[i] + _A[3, 1] * k2[i] + _A[3, 2] * k3[i]
+        rhs(t + _TIMES[3] * h, data_pointer(ynew), data_pointer(p), data_pointer(k4))
         for i in range(n):
-            k4[i] += ih * (_C41 * k1[i] + _C42 * k2[i] + _C43 * k3[i]) + hd4 * fx[i]
-        solve(_ptr(lu), _ptr(k4))
+            k4[i] += (ih * (_C[3, 0] * k1[i] + _C[3, 1] * k2[i] + _C[3, 2] * k3[i])
+                      + hd4 * fx[i])
+        solve(data_pointer(lu), data_pointer(k4))
         # stage 5
         for i in range(n):
-            ynew[i] = y[i] + _A51 * k1[i] + _A52 * k2[i] + _A53 * k3[i] + _A54 * k4[i]
-        rhs(t + _C5 * h, _ptr(ynew), _ptr(p), _ptr(k5))
+            ynew[i] = (y[i] + _A[4, 0] * k1[i] + _A[4, 1] * k2[i] + _A[4, 2] * k3[i]
+                       + _A[4, 3] * k4[i])
+        rhs(t + _TIMES[4] * h, data_pointer(ynew), data_pointer(p), data_pointer(k5))
         for i in range(n):
-            k5[i] += (ih * (_C51 * k1[i] + _C52 * k2[i] + _C53 * k3[i] + _C54 * k4[i])
+            k5[i] += (ih * (_C[4, 0] * k1[i] + _C[4, 1] * k2[i] + _C[4, 2] * k3[i]
+                            + _C[4, 3] * k4[i])
                       + hd5 * fx[i])
-        solve(_ptr(lu), _ptr(k5))
-        # stage 6 (at t + h; from here on d_i = 0)
+        solve(data_pointer(lu), data_pointer(k5))
+        # stages 6-8 are at t + h (c_i = 1) with d_i = 0, and stages 7 and 8 add the previous
+        # stage to the previous input (rows 7 and 8 of A; all checked in tests/test_rodas5p.py)
+        # stage 6
         for i in range(n):
-            ynew[i] = (y[i] + _A61 * k1[i] + _A62 * k2[i] + _A63 * k3[i] + _A64 * k4[i]
-                       + _A65 * k5[i])
-        rhs(t + h, _ptr(ynew), _ptr(p), _ptr(k6))
+            ynew[i] = (y[i] + _A[5, 0] * k1[i] + _A[5, 1] * k2[i] + _A[5, 2] * k3[i]
+                       + _A[5, 3] * k4[i] + _A[5, 4] * k5[i])
+        rhs(t + h, data_pointer(ynew), data_pointer(p), data_pointer(k6))
         for i in range(n):
-            k6[i] += ih * (_C61 * k1[i] + _C62 * k2[i] + _C63 * k3[i] + _C64 * k4[i]
-                           + _C65 * k5[i])
-        solve(_ptr(lu), _ptr(k6))
+            k6[i] += ih * (_C[5, 0] * k1[i] + _C[5, 1] * k2[i] + _C[5, 2] * k3[i]
+                           + _C[5, 3] * k4[i] + _C[5, 4] * k5[i])
+        solve(data_pointer(lu), data_pointer(k6))
         # stage 7: input = stage 6 input + k6
         for i in range(n):
             ynew[i] += k6[i]
-        rhs(t + h, _ptr(ynew), _ptr(p), _ptr(k7))
+        rhs(t + h, data_pointer(ynew), data_pointer(p), data_pointer(k7))
         for i in range(n):
-            k7[i] += ih * (_C71 * k1[i] + _C72 * k2[i] + _C73 * k3[i] + _C74 * k4[i]
-                           + _C75 * k5[i] + _C76 * k6[i])
-        solve(_ptr(lu), _ptr(k7))
+            k7[i] += ih * (_C[6, 0] * k1[i] + _C[6, 1] * k2[i] + _C[6, 2] * k3[i]
+                           + _C[6, 3] * k4[i] + _C[6, 4] * k5[i] + _C[6, 5] * k6[i])
+        solve(data_pointer(lu), data_pointer(k7))
         # stage 8: input = embedded order-4 solution = stage 7 input + k7
         for i in range(n):
             ynew[i] += k7[i]
-        rhs(t + h, _ptr(ynew), _ptr(p), _ptr(k8))
+        rhs(t + h, data_pointer(ynew), data_pointer(p), data_pointer(k8))
         for i in range(n):
-            k8[i] += ih * (_C81 * k1[i] + _C82 * k2[i] + _C83 * k3[i] + _C84 * k4[i]
-                           + _C85 * k5[i] + _C86 * k6[i] + _C87 * k7[i])
-        solve(_ptr(lu), _ptr(k8))
+            k8[i] += ih * (_C[7, 0] * k1[i] + _C[7, 1] * k2[i] + _C[7, 2] * k3[i]
+                           + _C[7, 3] * k4[i] + _C[7, 4] * k5[i] + _C[7, 5] * k6[i]
+                           + _C[7, 6] * k7[i])
+        solve(data_pointer(lu), data_pointer(k8))
         stats[_NFEV] += 7
 
         # new solution (order 5) and error estimate k8 (its difference to the order-4 one)
@@ -511,80 +346,28 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
         # the dense-output coefficients, only if this step has an output or a trigger check
         if n_ev > 0 or (k_out < n_t and t_out[k_out] < t_new):
             for i in range(n):
-                q1[i] = (_H11 * k1[i] + _H12 * k2[i] + _H13 * k3[i] + _H14 * k4[i]
-                         + _H15 * k5[i] + _H16 * k6[i] + _H17 * k7[i] + _H18 * k8[i])
-                q2[i] = (_H21 * k1[i] + _H22 * k2[i] + _H23 * k3[i] + _H24 * k4[i]
-                         + _H25 * k5[i] + _H26 * k6[i] + _H27 * k7[i] + _H28 * k8[i])
-                q3[i] = (_H31 * k1[i] + _H32 * k2[i] + _H33 * k3[i] + _H34 * k4[i]
-                         + _H35 * k5[i] + _H36 * k6[i] + _H37 * k7[i] + _H38 * k8[i])
+                q1[i] = (_H[0, 0] * k1[i] + _H[0, 1] * k2[i] + _H[0, 2] * k3[i]
+                         + _H[0, 3] * k4[i] + _H[0, 4] * k5[i] + _H[0, 5] * k6[i]
+                         + _H[0, 6] * k7[i] + _H[0, 7] * k8[i])
+                q2[i] = (_H[1, 0] * k1[i] + _H[1, 1] * k2[i] + _H[1, 2] * k3[i]
+                         + _H[1, 3] * k4[i] + _H[1, 4] * k5[i] + _H[1, 5] * k6[i]
+                         + _H[1, 6] * k7[i] + _H[1, 7] * k8[i])
+                q3[i] = (_H[2, 0] * k1[i] + _H[2, 1] * k2[i] + _H[2, 2] * k3[i]
+                         + _H[2, 3] * k4[i] + _H[2, 4] * k5[i] + _H[2, 5] * k6[i]
+                         + _H[2, 6] * k7[i] + _H[2, 7] * k8[i])
 
-        # ---- events: the first trigger change in (t, t_new]. Triggers are checked at every
-        # eighth of the step and just after each root of a switch that changes sign in the
-        # step (between consecutive roots the triggers are constant, so a trigger true only
-        # inside the step is not missed), in time order; the first change is then located
-        # by bisection on the dense output.
+        # ---- events: the first trigger change in (t, t_new], on the dense output
         if n_ev > 0:
-            n_c = 0
-            if n_sw > 0:
-                switches(t_new, _ptr(y), _ptr(p), _ptr(swb))
-                for k in range(n_sw):
-                    if _sgn(swa[k]) != _sgn(swb[k]):
-                        tc = _switch_root(switches, k, t, h, t, t_new, swa[k], swb[k], yold, y,
-                                          q1, q2, q3, p, yd, swm)
-                        j = n_c
-                        while j > 0 and cand[j - 1] > tc:
-                            cand[j] = cand[j - 1]
-                            j -= 1
-                        cand[j] = tc
-                        n_c += 1
-            tlo = t
-            thi = -1.0
-            found = False
-            js = 1
-            ic = 0
-            while js <= _EVENT_SAMPLES or ic < n_c:
-                if js < _EVENT_SAMPLES:
-                    ts = t + (js / _EVENT_SAMPLES) * h
-                else:
-                    ts = t_new
-                if ic < n_c and (js > _EVENT_SAMPLES or cand[ic] <= ts):
-                    tp = cand[ic]
-                    ic += 1
-                else:
-                    tp = ts
-                    js += 1
-                if tp <= tlo:
-                    continue
-                if tp >= t_new:
-                    tp = t_new
-                    trig(t_new, _ptr(y), _ptr(p), _ptr(tnow))
-                else:
-                    _dense((tp - t) / h, yold, y, q1, q2, q3, yd)
-                    trig(tp, _ptr(yd), _ptr(p), _ptr(tnow))
-                if _differs(tnow, tcur):
-                    thi = tp
-                    found = True
-                    break
-                tlo = tp
+            found, thi = first_change(trig, switches, n_sw, t, h, t_new, yold, y, q1, q2, q3,
+                                      p, yd, tcur, tnow, sw)
             if found:
-                tol = 1e-10 * max(1.0, abs(thi))
-                while thi - tlo > tol:
-                    tm = 0.5 * (tlo + thi)
-                    if tm <= tlo or tm >= thi:
-                        break
-                    _dense((tm - t) / h, yold, y, q1, q2, q3, yd)
-                    trig(tm, _ptr(yd), _ptr(p), _ptr(tnow))
-                    if _differs(tnow, tcur):
-                        thi = tm
-                    else:
-                        tlo = tm
                 while k_out < n_t and t_out[k_out] < thi:
-                    _dense((t_out[k_out] - t) / h, yold, y, q1, q2, q3, yd)
+                    dense((t_out[k_out] - t) / h, yold, y, q1, q2, q3, yd)
                     for i in range(n):
                         y_out[k_out, i] = yd[i]
                     k_out += 1
                 if thi < t_new:
-                    _dense((thi - t) / h, yold, y, q1, q2, q3, yd)
+                    dense((thi - t) / h, yold, y, q1, q2, q3, yd)
                     for i in range(n):
                         y[i] = yd[i]
                 stats[_NOUT] = k_out
@@ -601,7 +384,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
                 for i in range(n):
                     y_out[k_out, i] = y[i]
             else:
-                _dense((t_out[k_out] - t) / h, yold, y, q1, q2, q3, yd)
+                dense((t_out[k_out] - t) / h, yold, y, q1, q2, q3, yd)
                 for i in range(n):
                     y_out[k_out, i] = yd[i]
             k_out += 1
@@ -611,7 +394,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
             fres[1] = hnew
             return END
         t = t_new
-        rhs(t, _ptr(y), _ptr(p), _ptr(f0))
+        rhs(t, data_pointer(y), data_pointer(p), data_pointer(f0))
         stats[_NFEV] += 1
         bad = _first_nonfinite(f0)
         if bad >= 0:
@@ -626,11 +409,11 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
 
 
 _ONE_SIG = types.int64(
-    FN, FN, FN, FNT, FN, FND, FNS, types.boolean,
-    types.float64, _A1, _A1, _A1, types.float64, _U1,
-    types.float64, _A1, types.float64, types.float64, types.int64,
-    types.float64[:, ::1], types.float64[:, ::1], _A1, _A1, types.uint8[:, ::1],
-    types.float64[:, ::1], _I1, _A1)
+    MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, DECOMP_FN, SOLVE_FN, types.boolean,
+    types.float64, _F1, _F1, _F1, types.float64, _U1,
+    types.float64, _F1, types.float64, types.float64, types.int64,
+    types.float64[:, ::1], types.float64[:, ::1], _F1, _F1, types.uint8[:, ::1],
+    types.float64[:, ::1], _I1, _F1)
 
 
 @numba.njit(_ONE_SIG, **_JIT)
@@ -643,7 +426,7 @@ def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
     Parameters
     ----------
     rhs, jac, dfdt, trig, switches, decomp, solve : the model's compiled functions
-        (:class:`~simulator.codegen.numba_fns.NumbaFunctions`)
+        (:class:`~simulator.codegen.jit.NativeFunctions`)
     time_dep : whether ``dfdt`` is needed
     t0, y0 (n,), p (m,) : start
     t_out (n_t,) : sorted output times, all ``>= t0``; t_end : end of the segment
@@ -666,11 +449,11 @@ def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
 
 
 _MANY_SIG = types.void(
-    FN, FN, FN, FNT, FN, FND, FNS, types.boolean, types.int64, types.int64, types.int64,
-    types.int64,
-    types.float64, types.float64[:, ::1], types.float64[:, ::1], _A1, types.float64,
+    MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, DECOMP_FN, SOLVE_FN, types.boolean,
+    types.int64, types.int64, types.int64, types.int64,
+    types.float64, types.float64[:, ::1], types.float64[:, ::1], _F1, types.float64,
     types.uint8[:, ::1],
-    types.float64, _A1, types.float64, types.float64, types.int64,
+    types.float64, _F1, types.float64, types.float64, types.int64,
     types.float64[:, :, ::1], types.float64[:, ::1], types.int64[::1], types.int64[:, ::1],
     types.float64[:, ::1])
 
@@ -718,7 +501,7 @@ def _atol_vector(atol, n):
     return np.array(np.broadcast_to(np.asarray(atol, dtype=np.float64), (n,)), order="C")
 
 
-def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *,
+def integrate_many(fns: NativeFunctions, t0: float, Y0, P, t_out, t_end: float, *,
                    rtol: float = 1e-6, atol=1e-12, trig0=None, first_step: float = 0.0,
                    max_step: float = 0.0, max_steps: int = 500_000, chunk: int = 4,
                    y_out=None):
@@ -731,7 +514,7 @@ def integrate_many(fns: NumbaFunctions, t0: float, Y0, P, t_out, t_end: float, *
 
     Parameters
     ----------
-    fns : compiled functions of the system (:func:`simulator.codegen.numba_fns.compile_numba`)
+    fns : compiled functions of the system (:func:`simulator.codegen.jit.compile_native`)
     t0 : start time, shared
     Y0 : array, shape (N, n_states); P : array, shape (N, n_params)
     t_out : array, shape (n_t,), sorted, ``>= t0``; t_end : end time
@@ -845,15 +628,14 @@ class CompiledSegmenter(Segmenter):
     name = "rodas5p"
 
     def __init__(self, system, options: SolverOptions = SolverOptions(), *,
-                 fns: NumbaFunctions | None = None):
-        from simulator.errors import InvalidValueError
+                 fns: NativeFunctions | None = None):
         if options.method not in METHOD_NAMES:
             raise InvalidValueError(
                 f"SolverOptions.method {options.method!r} is not the compiled backend's; "
                 f"use 'rodas5p' (or 'auto')")
         self.system = system
         self.options = options
-        self.fns = fns if fns is not None else compile_numba(system)
+        self.fns = fns if fns is not None else compile_native(system)
         self._atol = _atol_vector(options.atol, self.fns.n_states)
         self._local = threading.local()   # work arrays per thread: the kernel runs without the GIL
 
@@ -879,7 +661,7 @@ class CompiledSegmenter(Segmenter):
         """The outputs through the model's native ``outputs`` function (see the base class)."""
         if not self.fns.n_outputs:
             return None
-        return self.fns.outputs_py(t, Y, P)
+        return evaluate_outputs(self.fns, t, Y, P)
 
     def integrate(self, t0, y0, p, t_out, t_end, trig0) -> Segment:
         """Integrate one segment; see :mod:`simulator.solvers.base` for the contract."""

@@ -1,7 +1,7 @@
-"""Compiled scalar functions of an OdeSystem, for the numba integrator.
+"""Model functions as LLVM IR text, generated from an OdeSystem's sympy expressions.
 
-From one :class:`~simulator.system.OdeSystem` this module generates small native
-functions with C signatures (pointers to float64 arrays)::
+From one :class:`~simulator.system.OdeSystem` this module prints small functions with the C
+signatures of :mod:`simulator.codegen.abi` (pointers to float64 arrays)::
 
     rhs(t, y, p, out)          out[i] = dy_i/dt
     jac(t, y, p, out)          out[k] = d rhs[rows[k]] / d y[cols[k]]   (nonzeros only)
@@ -14,9 +14,7 @@ functions with C signatures (pointers to float64 arrays)::
                                pivot is zero or not finite
     solve(a, x)                x = (c I - J)^-1 x, in place
 
-They reach the integrator (:mod:`simulator.solvers.compiled`) as first-class function values
-(numba's ``FunctionType``, through the wrapper-address protocol), so the integrator is
-compiled once for all models and only these functions are compiled per model.
+Nothing is compiled here (:mod:`simulator.codegen.jit` does that).
 
 Why LLVM IR and not numba-compiled Python: numba's front end costs ~10 ms per generated
 line (a 45-species Jacobian took 3.4 s, the whole model ~10 s), while LLVM compiles the
@@ -25,8 +23,7 @@ as LLVM IR (llvmlite ships with numba) — still only identifiers we create (``%
 ``%p``, ``%out``, ``%vN``) and numbers. Every symbol is renamed through
 :class:`~simulator.codegen.common.SymbolMap`, which refuses foreign symbols, and the printer
 refuses any node it does not know. Identical subexpressions are emitted once (hash
-consing). The IR text is cached on disk by a hash of the expressions, so a second load
-skips sympy entirely.
+consing).
 
 The sparse LU of ``W = c I - J`` (``c = 1/(gamma h)``) is planned here at generation time:
 Markowitz order restricted to diagonal pivots, with fill-in, then unrolled into straight-line
@@ -34,27 +31,23 @@ code.
 """
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import struct
-import tempfile
-import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
 import sympy
 
 from simulator.codegen.common import SymbolMap, trigger_switches
 from simulator.codegen.derivatives import derivative, jacobian_entries
 from simulator.errors import ModelError, UnsupportedFeatureError
+from simulator.model import is_boolean
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "8"
+CODEGEN_VERSION = "9"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
-_FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
+FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
 
 # ----------------------------------------------------------------------------------------
 # sympy -> LLVM IR
@@ -116,7 +109,7 @@ class _Emitter:
         self.lines.append(f"  store {ty} {value}, {ty}* {ptr}")
 
     def bin(self, op: str, a: str, b: str) -> str:
-        return self.emit(f"{op} {_FP_FLAGS}double {a}, {b}")
+        return self.emit(f"{op} {FP_FLAGS}double {a}, {b}")
 
     # -- numbers
     def num(self, e) -> str:
@@ -294,10 +287,6 @@ class _Emitter:
 _ATTRS = "nounwind"
 
 
-def _is_boolean(e) -> bool:
-    return isinstance(e, _Boolean) and not isinstance(e, sympy.Symbol)
-
-
 def _model_function(decls, names, name, exprs, *, bool_out=False) -> str:
     em = _Emitter(decls, names)
     for k, e in enumerate(exprs):
@@ -305,7 +294,7 @@ def _model_function(decls, names, name, exprs, *, bool_out=False) -> str:
             b = em.bool(e)
             v = em.emit(f"zext i1 {b} to i8")
             em.store("%out", k, v, "i8")
-        elif _is_boolean(e):             # a logical output reads as 1.0 / 0.0
+        elif is_boolean(e):             # a logical output reads as 1.0 / 0.0
             em.store("%out", k, em.emit(f"uitofp i1 {em.bool(e)} to double"))
         else:
             em.store("%out", k, em.num(e))
@@ -493,9 +482,9 @@ def _argument_names(smap: SymbolMap) -> dict:
     return names
 
 
-def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> NativeFunction:
-    """One native function ``f(t, y, p, out)`` with ``out[k] = exprs[k]`` (expressions in
-    the system's symbols), in its own small module: e.g. the readouts a sweep asks for.
+def expressions_ir(system: OdeSystem, exprs, what: str = "readout") -> str:
+    """A module with one function ``expressions(t, y, p, out)``, ``out[k] = exprs[k]``
+    (expressions in the system's symbols; ``what`` names them in errors).
 
     Raises
     ------
@@ -506,8 +495,7 @@ def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> Nati
     decls: set = set()
     body = _model_function(decls, _argument_names(smap), "expressions",
                            [smap.rename(e, what) for e in exprs])
-    engine = _engine("\n".join(sorted(decls)) + "\n\n" + body)
-    return NativeFunction(engine.get_function_address("expressions"), SIG_MODEL, engine)
+    return "\n".join(sorted(decls)) + "\n\n" + body
 
 
 def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
@@ -550,352 +538,9 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     plan = lu_plan(n, jrows, jcols)
     lu = _lu_functions(decls, plan, jrows, jcols)
     key = key or system_key(system)
-    ir = (f"; generated by simulator.codegen.numba_fns (version {CODEGEN_VERSION}); key {key}\n"
+    ir = (f"; generated by simulator.codegen.llvm (version {CODEGEN_VERSION}); key {key}\n"
           + "\n".join(sorted(decls)) + "\n\n" + "\n\n".join(funcs) + "\n\n" + lu)
     return GeneratedCode(key=key, ir=ir, n_states=n, n_params=m, n_events=len(trig),
                          jac_rows=tuple(jrows), jac_cols=tuple(jcols), time_dependent=time_dep,
                          lu_nnz=plan.nnz, lu_fill=plan.fill, n_outputs=n_out,
                          n_switches=len(switches))
-
-
-# ----------------------------------------------------------------------------------------
-# compiling and caching
-
-from numba import types as _nt  # noqa: E402
-from numba.core.types import WrapperAddressProtocol as _WAP  # noqa: E402
-
-_P = _nt.CPointer(_nt.float64)
-_PU8 = _nt.CPointer(_nt.uint8)
-SIG_MODEL = _nt.void(_nt.float64, _P, _P, _P)
-SIG_TRIG = _nt.void(_nt.float64, _P, _P, _PU8)
-SIG_DECOMP = _nt.int64(_nt.float64, _P, _P)
-SIG_SOLVE = _nt.void(_P, _P)
-_CT = {SIG_MODEL: ctypes.CFUNCTYPE(None, ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p,
-                                   ctypes.c_void_p),
-       SIG_TRIG: ctypes.CFUNCTYPE(None, ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p,
-                                  ctypes.c_void_p),
-       SIG_DECOMP: ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_double, ctypes.c_void_p,
-                                    ctypes.c_void_p),
-       SIG_SOLVE: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)}
-
-
-class NativeFunction(_WAP):
-    """A compiled function: passable to numba code as a first-class function value.
-
-    Holds a reference to its engine so the machine code stays alive.
-    """
-
-    def __init__(self, addr: int, sig, engine):
-        self._addr = addr
-        self._sig = sig
-        self._engine = engine
-        self.ctypes = _CT[sig](addr)
-
-    def __wrapper_address__(self):
-        return self._addr
-
-    def signature(self):
-        return self._sig
-
-
-@dataclass(frozen=True)
-class NumbaFunctions:
-    """The compiled functions of one system and their structure.
-
-    ``rhs``, ``jac``, ``dfdt``, ``triggers``, ``switches``, ``decomp``, ``solve`` are
-    :class:`NativeFunction`; the ``*_py`` methods call them from Python on arrays.
-    ``jac_rows``/``jac_cols`` give the pattern of ``jac``'s output.
-    """
-
-    key: str
-    n_states: int
-    n_params: int
-    n_events: int
-    jac_rows: np.ndarray
-    jac_cols: np.ndarray
-    time_dependent: bool
-    lu_nnz: int
-    lu_fill: int
-    rhs: NativeFunction
-    jac: NativeFunction
-    dfdt: NativeFunction
-    triggers: NativeFunction
-    decomp: NativeFunction
-    solve: NativeFunction
-    switches: NativeFunction | None = None
-    n_switches: int = 0
-    outputs: NativeFunction | None = None
-    n_outputs: int = 0
-    ir: str = field(repr=False, default="")
-
-    @property
-    def n_jac(self) -> int:
-        return len(self.jac_rows)
-
-    def _call(self, fn, t, y, p, out):
-        y = np.ascontiguousarray(y, dtype=np.float64)
-        p = np.ascontiguousarray(p, dtype=np.float64)
-        fn.ctypes(float(t), y.ctypes.data, p.ctypes.data, out.ctypes.data)
-        return out
-
-    def rhs_py(self, t, y, p) -> np.ndarray:
-        """``dy/dt`` as a new array (Python-side convenience; the integrator calls ``rhs``)."""
-        return self._call(self.rhs, t, y, p, np.empty(self.n_states))
-
-    def jac_py(self, t, y, p) -> np.ndarray:
-        """Dense Jacobian ``(n, n)`` assembled from the nonzeros."""
-        nz = self._call(self.jac, t, y, p, np.empty(self.n_jac))
-        J = np.zeros((self.n_states, self.n_states))
-        J[self.jac_rows, self.jac_cols] = nz
-        return J
-
-    def triggers_py(self, t, y, p) -> np.ndarray:
-        """Trigger values, bool ``(n_events,)``."""
-        return self._call(self.triggers, t, y, p, np.zeros(self.n_events, np.uint8)).astype(bool)
-
-    def switches_py(self, t, y, p) -> np.ndarray:
-        """``lhs - rhs`` of each relation inside the triggers, ``(n_switches,)``."""
-        return self._call(self.switches, t, y, p, np.empty(self.n_switches))
-
-    def outputs_py(self, t, Y, P) -> tuple[np.ndarray, np.ndarray]:
-        """Every output on rows ``(t[k], Y[k], P[k])``: values ``(n_t, n_outputs)`` and a
-        per-output flag of any non-finite value. Needs ``n_outputs`` (native outputs)."""
-        from simulator.codegen.outputs_kernel import fill_outputs
-        t = np.ascontiguousarray(t, dtype=np.float64)
-        Y = np.ascontiguousarray(Y, dtype=np.float64)
-        P = np.ascontiguousarray(P, dtype=np.float64)
-        out = np.empty((len(t), self.n_outputs))
-        bad = np.zeros(self.n_outputs, dtype=np.uint8)
-        fill_outputs(self.outputs, t, Y, P, out, bad)
-        return out, bad.astype(bool)
-
-
-def cache_dir() -> Path:
-    """Where generated IR lives: ``$CROSSTALK_CACHE_DIR``, else beside numba's cache."""
-    env = os.environ.get("CROSSTALK_CACHE_DIR")
-    if env:
-        return Path(env)
-    nb = os.environ.get("NUMBA_CACHE_DIR")
-    if nb:
-        return Path(nb) / "crosstalk_models"
-    return Path.home() / ".cache" / "crosstalk" / "models"
-
-
-_LOADED: dict[str, NumbaFunctions] = {}
-_LOCK = threading.Lock()
-_LLVM_READY = False
-
-
-def _target_machine():
-    """A new host target machine (an execution engine owns and frees the one it is given)."""
-    global _LLVM_READY
-    import llvmlite.binding as llvm
-    if not _LLVM_READY:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        _LLVM_READY = True
-    target = llvm.Target.from_default_triple()
-    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                        features=llvm.get_host_cpu_features().flatten(), opt=2)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def _write_atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
-def _from_object_cache(base: Path, okey: str, system: OdeSystem) -> NumbaFunctions | None:
-    """Machine code cached under ``okey`` (see :func:`object_key`), or None."""
-    import json
-    opath, mpath = base / f"ct_{okey}.o", base / f"ct_{okey}.json"
-    if not (opath.exists() and mpath.exists()):
-        return None
-    try:
-        meta = json.loads(mpath.read_text())
-        gen = GeneratedCode.from_meta(meta["key"], meta)
-        if (gen.n_states, gen.n_params, gen.n_events) != (system.n_states, system.n_params,
-                                                           len(system.events)):
-            return None
-        return load_object(opath.read_bytes(), gen)
-    except (OSError, ValueError, KeyError, RuntimeError):
-        return None                      # damaged: recompile from IR
-
-
-def _header(gen: GeneratedCode) -> str:
-    import json
-    return "; meta " + json.dumps(gen.meta()) + "\n"
-
-
-def _from_cache(key: str, path: Path) -> GeneratedCode | None:
-    import json
-    try:
-        text = path.read_text()
-        first, ir = text.split("\n", 1)
-        return GeneratedCode.from_meta(key, json.loads(first[len("; meta "):]), ir)
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def compile_ir(gen: GeneratedCode, *, objects: list | None = None) -> NumbaFunctions:
-    """Compile generated IR to machine code with LLVM (via llvmlite) and wrap the functions.
-
-    With ``objects`` (a list), the machine code LLVM produced is appended to it as bytes
-    (an object file, loadable by :func:`load_object`)."""
-    return _wrap(_engine(gen.ir, objects), gen, gen.ir)
-
-
-def _engine(ir: str, objects: list | None = None):
-    """Optimise and compile IR text; the engine owns the machine code."""
-    import llvmlite.binding as llvm
-    tm = _target_machine()
-    mod = llvm.parse_assembly(ir)
-    mod.verify()
-    pto = llvm.create_pipeline_tuning_options(speed_level=2)
-    pb = llvm.create_pass_builder(tm, pto)
-    pb.getModulePassManager().run(mod, pb)
-    engine = llvm.create_mcjit_compiler(mod, tm)
-    if objects is not None:
-        engine.set_object_cache(lambda _mod, data: objects.append(bytes(data)), lambda _mod: None)
-    engine.finalize_object()
-    return engine
-
-
-def _wrap(engine, gen: GeneratedCode, ir: str) -> NumbaFunctions:
-    def fn(name, sig):
-        addr = engine.get_function_address(name)
-        if not addr:
-            raise RuntimeError(f"compiled model code has no function '{name}'")
-        return NativeFunction(addr, sig, engine)
-
-    return NumbaFunctions(
-        key=gen.key, n_states=gen.n_states, n_params=gen.n_params, n_events=gen.n_events,
-        jac_rows=np.array(gen.jac_rows, dtype=np.int64),
-        jac_cols=np.array(gen.jac_cols, dtype=np.int64), time_dependent=gen.time_dependent,
-        lu_nnz=gen.lu_nnz, lu_fill=gen.lu_fill,
-        rhs=fn("rhs", SIG_MODEL), jac=fn("jac", SIG_MODEL), dfdt=fn("dfdt", SIG_MODEL),
-        triggers=fn("triggers", SIG_TRIG), decomp=fn("decomp", SIG_DECOMP),
-        solve=fn("solve", SIG_SOLVE), switches=fn("switches", SIG_MODEL),
-        n_switches=gen.n_switches,
-        outputs=fn("outputs", SIG_MODEL) if gen.n_outputs else None, n_outputs=gen.n_outputs,
-        ir=ir)
-
-
-def load_object(data: bytes, gen: GeneratedCode) -> NumbaFunctions:
-    """Wrap machine code cached by :func:`compile_ir` (no LLVM optimisation or codegen)."""
-    import llvmlite.binding as llvm
-    tm = _target_machine()
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
-    engine.add_object_file(llvm.ObjectFileRef.from_data(data))
-    engine.finalize_object()
-    return _wrap(engine, gen, "")
-
-
-# sources that turn a Model into an OdeSystem and the system into code: part of the key of
-# cached machine code, so that a change to any of them never reuses stale code
-_SOURCES = ("system.py", "semantics.py", "constraints.py", "mathml.py", "codegen/common.py",
-            "codegen/derivatives.py", "codegen/numba_fns.py")
-
-
-def object_key(system: OdeSystem) -> str | None:
-    """Key of cached machine code by the model's SBML hash, or None for hand-built systems.
-
-    Cheap (no sympy): the model hash, the sizes, the versions of sympy and llvmlite, the
-    host CPU and its features, and the text of the modules that generate the code.
-    """
-    h = system.model_hash
-    if not (isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)):
-        return None
-    import llvmlite
-    import llvmlite.binding as llvm
-    _target_machine_ready()
-    d = hashlib.sha256()
-    d.update(f"crosstalk-obj {CODEGEN_VERSION} {_FP_FLAGS} {sympy.__version__} "
-             f"{llvmlite.__version__} {llvm.get_host_cpu_name()} "
-             f"{llvm.get_host_cpu_features().flatten()} {h} {system.n_states} "
-             f"{system.n_params} {len(system.events)}\n".encode())
-    root = Path(__file__).resolve().parents[1]
-    for rel in _SOURCES:
-        try:
-            d.update((root / rel).read_bytes())
-        except OSError:
-            return None
-    return d.hexdigest()[:24]
-
-
-def _target_machine_ready():
-    global _LLVM_READY
-    import llvmlite.binding as llvm
-    if not _LLVM_READY:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        _LLVM_READY = True
-
-
-def compile_numba(system: OdeSystem, *, directory: str | os.PathLike | None = None
-                  ) -> NumbaFunctions:
-    """Generate (or read from the disk cache) and compile the functions of ``system``.
-
-    Memoised by :func:`system_key` within the process.
-
-    Raises
-    ------
-    UnsupportedFeatureError, ModelError
-        See :func:`generate`.
-    """
-    base = Path(directory) if directory is not None else cache_dir()
-    okey = object_key(system)
-    if okey is not None:
-        with _LOCK:
-            if okey in _LOADED:
-                return _LOADED[okey]
-            fns = _from_object_cache(base, okey, system)
-            if fns is not None:
-                _LOADED[okey] = fns
-                return fns
-    # the object key already covers everything the IR depends on; hashing the expressions
-    # (system_key, ~0.5 s of srepr on the bundled model) is only needed for hand-built systems
-    key = okey or system_key(system)
-    with _LOCK:
-        if key in _LOADED:
-            return _LOADED[key]
-        path = base / f"ct_{key}.ll"
-        gen = _from_cache(key, path) if path.exists() else None
-        fns = None
-        objects: list = []
-        if gen is not None:
-            try:
-                fns = compile_ir(gen, objects=objects)
-            except RuntimeError:         # a damaged cache file: regenerate
-                fns = None
-        if fns is None:
-            objects.clear()
-            gen = generate(system, key)
-            fns = compile_ir(gen, objects=objects)
-            try:
-                _write_atomic(path, _header(gen) + gen.ir)
-            except OSError:
-                pass                     # a read-only cache only costs time
-        if okey is not None and len(objects) == 1:
-            try:
-                _write_atomic_bytes(base / f"ct_{okey}.o", objects[0])
-                _write_atomic(base / f"ct_{okey}.json", _header(gen)[len("; meta "):]
-                              .replace('{', '{"key": "%s", ' % key, 1))
-            except OSError:
-                pass
-            _LOADED[okey] = fns
-        if (fns.n_states, fns.n_params, fns.n_events) != (system.n_states, system.n_params,
-                                                           len(system.events)):
-            raise RuntimeError(f"cached code {path} does not match the system; delete it")
-        _LOADED[key] = fns
-        return fns

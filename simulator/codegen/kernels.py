@@ -1,8 +1,8 @@
 """Compiled loops that evaluate a model's native functions (its ``outputs``, or the
 readouts of a sweep) on every output row: one run, or many members in parallel.
 
-Kept apart from :mod:`simulator.codegen.numba_fns` (which only generates and loads model
-code) so that numba compiles this generic loop once, cached on disk, for all models.
+They take the model's function as a value (:mod:`simulator.codegen.abi`), so numba compiles
+each loop once, cached on disk, for all models.
 """
 from __future__ import annotations
 
@@ -12,17 +12,16 @@ import numba
 import numpy as np
 from numba import types
 
-from simulator.codegen.numba_fns import SIG_MODEL
-from simulator.solvers.compiled import _ptr
+from simulator.codegen.abi import MODEL_FN, data_pointer
 
-_SIG = types.void(types.FunctionType(SIG_MODEL), types.float64[::1], types.float64[:, ::1],
+_SIG = types.void(MODEL_FN, types.float64[::1], types.float64[:, ::1],
                   types.float64[:, ::1], types.float64[:, ::1], types.uint8[::1])
 
 
 @numba.njit(_SIG, cache=True, nogil=True)
 def _fill(fn, t, Y, P, out, bad):
     for k in range(t.shape[0]):
-        fn(t[k], _ptr(Y[k]), _ptr(P[k]), _ptr(out[k]))
+        fn(t[k], data_pointer(Y[k]), data_pointer(P[k]), data_pointer(out[k]))
         for j in range(out.shape[1]):
             if not math.isfinite(out[k, j]):
                 bad[j] = 1
@@ -42,7 +41,23 @@ def fill_outputs(fn, t, Y, P, out, bad) -> None:
     _ENTRY(fn, t, Y, P, out, bad)
 
 
-_MANY_SIG = types.void(types.FunctionType(SIG_MODEL), types.float64[::1],
+def evaluate_outputs(fns, t, Y, P) -> tuple[np.ndarray, np.ndarray]:
+    """Every output of a model on rows ``(t[k], Y[k], P[k])``: values ``(n_t, n_outputs)``
+    and a per-output flag of any non-finite value.
+
+    ``fns`` are the model's compiled functions
+    (:class:`~simulator.codegen.jit.NativeFunctions`) with native outputs (``n_outputs > 0``).
+    """
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    P = np.ascontiguousarray(P, dtype=np.float64)
+    out = np.empty((len(t), fns.n_outputs))
+    bad = np.zeros(fns.n_outputs, dtype=np.uint8)
+    fill_outputs(fns.outputs, t, Y, P, out, bad)
+    return out, bad.astype(bool)
+
+
+_MANY_SIG = types.void(MODEL_FN, types.float64[::1],
                        types.float64[:, :, ::1], types.float64[:, ::1], types.int64[::1],
                        types.float64[:, :, ::1], types.uint8[::1])
 
@@ -54,7 +69,7 @@ def _fill_many(fn, t, Y, P, rows, out, bad):
         if g < 0:
             continue
         for k in range(t.shape[0]):
-            fn(t[k], _ptr(Y[g, k]), _ptr(P[i]), _ptr(out[i, k]))
+            fn(t[k], data_pointer(Y[g, k]), data_pointer(P[i]), data_pointer(out[i, k]))
             for j in range(out.shape[2]):
                 if not math.isfinite(out[i, k, j]):
                     bad[i] = 1

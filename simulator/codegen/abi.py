@@ -1,0 +1,77 @@
+"""The calling interface between a model's native functions and the compiled loops.
+
+Every native function a model compiles (:mod:`simulator.codegen.jit`) has one of four C
+signatures, taking pointers to float64 (or uint8) arrays::
+
+    SIG_MODEL   void f(double t, double *y, double *p, double *out)   rhs, jac, dfdt,
+                                                                      switches, outputs
+    SIG_TRIG    void f(double t, double *y, double *p, uint8 *out)    triggers
+    SIG_DECOMP  int64 f(double c, double *jnz, double *a)             decomp
+    SIG_SOLVE   void f(double *a, double *x)                          solve
+
+The numba loops (the integrator, the output kernels) take them as first-class function
+values of the types ``*_FN`` below, through numba's wrapper-address protocol
+(:class:`NativeFunction`), and hand them array pointers with :func:`data_pointer`. So those
+loops are compiled once for every model. Nothing here knows about any model.
+"""
+from __future__ import annotations
+
+import ctypes
+
+from numba import types
+from numba.core.types import WrapperAddressProtocol
+from numba.extending import intrinsic
+
+_P = types.CPointer(types.float64)
+_PU8 = types.CPointer(types.uint8)
+SIG_MODEL = types.void(types.float64, _P, _P, _P)
+SIG_TRIG = types.void(types.float64, _P, _P, _PU8)
+SIG_DECOMP = types.int64(types.float64, _P, _P)
+SIG_SOLVE = types.void(_P, _P)
+
+# numba types of the function-valued arguments of the compiled loops
+MODEL_FN = types.FunctionType(SIG_MODEL)
+TRIG_FN = types.FunctionType(SIG_TRIG)
+DECOMP_FN = types.FunctionType(SIG_DECOMP)
+SOLVE_FN = types.FunctionType(SIG_SOLVE)
+
+# ctypes prototypes, to call the same functions from Python
+CTYPES_PROTOTYPES = {
+    SIG_MODEL: ctypes.CFUNCTYPE(None, ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p,
+                                ctypes.c_void_p),
+    SIG_TRIG: ctypes.CFUNCTYPE(None, ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p,
+                               ctypes.c_void_p),
+    SIG_DECOMP: ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_double, ctypes.c_void_p,
+                                 ctypes.c_void_p),
+    SIG_SOLVE: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)}
+
+
+class NativeFunction(WrapperAddressProtocol):
+    """A native function at ``addr`` with signature ``sig``: passable to numba code as a
+    first-class function value, and callable from Python through ``.ctypes``.
+
+    ``owner`` (e.g. the LLVM engine holding the machine code) is kept alive with it.
+    """
+
+    def __init__(self, addr: int, sig, owner):
+        self._addr = addr
+        self._sig = sig
+        self._owner = owner
+        self.ctypes = CTYPES_PROTOTYPES[sig](addr)
+
+    def __wrapper_address__(self):
+        return self._addr
+
+    def signature(self):
+        return self._sig
+
+
+@intrinsic
+def data_pointer(typingctx, arr):
+    """The data pointer of a contiguous array (inside numba code), to pass to a native
+    function."""
+    sig = types.CPointer(arr.dtype)(arr)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(arr)(context, builder, args[0]).data
+    return sig, codegen

@@ -1,0 +1,413 @@
+"""Compiling a model's LLVM IR to native functions, and the two disk caches.
+
+:func:`compile_native` is the entry point: from an :class:`~simulator.system.OdeSystem` it
+returns :class:`NativeFunctions`, the model's compiled functions
+(:mod:`simulator.codegen.llvm` prints their IR; :mod:`simulator.codegen.abi` is how they are
+called). LLVM (through llvmlite, numba's own binding) optimises and compiles the IR for the
+host CPU in an MCJIT engine, which owns the machine code.
+
+Two disk caches spare a second load the work, in :func:`cache_dir`:
+
+- ``ct_<key>.ll``: the IR text (skips sympy, which is most of the time of a cold load);
+- ``ct_<key>.o`` and ``ct_<key>.json``: the machine code and its structure (skips LLVM too).
+
+Models read from SBML are keyed by :func:`object_key` (the model's SBML hash, the host, the
+versions, and the bytes of every module that turns a model into code); hand-built systems
+by :func:`simulator.codegen.llvm.system_key` (a hash of the expressions), IR only.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+import numpy as np
+import sympy
+
+from simulator.codegen.abi import SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG, NativeFunction
+from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, expressions_ir,
+                                    generate, system_key)
+from simulator.system import OdeSystem
+
+
+@dataclass(frozen=True)
+class NativeFunctions:
+    """The compiled functions of one system and their structure.
+
+    ``rhs``, ``jac``, ``dfdt``, ``triggers``, ``switches``, ``decomp``, ``solve``,
+    ``outputs`` are :class:`~simulator.codegen.abi.NativeFunction`; the ``*_py`` methods call
+    them from Python on arrays (the outputs on many rows:
+    :func:`simulator.codegen.kernels.evaluate_outputs`). ``jac_rows``/``jac_cols`` give the
+    pattern of ``jac``'s output.
+    """
+
+    key: str
+    n_states: int
+    n_params: int
+    n_events: int
+    jac_rows: np.ndarray
+    jac_cols: np.ndarray
+    time_dependent: bool
+    lu_nnz: int
+    lu_fill: int
+    rhs: NativeFunction
+    jac: NativeFunction
+    dfdt: NativeFunction
+    triggers: NativeFunction
+    decomp: NativeFunction
+    solve: NativeFunction
+    switches: NativeFunction | None = None
+    n_switches: int = 0
+    outputs: NativeFunction | None = None
+    n_outputs: int = 0
+    ir: str = field(repr=False, default="")
+
+    @property
+    def n_jac(self) -> int:
+        return len(self.jac_rows)
+
+    def _call(self, fn, t, y, p, out):
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        p = np.ascontiguousarray(p, dtype=np.float64)
+        fn.ctypes(float(t), y.ctypes.data, p.ctypes.data, out.ctypes.data)
+        return out
+
+    def rhs_py(self, t, y, p) -> np.ndarray:
+        """``dy/dt`` as a new array (Python-side convenience; the integrator calls ``rhs``)."""
+        return self._call(self.rhs, t, y, p, np.empty(self.n_states))
+
+    def jac_py(self, t, y, p) -> np.ndarray:
+        """Dense Jacobian ``(n, n)`` assembled from the nonzeros."""
+        nz = self._call(self.jac, t, y, p, np.empty(self.n_jac))
+        J = np.zeros((self.n_states, self.n_states))
+        J[self.jac_rows, self.jac_cols] = nz
+        return J
+
+    def triggers_py(self, t, y, p) -> np.ndarray:
+        """Trigger values, bool ``(n_events,)``."""
+        return self._call(self.triggers, t, y, p, np.zeros(self.n_events, np.uint8)).astype(bool)
+
+    def switches_py(self, t, y, p) -> np.ndarray:
+        """``lhs - rhs`` of each relation inside the triggers, ``(n_switches,)``."""
+        return self._call(self.switches, t, y, p, np.empty(self.n_switches))
+
+
+# ----------------------------------------------------------------------------------------
+# LLVM
+
+_LLVM_READY = False
+
+
+def _init_llvm() -> None:
+    global _LLVM_READY
+    if not _LLVM_READY:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        _LLVM_READY = True
+
+
+def _target_machine():
+    """A new host target machine (an execution engine owns and frees the one it is given)."""
+    _init_llvm()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                        features=llvm.get_host_cpu_features().flatten(), opt=2)
+
+
+def _engine(ir: str, objects: list | None = None):
+    """Optimise and compile IR text; the engine owns the machine code."""
+    tm = _target_machine()
+    mod = llvm.parse_assembly(ir)
+    mod.verify()
+    pto = llvm.create_pipeline_tuning_options(speed_level=2)
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    engine = llvm.create_mcjit_compiler(mod, tm)
+    if objects is not None:
+        engine.set_object_cache(lambda _mod, data: objects.append(bytes(data)), lambda _mod: None)
+    engine.finalize_object()
+    return engine
+
+
+def _wrap(engine, gen: GeneratedCode, ir: str) -> NativeFunctions:
+    def fn(name, sig):
+        addr = engine.get_function_address(name)
+        if not addr:
+            raise RuntimeError(f"compiled model code has no function '{name}'")
+        return NativeFunction(addr, sig, engine)
+
+    return NativeFunctions(
+        key=gen.key, n_states=gen.n_states, n_params=gen.n_params, n_events=gen.n_events,
+        jac_rows=np.array(gen.jac_rows, dtype=np.int64),
+        jac_cols=np.array(gen.jac_cols, dtype=np.int64), time_dependent=gen.time_dependent,
+        lu_nnz=gen.lu_nnz, lu_fill=gen.lu_fill,
+        rhs=fn("rhs", SIG_MODEL), jac=fn("jac", SIG_MODEL), dfdt=fn("dfdt", SIG_MODEL),
+        triggers=fn("triggers", SIG_TRIG), decomp=fn("decomp", SIG_DECOMP),
+        solve=fn("solve", SIG_SOLVE), switches=fn("switches", SIG_MODEL),
+        n_switches=gen.n_switches,
+        outputs=fn("outputs", SIG_MODEL) if gen.n_outputs else None, n_outputs=gen.n_outputs,
+        ir=ir)
+
+
+def compile_ir(gen: GeneratedCode, *, objects: list | None = None) -> NativeFunctions:
+    """Compile generated IR to machine code with LLVM (via llvmlite) and wrap the functions.
+
+    With ``objects`` (a list), the machine code LLVM produced is appended to it as bytes
+    (an object file, loadable by :func:`load_object`)."""
+    return _wrap(_engine(gen.ir, objects), gen, gen.ir)
+
+
+def load_object(data: bytes, gen: GeneratedCode) -> NativeFunctions:
+    """Wrap machine code cached by :func:`compile_ir` (no LLVM optimisation or codegen)."""
+    tm = _target_machine()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+    engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+    engine.finalize_object()
+    return _wrap(engine, gen, "")
+
+
+def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> NativeFunction:
+    """One native function ``f(t, y, p, out)`` with ``out[k] = exprs[k]`` (expressions in
+    the system's symbols), in its own small module: e.g. the readouts a sweep asks for.
+
+    Raises
+    ------
+    UnsupportedFeatureError, ModelError
+        As :func:`simulator.codegen.llvm.generate`.
+    """
+    engine = _engine(expressions_ir(system, exprs, what))
+    return NativeFunction(engine.get_function_address("expressions"), SIG_MODEL, engine)
+
+
+# ----------------------------------------------------------------------------------------
+# disk caches
+
+
+def cache_dir() -> Path:
+    """Where generated IR lives: ``$CROSSTALK_CACHE_DIR``, else beside numba's cache."""
+    env = os.environ.get("CROSSTALK_CACHE_DIR")
+    if env:
+        return Path(env)
+    nb = os.environ.get("NUMBA_CACHE_DIR")
+    if nb:
+        return Path(nb) / "crosstalk_models"
+    return Path.home() / ".cache" / "crosstalk" / "models"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _header(gen: GeneratedCode) -> str:
+    return "; meta " + json.dumps(gen.meta()) + "\n"
+
+
+def _from_cache(key: str, path: Path) -> GeneratedCode | None:
+    try:
+        text = path.read_text()
+        first, ir = text.split("\n", 1)
+        return GeneratedCode.from_meta(key, json.loads(first[len("; meta "):]), ir)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _from_object_cache(base: Path, okey: str, system: OdeSystem) -> NativeFunctions | None:
+    """Machine code cached under ``okey`` (see :func:`object_key`), or None."""
+    opath, mpath = base / f"ct_{okey}.o", base / f"ct_{okey}.json"
+    if not (opath.exists() and mpath.exists()):
+        return None
+    try:
+        meta = json.loads(mpath.read_text())
+        gen = GeneratedCode.from_meta(meta["key"], meta)
+        if (gen.n_states, gen.n_params, gen.n_events) != (system.n_states, system.n_params,
+                                                           len(system.events)):
+            return None
+        return load_object(opath.read_bytes(), gen)
+    except (OSError, ValueError, KeyError, RuntimeError):
+        return None                      # damaged: recompile from IR
+
+
+# The modules that turn SBML into a Model, the Model into an OdeSystem and the system into
+# machine code; with what they import, their bytes are part of the key of cached machine
+# code, so that a change to any of them never reuses stale code.
+KEY_ROOTS = ("simulator.io", "simulator.semantics", "simulator.codegen.llvm",
+             "simulator.codegen.jit")
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def _read_source(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of module ``name`` (``simulator.x.y``), or None if there is none."""
+    parts = name.split(".")[1:]
+    package = _PACKAGE_DIR.joinpath(*parts) / "__init__.py"
+    if package.is_file():
+        return package
+    module = _PACKAGE_DIR.joinpath(*parts[:-1], parts[-1] + ".py") if parts else None
+    return module if module is not None and module.is_file() else None
+
+
+def _top_imports(name: str, path: Path) -> set[str]:
+    """The ``simulator`` modules that module ``name`` imports when it is imported: import
+    statements outside function bodies. ``from m import x`` counts ``m``, and ``m.x`` where
+    that is a module."""
+    tree = ast.parse(_read_source(path), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if _ours(a.name))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module
+            if node.level:                       # relative: from the importer's package
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                base = f"{base}.{node.module}" if node.module else base
+            if _ours(base):
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names
+                             if _module_file(f"{base}.{a.name}") is not None)
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _ours(module: str) -> bool:
+    return module == "simulator" or module.startswith("simulator.")
+
+
+@functools.cache
+def key_sources(roots: tuple[str, ...] = KEY_ROOTS) -> tuple[Path, ...]:
+    """The source files in the key of cached machine code: the modules ``roots`` and every
+    ``simulator`` module they import, transitively (computed once per process).
+
+    Raises
+    ------
+    RuntimeError
+        A module on the way has no source file (the cache would not see it change).
+    """
+    seen: dict[str, Path] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            raise RuntimeError(f"no source file for module '{name}' under {_PACKAGE_DIR}: "
+                               f"the machine-code cache key cannot cover it")
+        seen[name] = path
+        todo.extend(_top_imports(name, path) - seen.keys())
+    return tuple(sorted(seen.values()))
+
+
+@functools.cache
+def sources_digest() -> str:
+    """Hash of the bytes of :func:`key_sources` (computed once per process)."""
+    d = hashlib.sha256()
+    for path in key_sources():
+        data = _read_source(path)
+        d.update(f"{path.relative_to(_PACKAGE_DIR).as_posix()} {len(data)}\n".encode() + data)
+    return d.hexdigest()
+
+
+def object_key(system: OdeSystem) -> str | None:
+    """Key of cached machine code by the model's SBML hash, or None for hand-built systems.
+
+    Cheap (no sympy): the model hash, the sizes, the versions of sympy and llvmlite, the
+    host CPU and its features, and :func:`sources_digest`.
+    """
+    h = system.model_hash
+    if not (isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)):
+        return None
+    _init_llvm()
+    d = hashlib.sha256()
+    d.update(f"crosstalk-obj {CODEGEN_VERSION} {FP_FLAGS} {sympy.__version__} "
+             f"{llvmlite.__version__} {llvm.get_host_cpu_name()} "
+             f"{llvm.get_host_cpu_features().flatten()} {h} {system.n_states} "
+             f"{system.n_params} {len(system.events)}\n".encode())
+    d.update(sources_digest().encode())
+    return d.hexdigest()[:24]
+
+
+_LOADED: dict[str, NativeFunctions] = {}
+_LOCK = threading.Lock()
+
+
+def compile_native(system: OdeSystem, *, directory: str | os.PathLike | None = None
+                   ) -> NativeFunctions:
+    """Generate (or read from the disk caches) and compile the functions of ``system``.
+
+    Memoised within the process by :func:`object_key` (or
+    :func:`~simulator.codegen.llvm.system_key`).
+
+    Raises
+    ------
+    UnsupportedFeatureError, ModelError
+        See :func:`simulator.codegen.llvm.generate`.
+    """
+    base = Path(directory) if directory is not None else cache_dir()
+    okey = object_key(system)
+    if okey is not None:
+        with _LOCK:
+            if okey in _LOADED:
+                return _LOADED[okey]
+            fns = _from_object_cache(base, okey, system)
+            if fns is not None:
+                _LOADED[okey] = fns
+                return fns
+    # the object key already covers everything the IR depends on; hashing the expressions
+    # (system_key, ~0.5 s of srepr on the bundled model) is only needed for hand-built systems
+    key = okey or system_key(system)
+    with _LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        path = base / f"ct_{key}.ll"
+        gen = _from_cache(key, path) if path.exists() else None
+        fns = None
+        objects: list = []
+        if gen is not None:
+            try:
+                fns = compile_ir(gen, objects=objects)
+            except RuntimeError:         # a damaged cache file: regenerate
+                fns = None
+        if fns is None:
+            objects.clear()
+            gen = generate(system, key)
+            fns = compile_ir(gen, objects=objects)
+            try:
+                _write_atomic(path, (_header(gen) + gen.ir).encode())
+            except OSError:
+                pass                     # a read-only cache only costs time
+        if okey is not None and len(objects) == 1:
+            try:
+                _write_atomic(base / f"ct_{okey}.o", objects[0])
+                _write_atomic(base / f"ct_{okey}.json", _header(gen)[len("; meta "):]
+                              .replace('{', '{"key": "%s", ' % key, 1).encode())
+            except OSError:
+                pass
+            _LOADED[okey] = fns
+        if (fns.n_states, fns.n_params, fns.n_events) != (system.n_states, system.n_params,
+                                                           len(system.events)):
+            raise RuntimeError(f"cached code {path} does not match the system; delete it")
+        _LOADED[key] = fns
+        return fns

@@ -1,0 +1,180 @@
+"""Locating the first trigger change inside an accepted step, on the dense output.
+
+After each accepted step ``(t, t + h)`` the compiled stepper (:mod:`simulator.solvers.compiled`)
+asks :func:`first_change` whether any event trigger changed in it, and when. The triggers are
+checked at every eighth of the step and just past each root of a *switch* (``lhs - rhs`` of a
+relation inside a trigger) whose sign differs between the step's ends, located by the
+Illinois method; the points are taken in time order, so a trigger true only between two
+roots inside one step (SBML case 01511) is found, and the first change is refined by
+bisection. All points are evaluated on the continuous extension
+(:func:`simulator.solvers.rodas5p.dense`).
+
+numba's disk cache of the stepper is keyed by its own file only: after editing this module,
+clear the cache (``NUMBA_CACHE_DIR``).
+"""
+from __future__ import annotations
+
+import numba
+
+from simulator.codegen.abi import data_pointer
+from simulator.solvers.rodas5p import dense
+
+N_SW = 4               # rows of the switch work array: values at step start, end, probe; roots
+_EVENT_SAMPLES = 8     # trigger checks per accepted step (every eighth of it)
+_ROOT_ITERS = 100      # budget of a switch root search (Illinois, ~10 evaluations in practice)
+
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+
+
+@numba.njit(**_JIT, inline="always")
+def differs(a, b):
+    """Whether two trigger vectors differ anywhere."""
+    for e in range(a.shape[0]):
+        if a[e] != b[e]:
+            return True
+    return False
+
+
+@numba.njit(**_JIT, inline="always")
+def sgn(x):
+    """The sign of ``x``: 1, -1 or 0."""
+    return 1 if x > 0.0 else (-1 if x < 0.0 else 0)
+
+
+@numba.njit(**_JIT)
+def switch_root(switches, k, t, h, ta, tb, fa, fb, yold, y, q1, q2, q3, p, yd, swm):
+    """The first time in ``(ta, tb]`` (to ~1e-13 relative) at which switch ``k`` has the sign
+    it has at ``tb`` (value ``fb``; ``fa`` at ``ta`` has another sign), on the dense output of
+    the step ``(t, t + h)``: just past its root, where the relation has really flipped (a
+    switch exactly 0 at the end counts as flipped once it leaves ``fa``'s sign).
+
+    Illinois (regula falsi that halves a retained end's value), with a bisection step
+    whenever the bracket shrinks too slowly; landing exactly on the root, it steps just past
+    it once."""
+    sa = sgn(fa)
+    sb = sgn(fb)
+    tol = 1e-13 * max(1.0, abs(tb))
+    side = 0
+    slow = 0
+    nudge = True
+    for _ in range(_ROOT_ITERS):
+        width = tb - ta
+        if width <= tol:
+            break
+        mid = 0.5 * (ta + tb)
+        if fa == 0.0 and nudge:          # at the root: try just past it
+            tm = ta + 0.5 * tol
+            nudge = False
+        elif slow >= 2 or not (fa * fb < 0.0):
+            tm = mid
+            slow = 0
+        else:
+            tm = tb - fb * (width / (fb - fa))
+            if not (ta < tm < tb):
+                tm = mid
+        if tm <= ta or tm >= tb:
+            tm = mid
+            if tm <= ta or tm >= tb:
+                break
+        dense((tm - t) / h, yold, y, q1, q2, q3, yd)
+        switches(tm, data_pointer(yd), data_pointer(p), data_pointer(swm))
+        fm = swm[k]
+        sm = sgn(fm)
+        if (sm == sb) if sb != 0 else (sm != sa):
+            tb = tm
+            fb = fm
+            if side == 1:
+                fa *= 0.5
+            side = 1
+        else:
+            ta = tm
+            fa = fm
+            if side == -1:
+                fb *= 0.5
+            side = -1
+        if tb - ta > 0.5 * width:
+            slow += 1
+        else:
+            slow = 0
+    return tb
+
+
+@numba.njit(**_JIT, inline="always")
+def first_change(trig, switches, n_sw, t, h, t_new, yold, y, q1, q2, q3, p, yd, tcur, tnow,
+                 sw):
+    """The first change of the triggers in the accepted step ``(t, t_new]``.
+
+    Parameters
+    ----------
+    trig, switches : the model's native ``triggers`` and ``switches``
+    n_sw : number of switches (0: sample the triggers only)
+    t, h, t_new : the step (``t_new`` is ``t + h``, or the end of the segment)
+    yold, y, q1, q2, q3 : the states at ``t`` and ``t_new`` and the dense-output coefficients
+    p : parameters; yd : work array (n,)
+    tcur (n_ev,) uint8 : the triggers before the step; tnow (n_ev,) uint8 : work array
+    sw (N_SW, n_sw) : switches at ``t`` (row 0, given); on return row 1 holds them at
+        ``t_new``; rows 2 and 3 are work arrays
+
+    Returns
+    -------
+    found : bool
+    thi : float
+        When found, the first time (to 1e-10 relative) at which the triggers differ from
+        ``tcur``.
+    """
+    swa, swb, swm, cand = sw[0], sw[1], sw[2], sw[3]
+    n_c = 0
+    if n_sw > 0:
+        switches(t_new, data_pointer(y), data_pointer(p), data_pointer(swb))
+        for k in range(n_sw):
+            if sgn(swa[k]) != sgn(swb[k]):
+                tc = switch_root(switches, k, t, h, t, t_new, swa[k], swb[k], yold, y,
+                                 q1, q2, q3, p, yd, swm)
+                j = n_c
+                while j > 0 and cand[j - 1] > tc:
+                    cand[j] = cand[j - 1]
+                    j -= 1
+                cand[j] = tc
+                n_c += 1
+    tlo = t
+    thi = -1.0
+    found = False
+    js = 1
+    ic = 0
+    while js <= _EVENT_SAMPLES or ic < n_c:
+        if js < _EVENT_SAMPLES:
+            ts = t + (js / _EVENT_SAMPLES) * h
+        else:
+            ts = t_new
+        if ic < n_c and (js > _EVENT_SAMPLES or cand[ic] <= ts):
+            tp = cand[ic]
+            ic += 1
+        else:
+            tp = ts
+            js += 1
+        if tp <= tlo:
+            continue
+        if tp >= t_new:
+            tp = t_new
+            trig(t_new, data_pointer(y), data_pointer(p), data_pointer(tnow))
+        else:
+            dense((tp - t) / h, yold, y, q1, q2, q3, yd)
+            trig(tp, data_pointer(yd), data_pointer(p), data_pointer(tnow))
+        if differs(tnow, tcur):
+            thi = tp
+            found = True
+            break
+        tlo = tp
+    if found:
+        tol = 1e-10 * max(1.0, abs(thi))
+        while thi - tlo > tol:
+            tm = 0.5 * (tlo + thi)
+            if tm <= tlo or tm >= thi:
+                break
+            dense((tm - t) / h, yold, y, q1, q2, q3, yd)
+            trig(tm, data_pointer(yd), data_pointer(p), data_pointer(tnow))
+            if differs(tnow, tcur):
+                thi = tm
+            else:
+                tlo = tm
+    return found, thi
