@@ -14,7 +14,7 @@ import pytest
 import sympy as sp
 from scipy.integrate import solve_ivp
 
-from simulator.codegen import jit
+from simulator.codegen import jit, numba_cache, sources
 from simulator.codegen.jit import compile_native
 from simulator.codegen.llvm import generate, lu_plan
 from simulator.bundled import MODEL_ANT
@@ -313,8 +313,8 @@ def test_machine_code_key_covers_the_modules_that_make_the_code(monkeypatch,
     assert not {"api.py", "plot.py", "solvers/compiled.py"} & names
     s = dataclasses.replace(robertson(), model_hash="0" * 64)
     key = jit.object_key(s)
-    read = jit._read_source
-    monkeypatch.setattr(jit, "_read_source",
+    read = sources.read_source
+    monkeypatch.setattr(sources, "read_source",
                         lambda p: read(p) + (b"# edited" if p.name == "constraints.py" else b""))
     jit.sources_digest.cache_clear()
     assert jit.object_key(s) != key
@@ -325,7 +325,30 @@ def test_machine_code_key_covers_the_modules_that_make_the_code(monkeypatch,
 
 def test_machine_code_key_refuses_a_module_without_source():
     with pytest.raises(RuntimeError, match="simulator.no_such_module"):
-        jit.key_sources(("simulator.no_such_module",))
+        sources.import_closure(("simulator.no_such_module",))
+
+
+def test_numba_loops_cache_covers_every_module_they_inline(monkeypatch):
+    """numba keys a cached function by its own file; ours by every numba module the loops
+    use, so an edit to the tableau alone gives a new cache folder."""
+    root = sources.PACKAGE_DIR
+    files = [p for p in sources.import_closure(numba_cache.LOOP_ROOTS) if sources.imports_numba(p)]
+    names = {p.relative_to(root).as_posix() for p in files}
+    assert {"solvers/compiled.py", "solvers/rodas5p.py", "solvers/event_location.py",
+            "codegen/abi.py", "codegen/kernels.py"} <= names
+    assert not {"errors.py", "codegen/llvm.py"} & names    # no numba code: no recompiles
+    folder = numba_cache.cache_dir()
+    assert folder.parent == Path(numba_cache.numba.config.CACHE_DIR or folder.parent)
+    read = sources.read_source
+    monkeypatch.setattr(sources, "read_source",
+                        lambda p: read(p) + (b"# edited" if p.name == "rodas5p.py" else b""))
+    numba_cache.loops_digest.cache_clear()
+    try:
+        assert numba_cache.cache_dir() != folder
+    finally:
+        monkeypatch.undo()
+        numba_cache.loops_digest.cache_clear()
+    assert numba_cache.cache_dir() == folder
 
 
 # ---- against libroadrunner

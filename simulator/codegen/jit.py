@@ -17,7 +17,6 @@ by :func:`simulator.codegen.llvm.system_key` (a hash of the expressions), IR onl
 """
 from __future__ import annotations
 
-import ast
 import functools
 import hashlib
 import json
@@ -35,6 +34,7 @@ import sympy
 from simulator.codegen.abi import SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG, NativeFunction
 from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, expressions_ir,
                                     generate, system_key)
+from simulator.codegen.sources import digest, import_closure
 from simulator.system import OdeSystem
 
 
@@ -244,90 +244,18 @@ def _from_object_cache(base: Path, okey: str, system: OdeSystem) -> NativeFuncti
 # code, so that a change to any of them never reuses stale code.
 KEY_ROOTS = ("simulator.io", "simulator.semantics", "simulator.codegen.llvm",
              "simulator.codegen.jit")
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def _read_source(path: Path) -> bytes:
-    return path.read_bytes()
-
-
-def _module_file(name: str) -> Path | None:
-    """The source file of module ``name`` (``simulator.x.y``), or None if there is none."""
-    parts = name.split(".")[1:]
-    package = _PACKAGE_DIR.joinpath(*parts) / "__init__.py"
-    if package.is_file():
-        return package
-    module = _PACKAGE_DIR.joinpath(*parts[:-1], parts[-1] + ".py") if parts else None
-    return module if module is not None and module.is_file() else None
-
-
-def _top_imports(name: str, path: Path) -> set[str]:
-    """The ``simulator`` modules that module ``name`` imports when it is imported: import
-    statements outside function bodies. ``from m import x`` counts ``m``, and ``m.x`` where
-    that is a module."""
-    tree = ast.parse(_read_source(path), filename=str(path))
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    todo = list(tree.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if _ours(a.name))
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module
-            if node.level:                       # relative: from the importer's package
-                base = package
-                for _ in range(node.level - 1):
-                    base = base.rpartition(".")[0]
-                base = f"{base}.{node.module}" if node.module else base
-            if _ours(base):
-                found.add(base)
-                found.update(f"{base}.{a.name}" for a in node.names
-                             if _module_file(f"{base}.{a.name}") is not None)
-        else:
-            todo.extend(ast.iter_child_nodes(node))
-    return found
-
-
-def _ours(module: str) -> bool:
-    return module == "simulator" or module.startswith("simulator.")
-
-
-@functools.cache
-def key_sources(roots: tuple[str, ...] = KEY_ROOTS) -> tuple[Path, ...]:
-    """The source files in the key of cached machine code: the modules ``roots`` and every
-    ``simulator`` module they import, transitively (computed once per process).
-
-    Raises
-    ------
-    RuntimeError
-        A module on the way has no source file (the cache would not see it change).
-    """
-    seen: dict[str, Path] = {}
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        path = _module_file(name)
-        if path is None:
-            raise RuntimeError(f"no source file for module '{name}' under {_PACKAGE_DIR}: "
-                               f"the machine-code cache key cannot cover it")
-        seen[name] = path
-        todo.extend(_top_imports(name, path) - seen.keys())
-    return tuple(sorted(seen.values()))
+def key_sources() -> tuple[Path, ...]:
+    """The source files in the key of cached machine code: :data:`KEY_ROOTS` and every
+    ``simulator`` module they import (:func:`simulator.codegen.sources.import_closure`)."""
+    return import_closure(KEY_ROOTS)
 
 
 @functools.cache
 def sources_digest() -> str:
     """Hash of the bytes of :func:`key_sources` (computed once per process)."""
-    d = hashlib.sha256()
-    for path in key_sources():
-        data = _read_source(path)
-        d.update(f"{path.relative_to(_PACKAGE_DIR).as_posix()} {len(data)}\n".encode() + data)
-    return d.hexdigest()
+    return digest(key_sources())
 
 
 def object_key(system: OdeSystem) -> str | None:

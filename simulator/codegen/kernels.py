@@ -12,13 +12,14 @@ import numba
 import numpy as np
 from numba import types
 
+from simulator.codegen.numba_cache import njit
 from simulator.codegen.abi import MODEL_FN, data_pointer
 
 _SIG = types.void(MODEL_FN, types.float64[::1], types.float64[:, ::1],
                   types.float64[:, ::1], types.float64[:, ::1], types.uint8[::1])
 
 
-@numba.njit(_SIG, cache=True, nogil=True)
+@njit(_SIG, nogil=True)
 def _fill(fn, t, Y, P, out, bad):
     for k in range(t.shape[0]):
         fn(t[k], data_pointer(Y[k]), data_pointer(P[k]), data_pointer(out[k]))
@@ -62,7 +63,7 @@ _MANY_SIG = types.void(MODEL_FN, types.float64[::1],
                        types.float64[:, :, ::1], types.uint8[::1])
 
 
-@numba.njit(_MANY_SIG, parallel=True, cache=True, nogil=True)
+@njit(_MANY_SIG, parallel=True, nogil=True)
 def _fill_many(fn, t, Y, P, rows, out, bad):
     for i in numba.prange(rows.shape[0]):
         g = rows[i]

@@ -46,6 +46,7 @@ import numba
 import numpy as np
 from numba import prange, types
 
+from simulator.codegen.numba_cache import njit
 from simulator.codegen.abi import DECOMP_FN, MODEL_FN, SOLVE_FN, TRIG_FN, data_pointer
 from simulator.codegen.jit import NativeFunctions, compile_native
 from simulator.codegen.kernels import evaluate_outputs
@@ -76,10 +77,10 @@ _F1 = types.float64[::1]
 _I1 = types.int64[::1]
 _U1 = types.uint8[::1]
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
+_JIT = dict(error_model="numpy", nogil=True)   # cached: see codegen/numba_cache
 
 
-@numba.njit(**_JIT, inline="always")
+@njit(**_JIT, inline="always")
 def _first_nonfinite(x):
     for i in range(x.shape[0]):
         if not math.isfinite(x[i]):
@@ -87,7 +88,7 @@ def _first_nonfinite(x):
     return -1
 
 
-@numba.njit(**_JIT)
+@njit(**_JIT)
 def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
                t0, y0, p, t_out, t_end, trig0,
                rtol, atol, h_init, h_max, max_steps,
@@ -416,7 +417,7 @@ _ONE_SIG = types.int64(
     types.float64[:, ::1], _I1, _F1)
 
 
-@numba.njit(_ONE_SIG, **_JIT)
+@njit(_ONE_SIG, **_JIT)
 def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
                   t0, y0, p, t_out, t_end, trig0,
                   rtol, atol, h_init, h_max, max_steps,
@@ -458,7 +459,7 @@ _MANY_SIG = types.void(
     types.float64[:, ::1])
 
 
-@numba.njit(_MANY_SIG, parallel=True, **_JIT)
+@njit(_MANY_SIG, parallel=True, **_JIT)
 def _integrate_many(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep, chunk, nnz, njac,
                     n_sw,
                     t0, Y0, P, t_out, t_end, TRIG0,

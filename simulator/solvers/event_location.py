@@ -14,8 +14,8 @@ clear the cache (``NUMBA_CACHE_DIR``).
 """
 from __future__ import annotations
 
-import numba
 
+from simulator.codegen.numba_cache import njit
 from simulator.codegen.abi import data_pointer
 from simulator.solvers.rodas5p import dense
 
@@ -23,10 +23,10 @@ N_SW = 4               # rows of the switch work array: values at step start, en
 _EVENT_SAMPLES = 8     # trigger checks per accepted step (every eighth of it)
 _ROOT_ITERS = 100      # budget of a switch root search (Illinois, ~10 evaluations in practice)
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
+_JIT = dict(error_model="numpy", nogil=True)   # cached: see codegen/numba_cache
 
 
-@numba.njit(**_JIT, inline="always")
+@njit(**_JIT, inline="always")
 def differs(a, b):
     """Whether two trigger vectors differ anywhere."""
     for e in range(a.shape[0]):
@@ -35,13 +35,13 @@ def differs(a, b):
     return False
 
 
-@numba.njit(**_JIT, inline="always")
+@njit(**_JIT, inline="always")
 def sgn(x):
     """The sign of ``x``: 1, -1 or 0."""
     return 1 if x > 0.0 else (-1 if x < 0.0 else 0)
 
 
-@numba.njit(**_JIT)
+@njit(**_JIT)
 def switch_root(switches, k, t, h, ta, tb, fa, fb, yold, y, q1, q2, q3, p, yd, swm):
     """The first time in ``(ta, tb]`` (to ~1e-13 relative) at which switch ``k`` has the sign
     it has at ``tb`` (value ``fb``; ``fa`` at ``ta`` has another sign), on the dense output of
@@ -99,7 +99,7 @@ def switch_root(switches, k, t, h, ta, tb, fa, fb, yold, y, q1, q2, q3, p, yd, s
     return tb
 
 
-@numba.njit(**_JIT, inline="always")
+@njit(**_JIT, inline="always")
 def first_change(trig, switches, n_sw, t, h, t_new, yold, y, q1, q2, q3, p, yd, tcur, tnow,
                  sw):
     """The first change of the triggers in the accepted step ``(t, t_new]``.

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
+
+from simulator.codegen.numba_cache import njit
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ RODAS5P = RosenbrockTableau(
     order=5, embedded_order=4, dense_order=4)
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
+@njit(error_model="numpy", nogil=True, inline="always")
 def dense(s, yold, ynew, q1, q2, q3, out):
     """The continuous extension at ``t + s h`` of a step from ``yold`` to ``ynew``:
     ``out = (1 - s) yold + s (ynew + (1 - s) (q1 + s (q2 + s q3)))``."""
