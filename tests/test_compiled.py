@@ -332,7 +332,7 @@ def test_numba_loops_cache_covers_every_module_they_inline(monkeypatch):
     """numba keys a cached function by its own file; ours by every numba module the loops
     use, so an edit to the tableau alone gives a new cache folder."""
     root = sources.PACKAGE_DIR
-    files = [p for p in sources.import_closure(numba_cache.LOOP_ROOTS) if sources.imports_numba(p)]
+    files = sources.import_closure(numba_cache.LOOP_ROOTS, numba_only=True)
     names = {p.relative_to(root).as_posix() for p in files}
     assert {"solvers/compiled.py", "solvers/rodas5p.py", "solvers/event_location.py",
             "codegen/abi.py", "codegen/kernels.py"} <= names

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numba
 
-from simulator.codegen.sources import digest, import_closure, imports_numba
+from simulator.codegen.sources import digest, import_closure
 
 __all__ = ["njit", "loops_digest", "cache_dir", "LOOP_ROOTS"]
 
@@ -29,7 +29,7 @@ _LOCK = threading.Lock()
 @functools.cache
 def loops_digest() -> str:
     """Hash of the modules that hold numba code among :data:`LOOP_ROOTS` and their imports."""
-    return digest([p for p in import_closure(LOOP_ROOTS) if imports_numba(p)])
+    return digest(import_closure(LOOP_ROOTS, numba_only=True))
 
 
 def cache_dir() -> Path:

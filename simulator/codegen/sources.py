@@ -15,7 +15,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-__all__ = ["import_closure", "digest", "imports_numba", "PACKAGE_DIR"]
+__all__ = ["import_closure", "digest", "read_source", "PACKAGE_DIR"]
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -39,13 +39,14 @@ def _ours(module: str) -> bool:
     return module == "simulator" or module.startswith("simulator.")
 
 
-def _top_imports(name: str, path: Path) -> set[str]:
-    """The ``simulator`` modules that module ``name`` imports when it is imported: import
-    statements outside function bodies. ``from m import x`` counts ``m``, and ``m.x`` where
-    that is a module."""
+@functools.cache
+def _scan(name: str, path: Path) -> tuple[frozenset, bool]:
+    """Module ``name``'s ``simulator`` imports at module top, and whether it holds code that
+    numba compiles (it imports numba, or our numba decorator)."""
     tree = ast.parse(read_source(path), filename=str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
+    numba = False
     todo = list(tree.body)
     while todo:
         node = todo.pop()
@@ -53,6 +54,7 @@ def _top_imports(name: str, path: Path) -> set[str]:
             continue
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if _ours(a.name))
+            numba |= any(a.name.split(".")[0] == "numba" for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module
             if node.level:                       # relative: from the importer's package
@@ -60,19 +62,23 @@ def _top_imports(name: str, path: Path) -> set[str]:
                 for _ in range(node.level - 1):
                     base = base.rpartition(".")[0]
                 base = f"{base}.{node.module}" if node.module else base
+            numba |= base.split(".")[0] == "numba" or base == "simulator.codegen.numba_cache"
             if _ours(base):
                 found.add(base)
                 found.update(f"{base}.{a.name}" for a in node.names
                              if _module_file(f"{base}.{a.name}") is not None)
         else:
             todo.extend(ast.iter_child_nodes(node))
-    return found
+    return frozenset(found), numba
 
 
 @functools.cache
-def import_closure(roots: tuple[str, ...]) -> tuple[Path, ...]:
+def import_closure(roots: tuple[str, ...], numba_only: bool = False) -> tuple[Path, ...]:
     """The source files of the modules ``roots`` and of every ``simulator`` module they
-    import, transitively (computed once per process).
+    import at module top, transitively (computed once per process).
+
+    With ``numba_only``, only modules that hold numba code, followed only through such
+    modules: a numba function can only call numba code its own module imports.
 
     Raises
     ------
@@ -89,22 +95,12 @@ def import_closure(roots: tuple[str, ...]) -> tuple[Path, ...]:
         if path is None:
             raise RuntimeError(f"no source file for module '{name}' under {PACKAGE_DIR}: "
                                f"a cache key cannot cover it")
+        imports, numba = _scan(name, path)
+        if numba_only and not numba:
+            continue
         seen[name] = path
-        todo.extend(_top_imports(name, path) - seen.keys())
+        todo.extend(imports - seen.keys())
     return tuple(sorted(seen.values()))
-
-
-def imports_numba(path: Path) -> bool:
-    """Whether the source file holds code that numba compiles: it imports numba, or our
-    numba decorator (:mod:`simulator.codegen.numba_cache`)."""
-    tree = ast.parse(read_source(path), filename=str(path))
-    for node in ast.walk(tree):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-        if any(n == "numba" or n.startswith("numba.") or n == "simulator.codegen.numba_cache"
-               for n in names):
-            return True
-    return False
 
 
 def digest(paths) -> str:
