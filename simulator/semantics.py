@@ -62,16 +62,9 @@ def _fast_initial_values(model: Model, b: "_Builder") -> dict:
     for s in model.species:
         if s.id not in fast or s.id in ruled or s.id not in b.ar:
             continue
-        V = sympy.Symbol(s.compartment)
-        amount_valued = b._is_amount_valued(s)
-        if s.id in ia:
-            out[s.id] = ia[s.id]
-        elif s.initial_concentration is not None:
-            c = sympy.Float(s.initial_concentration)
-            out[s.id] = c * V if amount_valued else c
-        elif s.initial_amount is not None:
-            a = sympy.Float(s.initial_amount)
-            out[s.id] = a if amount_valued else a / V
+        value = ia.get(s.id, b.species_initial(s))
+        if value is not None:
+            out[s.id] = value
     return out
 
 
@@ -322,6 +315,19 @@ class _Builder:
         return tuple(out)
 
     # --- initial values ------------------------------------------------------------
+    def species_initial(self, s) -> sympy.Expr | None:
+        """Species ``s``'s initial value from its attributes (model symbols), as its symbol
+        means it (amount or concentration), or None when it has neither."""
+        V = sympy.Symbol(s.compartment)
+        amount_valued = self._is_amount_valued(s)
+        if s.initial_concentration is not None:
+            c = sympy.Float(s.initial_concentration)
+            return c * V if amount_valued else c
+        if s.initial_amount is not None:
+            a = sympy.Float(s.initial_amount)
+            return a if amount_valued else a / V
+        return None
+
     def _initial_exprs(self) -> dict:
         """Every id's initial-value expression in model symbols (attribute, initial
         assignment or assignment rule), ``rateOf`` and ``delay`` resolved for the start."""
@@ -336,16 +342,8 @@ class _Builder:
         for i, sr in self.srefs.items():
             exprs[i] = sympy.Float(1.0 if sr.stoichiometry is None else sr.stoichiometry)
         for s in m.species:
-            V = sympy.Symbol(s.compartment)
-            amount_valued = self._is_amount_valued(s)
-            if s.initial_concentration is not None:
-                c = sympy.Float(s.initial_concentration)
-                exprs[s.id] = c * V if amount_valued else c
-            elif s.initial_amount is not None:
-                a = sympy.Float(s.initial_amount)
-                exprs[s.id] = a if amount_valued else a / V
-            else:
-                exprs[s.id] = sympy.Float(np.nan)
+            value = self.species_initial(s)
+            exprs[s.id] = sympy.Float(np.nan) if value is None else value
         for r in m.reactions:
             exprs[r.id] = r.rate if r.rate is not None else sympy.Integer(0)
         exprs.update(self.ar)
