@@ -69,13 +69,15 @@ class ArmComparison:
         ax1.set_xticks(x, [a.replace(" + ", "\n+ ") for a in inh.index])
         ax1.axhline(0, color="k", lw=0.5)
         ax1.axhline(100, color="grey", ls=":", lw=0.8)
-        ax1.set(ylabel=f"growth inhibition at {self.assay_hours:g} h (%)\n(above 100: net regression)",
+        rate = self.readout.replace("_", " ")
+        ax1.set(ylabel=f"inhibition of {rate} at {self.assay_hours:g} h (%)\n(above 100: "
+                       f"net regression)",
                 title="Short assay")
         ax1.legend(fontsize=8)
         for (cell, arm), burden in self.courses.items():
             if cell == course_cell:
                 ax2.plot(self.days, burden, label=arm, ls="--" if arm == CONTROL else "-")
-        ax2.set(xlabel="days", ylabel=f"{self.course} (relative)", yscale="log",
+        ax2.set(xlabel="days", ylabel=f"{self.course.replace('_', ' ')} (relative)", yscale="log",
                 title=f"{course_cell}, {self.weeks:g} weeks")
         ax2.legend(fontsize=8)
         if title:
