@@ -98,16 +98,16 @@ class CompiledModel:
         """The backend ``backend`` ("compiled" or "scipy") for ``options``, built once."""
         key = (backend, options)
         if key not in self._segmenters:
+            if backend not in ("compiled", "scipy"):
+                raise InvalidValueError(f"unknown backend '{backend}'; use 'compiled' or 'scipy'")
+            if backend == "compiled" and self.delayed:
+                refuse_delays(self.model, f"the compiled backend (method {options.method!r}; "
+                                          "use backend='scipy')")
             if backend == "scipy" or self.system.n_states == 0:
                 # nothing to integrate (only events and rules in time): no solver to compile
                 seg = ScipySegmenter(self.numpy, options)
-            elif backend == "compiled":
-                if self.delayed:
-                    refuse_delays(self.model, f"the compiled backend (method {options.method!r}; "
-                                              "use backend='scipy')")
-                seg = CompiledSegmenter(self.system, options)
             else:
-                raise InvalidValueError(f"unknown backend '{backend}'; use 'compiled' or 'scipy'")
+                seg = CompiledSegmenter(self.system, options)
             self._segmenters[key] = seg
         return self._segmenters[key]
 

@@ -52,7 +52,7 @@ def _progress_enabled(args) -> bool:
 
 
 def _load(args):
-    return sim.load_model(args.model) if args.model else sim.load_model()
+    return sim.load_model(args.model, catalog=args.catalog)
 
 
 def _number(text: str, what: str) -> float:
@@ -117,7 +117,8 @@ def _provenance(out: Path, args, model, files, extra=None) -> None:
         "command": " ".join(shlex.quote(a) for a in ["crosstalk", *args.argv]),
         "subcommand": args.command,
         "parameters": options,
-        "model": {"id": model.id, "hash": model.hash, "source": args.model or "bundled"},
+        "model": {"id": model.id, "hash": model.hash, "source": args.model or "bundled",
+                  "catalog": model.catalog.source},
         "version": sim.__version__,
         "python": sys.version.split()[0],
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -130,15 +131,7 @@ def _provenance(out: Path, args, model, files, extra=None) -> None:
 def _savefig(fig, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _plt().close(fig)
-
-
-def _plt():
-    """matplotlib's pyplot on the Agg backend, imported on first use (it is heavy)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+    sim.plot.pyplot(headless=True).close(fig)
 
 
 # --------------------------------------------------------------------------- subcommands
@@ -183,7 +176,7 @@ def cmd_simulate(args) -> int:
     frame = traj.to_wide(ids).reset_index()
     files = _write_table(frame, out, "trajectory")
     if readouts:
-        plt = _plt()
+        plt = sim.plot.pyplot(headless=True)
         fig, axes = plt.subplots(len(readouts), 1, figsize=(7, 2.6 * len(readouts)),
                                  squeeze=False, sharex=True)
         for ax, r in zip(axes[:, 0], readouts):
@@ -221,7 +214,7 @@ def cmd_dose_response(args) -> int:
     summary = dr.summary()
     (out / "fit.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     files.append("fit.json")
-    plt = _plt()
+    plt = sim.plot.pyplot(headless=True)
     fig, ax = plt.subplots(figsize=(6, 4.2))
     dr.plot(ax=ax)
     _savefig(fig, out / "dose_response.png")
@@ -248,7 +241,7 @@ def cmd_combination(args) -> int:
               for m in ("bliss", "loewe", "hsa", "zip")}
     (out / "synergy.json").write_text(json.dumps(scores, indent=2, default=float) + "\n")
     files.append("synergy.json")
-    plt = _plt()
+    plt = sim.plot.pyplot(headless=True)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     combo.plot_heatmap("bliss", ax=axes[0])
     try:
@@ -279,7 +272,7 @@ def cmd_sensitivity(args) -> int:
                           at_time=args.at, seed=args.seed, progress=_progress_enabled(args))
     out = _out_dir(args)
     files = _write_table(res.table.reset_index(), out, "sensitivity")
-    plt = _plt()
+    plt = sim.plot.pyplot(headless=True)
     fig, ax = plt.subplots(figsize=(7, 5))
     res.plot(ax=ax)
     _savefig(fig, out / "sensitivity.png")
@@ -317,6 +310,9 @@ def _common(p, *, model=True, out=None):
     if model:
         p.add_argument("--model", metavar="PATH",
                        help="SBML (.xml) or Antimony (.ant) file instead of the bundled model")
+        p.add_argument("--catalog", metavar="PATH",
+                       help="the model's catalogue (TOML: drugs, phenotypes, readouts reset at "
+                            "treatment start); the bundled model comes with its own")
     if out:
         p.add_argument("--out", default=out, metavar="DIR", help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -39,7 +39,7 @@ from simulator.model import Model
 from simulator.system import OdeSystem
 
 __all__ = ["overrides", "members", "Members", "phenotype_names", "phenotype_overrides",
-           "check_drug", "drug_names", "dose", "check_readouts", "settable_parameters"]
+           "check_drug", "drug_names", "check_dose", "check_readouts", "settable_parameters"]
 
 
 # ------------------------------------------------------------------------ single checks
@@ -142,7 +142,7 @@ def check_drug(model: Model, name) -> str:
                             f"{suggest(str(name), known or sorted(params))} ({listing})")
 
 
-def dose(name: str, value) -> float:
+def check_dose(name: str, value) -> float:
     """A concentration (nM) as a float: a finite number >= 0.
 
     Raises
@@ -162,7 +162,10 @@ def dose(name: str, value) -> float:
 
 
 def _dose_column(name: str, value, n: int) -> np.ndarray:
-    a = np.asarray(value, dtype=float)
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise PerturbationError(f"doses of '{name}' must be numbers (nM), got {value!r}") from None
     if a.shape != (n,):
         raise PerturbationError(f"doses of '{name}': give one number, or one dose per member "
                                 f"({n}), got shape {a.shape}")
@@ -252,7 +255,7 @@ def overrides(model: Model, system: OdeSystem, *, params: Mapping | None = None,
     drugs = _mapping("drugs", drugs, PerturbationError)
     params = _mapping("params", params, InvalidValueError)
     for name, value in drugs.items():
-        out[check_drug(model, name)] = dose(name, value)
+        out[check_drug(model, name)] = check_dose(name, value)
     for k, v in params.items():
         out[_param_id(model, k)] = _number(k, v)
         if k in drugs:
@@ -340,36 +343,46 @@ def members(model: Model, system: OdeSystem, n: int | None = None, *,
     ids: list[str] = []
     cols: list[np.ndarray] = []
 
-    def add(k, v, check_id, check_value, check_col):
+    def add(k, v, check_id, check_value, check_col, keep=True):
         k = check_id(k)
         if np.ndim(v) == 0 and not isinstance(v, (list, tuple)):
-            shared[k] = check_value(k, v)
+            v = check_value(k, v)
+            if keep:
+                shared[k] = v
         else:
-            ids.append(k)
-            cols.append(check_col(k, v, n))
-        return k
+            v = check_col(k, v, n)
+            if keep:
+                ids.append(k)
+                cols.append(v)
 
-    drug_ids = set()
-    if isinstance(drugs, Sequence) and not isinstance(drugs, (str, bytes)):
+    per_member_drugs = isinstance(drugs, Sequence) and not isinstance(drugs, (str, bytes))
+    if per_member_drugs:
         if len(drugs) != n or not all(isinstance(d, Mapping) or d is None for d in drugs):
             raise PerturbationError(f"{len(drugs)} drug sets for {n} members; give one dict per "
                                     f"member or one shared dict")
+        drug_ids = list(dict.fromkeys(k for d in drugs if d for k in d))
+    else:
+        drugs = _mapping("drugs", drugs, PerturbationError)
+        drug_ids = list(drugs)
+    params = _mapping("params", params, InvalidValueError)
+    initial = _mapping("initial", initial, InvalidValueError)
+    for k in params:
+        if k in drug_ids:
+            raise InvalidValueError(f"'{k}' is given both as a drug and in params; give it once")
+        # checked, but an initial value of the same id takes precedence, as in overrides()
+        add(k, params[k], lambda x: _param_id(model, x), _number, _column, keep=k not in initial)
+    if per_member_drugs:
         defaults = {p.id: p.value for p in model.parameters}
-        for k in dict.fromkeys(k for d in drugs if d for k in d):
+        for k in drug_ids:
             check_drug(model, k)
-            col = np.array([dose(k, d[k]) if d and k in d else (defaults.get(k) or 0.0)
+            col = np.array([check_dose(k, d[k]) if d and k in d else (defaults.get(k) or 0.0)
                             for d in drugs])
-            drug_ids.add(k)
             ids.append(k)
             cols.append(col)
     else:
-        for k, v in _mapping("drugs", drugs, PerturbationError).items():
-            drug_ids.add(add(k, v, lambda x: check_drug(model, x), dose, _dose_column))
-    for k, v in _mapping("params", params, InvalidValueError).items():
-        if k in drug_ids:
-            raise InvalidValueError(f"'{k}' is given both as a drug and in params; give it once")
-        add(k, v, lambda x: _param_id(model, x), _number, _column)
-    for k, v in _mapping("initial", initial, InvalidValueError).items():
+        for k, v in drugs.items():
+            add(k, v, lambda x: check_drug(model, x), check_dose, _dose_column)
+    for k, v in initial.items():
         add(k, v, lambda x: _initial_id(model, system, x), _number, _column)
     dup = [k for k in ids if ids.count(k) > 1]
     if dup:

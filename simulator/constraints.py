@@ -116,7 +116,7 @@ def _opaque_rates(expr):
     return (expr.xreplace(mapping) if mapping else expr), back
 
 
-# Functions a solution may use: those SBML math itself produces (simulator.mathml), which
+# Functions a solution may use: those SBML math itself produces (simulator.io.mathml), which
 # both code generators print. sympy.solve may answer with others (LambertW, re, im, ...).
 _PRINTABLE = frozenset({
     sympy.Abs, sympy.exp, sympy.log, sympy.floor, sympy.ceiling, sympy.factorial,

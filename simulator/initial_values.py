@@ -142,6 +142,11 @@ class Initializer:
                 p[j] = self._amount(k, value)
         return y0, p
 
+    def value_of(self, ids, t0: float = 0.0) -> dict:
+        """The model's own initial values of ``ids`` at ``t0`` (no overrides), as SBML means
+        them (a species: its concentration unless it has only substance units)."""
+        return {k: float(v) for k, v in self._evaluate(ids, {}, t0, {}).items() if k in ids}
+
     def values_many(self, shared: dict, ids: Sequence[str], values: np.ndarray, t0: float):
         """Initial ``(Y0 (G, n), P (G, m))`` of G members at once.
 

@@ -1,7 +1,7 @@
 """The immutable intermediate representation of a model (the "IR").
 
 It mirrors SBML closely: what the importer read, nothing derived. Math is held as sympy
-expressions built node by node from the SBML AST (see :mod:`simulator.mathml`); a symbol's
+expressions built node by node from the SBML AST (see :mod:`simulator.io.mathml`); a symbol's
 name is the SBML id it refers to. Compiling never mutates a :class:`Model`.
 
 Special symbols

@@ -21,14 +21,23 @@ from simulator.model import AssignmentRule
 from simulator.results import SteadyState, Trajectory
 
 __all__ = ["trajectories", "conditions", "dose_response", "synergy_map", "isobologram",
-           "network", "network_edges"]
+           "network", "network_edges", "pyplot"]
+
+
+def pyplot(*, headless: bool = False):
+    """matplotlib's pyplot, imported on first use (it is heavy); ``headless`` selects the
+    Agg backend first (files, no window: the CLI and the atlas)."""
+    import matplotlib
+    if headless:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def _axes(ax, figsize=(6.0, 4.0)):
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
-    _, ax = plt.subplots(figsize=figsize)
+    _, ax = pyplot().subplots(figsize=figsize)
     return ax
 
 
@@ -210,7 +219,7 @@ def synergy_map(combo, method: str = "bliss", ax=None, *, third: int = -1,
     ax = _axes(ax, (5.5, 4.5))
     data = np.ma.MaskedArray(np.asarray(mat.filled(0.0)), mask=np.ma.getmaskarray(mat))
     vmax = vmax or max(10.0, float(np.abs(data).max()) if data.count() else 10.0)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#bdbdbd")
     im = ax.imshow(data.T, origin="lower", cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
     a, b = combo.doses[0], combo.doses[1]
@@ -517,7 +526,7 @@ def network(model, state_or_traj=None, readout_values: Mapping | None = None, ax
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 

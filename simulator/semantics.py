@@ -15,7 +15,7 @@ The rules applied (SBML L3v2 specification, sections 4.5-4.11):
   rule from the right-hand side.
 * A reaction id in math means that reaction's rate; a species reference id means its
   stoichiometry.
-* ``delay(x, tau)`` (csymbol) stays a :class:`~simulator.mathml.Delay` node whose arguments
+* ``delay(x, tau)`` (csymbol) stays a :class:`~simulator.model.Delay` node whose arguments
   are written in ``(t, y, p)`` like everything else; the solver evaluates ``x`` on the
   recorded trajectory at ``t - tau``. Before the start time every quantity takes its initial
   value as computed at that earlier time (an initial assignment ``sin(time)`` gives a sine

@@ -89,7 +89,7 @@ def test_protocol_on_a_users_model(folder):
     np.testing.assert_allclose(tr["S"], s, rtol=1e-5)
     assert tr["burden"][0] == 1.0 and tr["burden"][-1] < 1.0
     # a clinical dose through the catalogue's PK
-    clinical = sim.Treatment.clinical(model.catalog, "inhibitor")
+    clinical = sim.Treatment.clinical("inhibitor", catalog=model)
     tr = sim.run_treatment(model, clinical, t)
     assert tr["inhibitor"][0] == pytest.approx(10.0 * 1e6 / (10.0 * 1e5))      # 10 mg -> 10 nM
     # without the catalogue, nothing is reset and there are no phenotypes
@@ -97,6 +97,31 @@ def test_protocol_on_a_users_model(folder):
     with pytest.raises(PerturbationError, match="valid phenotypes: none"):
         sim.untreated_state(bare, phenotype="fast")
     assert sim.steady_state(bare, exclude=["burden"]).converged
+
+
+def test_reset_takes_the_initial_value_as_the_model_means_it(tmp_path):
+    """An amount of 1 in a compartment of size 2 restarts at concentration 0.5."""
+    (tmp_path / "m.ant").write_text("""
+model m
+  compartment c = 2
+  B in c
+  B = 0
+  B = 1 / c       // an initial amount of 1 (as an initial assignment of the concentration)
+  J: -> B; B
+end
+""")
+    (tmp_path / "m.toml").write_text('reset_at_start = ["B"]\n')
+    model = sim.load_model(tmp_path / "m.ant", catalog=tmp_path / "m.toml")
+    tr = sim.run_treatment(model, {}, [0.0, 1.0], initial={"B": 7.0})
+    assert tr["B"][0] == pytest.approx(0.5)
+    assert tr.amount("B")[0] == pytest.approx(1.0)
+    tr = sim.run_treatment(model, {}, [0.0, 1.0], initial={"B": 7.0}, reset=False)
+    assert tr["B"][0] == 7.0
+
+
+def test_clinical_doses_need_a_catalogue():
+    with pytest.raises(sim.PerturbationError, match="catalog must be a Catalog or a Model"):
+        sim.Treatment.clinical("letrozole", catalog="letrozole")
 
 
 def test_catalogue_travels_with_the_model(folder):

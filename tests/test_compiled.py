@@ -337,18 +337,18 @@ def test_numba_loops_cache_covers_every_module_they_inline(monkeypatch):
     assert {"solvers/compiled.py", "solvers/rodas5p.py", "solvers/event_location.py",
             "codegen/abi.py", "codegen/kernels.py"} <= names
     assert not {"errors.py", "codegen/llvm.py"} & names    # no numba code: no recompiles
-    folder = numba_cache.cache_dir()
+    folder = numba_cache.loops_dir()
     assert folder.parent == Path(numba_cache.numba.config.CACHE_DIR or folder.parent)
     read = sources.read_source
     monkeypatch.setattr(sources, "read_source",
                         lambda p: read(p) + (b"# edited" if p.name == "rodas5p.py" else b""))
     numba_cache.loops_digest.cache_clear()
     try:
-        assert numba_cache.cache_dir() != folder
+        assert numba_cache.loops_dir() != folder
     finally:
         monkeypatch.undo()
         numba_cache.loops_digest.cache_clear()
-    assert numba_cache.cache_dir() == folder
+    assert numba_cache.loops_dir() == folder
 
 
 # ---- against libroadrunner

@@ -83,7 +83,7 @@ def test_members_equal_one_run_each(toy):
                           drugs={"drug": doses[i]}, initial={"X": x0[i]})
         np.testing.assert_allclose(ens["X"][i], tr["X"], rtol=1e-6)
         np.testing.assert_allclose(ens["Y"][i], tr["Y"], rtol=1e-6)
-    assert list(ens.params.columns) == ["drug", "k", "X"]
+    assert list(ens.params.columns) == ["k", "drug", "X"]      # params, drugs, initial
 
 
 def test_a_sweep_over_doses_alone_has_one_member_per_dose(toy):
@@ -97,3 +97,29 @@ def test_readouts_are_checked_once_for_every_verb(toy):
         sim.check_readouts(toy, ["y"])
     with pytest.raises(UnknownIdError, match=r"readout 'y' is not .*did you mean 'Y'"):
         sim.sweep(toy, T, readouts="y", progress=False)
+
+
+def test_initial_values_take_precedence_over_params_in_both(toy):
+    """An id in params and in initial: the initial value wins, in one run and in a sweep."""
+    model = sim.load_model("""
+model p
+  a' = -a
+  a = 1
+end
+""")
+    one = sim.simulate(model, T, params={"a": 5.0}, initial={"a": 2.0})
+    ens = sim.sweep(model, T, params={"a": [5.0, 6.0]}, initial={"a": 2.0}, readouts="a",
+                    progress=False)
+    np.testing.assert_allclose(ens["a"][:, 0], [2.0, 2.0])
+    assert one["a"][0] == 2.0
+    with pytest.raises(UnknownIdError, match="parameter 'b'"):     # still checked
+        sim.sweep(model, T, params={"b": [1.0]}, initial={"b": 2.0}, progress=False)
+
+
+def test_the_protocol_refuses_a_drug_also_in_params_and_names_a_bad_dose(toy):
+    with pytest.raises(InvalidValueError, match="'drug' is given both as a drug and in params"):
+        sim.run_treatment(toy, {"drug": 1.0}, T, params={"drug": 2.0}, equilibrate=False)
+    with pytest.raises(PerturbationError, match="dose of 'drug' must be a finite concentration"):
+        sim.run_treatment(toy, {"drug": -1.0}, T, equilibrate=False)
+    with pytest.raises(PerturbationError, match="drug 'drug': dose must be a finite amount"):
+        sim.Treatment({"drug": (-1.0, "nM")})

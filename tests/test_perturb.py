@@ -110,7 +110,7 @@ def test_treatment_label_and_tuples():
                    phenotype="LTED")
     assert tr.label == "letrozole 2.5 mg q24h + everolimus 5 nM [LTED]"
     assert tr.drugs["everolimus"].constant and not tr.drugs["letrozole"].constant
-    clin = Treatment.clinical(sim.load_model().catalog, "letrozole")
+    clin = Treatment.clinical("letrozole", catalog=sim.load_model())
     assert clin.drugs["letrozole"].amount == 2.5 and clin.drugs["letrozole"].schedule.interval == 24.0
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import PerturbationError
+from simulator.plot import pyplot
 from simulator.treatments.protocol import run_treatment
 
 CONTROL = "control"
@@ -53,7 +54,7 @@ class ArmComparison:
         """Bars of inhibition per arm and cell, and tumour-burden courses of one cell.
 
         Returns the matplotlib Figure."""
-        import matplotlib.pyplot as plt
+        plt = pyplot()
         if axes is None:
             fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
         ax1, ax2 = axes
@@ -90,7 +91,7 @@ class ArmComparison:
         """Write ``figure.png`` and ``results.csv`` into ``out_dir`` (created if needed).
 
         Returns ``{"figure": path, "csv": path, "table": DataFrame}``."""
-        import matplotlib.pyplot as plt
+        plt = pyplot()
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         fig = self.plot(course_cell=course_cell, title=title)

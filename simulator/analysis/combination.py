@@ -183,7 +183,7 @@ def combination(model, *drugs_doses, readout: str, at_time: float | None = None,
     model : Model or str or Path
     *drugs_doses : (str, array_like[, unit[, Schedule]])
         Two or three ``(drug, doses)`` pairs; dose 0 is added to each axis if missing.
-        Optional unit (``"nM"`` or ``"mg"``) and schedule as in :class:`~simulator.perturb.Dose`.
+        Optional unit (``"nM"`` or ``"mg"``) and schedule as in :class:`~simulator.treatments.schedule.Dose`.
     readout : str
         Species or observable id, e.g. ``"growth_rate"``.
     at_time : float, optional
@@ -250,7 +250,7 @@ def combination(model, *drugs_doses, readout: str, at_time: float | None = None,
     check_readouts(prep.model, [readout])
     user = dict(params or {})
     note = equilibration_note(model, params=user, phenotype=prep.phenotype,
-                              equilibrate=equilibrate, options=options, backend=backend)
+                              equilibrate=equilibrate, options=options)
     doses = tuple(s[1] for s in specs)
     shape = tuple(d.size for d in doses)
     values = np.zeros(shape)

@@ -142,12 +142,11 @@ def measure(model, treatment: Treatment, readout: Readout, *, phenotype, params,
     return value, True, ""
 
 
-def equilibration_note(model, *, params, phenotype, equilibrate, options, backend):
+def equilibration_note(model, *, params, phenotype, equilibrate, options):
     """A note when the untreated steady state did not converge, or None."""
     if not equilibrate:
         return None
-    _, ss = untreated_state(model, params=params, phenotype=phenotype, options=options,
-                            backend=backend)
+    _, ss = untreated_state(model, params=params, phenotype=phenotype, options=options)
     return None if ss.converged else (
         f"the untreated steady state did not converge (residual {ss.residual:.2g}, "
         f"{ss.method}); runs start from the closest state found")
@@ -273,7 +272,7 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
         Instead of ``at_time``: average the readout over this window (trapezoid rule).
     phenotype : str or list of str, optional
     drugs : dict, optional
-        Background drugs given with every dose (id -> nM, or a :class:`~simulator.perturb.Dose`).
+        Background drugs given with every dose (id -> nM, or a :class:`~simulator.treatments.schedule.Dose`).
     params : dict, optional
         Other parameter overrides, applied during equilibration too.
     unit : {"nM", "mg"}
@@ -281,7 +280,7 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
     schedule : Schedule, optional
         Default continuous (nM) or daily (mg).
     pk : PK, optional
-        For doses in mg: the drug's PK (default from ``models/drugs.toml``).
+        For doses in mg: the drug's PK (default from the model's catalogue).
     normalize : {"none", "percent_of_control", "inhibition"}
         What is fitted: the raw readout, ``100 * v / v0``, or % inhibition
         ``100 * (1 - v / v0)`` (``v0``: control).
@@ -341,7 +340,7 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
     grid = np.unique(np.concatenate([[0.0], arr]))
     user = dict(params or {})
     note = equilibration_note(model, params=user, phenotype=prep.phenotype,
-                              equilibrate=equilibrate, options=options, backend=backend)
+                              equilibrate=equilibrate, options=options)
     values = np.full(grid.size, np.nan)
     ok = np.zeros(grid.size, dtype=bool)
     msgs = [""] * grid.size

@@ -38,7 +38,8 @@ from simulator.api import as_model
 from simulator.ensemble.chunks import prepared
 from simulator.ensemble.sampling import Range, Samples, check_n, check_ranges, make_rng
 from simulator.ensemble.sweep import sweep
-from simulator.errors import InvalidValueError, unknown_id
+from simulator.errors import InvalidValueError
+from simulator.plot import pyplot
 
 __all__ = ["SensitivityDesign", "SensitivityResult", "analyze_morris", "analyze_sobol",
            "morris_design", "sensitivity", "sobol_design"]
@@ -359,7 +360,7 @@ class SensitivityResult:
         Sobol': total (``ST``) and first-order (``S1``) indices with confidence whiskers;
         Morris: ``mu_star`` with its confidence, ``sigma`` as a second bar.
         """
-        import matplotlib.pyplot as plt
+        plt = pyplot()
         if ax is None:
             _, ax = plt.subplots(figsize=(6.0, 0.3 * min(top, len(self.table)) + 1.5))
         df = self.table.head(top).iloc[::-1]
@@ -442,8 +443,7 @@ def sensitivity(model, *, readout: str, params="all", n: int = 1024, method: str
         raise InvalidValueError(f"at_time must be a positive time, got {at_time!r}")
     prep = prepared(model)
     system = prep.system
-    if readout not in system.outputs:
-        raise unknown_id("readout", readout, system.outputs, model=model.id)
+    conditions.check_readouts(model, system, [readout])
     base = {p.id: p.value for p in model.parameters}
     base.update(conditions.phenotype_overrides(model, phenotype))
     if ranges is None:

@@ -26,13 +26,12 @@ from pathlib import Path
 
 from simulator.api import BUNDLED_CATALOG, BUNDLED_MODEL
 
-__all__ = ["MODELS_DIR", "MODEL_ANT", "MODEL_SBML", "CATALOG_TOML", "DRUGS_TOML",
-           "PHENOTYPES_TOML", "PARAMETERS_CSV"]
+__all__ = ["MODELS_DIR", "MODEL_ANT", "MODEL_SBML", "CATALOG_TOML", "PHENOTYPES_TOML",
+           "PARAMETERS_CSV"]
 
 MODELS_DIR = Path(str(resources.files("simulator") / "models"))
 MODEL_ANT = MODELS_DIR / BUNDLED_MODEL
 MODEL_SBML = MODEL_ANT.with_suffix(".xml")
 CATALOG_TOML = MODELS_DIR / BUNDLED_CATALOG
-DRUGS_TOML = MODELS_DIR / "drugs.toml"
 PHENOTYPES_TOML = MODELS_DIR / "phenotypes.toml"
 PARAMETERS_CSV = MODELS_DIR / "parameters.csv"

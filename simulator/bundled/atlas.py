@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from simulator.bundled.behaviors import BEHAVIORS
 from simulator.bundled.runner import CoreRunner
+from simulator.plot import pyplot
 from simulator.errors import InvalidValueError, suggest
 from simulator.version import __version__
 
@@ -37,7 +38,7 @@ EXPERIMENTS = "simulator.experiments"
 class Section:
     """One resistance mechanism of the atlas: a behaviour check and the figures that show it."""
 
-    key: str            # behaviour id in simulator.behaviors.BEHAVIORS, or "" (no check)
+    key: str            # behaviour id in simulator.bundled.behaviors.BEHAVIORS, or "" (no check)
     title: str
     explanation: str
     experiments: tuple = ()     # experiment script names whose figures illustrate it
@@ -193,7 +194,7 @@ def run_atlas(out="out/atlas", *, quick: bool = False, progress: bool = False,
     -------
     AtlasResult
     """
-    _pyplot()
+    pyplot(headless=True)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -285,16 +286,8 @@ def _run_experiment(name, out, quick):
 
 # --------------------------------------------------------------------------- figures from checks
 
-def _pyplot():
-    """matplotlib's pyplot on the Agg backend, imported on first use (it is heavy)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def _draw(sec: Section, check, out: Path) -> str:
-    plt = _pyplot()
+    plt = pyplot(headless=True)
     fig = globals()[sec.plot](check.data)
     fig.suptitle(sec.title)
     fig.tight_layout()
@@ -309,7 +302,7 @@ def _values(data) -> dict:
 
 
 def _panels(n, width=4.0):
-    fig, axes = _pyplot().subplots(1, n, figsize=(width * n, 3.8), squeeze=False)
+    fig, axes = pyplot(headless=True).subplots(1, n, figsize=(width * n, 3.8), squeeze=False)
     return fig, list(axes[0])
 
 

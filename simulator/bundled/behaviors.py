@@ -28,14 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from simulator.bundled import CATALOG_TOML
+from simulator.api import load_model
 from simulator.catalog import Catalog
-from simulator.io import read_catalog
 
 # default exposures (nM) used by the checks: clinical-range free concentrations
 TAM = 300.0          # tamoxifen parent (20 mg/day Css ~ 300 nM), endoxifen ~ 30 nM
@@ -90,10 +88,9 @@ class PerturbedRunner:
 
 
 # --------------------------------------------------------------------------- helpers
-@cache
 def catalog() -> Catalog:
     """The bundled model's catalogue (its phenotypes define the checks' cells)."""
-    return read_catalog(CATALOG_TOML)
+    return load_model().catalog
 
 
 def cell(runner, *phenotypes: str, **params: float) -> dict[str, float]:

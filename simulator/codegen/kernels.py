@@ -12,14 +12,14 @@ import numba
 import numpy as np
 from numba import types
 
-from simulator.codegen.numba_cache import njit
 from simulator.codegen.abi import MODEL_FN, data_pointer
+from simulator.codegen.numba_cache import njit_on_first_use
 
 _SIG = types.void(MODEL_FN, types.float64[::1], types.float64[:, ::1],
                   types.float64[:, ::1], types.float64[:, ::1], types.uint8[::1])
 
 
-@njit(_SIG, nogil=True)
+@njit_on_first_use(_SIG, nogil=True)
 def _fill(fn, t, Y, P, out, bad):
     for k in range(t.shape[0]):
         fn(t[k], data_pointer(Y[k]), data_pointer(P[k]), data_pointer(out[k]))
@@ -28,18 +28,12 @@ def _fill(fn, t, Y, P, out, bad):
                 bad[j] = 1
 
 
-_ENTRY = None
-
-
 def fill_outputs(fn, t, Y, P, out, bad) -> None:
     """``out[k] = outputs(t[k], Y[k], P[k])``; ``bad[j] = 1`` where output j is not finite.
 
     Calls the compiled entry point directly (fixed signature, no per-call type dispatch).
     """
-    global _ENTRY
-    if _ENTRY is None:
-        _ENTRY = next(iter(_fill.overloads.values())).entry_point
-    _ENTRY(fn, t, Y, P, out, bad)
+    _fill.entry_point(fn, t, Y, P, out, bad)
 
 
 def evaluate_outputs(fns, t, Y, P) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +57,7 @@ _MANY_SIG = types.void(MODEL_FN, types.float64[::1],
                        types.float64[:, :, ::1], types.uint8[::1])
 
 
-@njit(_MANY_SIG, parallel=True, nogil=True)
+@njit_on_first_use(_MANY_SIG, parallel=True, nogil=True)
 def _fill_many(fn, t, Y, P, rows, out, bad):
     for i in numba.prange(rows.shape[0]):
         g = rows[i]

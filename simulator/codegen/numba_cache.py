@@ -19,7 +19,7 @@ import numba
 
 from simulator.codegen.sources import digest, import_closure
 
-__all__ = ["njit", "loops_digest", "cache_dir", "LOOP_ROOTS"]
+__all__ = ["njit", "njit_on_first_use", "Loop", "loops_digest", "loops_dir", "LOOP_ROOTS"]
 
 #: the modules whose numba functions are entry points (everything they import is covered)
 LOOP_ROOTS = ("simulator.solvers.compiled", "simulator.codegen.kernels")
@@ -32,7 +32,7 @@ def loops_digest() -> str:
     return digest(import_closure(LOOP_ROOTS, numba_only=True))
 
 
-def cache_dir() -> Path:
+def loops_dir() -> Path:
     """``$NUMBA_CACHE_DIR`` (else ``~/.cache/crosstalk/numba``) / ``loops-<digest>``."""
     base = numba.config.CACHE_DIR or os.environ.get("NUMBA_CACHE_DIR") or \
         str(Path.home() / ".cache" / "crosstalk" / "numba")
@@ -40,7 +40,7 @@ def cache_dir() -> Path:
 
 
 def njit(*args, **kwargs):
-    """``numba.njit(*args, cache=True, **kwargs)``, cached in :func:`cache_dir`.
+    """``numba.njit(*args, cache=True, **kwargs)``, cached in :func:`loops_dir`.
 
     numba fixes a function's cache folder when the function is made (and compiles one with a
     signature right away), so the folder is set only around that.
@@ -48,9 +48,52 @@ def njit(*args, **kwargs):
     def decorate(fn):
         with _LOCK:
             old = numba.config.CACHE_DIR
-            numba.config.CACHE_DIR = str(cache_dir())
+            numba.config.CACHE_DIR = str(loops_dir())
             try:
                 return numba.njit(*args, cache=True, **kwargs)(fn)
             finally:
                 numba.config.CACHE_DIR = old
+    return decorate
+
+
+class Loop:
+    """A numba loop with a fixed signature, compiled (or read from the cache) on first use.
+
+    With a signature numba compiles when the function is made; a loop made at module top
+    would make ``import simulator`` wait for it (tens of seconds on a cold cache) even for
+    ``crosstalk --help``. Calling a :class:`Loop`, or asking for its :attr:`entry_point`,
+    makes it.
+    """
+
+    def __init__(self, fn, args, kwargs):
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        self._made = None
+        self._lock = threading.Lock()
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+
+    @property
+    def dispatcher(self):
+        """The numba dispatcher (made on first use)."""
+        if self._made is None:
+            with self._lock:
+                if self._made is None:
+                    made = njit(*self._args, **self._kwargs)(self._fn)
+                    self._made = (made, next(iter(made.overloads.values())).entry_point)
+        return self._made[0]
+
+    @property
+    def entry_point(self):
+        """The compiled function itself: calling it skips numba's per-call type dispatch."""
+        self.dispatcher
+        return self._made[1]
+
+    def __call__(self, *args):
+        return self.dispatcher(*args)
+
+
+def njit_on_first_use(signature, **kwargs):
+    """Like :func:`njit` with a ``signature``, but compiled on first use (:class:`Loop`)."""
+    def decorate(fn):
+        return Loop(fn, (signature,), kwargs)
     return decorate

@@ -1,7 +1,7 @@
 """Many runs of one model: sweeps, their chunks, stores and executors.
 
 ``sampling``   parameter designs (grid, Latin hypercube, Sobol', log-uniform)
-``members``    the shapes a sweep's parameter sets come in, as columns
+``parameter_sets``  the shapes a sweep's parameter sets come in, as columns
 ``chunks``     one chunk of members solved in one process (the unit of work)
 ``executors``  where chunks run: this process, a process pool, a Dask cluster
 ``store``      checkpoints: one Parquet file per finished chunk

@@ -29,7 +29,7 @@ from simulator import conditions
 from simulator.api import as_model, times
 from simulator.ensemble.chunks import ChunkResult, ChunkTask, prepared, run_chunk
 from simulator.ensemble.executors import run_chunks
-from simulator.ensemble.members import parameter_columns
+from simulator.ensemble.parameter_sets import parameter_columns
 from simulator.ensemble.result import Ensemble
 from simulator.ensemble.store import Store
 from simulator.errors import IntegrationError, InvalidValueError
@@ -82,7 +82,7 @@ def sweep(model, t, *, params=None, samples=None, grid: bool = False, drugs=None
         Parameter id -> values: a number (shared by all members) or a 1-D array with one
         value per member (all arrays the same length; with ``grid=True``, every combination
         of the arrays instead). Or a list of N dicts, one parameter set per member.
-    samples : simulator.analysis.sampling.Samples, optional
+    samples : simulator.ensemble.sampling.Samples, optional
         Parameter sets from a sampler (``latin_hypercube``, ``sobol``, ``log_uniform``);
         combined column-wise with array-valued ``params``.
     grid : bool
@@ -100,7 +100,7 @@ def sweep(model, t, *, params=None, samples=None, grid: bool = False, drugs=None
         Ids to keep (species, rule targets, parameters, ...). Default: every species and
         assignment-rule target. Only these are held in memory or stored.
     executor : None, "processes" or dask.distributed.Client
-        Where chunks run (:mod:`simulator.executors`): this process on all cores with the
+        Where chunks run (:mod:`simulator.ensemble.executors`): this process on all cores with the
         compiled parallel integrator (default), a local process pool, or a Dask cluster.
     store : str or Path, optional
         Directory of a checkpoint: finished chunks are written as they complete, and calling

@@ -26,7 +26,7 @@ from simulator.catalog import OPERATIONS, Catalog, Phenotype
 from simulator.errors import ModelImportError
 from simulator.model import Model
 
-__all__ = ["read_catalog", "read_drugs", "read_phenotypes", "attach_catalog"]
+__all__ = ["read_catalog", "attach_catalog"]
 
 _KEYS = ("drugs", "phenotypes", "reset_at_start")
 
@@ -53,20 +53,6 @@ def read_catalog(path: str | os.PathLike) -> Catalog:
                                f"list of species ids, got {reset!r}")
     return Catalog(drugs=drugs, phenotypes=phenotypes, reset_at_start=tuple(reset),
                    source=str(path))
-
-
-def read_drugs(path: str | os.PathLike) -> dict:
-    """A drug table file: drug id -> entry (see the module docstring)."""
-    path = Path(path)
-    text, data = _load(path)
-    return _drugs(path, text, data)
-
-
-def read_phenotypes(path: str | os.PathLike) -> dict:
-    """A phenotype table file: name -> :class:`~simulator.catalog.Phenotype`."""
-    path = Path(path)
-    text, data = _load(path)
-    return _phenotypes(path, text, data)
 
 
 def attach_catalog(model: Model, catalog: Catalog | str | os.PathLike) -> Model:

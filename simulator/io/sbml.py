@@ -12,7 +12,7 @@ once:
 - NaN, infinite or negative sizes and initial values of compartments and species, and
   non-finite stoichiometries -> :class:`InvalidValueError`.
 
-Encodings beyond those of :mod:`simulator.model` and :mod:`simulator.mathml`:
+Encodings beyond those of :mod:`simulator.model` and :mod:`simulator.io.mathml`:
 
 - ``Reaction.local_parameters``: ``(("R1.k", value), ...)``; ``value`` is ``None`` when
   the local parameter has no value attribute.

@@ -46,10 +46,10 @@ import numba
 import numpy as np
 from numba import prange, types
 
-from simulator.codegen.numba_cache import njit
 from simulator.codegen.abi import DECOMP_FN, MODEL_FN, SOLVE_FN, TRIG_FN, data_pointer
 from simulator.codegen.jit import NativeFunctions, compile_native
 from simulator.codegen.kernels import evaluate_outputs
+from simulator.codegen.numba_cache import njit, njit_on_first_use
 from simulator.errors import InvalidValueError
 from simulator.solvers.base import Segment, Segmenter, SolverOptions
 from simulator.solvers.event_location import N_SW, first_change
@@ -417,7 +417,7 @@ _ONE_SIG = types.int64(
     types.float64[:, ::1], _I1, _F1)
 
 
-@njit(_ONE_SIG, **_JIT)
+@njit_on_first_use(_ONE_SIG, **_JIT)
 def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
                   t0, y0, p, t_out, t_end, trig0,
                   rtol, atol, h_init, h_max, max_steps,
@@ -459,7 +459,7 @@ _MANY_SIG = types.void(
     types.float64[:, ::1])
 
 
-@njit(_MANY_SIG, parallel=True, **_JIT)
+@njit_on_first_use(_MANY_SIG, parallel=True, **_JIT)
 def _integrate_many(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep, chunk, nnz, njac,
                     n_sw,
                     t0, Y0, P, t_out, t_end, TRIG0,
@@ -600,16 +600,6 @@ def failure_message(status: int, t: float, state_ids, fail_index: int, max_steps
 METHOD_NAMES = ("auto", "rodas", "rodas5p")    # SolverOptions.method values this backend runs
 
 
-def _integrate_one_entry():
-    """``integrate_one``'s compiled entry point: calling it skips numba's per-call type
-    dispatch (~50 us for the seven function-valued arguments); the signature is fixed."""
-    global _ENTRY
-    if _ENTRY is None:
-        _ENTRY = next(iter(integrate_one.overloads.values())).entry_point
-    return _ENTRY
-
-
-_ENTRY = None
 
 
 class CompiledSegmenter(Segmenter):
@@ -678,7 +668,7 @@ class CompiledSegmenter(Segmenter):
         h_init = o.first_step or 0.0
         if not o.first_step and b.resume[0] == t0:
             h_init = b.resume[1]
-        status = _integrate_one_entry()(
+        status = integrate_one.entry_point(
             fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches, fns.decomp, fns.solve,
             fns.time_dependent, float(t0), y0, p, t_out, float(t_end), trig0, float(o.rtol),
             self._atol, float(h_init), float(o.max_step or 0.0), int(o.max_steps), y_out,

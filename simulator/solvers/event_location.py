@@ -9,14 +9,12 @@ roots inside one step (SBML case 01511) is found, and the first change is refine
 bisection. All points are evaluated on the continuous extension
 (:func:`simulator.solvers.rodas5p.dense`).
 
-numba's disk cache of the stepper is keyed by its own file only: after editing this module,
-clear the cache (``NUMBA_CACHE_DIR``).
+The stepper's disk cache covers this module too (:mod:`simulator.codegen.numba_cache`).
 """
 from __future__ import annotations
 
-
-from simulator.codegen.numba_cache import njit
 from simulator.codegen.abi import data_pointer
+from simulator.codegen.numba_cache import njit
 from simulator.solvers.rodas5p import dense
 
 N_SW = 4               # rows of the switch work array: values at step start, end, probe; roots

@@ -16,8 +16,8 @@ The classical coefficients follow from ``Gamma = (diag(1/gamma) - C)^-1``:
 (:mod:`tests.test_rodas5p` checks the order conditions on them).
 
 numba freezes module-level arrays into compiled code as constants, so the stepper reads
-these arrays with constant indices at no cost. numba's disk cache of the stepper is keyed by
-its own file only: after editing this module, clear the cache (``NUMBA_CACHE_DIR``).
+these arrays with constant indices at no cost. The stepper's disk cache covers this module
+too (:mod:`simulator.codegen.numba_cache`), so an edit here recompiles it.
 
 References
 ----------

@@ -12,6 +12,7 @@ one compiled model.
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,21 +36,25 @@ class PreparedTreatment:
     ----------
     model : Model
         The original model, or the derived one with the schedules' events and PK.
+    drugs : dict
+        The drugs at a constant concentration from ``t = 0`` (id -> nM), for ``drugs=``.
     params : dict
-        Parameter values to pass: constant drugs (id -> nM) and dose amounts of scheduled
-        drugs (``xt_<drug>_amount`` -> nM or mg).
+        The dose amounts of scheduled drugs (``xt_<drug>_amount`` -> nM or mg), for
+        ``params=``.
     phenotype : tuple of str
     dose_ids : dict
         Drug -> the parameter that holds its dose (the drug itself for constant drugs).
     """
 
     model: Model
+    drugs: dict
     params: dict
     phenotype: tuple
     dose_ids: dict
 
 
 _DERIVED: OrderedDict = OrderedDict()
+_DERIVED_LOCK = threading.Lock()
 _MAX_DERIVED = 32
 
 
@@ -63,12 +68,12 @@ def prepare(model: Model, treatment: Treatment, *, phenotype=None) -> PreparedTr
     phenotype_overrides(model, phen)
     scheduled = {d: dose for d, dose in treatment.drugs.items() if not dose.constant}
     derived, ids = derive_model(model, scheduled) if scheduled else (model, {})
-    params, dose_ids = {}, {}
+    drugs, params, dose_ids = {}, {}, {}
     for d, dose in treatment.drugs.items():
         pid = d if dose.constant else ids[d]
-        params[pid] = dose.amount
+        (drugs if dose.constant else params)[pid] = dose.amount
         dose_ids[d] = pid
-    return PreparedTreatment(derived, params, phen, dose_ids)
+    return PreparedTreatment(derived, drugs, params, phen, dose_ids)
 
 
 def derive_model(model: Model, scheduled: Mapping[str, Dose]) -> tuple[Model, dict]:
@@ -88,17 +93,22 @@ def derive_model(model: Model, scheduled: Mapping[str, Dose]) -> tuple[Model, di
         if dose.unit == "mg":
             pk = dose.pk or PK.for_drug(d, model.catalog)
         items.append((d, dose.unit, dose.schedule, pk))
-    # the cached model holds the catalogue, so its id cannot be reused while the entry lives
-    key = (model.hash, id(model.catalog), tuple(items))
-    hit = _DERIVED.get(key)
+    key = (model.hash, tuple(items))
+    with _DERIVED_LOCK:
+        hit = _DERIVED.get(key)
+        if hit is not None:
+            _DERIVED.move_to_end(key)
     if hit is None:
         derived, ids = _build_derived(model, items)
-        hit = _DERIVED[key] = (derived.with_catalog(model.catalog), ids)
-        while len(_DERIVED) > _MAX_DERIVED:
-            _DERIVED.popitem(last=False)
-    else:
-        _DERIVED.move_to_end(key)
-    return hit
+        hit = (derived.with_catalog(model.catalog), ids)
+        with _DERIVED_LOCK:
+            _DERIVED[key] = hit
+            while len(_DERIVED) > _MAX_DERIVED:
+                _DERIVED.popitem(last=False)
+    derived, ids = hit
+    # the catalogue does not change the SBML: the cached model, with this model's catalogue
+    return (derived if derived.catalog is model.catalog else
+            derived.with_catalog(model.catalog)), ids
 
 
 def _f(x: float) -> str:
@@ -234,7 +244,7 @@ def _build_derived(model: Model, items) -> tuple[Model, dict]:
                 first = sch.start + (sch.times[-1] + sch.interval if sch.times else 0.0)
                 s.stream(f"{tag}_maint", first, sch.interval, sch.stop, give)
         else:  # intermittent: doses every dose_every inside each window
-            for j in range(sch._per_window()):
+            for j in range(sch.per_window()):
                 s.stream(f"{tag}_win{j}", sch.start + j * sch.dose_every, sch.interval, sch.stop, give)
     derived = load(s.text())
     return derived, ids

@@ -15,11 +15,12 @@ The protocol knows no model's ids; what it resets comes from the model's catalog
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
 
-from simulator.api import as_model, simulate, steady_state
+from simulator.api import as_model, compile_model, simulate, steady_state
 from simulator.conditions import phenotype_names, phenotype_overrides
 from simulator.model import Model
 from simulator.results import SteadyState, Trajectory
@@ -29,19 +30,15 @@ from simulator.treatments.schedule import Treatment
 __all__ = ["untreated_state", "run_treatment", "reset_values", "with_reset"]
 
 _STATES: OrderedDict = OrderedDict()
+_STATES_LOCK = threading.Lock()
 _MAX_STATES = 64
 
 
 def reset_values(model: Model) -> dict:
-    """The catalogue's reset-at-start species with their model initial values (id -> value)."""
-    species = {sp.id: sp for sp in model.species}
-    out = {}
-    for sid in model.catalog.reset_at_start:
-        sp = species[sid]
-        v = sp.initial_concentration if sp.initial_concentration is not None else sp.initial_amount
-        if v is not None:
-            out[sid] = float(v)
-    return out
+    """The catalogue's reset-at-start species with their model initial values (id -> value,
+    as ``initial=`` takes them: concentrations unless a species has only substance units)."""
+    ids = model.catalog.reset_at_start
+    return compile_model(model).system.init.value_of(ids) if ids else {}
 
 
 def with_reset(model: Model, state: Mapping) -> dict:
@@ -51,8 +48,8 @@ def with_reset(model: Model, state: Mapping) -> dict:
     return out
 
 
-def untreated_state(model, *, params: Mapping | None = None, phenotype=None, options=None,
-                    backend: str = "auto") -> tuple[dict, SteadyState]:
+def untreated_state(model, *, params: Mapping | None = None, phenotype=None,
+                    options=None) -> tuple[dict, SteadyState]:
     """Steady state of the untreated cell, as the start state of a treatment (steps 1-2).
 
     The catalogue's ``reset_at_start`` species (the bundled model's ``tumor_burden``) are
@@ -67,8 +64,6 @@ def untreated_state(model, *, params: Mapping | None = None, phenotype=None, opt
     phenotype : str or list of str, optional
     options : SolverOptions, optional
         Tolerances of the fallback integration.
-    backend : str
-        Accepted for symmetry with :func:`run_treatment` (the steady state does not use it).
 
     Returns
     -------
@@ -81,17 +76,19 @@ def untreated_state(model, *, params: Mapping | None = None, phenotype=None, opt
     key = (model.hash, tuple(sorted(phenotype_overrides(model, phen).items())),
            tuple(sorted((k, float(v)) for k, v in (params or {}).items())),
            model.catalog.reset_at_start, options)
-    hit = _STATES.get(key)
-    if hit is not None:
-        _STATES.move_to_end(key)
-        return dict(hit[0]), hit[1]
-    ss = steady_state(model, params=dict(params or {}), phenotype=list(phen) or None,
-                      options=options)
-    state = with_reset(model, ss.state)
-    _STATES[key] = (state, ss)
-    while len(_STATES) > _MAX_STATES:
-        _STATES.popitem(last=False)
-    return dict(state), ss
+    with _STATES_LOCK:
+        hit = _STATES.get(key)
+        if hit is not None:
+            _STATES.move_to_end(key)
+    if hit is None:
+        ss = steady_state(model, params=dict(params or {}), phenotype=list(phen) or None,
+                          options=options)
+        hit = (with_reset(model, ss.state), ss)
+        with _STATES_LOCK:
+            _STATES[key] = hit
+            while len(_STATES) > _MAX_STATES:
+                _STATES.popitem(last=False)
+    return dict(hit[0]), hit[1]
 
 
 def run_treatment(model, treatment, t, *, phenotype=None, params: Mapping | None = None,
@@ -147,13 +144,13 @@ def run_treatment(model, treatment, t, *, phenotype=None, params: Mapping | None
     equil = None
     if initial is None and equilibrate:
         initial, ss = untreated_state(model, params=params, phenotype=prep.phenotype,
-                                      options=options, backend=backend)
+                                      options=options)
         equil = {"converged": bool(ss.converged), "residual": float(ss.residual), "method": ss.method}
     elif initial is not None and reset:
         initial = with_reset(model, initial)
     traj = simulate(prep.model, t, params={**dict(params or {}), **prep.params},
-                    initial=initial, phenotype=list(prep.phenotype) or None, options=options,
-                    backend=backend, on_failure=on_failure)
+                    drugs=prep.drugs, initial=initial, phenotype=list(prep.phenotype) or None,
+                    options=options, backend=backend, on_failure=on_failure)
     prov = dict(traj.provenance, treatment=treatment.label, equilibration=equil,
                 base_model_hash=model.hash)
     return replace(traj, provenance=prov)

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 
 from simulator.catalog import Catalog
-from simulator.conditions import check_drug, phenotype_names, phenotype_overrides
+from simulator.conditions import check_dose, check_drug, phenotype_names, phenotype_overrides
 from simulator.errors import PerturbationError
 from simulator.model import Model
 
@@ -211,7 +211,7 @@ class Schedule:
         else:
             for k in range(max(0, int((until - self.start) // self.interval) + 1)):
                 w0 = self.start + k * self.interval
-                out += [w0 + j * self.dose_every for j in range(self._per_window())]
+                out += [w0 + j * self.dose_every for j in range(self.per_window())]
         return np.array([t for t in out if t <= until + 1e-9 and t < stop], dtype=float)
 
     def windows(self, until: float) -> list[tuple[float, float]]:
@@ -229,7 +229,8 @@ class Schedule:
                 out.append((w0, min(w0 + self.on, end)))
         return out
 
-    def _per_window(self) -> int:
+    def per_window(self) -> int:
+        """Doses given in one exposure window (intermittent schedules of doses in mg)."""
         return max(1, math.ceil(self.on / self.dose_every - 1e-9))
 
     @property
@@ -392,14 +393,19 @@ class Dose:
 
 
 def _as_dose(drug: str, spec) -> Dose:
+    """A Dose from what :class:`Treatment` accepts; a number is a concentration, checked by
+    the rule every verb uses (:func:`simulator.conditions.check_dose`)."""
     if isinstance(spec, Dose):
         return spec
-    if isinstance(spec, tuple):
-        if not 1 <= len(spec) <= 3:
-            raise PerturbationError(f"drug '{drug}': give a dose as amount, (amount, unit) or "
-                                    f"(amount, unit, Schedule); got {spec!r}")
+    if not isinstance(spec, tuple):
+        return Dose(check_dose(drug, spec))
+    if not 1 <= len(spec) <= 3:
+        raise PerturbationError(f"drug '{drug}': give a dose as amount, (amount, unit) or "
+                                f"(amount, unit, Schedule); got {spec!r}")
+    try:
         return Dose(*spec)
-    return Dose(spec)
+    except PerturbationError as err:
+        raise PerturbationError(f"drug '{drug}': {err}") from None
 
 
 @dataclass(frozen=True)
@@ -440,10 +446,22 @@ class Treatment:
         object.__setattr__(self, "phenotype", phenotype_names(self.phenotype))
 
     @classmethod
-    def clinical(cls, catalog: Catalog, *drugs: str, phenotype=(), start: float = 0.0,
+    def clinical(cls, *drugs: str, catalog, phenotype=(), start: float = 0.0,
                  name: str = "") -> Treatment:
-        """Each drug at its label dose (mg) and interval from ``catalog`` (``pk.dose_mg``,
-        ``pk.tau_h``), e.g. ``Treatment.clinical(model.catalog, "letrozole")``."""
+        """Each drug at its label dose (mg) and interval from a catalogue (``pk.dose_mg``,
+        ``pk.tau_h``), e.g. ``Treatment.clinical("letrozole", catalog=model)``.
+
+        Parameters
+        ----------
+        *drugs : str
+        catalog : Catalog or Model
+            The catalogue, or a model whose catalogue it is.
+        """
+        if isinstance(catalog, Model):
+            catalog = catalog.catalog
+        if not isinstance(catalog, Catalog):
+            raise PerturbationError(f"catalog must be a Catalog or a Model, got "
+                                    f"{type(catalog).__name__}")
         out = {}
         for d in drugs:
             pk = catalog.drug(d).get("pk", {})
