@@ -215,3 +215,28 @@ def test_bundled_model_matches_libroadrunner_and_single_runs(bundled):
     out = np.asarray(rr.simulate(0.0, 48.0, 13))
     for j, r in enumerate(species):
         assert _close(ens[r][0], out[:, j + 1], rtol=1e-4, atol=1e-6), r
+
+
+def test_a_model_without_states_sweeps():
+    """Nothing to integrate: every member's readouts come from its parameters (was: every
+    member failed after max_steps)."""
+    m = sim.load_model("model m\n y = 0.5\n x := y*2\nend")
+    ens = sim.sweep(m, [0.0, 1.0], params={"y": [0.1, 0.2]}, readouts="x", progress=False)
+    np.testing.assert_allclose(ens["x"], [[0.2, 0.2], [0.4, 0.4]])
+    assert ens.success.all()
+
+
+@pytest.mark.parametrize("model", [
+    "model m\n y = 0.5\n x := y*2\n E: at time > 0.5: y = 7\nend",
+    "model m\n y = 0.5\n x := y*2\n A = 1; A -> ; y*A\n E: at time > 0.5: y = 7\nend",
+])
+def test_readouts_see_parameters_that_events_change(model):
+    """Readouts of members whose events assign parameters use the values in force at each
+    output time, as simulate does (were the start values)."""
+    m = sim.load_model(model)
+    t = np.linspace(0.0, 1.0, 5)
+    ens = sim.sweep(m, t, params={"y": [0.1, 0.2]}, readouts=["x", "y"], progress=False)
+    for i, y in enumerate([0.1, 0.2]):
+        tr = sim.simulate(m, t, params={"y": y})
+        np.testing.assert_allclose(ens["x"][i], tr["x"], rtol=1e-9)
+        np.testing.assert_allclose(ens["y"][i], tr["y"], rtol=1e-9)

@@ -31,7 +31,7 @@ from simulator.api import compile_model
 from simulator.codegen.common import SymbolMap
 from simulator.codegen.jit import compile_expressions, compile_native
 from simulator.codegen.numpy_fns import lambdify
-from simulator.codegen.kernels import fill_members
+from simulator.codegen.kernels import fill_members, fill_outputs
 from simulator.errors import ModelError
 from simulator.model import Model, as_number
 from simulator.semantics import refuse_delays
@@ -181,6 +181,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     bad_y = ~np.isfinite(Y0)
     bad_p = ~np.isfinite(P[:, prep.used_params]) if prep.used_params.size else np.zeros((c, 0), bool)
     bad = bad_y.any(axis=1) | bad_p.any(axis=1)
+    driven: dict[int, np.ndarray] = {}    # member -> parameters in force at each output time
     for m in np.flatnonzero(bad):
         names = [system.state_ids[i] for i in np.flatnonzero(bad_y[m])]
         names += [system.param_ids[prep.used_params[j]] for j in np.flatnonzero(bad_p[m])]
@@ -199,10 +200,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         if task.threads:
             numba.set_num_threads(min(task.threads, numba.config.NUMBA_NUM_THREADS))
         try:
-            res = integrate_many(fns, task.t0, Y0[good], P[good], t_out, t_end, rtol=opts.rtol,
-                                 atol=opts.atol, first_step=opts.first_step or 0.0,
-                                 max_step=opts.max_step or 0.0, max_steps=opts.max_steps,
-                                 y_out=Y_out)
+            if system.n_states:
+                res = integrate_many(fns, task.t0, Y0[good], P[good], t_out, t_end,
+                                     rtol=opts.rtol, atol=opts.atol,
+                                     first_step=opts.first_step or 0.0,
+                                     max_step=opts.max_step or 0.0, max_steps=opts.max_steps,
+                                     y_out=Y_out)
+            else:     # nothing to integrate: every member reaches the end (events below)
+                res = _no_states(good.size, t_end)
         finally:
             numba.set_num_threads(old)
         st = res["stats"]
@@ -216,14 +221,16 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 trig_start_ok[g] = np.array_equal(fns.triggers_py(task.t0, Y0[m], P[m]), init_vals)
         for g, m in enumerate(good):
             s = int(res["status"][g])
-            if system.events and (s == 1 or not trig_start_ok[g]):
-                s, msg, y_out, ns = _run_with_events(task.model, opts, Y0[m], P[m], t_out,
-                                                     task.t0)
+            if system.events and (s == 1 or not trig_start_ok[g] or not system.n_states):
+                s, msg, y_out, p_out, ns = _run_with_events(task.model, opts, Y0[m], P[m],
+                                                            t_out, task.t0)
                 Y_out[row[m]] = y_out
                 nsteps[m] = ns
                 if s < 0:
                     status[m] = EVENT_FAIL
                     reason[m] = msg
+                else:         # events may change parameters: read out row by row
+                    driven[m] = p_out
                 continue
             if s < 0:
                 status[m] = s
@@ -232,7 +239,16 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     out = np.full((c, n_t, n_r), np.nan)
     ok = np.flatnonzero(status == 0)
     if ok.size and n_r:
-        nonfinite = _readouts(prep, tuple(task.readouts), t_out, Y_out, P, row, ok, out)
+        nonfinite = np.zeros(ok.size, dtype=bool)
+        batch = np.array([m not in driven for m in ok], dtype=bool)
+        if batch.any():
+            nonfinite[batch] = _readouts(prep, tuple(task.readouts), t_out, Y_out, P, row,
+                                         ok[batch], out)
+        for k in np.flatnonzero(~batch):
+            m = ok[k]
+            out[m] = _readouts_by_row(prep, tuple(task.readouts), t_out, Y_out[row[m]],
+                                      driven[m])
+            nonfinite[k] = not np.isfinite(out[m]).all()
         for m in ok[nonfinite]:
             bad_r = [task.readouts[r] for r in range(n_r) if not np.isfinite(out[m, :, r]).all()]
             k_t = int(np.flatnonzero(~np.isfinite(out[m]).all(axis=1))[0])
@@ -244,13 +260,41 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     return ChunkResult(task.index, task.start, out, status, reason, nsteps)
 
 
+def _no_states(n: int, t_end: float) -> dict:
+    """What ``integrate_many`` reports for members of a system without states."""
+    return {"status": np.zeros(n, dtype=np.int64), "t_stop": np.full(n, t_end),
+            "stats": np.zeros((n, len(STAT_NAMES)), dtype=np.int64)}
+
+
 def _run_with_events(model, opts, y0, p, t_out, t0):
-    """One member through the event driver with the compiled single-run backend."""
+    """One member through the event driver with the compiled single-run backend:
+    ``(status, message, states (n_t, n), parameters in force (n_t, m), steps)``."""
     cm = compile_model(model)
     seg = cm.segmenter(opts, "compiled")
     res = run(cm.numpy, seg, y0, p, t_out, t0=t0)
     y = np.full((len(t_out), cm.system.n_states), np.nan)
     y[:len(res.y)] = res.y
+    ps = np.array(np.broadcast_to(p, (len(t_out), len(p))))
+    ps[:len(res.p)] = res.p
+    steps = int(res.stats.get("nsteps", 0))
     if res.success:
-        return 0, "", y, int(res.stats.get("nsteps", 0))
-    return -1, f"{res.message} (t = {res.t_fail:g})", y, int(res.stats.get("nsteps", 0))
+        return 0, "", y, ps, steps
+    return -1, f"{res.message} (t = {res.t_fail:g})", y, ps, steps
+
+
+def _readouts_by_row(prep, readouts, t_out, Y, P_rows) -> np.ndarray:
+    """The readouts of one member whose parameters change over time (events), row by row:
+    ``(n_t, n_readouts)``."""
+    fn = prep.native_readouts(readouts)
+    out = np.empty((len(t_out), len(readouts)))
+    if fn is not None:
+        fill_outputs(fn, np.ascontiguousarray(t_out), np.ascontiguousarray(Y),
+                     np.ascontiguousarray(P_rows), out, np.zeros(len(readouts), np.uint8))
+        return out
+    f = prep.readout_fn(readouts)
+    with np.errstate(all="ignore"):
+        cols = f(t_out, [Y[:, i] for i in range(Y.shape[1])],
+                 [P_rows[:, j] for j in range(P_rows.shape[1])])
+    for r, col in enumerate(cols):
+        out[:, r] = np.broadcast_to(np.asarray(col, dtype=float), len(t_out))
+    return out
