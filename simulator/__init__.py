@@ -27,6 +27,7 @@ from simulator.errors import (
     IntegrationError, InvalidValueError, ModelError, ModelImportError, PerturbationError,
     SimulatorError, StoreError, UnknownIdError, UnsupportedFeatureError,
 )
+from simulator.io.limits import ImportLimits
 from simulator.results import SteadyState, Trajectory
 from simulator.solvers.base import SolverOptions
 from simulator.treatments import PK, Dose, Schedule, Treatment, run_treatment, untreated_state
@@ -34,7 +35,7 @@ from simulator.version import __version__
 
 __all__ = [
     "load_model", "simulate", "steady_state", "check_readouts",
-    "Trajectory", "SteadyState", "SolverOptions", "Catalog",
+    "Trajectory", "SteadyState", "SolverOptions", "Catalog", "ImportLimits",
     "SimulatorError", "ModelError", "ModelImportError", "UnsupportedFeatureError",
     "InvalidValueError", "UnknownIdError", "PerturbationError", "IntegrationError", "StoreError",
     "drugs", "phenotypes",

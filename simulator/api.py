@@ -19,6 +19,7 @@ from simulator.catalog import Catalog
 from simulator.codegen.numpy_fns import NumpyFunctions, compile_numpy
 from simulator.errors import IntegrationError, InvalidValueError, ModelImportError, unknown_id
 from simulator.io import attach_catalog, load, read_catalog
+from simulator.io.limits import DEFAULT_LIMITS, ImportLimits, too_deep
 from simulator.model import Model
 from simulator.results import SteadyState, Trajectory, provenance
 from simulator.semantics import build_system, refuse_delays
@@ -41,7 +42,8 @@ _CACHE: dict[str, "CompiledModel"] = {}
 
 
 def load_model(source: str | os.PathLike | None = None, *,
-               catalog: Catalog | str | os.PathLike | None = None) -> Model:
+               catalog: Catalog | str | os.PathLike | None = None,
+               limits: ImportLimits = DEFAULT_LIMITS) -> Model:
     """Load a model: a path to an SBML (.xml) or Antimony (.ant) file, or model text.
 
     With no ``source``, the bundled ER crosstalk model with its catalogue (drugs, phenotypes;
@@ -53,19 +55,23 @@ def load_model(source: str | os.PathLike | None = None, *,
     catalog : Catalog or str or path-like, optional
         The model's catalogue (drugs, phenotypes, reset-at-start readouts), or the path of
         a catalogue file (:mod:`simulator.io.catalog`).
+    limits : ImportLimits, optional
+        Limits on size and nesting, checked before any recursive work; raise them for a
+        trusted model that needs it (:mod:`simulator.io.limits`).
 
     Raises
     ------
     ModelImportError
         Missing or unreadable file, malformed XML, invalid Antimony, undefined ids; an
-        unreadable catalogue.
+        unreadable catalogue; a model over one of the ``limits``.
     UnsupportedFeatureError
         Valid SBML that Crosstalk does not simulate (all offending elements listed).
     """
     if source is None:
         model = _bundled()
     else:
-        model = load(source)
+        with too_deep(f"loading {source!r:.80}"):
+            model = load(source, limits)
     return attach_catalog(model, catalog) if catalog is not None else model
 
 
@@ -107,7 +113,8 @@ class CompiledModel:
                 # nothing to integrate (only events and rules in time): no solver to compile
                 seg = ScipySegmenter(self.numpy, options)
             else:
-                seg = CompiledSegmenter(self.system, options)
+                with too_deep(f"model '{self.model.id}': native code generation"):
+                    seg = CompiledSegmenter(self.system, options)
             self._segmenters[key] = seg
         return self._segmenters[key]
 
@@ -128,8 +135,9 @@ def compile_model(model: Model) -> CompiledModel:
     hit = _CACHE.get(model.hash)
     if hit is not None:
         return hit
-    system = build_system(model)
-    cm = CompiledModel(model, system, compile_numpy(system), system.used_params())
+    with too_deep(f"model '{model.id}': building its equations"):
+        system = build_system(model)
+        cm = CompiledModel(model, system, compile_numpy(system), system.used_params())
     _CACHE[model.hash] = cm
     return cm
 

@@ -33,6 +33,7 @@ from simulator.codegen.jit import compile_expressions, compile_native
 from simulator.codegen.numpy_fns import lambdify
 from simulator.codegen.kernels import fill_members, fill_outputs
 from simulator.errors import ModelError
+from simulator.io.limits import too_deep
 from simulator.model import Model, as_number
 from simulator.semantics import refuse_delays
 from simulator.solvers.base import SolverOptions
@@ -86,7 +87,8 @@ class Prepared:
         system = compile_model(model).system
         self.model = model
         self.system = system
-        self.fns = compile_native(system)
+        with too_deep(f"model '{model.id}': native code generation"):
+            self.fns = compile_native(system)
         self._readouts: dict[tuple, object] = {}
         self._lock = threading.Lock()
         self.used_params = system.used_params()

@@ -17,22 +17,24 @@ from simulator.catalog import Catalog
 from simulator.errors import ModelImportError
 from simulator.io.antimony import antimony_to_sbml
 from simulator.io.catalog import attach_catalog, read_catalog
+from simulator.io.limits import DEFAULT_LIMITS, ImportLimits, check_size, file_size
 from simulator.io.sbml import read_sbml_file, read_sbml_string
 from simulator.model import Model
 
 __all__ = ["load", "read_sbml_file", "read_sbml_string", "antimony_to_sbml", "read_antimony",
-           "read_catalog", "attach_catalog"]
+           "read_catalog", "attach_catalog", "ImportLimits"]
 
 _SBML_SUFFIXES = {".xml", ".sbml"}
 _ANTIMONY_SUFFIXES = {".ant", ".txt", ".antimony"}
 
 
-def read_antimony(text: str, source: str = "<string>") -> Model:
+def read_antimony(text: str, source: str = "<string>",
+                  limits: ImportLimits = DEFAULT_LIMITS) -> Model:
     """Read Antimony text: convert to SBML, then import that."""
-    return read_sbml_string(antimony_to_sbml(text, source), source=source)
+    return read_sbml_string(antimony_to_sbml(text, source, limits), source=source, limits=limits)
 
 
-def load(source: str | os.PathLike) -> Model:
+def load(source: str | os.PathLike, limits: ImportLimits = DEFAULT_LIMITS) -> Model:
     """Load a model from a path or from SBML / Antimony text.
 
     Parameters
@@ -40,6 +42,8 @@ def load(source: str | os.PathLike) -> Model:
     source : str or path-like
         A path (``.xml`` / ``.sbml`` is SBML, ``.ant`` / ``.txt`` is Antimony, anything else
         is sniffed), or model text: text starting with ``<`` is SBML, other text Antimony.
+    limits : ImportLimits
+        Size and nesting limits, checked before any recursive work (:mod:`simulator.io.limits`).
 
     Returns
     -------
@@ -54,8 +58,10 @@ def load(source: str | os.PathLike) -> Model:
     InvalidValueError
         A size or initial value is NaN, infinite or negative.
     """
+    if not isinstance(limits, ImportLimits):
+        raise ModelImportError(f"limits must be an ImportLimits, got {type(limits).__name__}")
     if isinstance(source, os.PathLike):
-        return _load_path(Path(source))
+        return _load_path(Path(source), limits)
     if not isinstance(source, str):
         raise ModelImportError(
             f"cannot load a model from {type(source).__name__}; expected a path or SBML / "
@@ -65,10 +71,10 @@ def load(source: str | os.PathLike) -> Model:
         raise ModelImportError("cannot load a model from empty text; expected a path or SBML / "
                                "Antimony text")
     if stripped.startswith("<"):
-        return read_sbml_string(source)
+        return read_sbml_string(source, limits=limits)
     if _looks_like_path(source):
-        return _load_path(Path(source))
-    return read_antimony(source)
+        return _load_path(Path(source), limits)
+    return read_antimony(source, limits=limits)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -78,10 +84,11 @@ def _looks_like_path(text: str) -> bool:
     return suffix in _SBML_SUFFIXES | _ANTIMONY_SUFFIXES or os.path.exists(text)
 
 
-def _load_path(path: Path) -> Model:
+def _load_path(path: Path, limits: ImportLimits) -> Model:
     suffix = path.suffix.lower()
     if suffix in _SBML_SUFFIXES:
-        return read_sbml_file(path)
+        return read_sbml_file(path, limits)
+    check_size(file_size(path), str(path), limits)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
@@ -89,8 +96,8 @@ def _load_path(path: Path) -> Model:
     except (OSError, UnicodeDecodeError) as err:
         raise ModelImportError(f"cannot read model file '{path}': {err}") from err
     if suffix not in _ANTIMONY_SUFFIXES and text.lstrip().startswith("<"):
-        return read_sbml_string(text, source=str(path))
-    return read_antimony(text, source=str(path))
+        return read_sbml_string(text, source=str(path), limits=limits)
+    return read_antimony(text, source=str(path), limits=limits)
 
 
 # ---------------------------------------------------------------------------------------

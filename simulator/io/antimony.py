@@ -7,6 +7,7 @@ import threading
 import antimony
 
 from simulator.errors import ModelImportError
+from simulator.io.limits import DEFAULT_LIMITS, ImportLimits, check_antimony_text
 
 __all__ = ["antimony_to_sbml"]
 
@@ -17,7 +18,8 @@ _ALL_SYMBOLS = 0
 _FORMULA_ASSIGNMENT, _FORMULA_RATE = 1, 2
 
 
-def antimony_to_sbml(text: str, source: str = "<string>") -> str:
+def antimony_to_sbml(text: str, source: str = "<string>",
+                     limits: ImportLimits = DEFAULT_LIMITS) -> str:
     """Convert Antimony text to SBML (Level 3 Version 2) text.
 
     Parameters
@@ -26,6 +28,8 @@ def antimony_to_sbml(text: str, source: str = "<string>") -> str:
         The Antimony model.
     source : str
         Where the text came from, for messages (a path or ``"<string>"``).
+    limits : ImportLimits
+        Size and nesting limits, checked before libantimony parses the text.
 
     Returns
     -------
@@ -37,8 +41,10 @@ def antimony_to_sbml(text: str, source: str = "<string>") -> str:
     ModelImportError
         The text is not valid Antimony; the message is Antimony's, with its line number.
         Also for a rule with an empty formula (``x' = ;``, ``x := ;``), which libantimony
-        accepts silently and would leave as a parameter without a value.
+        accepts silently and would leave as a parameter without a value, and for text over
+        a limit (:mod:`simulator.io.limits`).
     """
+    check_antimony_text(text, source, limits)
     with _LOCK:
         antimony.clearPreviousLoads()
         try:

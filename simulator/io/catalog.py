@@ -24,6 +24,7 @@ from pathlib import Path
 
 from simulator.catalog import OPERATIONS, Catalog, Phenotype
 from simulator.errors import ModelImportError
+from simulator.io.limits import DEFAULT_LIMITS, check_size
 from simulator.model import Model
 
 __all__ = ["read_catalog", "attach_catalog"]
@@ -86,10 +87,14 @@ def _load(path: Path) -> tuple[str, dict]:
         raise ModelImportError(f"catalogue file {path} is missing") from err
     except (OSError, UnicodeDecodeError) as err:
         raise ModelImportError(f"cannot read catalogue file {path}: {err}") from err
+    check_size(len(text.encode("utf-8", "surrogatepass")), str(path), DEFAULT_LIMITS)
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:   # its message gives line and column
         raise ModelImportError(f"catalogue file {path} is not valid TOML: {err}") from err
+    except RecursionError:                   # tomllib recurses into nested arrays and tables
+        raise ModelImportError(f"catalogue file {path} nests arrays or tables too deeply "
+                               f"to read") from None
 
 
 def _part(path: Path, text: str, data: dict, key: str, reader) -> dict:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from types import GeneratorType
 
 import libsbml
 import numpy as np
@@ -269,20 +270,29 @@ class MathConverter:
 
     # internals ----------------------------------------------------------------------
 
-    def _num(self, node, scope) -> sympy.Expr:
-        return as_number(self._convert(node, scope))
+    # Handlers are generators: ``value = yield (child, scope)`` asks the driver in
+    # :meth:`_convert` to convert a child, so deep math never recurses on Python's stack.
 
-    def _bool(self, node, scope) -> sympy.Basic:
-        return as_boolean(self._convert(node, scope))
+    def _num(self, node, scope):
+        return as_number((yield (node, scope)))
+
+    def _bool(self, node, scope):
+        return as_boolean((yield (node, scope)))
 
     def _children(self, node) -> list:
         return [node.getChild(i) for i in range(node.getNumChildren())]
 
-    def _nums(self, node, scope) -> list[sympy.Expr]:
-        return [self._num(c, scope) for c in self._children(node)]
+    def _nums(self, node, scope):
+        out = []
+        for c in self._children(node):
+            out.append(as_number((yield (c, scope))))
+        return out
 
-    def _bools(self, node, scope) -> list[sympy.Basic]:
-        return [self._bool(c, scope) for c in self._children(node)]
+    def _bools(self, node, scope):
+        out = []
+        for c in self._children(node):
+            out.append(as_boolean((yield (c, scope))))
+        return out
 
     def _arity(self, node, scope, *allowed: int) -> bool:
         n = node.getNumChildren()
@@ -295,6 +305,32 @@ class MathConverter:
         return False
 
     def _convert(self, node: libsbml.ASTNode, scope: "_Scope") -> sympy.Basic:
+        """Convert ``node`` without recursion: a stack of handler generators, each asking
+        for its children's values (``yield (child, scope)``) and returning its own."""
+        stack: list = []
+        pending = (node, scope)
+        value = None
+        while True:
+            if pending is not None:
+                out = self._start(*pending)
+                pending = None
+                if isinstance(out, GeneratorType):
+                    stack.append(out)
+                    value = None
+                elif not stack:
+                    return out
+                else:
+                    value = out
+            try:
+                pending = stack[-1].send(value)
+            except StopIteration as done:
+                stack.pop()
+                if not stack:
+                    return done.value
+                value = done.value
+
+    def _start(self, node: libsbml.ASTNode, scope: "_Scope"):
+        """A leaf's value, or the generator of a node with children."""
         handler = _HANDLERS.get(node.getType())
         if handler is None:
             what = _UNSUPPORTED_NAMES.get(node.getType())
@@ -349,13 +385,13 @@ class MathConverter:
     # arithmetic
 
     def _plus(self, node, scope):
-        args = self._nums(node, scope)
+        args = (yield from self._nums(node, scope))
         if not args:
             return sympy.Integer(0)
         return _apply(sympy.Add, lambda *v: sum(v), args) if len(args) > 1 else args[0]
 
     def _times(self, node, scope):
-        args = self._nums(node, scope)
+        args = (yield from self._nums(node, scope))
         if not args:
             return sympy.Integer(1)
         return _apply(sympy.Mul, lambda *v: math.prod(v), args) if len(args) > 1 else args[0]
@@ -363,7 +399,7 @@ class MathConverter:
     def _minus(self, node, scope):
         if not self._arity(node, scope, 1, 2):
             return sympy.nan
-        args = self._nums(node, scope)
+        args = (yield from self._nums(node, scope))
         if len(args) == 1:
             return _apply(lambda a: -a, lambda a: -a, args)
         return _apply(lambda a, b: a - b, lambda a, b: a - b, args)
@@ -371,7 +407,7 @@ class MathConverter:
     def _divide(self, node, scope):
         if not self._arity(node, scope, 2):
             return sympy.nan
-        a, b = self._nums(node, scope)
+        a, b = (yield from self._nums(node, scope))
         if _is_numeric(b) and b.is_zero and not _is_numeric(a):
             # x/0: IEEE gives +-inf or nan by the sign of x; sympy would give zoo*x
             return sympy.Mul(a, sympy.oo)
@@ -380,13 +416,13 @@ class MathConverter:
     def _power(self, node, scope):
         if not self._arity(node, scope, 2):
             return sympy.nan
-        a, b = self._nums(node, scope)
+        a, b = (yield from self._nums(node, scope))
         return _apply(_exact_pow, lambda x, y: np.power(np.float64(x), np.float64(y)), [a, b])
 
     def _root(self, node, scope):
         if not self._arity(node, scope, 1, 2):
             return sympy.nan
-        args = self._nums(node, scope)
+        args = (yield from self._nums(node, scope))
         degree, x = (sympy.Integer(2), args[0]) if len(args) == 1 else args
         exponent = _apply(lambda d: sympy.Pow(d, -1), lambda d: 1.0 / np.float64(d), [degree])
         return _apply(_exact_pow, lambda x_, e: np.power(np.float64(x_), np.float64(e)),
@@ -395,7 +431,7 @@ class MathConverter:
     def _log(self, node, scope):
         if not self._arity(node, scope, 1, 2):
             return sympy.nan
-        args = self._nums(node, scope)
+        args = (yield from self._nums(node, scope))
         base, x = (sympy.Integer(10), args[0]) if len(args) == 1 else args
         return _apply(lambda x_, b: sympy.log(x_, b),
                       lambda x_, b: np.log(np.float64(x_)) / np.log(np.float64(b)), [x, base])
@@ -404,10 +440,10 @@ class MathConverter:
         if not self._arity(node, scope, 1):
             return sympy.nan
         sym_fn, np_fn = _UNARY[node.getType()]
-        return _apply(sym_fn, np_fn, self._nums(node, scope))
+        return _apply(sym_fn, np_fn, (yield from self._nums(node, scope)))
 
     def _minmax(self, node, scope):
-        args = self._nums(node, scope)
+        args = (yield from self._nums(node, scope))
         if not args:
             self.invalid.append(f"{scope.where}: '{node.getName()}' needs at least one argument")
             return sympy.nan
@@ -422,7 +458,7 @@ class MathConverter:
     def _quotient_rem(self, node, scope):
         if not self._arity(node, scope, 2):
             return sympy.nan
-        args = self._nums(node, scope)
+        args = (yield from self._nums(node, scope))
         if node.getType() == libsbml.AST_FUNCTION_QUOTIENT:
             return _apply(_quotient, lambda a, b: np.trunc(np.float64(a) / np.float64(b)), args)
         return _apply(_rem, lambda a, b: np.fmod(np.float64(a), np.float64(b)), args)
@@ -430,7 +466,7 @@ class MathConverter:
     # logic
 
     def _relational(self, node, scope):
-        args = self._nums(node, scope)
+        args = (yield from self._nums(node, scope))
         t = node.getType()
         if len(args) < 2:
             return sympy.true
@@ -446,34 +482,36 @@ class MathConverter:
         return pairs[0] if len(pairs) == 1 else sympy.And(*pairs)
 
     def _and(self, node, scope):
-        args = self._bools(node, scope)
+        args = (yield from self._bools(node, scope))
         return sympy.And(*args) if args else sympy.true
 
     def _or(self, node, scope):
-        args = self._bools(node, scope)
+        args = (yield from self._bools(node, scope))
         return sympy.Or(*args) if args else sympy.false
 
     def _xor(self, node, scope):
-        args = self._bools(node, scope)
+        args = (yield from self._bools(node, scope))
         return sympy.Xor(*args) if args else sympy.false
 
     def _not(self, node, scope):
         if not self._arity(node, scope, 1):
             return sympy.false
-        return sympy.Not(self._bool(node.getChild(0), scope))
+        return sympy.Not((yield from self._bool(node.getChild(0), scope)))
 
     def _implies(self, node, scope):
         if not self._arity(node, scope, 2):
             return sympy.false
-        a, b = self._bools(node, scope)
+        a, b = (yield from self._bools(node, scope))
         return sympy.Or(sympy.Not(a), b)
 
     def _piecewise(self, node, scope):
         children = self._children(node)
         pieces = []
         for i in range(0, len(children) - 1, 2):
-            pieces.append((self._num(children[i], scope), self._bool(children[i + 1], scope)))
-        otherwise = self._num(children[-1], scope) if len(children) % 2 else sympy.nan
+            value = yield from self._num(children[i], scope)
+            condition = yield from self._bool(children[i + 1], scope)
+            pieces.append((value, condition))
+        otherwise = (yield from self._num(children[-1], scope)) if len(children) % 2 else sympy.nan
         pieces.append((otherwise, sympy.true))
         try:
             return sympy.Piecewise(*pieces)
@@ -485,12 +523,12 @@ class MathConverter:
     def _rate_of(self, node, scope):
         if not self._arity(node, scope, 1):
             return sympy.nan
-        return RateOf(self._convert(node.getChild(0), scope))
+        return RateOf((yield (node.getChild(0), scope)))
 
     def _delay(self, node, scope):
         if not self._arity(node, scope, 2):
             return sympy.nan
-        x, tau = self._nums(node, scope)
+        x, tau = (yield from self._nums(node, scope))
         return Delay(x, tau)
 
     def _call(self, node, scope):
@@ -513,10 +551,12 @@ class MathConverter:
         if scope.depth >= _MAX_CALL_DEPTH:
             self.invalid.append(f"{scope.where}: function '{name}' calls itself (recursion)")
             return sympy.nan
-        args = [self._convert(c, scope) for c in self._children(node)]
+        args = []
+        for c in self._children(node):
+            args.append((yield (c, scope)))
         inner = _Scope(f"{scope.where} (via function '{name}')", None,
                        dict(zip(fd.args, args)), scope.depth + 1)
-        return self._convert(fd.body, inner)
+        return (yield (fd.body, inner))
 
 
 class _Scope:

@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import libsbml
 
 from simulator.errors import (InvalidValueError, ModelImportError, UnsupportedFeatureError,
                               suggest)
 from simulator.io.comp import flatten_comp, uses_comp
+from simulator.io.limits import (DEFAULT_LIMITS, ImportLimits, check_sbml_text, check_size,
+                                 external_files, file_size)
 from simulator.io.mathml import FunctionDefinition, MathConverter
 from simulator.model import (AlgebraicRule, AssignmentRule, Compartment, Event,
                              EventAssignment, InitialAssignment, Model, Parameter, RateRule,
@@ -51,13 +54,16 @@ _MAX_READER_ERRORS = 10
 _IGNORED_ERRORS = {libsbml.InvalidUnitIdSyntax, libsbml.DanglingUnitReference}
 
 
-def read_sbml_file(path: str | os.PathLike) -> Model:
+def read_sbml_file(path: str | os.PathLike, limits: ImportLimits = DEFAULT_LIMITS) -> Model:
     """Read an SBML file.
 
     Parameters
     ----------
     path : str or path-like
         The ``.xml`` / ``.sbml`` file.
+    limits : ImportLimits
+        Size and nesting limits, checked before libsbml reads the file
+        (:mod:`simulator.io.limits`).
 
     Returns
     -------
@@ -73,6 +79,7 @@ def read_sbml_file(path: str | os.PathLike) -> Model:
         A size or initial value is NaN, infinite or negative.
     """
     path = os.fspath(path)
+    check_size(file_size(path), path, limits)
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -80,11 +87,16 @@ def read_sbml_file(path: str | os.PathLike) -> Model:
         raise ModelImportError(f"SBML file '{path}' does not exist") from err
     except (OSError, UnicodeDecodeError) as err:
         raise ModelImportError(f"cannot read SBML file '{path}': {err}") from err
-    return read_sbml_string(text, source=path)
+    return read_sbml_string(text, source=path, limits=limits)
 
 
-def read_sbml_string(text: str, source: str = "<string>") -> Model:
+def read_sbml_string(text: str, source: str = "<string>",
+                     limits: ImportLimits = DEFAULT_LIMITS) -> Model:
     """Read SBML text; see :func:`read_sbml_file` (``source`` names it in messages)."""
+    refs = check_sbml_text(text, source, limits)
+    if refs:
+        origin = Path(source) if os.path.isfile(source) else Path.cwd() / "<string>"
+        external_files(origin, refs, limits)
     doc = libsbml.readSBMLFromString(text)
     unsupported = _check_reader_errors(doc, source)
     if doc.getLevel() == 1:
