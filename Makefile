@@ -8,7 +8,7 @@ export MPLBACKEND := Agg
 # the SBML Test Suite cases, read in place
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
-.PHONY: demo test sbml-suite bench bench-ensemble clean
+.PHONY: demo test sbml-suite fuzz bench bench-ensemble clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 sbml-suite: $(STAMP)
 	$(PY) -m tests.sbml_suite --suite $(SBML_SUITE) --out out/sbml-suite.csv
+
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzzing --cases 10000 --seed 0 --workers 2 --out out/fuzz.jsonl \
+		$(if $(wildcard $(SBML_SUITE)),--suite $(SBML_SUITE))
 
 bench: $(STAMP)
 	$(PY) benchmarks/single_run.py
