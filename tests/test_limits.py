@@ -168,3 +168,19 @@ def test_a_catalogue_nested_too_deeply_is_a_typed_error(tmp_path):
     path.write_text("reset_at_start = " + "[" * 3000 + "]" * 3000 + "\n")
     with pytest.raises(ModelImportError, match="nests arrays or tables too deeply"):
         read_catalog(path)
+
+
+def test_non_ascii_antimony_is_a_typed_error_naming_the_line():
+    """libantimony's message echoes half of the character, which is not valid UTF-8 (found
+    by make fuzz: was a bare UnicodeDecodeError)."""
+    with pytest.raises(ModelImportError, match=r"line 3: the character '\u00e9'"):
+        sim.load_model("model m\n  A = 1\n  k = 0.\u00e9\u00e8\n  J: A -> ; k*A\nend\n")
+
+
+def test_the_jacobian_of_an_absolute_value_is_printable():
+    """d|u|/dx was re/im Derivatives that no printer prints (found by make fuzz)."""
+    model = sim.load_model("model m\n  S1 = 1; S2 = 0; k2 = 0.5\n  J: S1 -> S2; abs(k2*S1)\nend")
+    ref = np.exp(-0.5 * np.array([0.0, 1.0, 5.0]))
+    for backend in ("scipy", "compiled"):
+        tr = sim.simulate(model, [0.0, 1.0, 5.0], backend=backend)
+        np.testing.assert_allclose(tr["S1"], ref, rtol=1e-5)

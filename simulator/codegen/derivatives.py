@@ -6,6 +6,8 @@ although the derivative there is finite for ``h >= 1`` (a Hill term with its lig
 zero, the usual start of a drug experiment). Here powers with a non-numeric exponent are
 differentiated as ``h*x**(h - 1)``. Functions that are constant almost everywhere (floor,
 ceiling, sign, Heaviside, and ``x mod c`` in ``x``) get their almost-everywhere derivatives.
+``|u|`` is differentiated as ``sign(u) u'`` (model quantities are real; sympy, not knowing
+that, writes re/im derivatives no printer can print).
 """
 from __future__ import annotations
 
@@ -24,6 +26,15 @@ class _Power(sympy.Function):
         return _Power(b, e) * sympy.log(b)
 
 
+class _Abs(sympy.Function):
+    """``|u|`` during differentiation, as a function of a real argument."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sympy.sign(self.args[0])
+
+
 def _is_symbolic_power(e) -> bool:
     return e.is_Pow and not e.exp.is_Number
 
@@ -35,6 +46,9 @@ def gradient(expr, variables) -> list:
     wrapped = any(_is_symbolic_power(a) for a in expr.atoms(sympy.Pow))
     if wrapped:
         expr = expr.replace(_is_symbolic_power, lambda e: _Power(*e.args))
+    absolute = expr.has(sympy.Abs)
+    if absolute:
+        expr = expr.replace(lambda e: isinstance(e, sympy.Abs), lambda e: _Abs(e.args[0]))
     out = []
     for v in variables:
         if v not in free:
@@ -43,6 +57,8 @@ def gradient(expr, variables) -> list:
         d = sympy.diff(expr, v)
         if wrapped:
             d = d.replace(lambda e: isinstance(e, _Power), lambda e: sympy.Pow(*e.args))
+        if absolute:
+            d = d.replace(lambda e: isinstance(e, _Abs), lambda e: sympy.Abs(e.args[0]))
         out.append(_almost_everywhere(d))
     return out
 

@@ -49,17 +49,38 @@ def antimony_to_sbml(text: str, source: str = "<string>",
         antimony.clearPreviousLoads()
         try:
             if antimony.loadAntimonyString(text) < 0:
-                message = (antimony.getLastError() or "unknown error").strip()
-                raise ModelImportError(f"invalid Antimony in {source}: {message}")
+                raise ModelImportError(f"invalid Antimony in {source}: "
+                                       f"{_last_error('unknown error', text)}")
             main = antimony.getMainModuleName()
             _check_empty_rules(antimony, main, text, source)
             sbml = antimony.getSBMLString(main) if main else ""
             if not sbml:
-                message = (antimony.getLastError() or "no model defined").strip()
-                raise ModelImportError(f"Antimony in {source} gave no SBML: {message}")
+                raise ModelImportError(f"Antimony in {source} gave no SBML: "
+                                       f"{_last_error('no model defined', text)}")
             return sbml
+        except UnicodeDecodeError:     # libantimony echoes bytes of a character it split
+            raise ModelImportError(f"invalid Antimony in {source}: {_non_ascii(text)}") from None
         finally:
             antimony.clearPreviousLoads()
+
+
+def _last_error(default: str, text: str) -> str:
+    """libantimony's last message; when it is not valid UTF-8 (libantimony echoes half of a
+    non-ASCII character), where the text has one."""
+    try:
+        return (antimony.getLastError() or default).strip()
+    except UnicodeDecodeError:
+        return _non_ascii(text)
+
+
+def _non_ascii(text: str) -> str:
+    for n, line in enumerate(text.splitlines(), 1):
+        code = line.split("//", 1)[0]
+        bad = [c for c in code if ord(c) > 127]
+        if bad:
+            return (f"line {n}: the character {bad[0]!r} is not allowed outside comments "
+                    f"(libantimony cannot read the text)")
+    return "libantimony cannot read the text (its message is not valid UTF-8)"
 
 
 def _check_empty_rules(antimony, module: str | None, text: str, source: str) -> None:
