@@ -18,6 +18,14 @@ Failures
 --------
 A member whose initial values are not finite, whose integration fails, or whose readouts
 turn non-finite gets a non-zero status and a reason; its values are NaN.
+
+Status codes
+------------
+``0`` ok; ``-1 .. -5`` the compiled integrator's failures
+(:func:`simulator.solvers.compiled.failure_message`); :data:`BAD_START` (-100) non-finite
+initial values or parameters; :data:`BAD_READOUT` (-101) a non-finite readout;
+:data:`EVENT_FAIL` (-102) the event driver failed; :data:`WORKER_LOST` (-103) the worker
+running the chunk was lost on every try.
 """
 from __future__ import annotations
 
@@ -39,8 +47,8 @@ from simulator.solvers.base import SolverOptions
 from simulator.solvers.compiled import STAT_NAMES, failure_message, integrate_many
 from simulator.solvers.driver import run
 
-__all__ = ["ChunkTask", "ChunkResult", "run_chunk", "prepared", "BAD_START", "BAD_READOUT",
-           "EVENT_FAIL"]
+__all__ = ["ChunkTask", "ChunkResult", "run_chunk", "lost_chunk", "prepared", "BAD_START",
+           "BAD_READOUT", "EVENT_FAIL", "WORKER_LOST"]
 
 
 @dataclass(frozen=True)
@@ -70,12 +78,12 @@ class ChunkResult:
     index: int
     start: int
     values: np.ndarray      # (c, n_t, n_r)
-    status: np.ndarray      # (c,) int64: 0 ok, <0 integrator failure codes, -100 bad start, -101 readout
+    status: np.ndarray      # (c,) int64: 0 ok, < 0 a failure (the module's status codes)
     reason: list            # (c,) str, "" when ok
     nsteps: np.ndarray      # (c,) int64
 
 
-BAD_START, BAD_READOUT, EVENT_FAIL = -100, -101, -102
+BAD_START, BAD_READOUT, EVENT_FAIL, WORKER_LOST = -100, -101, -102, -103
 
 
 class Prepared:
@@ -242,6 +250,18 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             out[m] = np.nan
     out[status != 0] = np.nan
     return ChunkResult(task.index, task.start, out, status, reason, nsteps)
+
+
+def lost_chunk(task: ChunkTask, why: str) -> ChunkResult:
+    """The result of a chunk given up because its worker was lost: every member failed
+    with status :data:`WORKER_LOST` and the reason ``why``."""
+    c = task.values.shape[0]
+    return ChunkResult(task.index, task.start,
+                       np.full((c, len(task.t_out), len(task.readouts)), np.nan),
+                       np.full(c, WORKER_LOST, dtype=np.int64),
+                       [f"chunk {task.index} (members {task.start}..{task.start + c - 1}) not "
+                        f"solved: {why}"] * c,
+                       np.zeros(c, dtype=np.int64))
 
 
 def _run_with_events(model, opts, y0, p, t_out, t0):

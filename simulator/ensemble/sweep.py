@@ -10,10 +10,18 @@ executor (:mod:`simulator.ensemble.executors`) and one file of a checkpoint stor
 Failures
 --------
 A member whose initial values are not finite, whose integration fails, or whose readouts
-turn non-finite is recorded in :attr:`Ensemble.failures` with its parameters and the reason;
-its rows in the arrays are NaN and :attr:`Ensemble.success` is False there. The other
-members are kept. ``on_failure="raise"`` raises :class:`~simulator.errors.IntegrationError`
-for the first failed member instead.
+turn non-finite is recorded in :attr:`Ensemble.failures` with its parameters, a status code
+and the reason; its rows in the arrays are NaN and :attr:`Ensemble.success` is False there.
+The other members are kept. ``on_failure="raise"`` raises
+:class:`~simulator.errors.IntegrationError` for the first failed member instead.
+
+A lost worker (a process-pool worker or Dask worker killed or crashed mid-chunk) costs a
+retry of its chunk on a fresh worker, not the sweep: up to
+:data:`~simulator.ensemble.executors.LOST_WORKER_RETRIES` (2) retries on the process pool,
+Dask's ``distributed.scheduler.allowed-failures`` (3) on a cluster. Past that limit the
+chunk's members fail with status ``WORKER_LOST`` (-103) and the reason; the other chunks are
+kept. Results never depend on retries: each chunk is computed from its own inputs and
+yielded, placed and stored once.
 """
 from __future__ import annotations
 
@@ -27,7 +35,7 @@ from tqdm.auto import tqdm
 
 from simulator import conditions
 from simulator.api import as_model, times
-from simulator.ensemble.chunks import ChunkResult, ChunkTask, prepared, run_chunk
+from simulator.ensemble.chunks import ChunkResult, ChunkTask, lost_chunk, prepared, run_chunk
 from simulator.ensemble.executors import run_chunks
 from simulator.ensemble.parameter_sets import parameter_columns
 from simulator.ensemble.result import Ensemble
@@ -191,7 +199,7 @@ def sweep(model, t, *, params=None, samples=None, grid: bool = False, drugs=None
     bar = _progress_bar(N, progress, initial=sum(min(N, (i + 1) * chunk_size) - i * chunk_size
                                                 for i in done))
     try:
-        for res in run_chunks(run_chunk, (task(i) for i in todo), executor):
+        for res in run_chunks(run_chunk, (task(i) for i in todo), executor, on_lost=lost_chunk):
             if st is not None:
                 st.write_chunk(res)
             _place(res, out, status, reason, nsteps)
