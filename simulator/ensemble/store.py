@@ -15,9 +15,15 @@ parameter set, options or package version is refused with :class:`StoreError`.
 
 Chunk file columns: ``member`` (int64), ``status`` (int64), ``reason`` (string), ``nsteps``
 (int64), ``values`` (fixed-size list of float64: the member's ``(n_t, n_readouts)`` block).
+
+A store that cannot be written (permission denied, read-only file system, disk full) raises
+:class:`StoreError` naming the path and the cause; the temporary file of the write that
+failed is removed, so no partial chunk is ever left, and the chunks already written are
+kept for a re-run to resume from.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -47,19 +53,43 @@ def _pyarrow():
 
 
 def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
-    os.close(fd)
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path``.
+
+    Raises
+    ------
+    StoreError
+        The file cannot be written (an ``OSError``: permissions, disk full, ...); the
+        temporary file is removed.
+    """
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
+        os.close(fd)
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as err:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(err, OSError):
+            raise _write_error(path, err) from err
         raise
+
+
+def _write_error(path: Path, err: OSError) -> StoreError:
+    code = err.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        hint = "the disk is full: free space there, or give a store on another disk"
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "it is not writable: fix its permissions, or give another store directory"
+    else:
+        hint = "give another store directory"
+    return StoreError(f"checkpoint store {path.parent}: cannot write {path} ({err}); {hint}. "
+                      f"Chunks written before are kept: the same sweep resumes from them")
 
 
 class Store:
@@ -107,7 +137,10 @@ class Store:
         if path.exists() and any(p for p in path.iterdir() if not p.name.startswith(".")):
             raise StoreError(f"{path} exists and is not a checkpoint store (no {MANIFEST}); "
                              f"give an empty or new directory")
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise _write_error(path / MANIFEST, err) from err
         manifest = {"format": FORMAT, **identity, "complete": False}
         _atomic_write(man_path, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
         return cls(path, manifest)

@@ -136,7 +136,9 @@ def sweep(model, t, *, params=None, samples=None, grid: bool = False, drugs=None
         Bad ids or values (nothing is simulated), with the messages of
         :mod:`simulator.conditions`.
     StoreError
-        ``store`` holds results of a different model, parameter set, options or version.
+        ``store`` holds results of a different model, parameter set, options or version, or
+        cannot be written (permission denied, disk full); the message names the path.
+        Chunks written before stay, and a re-run resumes from them.
     IntegrationError
         With ``on_failure="raise"`` only.
 
