@@ -14,7 +14,8 @@ ones; a chunk is never computed or stored twice. A store made by a different mod
 parameter set, options or package version is refused with :class:`StoreError`.
 
 Chunk file columns: ``member`` (int64), ``status`` (int64), ``reason`` (string), ``nsteps``
-(int64), ``values`` (fixed-size list of float64: the member's ``(n_t, n_readouts)`` block).
+(int64), ``fallback`` (bool: solved by the reference integrator), ``values`` (fixed-size
+list of float64: the member's ``(n_t, n_readouts)`` block).
 
 A store that cannot be written (permission denied, read-only file system, disk full) raises
 :class:`StoreError` naming the path and the cause; the temporary file of the write that
@@ -40,7 +41,7 @@ MANIFEST = "manifest.json"
 FORMAT = 1
 # entries that must match for a store to be resumed
 _IDENTITY = ("model_hash", "params_hash", "version", "times", "readouts", "options",
-             "chunk_size", "n_members", "t0")
+             "fallback", "chunk_size", "n_members", "t0")
 
 
 def _pyarrow():
@@ -124,7 +125,7 @@ class Store:
                         f"({manifest.get('version')})", "times": "other output times",
                         "readouts": "other readouts", "options": "other solver options",
                         "chunk_size": "another chunk_size", "n_members": "another number of members",
-                        "t0": "another start time"}
+                        "t0": "another start time", "fallback": "another fallback setting"}
                 reasons = "; ".join(what[k] for k in diff)
                 raise StoreError(f"checkpoint store {path} was made by {reasons}; use another "
                                  f"store directory, or delete this one to start again")
@@ -159,6 +160,7 @@ class Store:
             "status": pa.array(np.asarray(res.status, dtype=np.int64)),
             "reason": pa.array([str(r) for r in res.reason], type=pa.string()),
             "nsteps": pa.array(np.asarray(res.nsteps, dtype=np.int64)),
+            "fallback": pa.array(np.asarray(res.fallback, dtype=bool)),
             "values": pa.FixedSizeListArray.from_arrays(pa.array(block.reshape(-1)), width),
         })
         _atomic_write(self.chunk_path(res.index),
@@ -181,7 +183,8 @@ class Store:
                                   values=vals.reshape(c, n_t, n_r).copy(),
                                   status=tab.column("status").to_numpy().astype(np.int64),
                                   reason=tab.column("reason").to_pylist(),
-                                  nsteps=tab.column("nsteps").to_numpy().astype(np.int64))
+                                  nsteps=tab.column("nsteps").to_numpy().astype(np.int64),
+                                  fallback=tab.column("fallback").to_numpy().astype(bool))
             except Exception as err:  # a damaged chunk is recomputed, not trusted
                 if isinstance(err, (KeyboardInterrupt, SystemExit)):
                     raise
