@@ -9,7 +9,7 @@
     │   ├── InvalidValueError         NaN, infinite or impossible (negative) values
     │   └── UnknownIdError            params / readout / target that doesn't exist
     ├── PerturbationError(ValueError) unknown drug or phenotype, bad dose, bad schedule
-    ├── StoreError(ValueError)        a sweep checkpoint made by another model, parameter set or version
+    ├── StoreError(ValueError)        a sweep checkpoint made by another model, parameter set or version, or unwritable
     └── IntegrationError(RuntimeError) carries t_fail, the offending species and the parameters
 
 Every message says *what* went wrong, *where* (element type and id, file and line
@@ -75,7 +75,7 @@ class PerturbationError(SimulatorError, ValueError):
 
 class StoreError(SimulatorError, ValueError):
     """A checkpoint store cannot be used for this sweep (different model, parameters,
-    options or version), or it is damaged."""
+    options or version), is damaged, or cannot be written (permissions, disk full)."""
 
 
 class IntegrationError(SimulatorError, RuntimeError):

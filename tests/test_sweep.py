@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 import simulator as sim
+from simulator.ensemble import chunks
+from simulator.ensemble.chunks import MODEL_FAILURE, prepared
 from simulator.ensemble.sampling import latin_hypercube, log_uniform
 from simulator.errors import IntegrationError, InvalidValueError, UnknownIdError
+from simulator.solvers.compiled import FAIL_STEP_SIZE
 
 DECAY = """
 model decay
@@ -117,6 +120,14 @@ def test_failed_member_recorded_others_kept():
     f = ens.failures.iloc[0]
     assert f["member"] == 2 and f["k"] == 5.0
     assert "A" in f["reason"] and "t =" in f["reason"]
+    # the reference integrator (Radau) fails too: the model's failure, not ours
+    assert f["status"] == MODEL_FAILURE
+    assert f["reason"].startswith("model failure: step size became too small at t = 0.2, "
+                                  "limited by state 'A'")
+    assert "reference integrator (scipy Radau" in f["reason"]
+    assert "running away there: 'A'" in f["reason"]
+    assert not ens.fell_back.any() and len(ens.fallbacks) == 0
+    assert ens.provenance["n_model_failures"] == 1 and ens.provenance["n_fell_back"] == 0
     assert np.isnan(ens["A"][2]).all()
     ok = ens["A"][[0, 1, 3]]
     assert _close(ok, 1.0 / (1.0 - np.outer(k[[0, 1, 3]], t)), rtol=1e-5)
@@ -240,3 +251,86 @@ def test_readouts_see_parameters_that_events_change(model):
         tr = sim.simulate(m, t, params={"y": y})
         np.testing.assert_allclose(ens["x"][i], tr["x"], rtol=1e-9)
         np.testing.assert_allclose(ens["y"][i], tr["y"], rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------
+# members the compiled integrator fails on: the reference integrator decides whose failure
+
+
+def _compiled_fails_on(monkeypatch, members):
+    """The compiled ensemble integrator reports a step-size failure for chunk rows
+    ``members`` (a stand-in for a failure of ours that the reference does not share)."""
+    integrate = chunks.integrate_many
+
+    def failing(*a, **kw):
+        res = integrate(*a, **kw)
+        res["status"] = res["status"].copy()
+        res["status"][members] = FAIL_STEP_SIZE
+        return res
+    monkeypatch.setattr(chunks, "integrate_many", failing)
+
+
+def test_member_our_integrator_fails_on_falls_back_to_the_reference(decay, monkeypatch,
+                                                                    tmp_path):
+    pytest.importorskip("pyarrow")
+    k1 = np.array([0.05, 0.5, 2.0, 7.0])
+    ref = sim.sweep(decay, T, params={"k1": k1}, readouts=["A", "B"], progress=False)
+    _compiled_fails_on(monkeypatch, [1])
+    ens = sim.sweep(decay, T, params={"k1": k1}, readouts=["A", "B"], progress=False,
+                    store=tmp_path / "s")
+    assert ens.success.all() and len(ens.failures) == 0
+    assert ens.fell_back.tolist() == [False, True, False, False]
+    assert ens.fallbacks["member"].tolist() == [1] and ens.fallbacks["k1"].tolist() == [0.5]
+    assert ens.fallbacks["reason"][0].startswith("compiled integrator: step size became too small")
+    assert ens.provenance["n_fell_back"] == 1 and ens.provenance["fallback"]["method"] == "Radau"
+    np.testing.assert_array_equal(ens.values[[0, 2, 3]], ref.values[[0, 2, 3]])
+    assert _close(ens["A"][1], 10 * np.exp(-0.5 * T), rtol=1e-5)       # Radau at rtol 1e-6
+    # the store keeps which members fell back
+    again = sim.sweep(decay, T, params={"k1": k1}, readouts=["A", "B"], progress=False,
+                      store=tmp_path / "s")
+    np.testing.assert_array_equal(again.values, ens.values)
+    np.testing.assert_array_equal(again.fell_back, ens.fell_back)
+    # without the fallback the compiled failure is recorded as is
+    off = sim.sweep(decay, T, params={"k1": k1}, readouts=["A", "B"], progress=False,
+                    fallback=False)
+    assert off.success.tolist() == [True, False, True, True]
+    assert off.failures["status"].tolist() == [FAIL_STEP_SIZE] and not off.fell_back.any()
+    with pytest.raises(InvalidValueError, match="fallback must be"):
+        sim.sweep(decay, T, params={"k1": k1}, fallback=sim.SolverOptions(), progress=False)
+
+
+def test_bundled_model_failure_at_fold_3_is_the_models(bundled):
+    """Member 8147 of the ×/÷3 benchmark draw (benchmarks/ensemble.py, seed 0): its SOS_tot
+    is below the initial SOS_p, so Ras activation (1 - SOS_p/SOS_tot) starts negative, the
+    MAPK cascade goes negative and tumor_burden becomes non-finite at t = 0.27 h; Radau
+    fails there too."""
+    used = {prepared(bundled).system.param_ids[j] for j in prepared(bundled).used_params}
+    swept = {p.id: p.value for p in bundled.parameters
+             if p.id in used and p.value is not None and np.isfinite(p.value) and p.value > 0}
+    rows = log_uniform(swept, 3.0, 10_000, seed=0).as_dicts()
+    t = np.linspace(0.0, 1000.0, 200)
+    ens = sim.sweep(bundled, t, params=[rows[8147], rows[0]], readouts=["pS6"], progress=False)
+    assert ens.success.tolist() == [False, True]
+    f = ens.failures.iloc[0]
+    assert f["status"] == MODEL_FAILURE
+    assert f["reason"].startswith("model failure: state 'tumor_burden' became non-finite "
+                                  "(NaN or infinite) near t = 0.2655")
+    assert "reference integrator (scipy Radau" in f["reason"] and "'pERK'" in f["reason"]
+    # a reference whose LU refuses the non-finite Jacobian (BDF) is a failure too, not a crash
+    bdf = sim.sweep(bundled, t, params=[rows[8147]], readouts=["pS6"], progress=False,
+                    fallback=sim.SolverOptions(method="BDF", rtol=1e-10, atol=1e-14))
+    assert bdf.failures["status"].tolist() == [MODEL_FAILURE]
+
+
+def test_reference_meeting_a_non_finite_jacobian_reports_a_model_failure():
+    """sqrt(A) past A = 0: scipy's Radau refuses the NaN Jacobian (a ValueError inside
+    scipy); the backend reports it as a failure, and the sweep as the model's."""
+    m = sim.load_model("model sq\n J1: A -> ; k*sqrt(A)\n A = 1; k = 1\nend")
+    t = np.linspace(0.0, 5.0, 11)
+    with pytest.raises(IntegrationError, match="Jacobian became non-finite"):
+        sim.simulate(m, t, backend="scipy", options=sim.SolverOptions(method="Radau"))
+    ens = sim.sweep(m, t, params={"k": [1.0, 0.1]}, readouts="A", progress=False)
+    assert ens.success.tolist() == [False, True]
+    assert ens.failures["status"].tolist() == [MODEL_FAILURE]
+    assert "Jacobian became non-finite" in ens.failures["reason"][0]
+    assert _close(ens["A"][1], (1 - 0.05 * t) ** 2, rtol=1e-5)

@@ -18,6 +18,26 @@ Failures
 --------
 A member whose initial values are not finite, whose integration fails, or whose readouts
 turn non-finite gets a non-zero status and a reason; its values are NaN.
+
+Fallback to the reference integrator
+------------------------------------
+With ``ChunkTask.fallback`` set (a scipy method, Radau by default in sweeps), a member the
+compiled integrator fails on (any integrator status < 0, also through the event driver) is
+run again from the start by the event driver on the scipy backend with those options. If
+that succeeds, the failure was the compiled integrator's: the member keeps the reference
+result, ``ChunkResult.fallback`` is True and its ``reason`` keeps why the compiled run
+failed (its status is 0). If the reference fails too, the model itself fails there: status
+:data:`MODEL_FAILURE`, and the reason gives both failures, the time and the states that
+went non-finite or ran away.
+
+Status codes
+------------
+``0`` ok; ``-1 .. -5`` the compiled integrator's failures (without a fallback,
+:func:`simulator.solvers.compiled.failure_message`); :data:`BAD_START` (-100) non-finite
+initial values or parameters; :data:`BAD_READOUT` (-101) a non-finite readout;
+:data:`EVENT_FAIL` (-102) the event driver failed (without a fallback); :data:`WORKER_LOST`
+(-103) the worker running the chunk was lost on every try; :data:`MODEL_FAILURE` (-104) the
+compiled and the reference integrator both failed.
 """
 from __future__ import annotations
 
@@ -40,8 +60,8 @@ from simulator.solvers.base import SolverOptions
 from simulator.solvers.compiled import STAT_NAMES, failure_message, integrate_many
 from simulator.solvers.driver import run
 
-__all__ = ["ChunkTask", "ChunkResult", "run_chunk", "prepared", "BAD_START", "BAD_READOUT",
-           "EVENT_FAIL"]
+__all__ = ["ChunkTask", "ChunkResult", "run_chunk", "lost_chunk", "prepared", "BAD_START",
+           "BAD_READOUT", "EVENT_FAIL", "WORKER_LOST", "MODEL_FAILURE"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +70,8 @@ class ChunkTask:
 
     ``groups`` are ``(overrides, rows)``: treatment overrides (id -> value) shared by the
     members at ``rows`` (indices into this chunk); ``ids``/``values`` the per-member
-    columns, which take precedence.
+    columns, which take precedence. ``fallback``: options of the scipy reference
+    integrator for members the compiled one fails on, or None (see the module docstring).
     """
 
     model: Model
@@ -63,6 +84,7 @@ class ChunkTask:
     t0: float
     readouts: tuple
     options: SolverOptions
+    fallback: SolverOptions | None = None
     threads: int | None = None
 
 
@@ -71,12 +93,13 @@ class ChunkResult:
     index: int
     start: int
     values: np.ndarray      # (c, n_t, n_r)
-    status: np.ndarray      # (c,) int64: 0 ok, <0 integrator failure codes, -100 bad start, -101 readout
-    reason: list            # (c,) str, "" when ok
+    status: np.ndarray      # (c,) int64: 0 ok, < 0 a failure (the module's status codes)
+    reason: list            # (c,) str: why it failed, or why the compiled run fell back; else ""
     nsteps: np.ndarray      # (c,) int64
+    fallback: np.ndarray    # (c,) bool: solved by the reference integrator
 
 
-BAD_START, BAD_READOUT, EVENT_FAIL = -100, -101, -102
+BAD_START, BAD_READOUT, EVENT_FAIL, WORKER_LOST, MODEL_FAILURE = -100, -101, -102, -103, -104
 
 
 class Prepared:
@@ -180,10 +203,11 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     status = np.zeros(c, dtype=np.int64)
     reason = [""] * c
     nsteps = np.zeros(c, dtype=np.int64)
+    fallback = np.zeros(c, dtype=bool)
+    driven: dict[int, np.ndarray] = {}    # member -> parameters in force at each output time
     bad_y = ~np.isfinite(Y0)
     bad_p = ~np.isfinite(P[:, prep.used_params]) if prep.used_params.size else np.zeros((c, 0), bool)
     bad = bad_y.any(axis=1) | bad_p.any(axis=1)
-    driven: dict[int, np.ndarray] = {}    # member -> parameters in force at each output time
     for m in np.flatnonzero(bad):
         names = [system.state_ids[i] for i in np.flatnonzero(bad_y[m])]
         names += [system.param_ids[prep.used_params[j]] for j in np.flatnonzero(bad_p[m])]
@@ -223,21 +247,24 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 trig_start_ok[g] = np.array_equal(fns.triggers_py(task.t0, Y0[m], P[m]), init_vals)
         for g, m in enumerate(good):
             s = int(res["status"][g])
+            run = None
             if system.events and (s == 1 or not trig_start_ok[g] or not system.n_states):
-                s, msg, y_out, p_out, ns = _run_with_events(task.model, opts, Y0[m], P[m],
-                                                            t_out, task.t0)
+                s, msg, y_out, ns, run = _run_driver(task.model, opts, "compiled", Y0[m], P[m],
+                                                     t_out, task.t0)
                 Y_out[row[m]] = y_out
                 nsteps[m] = ns
                 if s < 0:
                     status[m] = EVENT_FAIL
                     reason[m] = msg
-                else:         # events may change parameters: read out row by row
-                    driven[m] = p_out
-                continue
-            if s < 0:
+            elif s < 0:
                 status[m] = s
                 reason[m] = failure_message(s, float(res["t_stop"][g]), system.state_ids,
                                             int(st[g, i_fail]), opts.max_steps)
+            if status[m] < 0 and task.fallback is not None:
+                run = _fall_back(task, m, Y0[m], P[m], t_out, Y_out[row[m]], status, reason,
+                                 nsteps, fallback)
+            if status[m] == 0 and run is not None and system.events:
+                driven[m] = _params_by_row(run, P[m], len(t_out))   # events may change them
     out = np.full((c, n_t, n_r), np.nan)
     ok = np.flatnonzero(status == 0)
     if ok.size and n_r:
@@ -259,7 +286,69 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                          f"t = {t_out[k_t]:g}")
             out[m] = np.nan
     out[status != 0] = np.nan
-    return ChunkResult(task.index, task.start, out, status, reason, nsteps)
+    return ChunkResult(task.index, task.start, out, status, reason, nsteps, fallback)
+
+
+def lost_chunk(task: ChunkTask, why: str) -> ChunkResult:
+    """The result of a chunk given up because its worker was lost: every member failed
+    with status :data:`WORKER_LOST` and the reason ``why``."""
+    c = task.values.shape[0]
+    return ChunkResult(task.index, task.start,
+                       np.full((c, len(task.t_out), len(task.readouts)), np.nan),
+                       np.full(c, WORKER_LOST, dtype=np.int64),
+                       [f"chunk {task.index} (members {task.start}..{task.start + c - 1}) not "
+                        f"solved: {why}"] * c,
+                       np.zeros(c, dtype=np.int64), np.zeros(c, dtype=bool))
+
+
+def _fall_back(task, m, y0, p, t_out, y_row, status, reason, nsteps, fallback):
+    """Member ``m`` failed on the compiled integrator: run it with the reference one;
+    returns that run (a ``RunResult``) when it succeeds, else None."""
+    ref = task.fallback
+    ours = reason[m]
+    s, msg, y, ns, res = _run_driver(task.model, ref, "scipy", y0, p, t_out, task.t0)
+    nsteps[m] += ns
+    if s == 0:
+        y_row[:] = y
+        status[m] = 0
+        fallback[m] = True
+        reason[m] = f"compiled integrator: {ours}"
+        return res
+    system = prepared(task.model).system
+    status[m] = MODEL_FAILURE
+    reason[m] = (f"model failure: {ours}; the reference integrator (scipy {ref.method}, rtol "
+                 f"{ref.rtol:g}, atol {ref.atol:g}) fails too: {msg}"
+                 f"{_runaway(system.state_ids, y0, res.y_fail)}")
+
+
+def _runaway(state_ids, y0, y_fail) -> str:
+    """The states that went non-finite at a failure, else the three that moved farthest
+    from their start (relative to it)."""
+    if y_fail is None or len(y_fail) != len(state_ids):
+        return ""
+    y_fail = np.asarray(y_fail, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(y_fail))
+    if bad.size:
+        return "; non-finite there: " + ", ".join(repr(state_ids[i]) for i in bad[:5])
+    scale = max(float(np.mean(np.abs(y0))), 1e-300)   # a typical size of the states
+    move = np.abs(y_fail - y0) / (np.abs(y0) + scale)
+    far = np.argsort(-move)[:3]
+    return "; running away there: " + ", ".join(f"'{state_ids[i]}' = {y_fail[i]:.4g} (from "
+                                                f"{y0[i]:.4g})" for i in far)
+
+
+def _run_driver(model, opts, backend, y0, p, t_out, t0):
+    """One member through the event driver on ``backend`` ("compiled" or "scipy"):
+    ``(status 0 or -1, message, y (n_t, n_states) NaN past a failure, nsteps, RunResult)``."""
+    cm = compile_model(model)
+    seg = cm.segmenter(opts, backend)
+    res = run(cm.numpy, seg, y0, p, t_out, t0=t0)
+    y = np.full((len(t_out), cm.system.n_states), np.nan)
+    y[:len(res.y)] = res.y
+    ns = int(res.stats.get("nsteps", 0))
+    if res.success:
+        return 0, "", y, ns, res
+    return -1, f"{res.message} (t = {res.t_fail:g})", y, ns, res
 
 
 def _no_states(n: int, t_end: float) -> dict:
@@ -268,20 +357,11 @@ def _no_states(n: int, t_end: float) -> dict:
             "stats": np.zeros((n, len(STAT_NAMES)), dtype=np.int64)}
 
 
-def _run_with_events(model, opts, y0, p, t_out, t0):
-    """One member through the event driver with the compiled single-run backend:
-    ``(status, message, states (n_t, n), parameters in force (n_t, m), steps)``."""
-    cm = compile_model(model)
-    seg = cm.segmenter(opts, "compiled")
-    res = run(cm.numpy, seg, y0, p, t_out, t0=t0)
-    y = np.full((len(t_out), cm.system.n_states), np.nan)
-    y[:len(res.y)] = res.y
-    ps = np.array(np.broadcast_to(p, (len(t_out), len(p))))
-    ps[:len(res.p)] = res.p
-    steps = int(res.stats.get("nsteps", 0))
-    if res.success:
-        return 0, "", y, ps, steps
-    return -1, f"{res.message} (t = {res.t_fail:g})", y, ps, steps
+def _params_by_row(run, p, n_t: int) -> np.ndarray:
+    """The parameters in force at each output time of a driver run ``(n_t, m)``."""
+    ps = np.array(np.broadcast_to(p, (n_t, len(p))))
+    ps[:len(run.p)] = run.p
+    return ps
 
 
 def _readouts_by_row(prep, readouts, t_out, Y, P_rows) -> np.ndarray:

@@ -18,6 +18,24 @@ objects and yields the results as chunks finish (in any order):
 Models travel as SBML text (the pickling :mod:`simulator.io` registers); each worker
 process rebuilds a model once per hash and compiles it once (the generated code is also
 cached on disk), never per chunk or member.
+
+Lost workers
+------------
+A worker that dies while it runs a chunk (killed by a signal or the out-of-memory killer,
+crashed in native code, ``os._exit``) never ends the run:
+
+- process pool: the pool breaks (:class:`~concurrent.futures.process.BrokenProcessPool`),
+  the chunks that had finished are kept, and a fresh pool is started. Every chunk that was
+  still in flight is run again *alone* on the fresh pool, so a loss is blamed on the chunk
+  that caused it and never on the chunks beside it. A chunk whose worker is lost while it
+  runs alone is retried up to ``LOST_WORKER_RETRIES`` (2) times; when its worker is lost on
+  the last retry too, ``on_lost(task, reason)`` gives its result (for a sweep: its members
+  failed with status :data:`~simulator.ensemble.chunks.WORKER_LOST` and the reason).
+- Dask: the scheduler itself runs the chunk of a lost worker again on another worker, up to
+  its ``distributed.scheduler.allowed-failures`` setting (default 3); past it the chunk's
+  future fails with ``KilledWorker`` and ``on_lost`` gives its result.
+
+Each chunk's result is yielded exactly once, whatever the retries, so a store writes it once.
 """
 from __future__ import annotations
 
@@ -25,12 +43,17 @@ import dataclasses
 import multiprocessing as mp
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from simulator.errors import InvalidValueError
 
-__all__ = ["run_chunks", "worker_count"]
+__all__ = ["run_chunks", "worker_count", "LOST_WORKER_RETRIES"]
+
+# a chunk whose worker is lost is run again up to this many times (process pool)
+LOST_WORKER_RETRIES = 2
 
 _SINGLE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -47,9 +70,26 @@ def worker_count() -> int:
         return os.cpu_count() or 1
 
 
-def run_chunks(fn: Callable, tasks: Iterable, executor=None, *, max_workers: int | None = None
-               ) -> Iterator:
+def run_chunks(fn: Callable, tasks: Iterable, executor=None, *, on_lost: Callable,
+               max_workers: int | None = None, retries: int | None = None) -> Iterator:
     """Run ``fn(task)`` for every task on ``executor``; yield results as they complete.
+
+    Parameters
+    ----------
+    fn : picklable callable
+        The work function, ``fn(task) -> result``.
+    tasks : iterable
+        Picklable tasks, consumed lazily (at most two per worker in flight).
+    executor : None, "processes" or dask.distributed.Client
+        See the module docstring.
+    on_lost : callable
+        ``on_lost(task, reason) -> result``: the result of a task given up because its
+        worker was lost on every try (see "Lost workers" in the module docstring).
+    max_workers : int, optional
+        Size of the process pool (default: the cores available).
+    retries : int, optional
+        Process pool: how many times a task whose worker was lost is run again (default
+        ``LOST_WORKER_RETRIES``).
 
     Raises
     ------
@@ -59,9 +99,10 @@ def run_chunks(fn: Callable, tasks: Iterable, executor=None, *, max_workers: int
     if executor is None or executor == "inprocess":
         yield from (fn(task) for task in tasks)
     elif executor == "processes":
-        yield from _processes(fn, tasks, max_workers or worker_count())
+        yield from _processes(fn, tasks, max_workers or worker_count(), on_lost,
+                              LOST_WORKER_RETRIES if retries is None else retries)
     elif _is_dask_client(executor):
-        yield from _dask(fn, tasks, executor)
+        yield from _dask(fn, tasks, executor, on_lost)
     else:
         raise InvalidValueError(
             f"executor must be None (this process), 'processes' or a dask.distributed.Client, "
@@ -81,8 +122,8 @@ def _init_worker():
         pass
 
 
-def _processes(fn, tasks, n_workers) -> Iterator:
-    ctx = mp.get_context("spawn")  # numba's threads in this process make fork unsafe
+def _start_pool(ctx, n_workers) -> ProcessPoolExecutor:
+    """A process pool whose workers are all started now, under the single-thread environment."""
     with _ENV_LOCK:
         saved = {k: os.environ.get(k) for k in _SINGLE_THREAD_ENV}
         os.environ.update(_SINGLE_THREAD_ENV)   # inherited by the spawned workers
@@ -99,22 +140,71 @@ def _processes(fn, tasks, n_workers) -> Iterator:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+    return pool
+
+
+def _processes(fn, tasks, n_workers, on_lost, retries) -> Iterator:
+    ctx = mp.get_context("spawn")  # numba's threads in this process make fork unsafe
+    pool = None             # started when there is something to run
+    it = iter(tasks)
+    exhausted = False
+    running = {}            # future -> (task, losses)
+    suspects = deque()      # (task, losses): in flight when a worker was lost; run alone.
+    # losses: how often its worker was lost while it ran alone
+
+    def submit(task, losses):
+        nonlocal pool
+        if pool is None:
+            pool = _start_pool(ctx, n_workers)
+        running[pool.submit(fn, _single_threaded(task))] = (task, losses)
+
     try:
-        it = iter(tasks)
-        pending = set()
-        # keep at most 2 chunks per worker in flight: memory stays bounded for huge sweeps
-        for task in it:
-            pending.add(pool.submit(fn, _single_threaded(task)))
-            if len(pending) >= 2 * n_workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    yield f.result()
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        while True:
+            if suspects:
+                if not running:
+                    submit(*suspects.popleft())
+            else:
+                # keep at most 2 chunks per worker in flight: memory stays bounded
+                while not exhausted and len(running) < 2 * n_workers:
+                    task = next(it, _END)
+                    if task is _END:
+                        exhausted = True
+                    else:
+                        submit(task, 0)
+            if not running:
+                return
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                # a worker died: the pool is unusable and fails every future still in it
+                done, _ = wait(running, return_when=ALL_COMPLETED)
+            lost = []
             for f in done:
-                yield f.result()
+                task, losses = running.pop(f)
+                err = f.exception()
+                if isinstance(err, BrokenProcessPool):
+                    lost.append((task, losses, err))
+                else:
+                    yield f.result()
+            if not lost:
+                continue
+            pool.shutdown(wait=True, cancel_futures=True)
+            pool = None
+            if len(lost) == 1:      # it ran alone: the loss is its own
+                task, losses, err = lost[0]
+                if losses + 1 > retries:
+                    yield on_lost(task, f"its worker process was lost on each of {losses + 1} "
+                                        f"tries (killed, or crashed: {err}); "
+                                        f"{retries} retries allowed (LOST_WORKER_RETRIES)")
+                else:
+                    suspects.appendleft((task, losses + 1))
+            else:                   # any of them may have caused it: each runs alone next
+                suspects.extend((task, losses) for task, losses, _ in lost)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+_END = object()
 
 
 def _is_dask_client(obj) -> bool:
@@ -122,25 +212,34 @@ def _is_dask_client(obj) -> bool:
     return cls.__name__ == "Client" and cls.__module__.startswith("distributed")
 
 
-def _dask(fn, tasks, client) -> Iterator:
-    from distributed import as_completed
+def _dask(fn, tasks, client, on_lost) -> Iterator:
+    from distributed import KilledWorker, as_completed
     n_workers = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
     it = iter(tasks)
-    futures = []
-    for task in it:
-        futures.append(client.submit(fn, _single_threaded(task), pure=False))
-        if len(futures) >= 2 * n_workers:
-            break
-    ac = as_completed(futures)
+    pending = {}            # key -> (future, task)
+
+    def submit(task):
+        fut = client.submit(fn, _single_threaded(task), pure=False)
+        pending[fut.key] = (fut, task)
+        return fut
+
+    # keep at most 2 chunks per worker in flight (range first, so zip takes no extra task)
+    first = [submit(task) for _, task in zip(range(2 * n_workers), it)]
+    ac = as_completed(first)
     try:
         for fut in ac:
-            res = fut.result()
+            _, task = pending.pop(fut.key)
+            try:
+                res = fut.result()
+            except KilledWorker as err:   # the scheduler's retries on other workers used up
+                res = on_lost(task, f"its Dask worker was lost on every try (KilledWorker: "
+                                    f"{err}); the scheduler's distributed.scheduler."
+                                    f"allowed-failures limits the retries")
             fut.release()
-            nxt = next(it, None)
-            if nxt is not None:
-                ac.add(client.submit(fn, _single_threaded(nxt), pure=False))
+            nxt = next(it, _END)
+            if nxt is not _END:
+                ac.add(submit(nxt))
             yield res
     finally:
-        for f in futures:
-            if not f.done():
-                f.cancel()
+        for f, _ in pending.values():
+            f.cancel()

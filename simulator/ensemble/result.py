@@ -31,10 +31,19 @@ class Ensemble:
     success : ndarray of bool, shape (n_members,)
     failures : pandas.DataFrame
         One row per failed member: ``member``, its parameters, ``status``, ``reason``.
+        Status codes are those of :mod:`simulator.ensemble.chunks`, e.g. -104 (a model
+        failure: the reference integrator fails too) and -103 (its worker was lost).
     nsteps : ndarray of int, shape (n_members,)
-        Integrator steps per member.
+        Integrator steps per member (compiled and reference runs together).
     provenance : dict
-        Model hash, package version, options, times, readouts, sizes.
+        Model hash, package version, options, times, readouts, sizes; counts ``n_failed``,
+        ``n_model_failures``, ``n_fell_back``.
+    fell_back : ndarray of bool, shape (n_members,)
+        Members the compiled integrator failed on and the reference integrator solved
+        (their values come from it).
+    fallbacks : pandas.DataFrame
+        One row per such member: ``member``, its parameters, ``reason`` (why the compiled
+        run failed).
     """
 
     t: np.ndarray
@@ -46,6 +55,14 @@ class Ensemble:
     nsteps: np.ndarray
     provenance: dict = field(default_factory=dict)
     model_id: str = ""
+    fell_back: np.ndarray | None = None
+    fallbacks: object = None
+
+    def __post_init__(self):
+        if self.fell_back is None:
+            object.__setattr__(self, "fell_back", np.zeros(len(self), dtype=bool))
+        if self.fallbacks is None:
+            object.__setattr__(self, "fallbacks", pd.DataFrame({"member": [], "reason": []}))
 
     def __len__(self) -> int:
         return int(self.values.shape[0])

@@ -14,10 +14,17 @@ ones; a chunk is never computed or stored twice. A store made by a different mod
 parameter set, options or package version is refused with :class:`StoreError`.
 
 Chunk file columns: ``member`` (int64), ``status`` (int64), ``reason`` (string), ``nsteps``
-(int64), ``values`` (fixed-size list of float64: the member's ``(n_t, n_readouts)`` block).
+(int64), ``fallback`` (bool: solved by the reference integrator), ``values`` (fixed-size
+list of float64: the member's ``(n_t, n_readouts)`` block).
+
+A store that cannot be written (permission denied, read-only file system, disk full) raises
+:class:`StoreError` naming the path and the cause; the temporary file of the write that
+failed is removed, so no partial chunk is ever left, and the chunks already written are
+kept for a re-run to resume from.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -34,7 +41,7 @@ MANIFEST = "manifest.json"
 FORMAT = 1
 # entries that must match for a store to be resumed
 _IDENTITY = ("model_hash", "params_hash", "version", "times", "readouts", "options",
-             "chunk_size", "n_members", "t0")
+             "fallback", "chunk_size", "n_members", "t0")
 
 
 def _pyarrow():
@@ -47,19 +54,43 @@ def _pyarrow():
 
 
 def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
-    os.close(fd)
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path``.
+
+    Raises
+    ------
+    StoreError
+        The file cannot be written (an ``OSError``: permissions, disk full, ...); the
+        temporary file is removed.
+    """
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
+        os.close(fd)
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as err:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(err, OSError):
+            raise _write_error(path, err) from err
         raise
+
+
+def _write_error(path: Path, err: OSError) -> StoreError:
+    code = err.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        hint = "the disk is full: free space there, or give a store on another disk"
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "it is not writable: fix its permissions, or give another store directory"
+    else:
+        hint = "give another store directory"
+    return StoreError(f"checkpoint store {path.parent}: cannot write {path} ({err}); {hint}. "
+                      f"Chunks written before are kept: the same sweep resumes from them")
 
 
 class Store:
@@ -94,7 +125,7 @@ class Store:
                         f"({manifest.get('version')})", "times": "other output times",
                         "readouts": "other readouts", "options": "other solver options",
                         "chunk_size": "another chunk_size", "n_members": "another number of members",
-                        "t0": "another start time"}
+                        "t0": "another start time", "fallback": "another fallback setting"}
                 reasons = "; ".join(what[k] for k in diff)
                 raise StoreError(f"checkpoint store {path} was made by {reasons}; use another "
                                  f"store directory, or delete this one to start again")
@@ -107,7 +138,10 @@ class Store:
         if path.exists() and any(p for p in path.iterdir() if not p.name.startswith(".")):
             raise StoreError(f"{path} exists and is not a checkpoint store (no {MANIFEST}); "
                              f"give an empty or new directory")
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise _write_error(path / MANIFEST, err) from err
         manifest = {"format": FORMAT, **identity, "complete": False}
         _atomic_write(man_path, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
         return cls(path, manifest)
@@ -126,6 +160,7 @@ class Store:
             "status": pa.array(np.asarray(res.status, dtype=np.int64)),
             "reason": pa.array([str(r) for r in res.reason], type=pa.string()),
             "nsteps": pa.array(np.asarray(res.nsteps, dtype=np.int64)),
+            "fallback": pa.array(np.asarray(res.fallback, dtype=bool)),
             "values": pa.FixedSizeListArray.from_arrays(pa.array(block.reshape(-1)), width),
         })
         _atomic_write(self.chunk_path(res.index),
@@ -148,7 +183,8 @@ class Store:
                                   values=vals.reshape(c, n_t, n_r).copy(),
                                   status=tab.column("status").to_numpy().astype(np.int64),
                                   reason=tab.column("reason").to_pylist(),
-                                  nsteps=tab.column("nsteps").to_numpy().astype(np.int64))
+                                  nsteps=tab.column("nsteps").to_numpy().astype(np.int64),
+                                  fallback=tab.column("fallback").to_numpy().astype(bool))
             except Exception as err:  # a damaged chunk is recomputed, not trusted
                 if isinstance(err, (KeyboardInterrupt, SystemExit)):
                     raise

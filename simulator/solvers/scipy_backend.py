@@ -79,6 +79,11 @@ class ScipySegmenter(Segmenter):
                     msg = solver.step()
                 except IntegrationError as err:  # the model's math refused a trial point
                     return self._fail(str(err), solver, k, y_out, stats)
+                except ValueError as err:  # LAPACK refuses a non-finite Jacobian (BDF, Radau)
+                    if "infs or NaNs" not in str(err):
+                        raise
+                    return self._fail(f"the Jacobian became non-finite near t = {solver.t:g}",
+                                      solver, k, y_out, stats)
                 stats["nsteps"] += 1
                 if solver.status == "failed":
                     return self._fail(msg or "step failed", solver, k, y_out, stats)
