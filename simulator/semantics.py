@@ -103,7 +103,7 @@ class _Builder:
         self.before_start: dict[str, sympy.Expr] = {}   # id -> value before the start, if not its rule
         self._val: dict[sympy.Symbol, sympy.Expr] = {}
         self._rhs_cache: dict[int, sympy.Expr] = {}
-        self._in_progress: set = set()
+        self._in_progress: dict = {}   # what is being resolved, in order (a cycle's path)
 
     # --- where each quantity lives -------------------------------------------------
     def _layout(self):
@@ -160,15 +160,29 @@ class _Builder:
         if sym in self._val:
             return self._val[sym]
         name = sym.name
-        if sym in self._in_progress:
-            raise ModelImportError(f"assignment rules of model '{self.m.id}' form a cycle through '{name}'")
-        self._in_progress.add(sym)
+        self._enter(sym)
         try:
             out = self._value(name)
         finally:
-            self._in_progress.discard(sym)
+            self._in_progress.pop(sym)
         self._val[sym] = out
         return out
+
+    def _enter(self, key) -> None:
+        """Mark ``key`` (a model symbol, or ``("rhs", i)`` for the rate of state ``i``) as
+        being resolved; if it already is, its definition depends on itself: raise
+        ModelImportError naming the ids around the cycle."""
+        if key in self._in_progress:
+            keys = list(self._in_progress)
+            path = keys[keys.index(key):] + [key]
+            shown = " -> ".join(f"rateOf('{self.state_ids[k[1]]}')" if isinstance(k, tuple)
+                                else f"'{k.name}'" for k in path)
+            if any(isinstance(k, tuple) for k in path):
+                raise ModelImportError(f"rateOf in model '{self.m.id}' forms a cycle: {shown} "
+                                       "(a rate that depends on itself)")
+            raise ModelImportError(f"assignment rules of model '{self.m.id}' form a cycle "
+                                   f"through '{key.name}': {shown}")
+        self._in_progress[key] = None
 
     def _value(self, name: str) -> sympy.Expr:
         if name in self.reactions:
@@ -237,27 +251,27 @@ class _Builder:
         if i in self._rhs_cache:
             return self._rhs_cache[i]
         key = ("rhs", i)
-        if key in self._in_progress:
-            raise ModelImportError(f"rateOf in model '{self.m.id}' forms a cycle through '{self.state_ids[i]}'")
-        self._in_progress.add(key)
+        self._enter(key)
         try:
             name = self.state_ids[i]
             if name in self.rr:
                 out = self.resolve(self.rr[name])
             else:
                 out = sympy.Integer(0)
-                for r in self.m.reactions:
+                for r in self.m.reactions:   # only the reactions that change it: a rate may
+                    refs = [(sign, sr) for sign, group in ((-1, r.reactants), (1, r.products))
+                            for sr in group if sr.species == name]   # use rateOf of others
+                    if not refs:
+                        continue
                     v = self.val(sympy.Symbol(r.id))
-                    for sign, refs in ((-1, r.reactants), (1, r.products)):
-                        for sr in refs:
-                            if sr.species == name:
-                                out += sign * self.stoich(sr) * v
+                    for sign, sr in refs:
+                        out += sign * self.stoich(sr) * v
                 s = self.species[name]
                 cf = s.conversion_factor or self.m.conversion_factor
                 if cf:
                     out = out * self.val(sympy.Symbol(cf))
         finally:
-            self._in_progress.discard(key)
+            self._in_progress.pop(key)
         self._rhs_cache[i] = out
         return out
 
