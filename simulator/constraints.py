@@ -13,7 +13,8 @@ Algebraic rules (SBML L3v2 section 4.9.4)
     connected blocks) with :func:`sympy.solve`, and each solution becomes an assignment rule.
     A unique explicit solution is required; otherwise :class:`UnsupportedFeatureError`
     names the rule and the variable. Rules that determine no variable, or more rules than
-    variables, are a :class:`ModelImportError`.
+    variables, are a :class:`ModelImportError`. A rule without math (legal in SBML L3v2)
+    means nothing and is dropped; the importer warned about it.
 
 Fast reactions (SBML L3v1 section 4.11.3)
     Fast reactions are in rapid equilibrium: their rates are 0 at all times. The species
@@ -62,6 +63,9 @@ def make_explicit(model: Model) -> Model:
     ModelImportError
         Algebraic rules that determine no variable, or more rules than variables.
     """
+    if any(isinstance(r, AlgebraicRule) and r.math is None for r in model.rules):
+        model = dataclasses.replace(model, rules=tuple(   # a rule without math means nothing
+            r for r in model.rules if not (isinstance(r, AlgebraicRule) and r.math is None)))
     if any(isinstance(r, AlgebraicRule) for r in model.rules):
         model = _Algebraic(model).explicit()
     if any(r.fast for r in model.reactions):
@@ -250,14 +254,8 @@ class _Algebraic:
     def explicit(self) -> Model:
         problems, invalid = [], []
         exprs = []
-        for rule in self.rules:
-            if rule.math is None:
-                invalid.append(f"{_where(rule, '')} has no math")
-                exprs.append(None)
-                continue
+        for rule in self.rules:   # none without math: make_explicit dropped those
             exprs.append(_expand(rule.math, self.defs))
-        if invalid:
-            raise ModelImportError(f"{self.m.source}: invalid model:\n  - " + "\n  - ".join(invalid))
         cand = self.candidates()
         options = []
         for rule, e in zip(self.rules, exprs):

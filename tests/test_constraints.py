@@ -7,7 +7,7 @@ import pytest
 
 import simulator as sim
 from simulator.constraints import make_explicit
-from simulator.errors import ModelImportError, UnknownIdError, UnsupportedFeatureError
+from simulator.errors import ModelImportError, ModelWarning, UnknownIdError, UnsupportedFeatureError
 from simulator.model import AlgebraicRule, AssignmentRule
 from simulator.solvers.base import SolverOptions
 from tests.conftest import roadrunner_trajectory
@@ -175,6 +175,40 @@ def test_over_determined_rules_are_an_import_error():
     # libsbml's own overdetermination check catches this one when the model is read
     with pytest.raises(ModelImportError, match="overdetermined"):
         sim.load_model("model od\n var x\n x = 1\n 0 = x - 3\n 0 = x - 4\nend")
+
+
+def _with_empty_algebraic_rule(text: str) -> str:
+    """SBML (L3v2, where a rule's math is optional) of an Antimony model, plus an algebraic
+    rule without math as the first rule."""
+    from simulator.io.antimony import antimony_to_sbml
+    sbml = antimony_to_sbml(text, "<test>")
+    empty = "<algebraicRule metaid=\"empty_rule\"/>"
+    if "<listOfRules>" in sbml:
+        return sbml.replace("<listOfRules>", f"<listOfRules>\n{empty}", 1)
+    return sbml.replace("</listOfReactions>", f"</listOfReactions>\n<listOfRules>{empty}</listOfRules>")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_algebraic_rule_without_math_is_ignored_with_a_warning(backend):
+    # alone, and beside a rule that determines S2 (still solved for S2, and libsbml's check
+    # that the rules do not over-determine the model leaves the empty rule out)
+    for text in ("model m\n J0: A -> B; k*A\n A = 1; B = 0; k = 0.5\n var z; z = 3\nend",
+                 CONSERVED):
+        sbml = _with_empty_algebraic_rule(text)
+        line = sbml[:sbml.index("empty_rule")].count("\n") + 1
+        with pytest.warns(ModelWarning, match=rf"model '\w+' \(<string>, line {line}\): "
+                                              r"algebraic rule 1 of the listOfRules has no math; "
+                                              r"it constrains nothing and is ignored") as seen:
+            model = sim.load_model(sbml)
+        assert seen[0].filename == __file__      # located at the caller, not in simulator/
+        assert not any(isinstance(r, AlgebraicRule) and r.math is None
+                       for r in make_explicit(model).rules)
+        t = np.linspace(0, 2, 5)
+        traj = sim.simulate(model, t, options=TIGHT, backend=backend)
+        ref = sim.simulate(sim.load_model(text), t, options=TIGHT, backend=backend)
+        for i in ref.ids:
+            np.testing.assert_allclose(traj[i], ref[i], rtol=1e-12, atol=1e-14)
+        assert "z" not in traj.ids or np.all(traj["z"] == 3)
 
 
 # --- fast reactions --------------------------------------------------------------------
