@@ -276,37 +276,41 @@ class _Builder:
         return out
 
     # --- events ----------------------------------------------------------------------
-    def _event_target(self, name: str, math) -> tuple[str, int, sympy.Expr]:
+    def _event_target(self, name: str, math) -> tuple[str, int, sympy.Expr, sympy.Expr]:
+        """``(kind, index, value, factor)``: the assignment's math as a value (at trigger
+        or execution time) and the factor taken at execution time (the compartment size
+        that turns an assigned concentration into the amount held)."""
         if name not in self.held:
             raise ModelImportError(f"an event of model '{self.m.id}' assigns to undefined id '{name}'")
         h = self.held[name]
         if h.kind == "rule":
             raise ModelImportError(f"an event of model '{self.m.id}' assigns to '{name}', which an assignment rule defines")
-        value = self.resolve(math)
+        value, factor = self.resolve(math), sympy.Integer(1)
         s = self.species.get(name)
         if s is not None and h.amount and not self._is_amount_valued(s):
-            value = value * self.val(sympy.Symbol(s.compartment))
-        return (h.kind, h.index, value)
+            factor = self.val(sympy.Symbol(s.compartment))
+        return (h.kind, h.index, value, factor)
 
     def _volume_corrected(self, ev, assigns: list) -> list:
         """When an event resizes a compartment, species held as concentrations (rate-rule
-        species) keep their amounts: ``c_new = c_old * V_old / V_new``; a concentration the
-        same event assigns is taken at the old volume, like every assignment (SBML L3v2 4.11)."""
+        species) keep their amounts: ``c_new = c_old * V_old / V_new``, with ``c_old * V_old``
+        at execution time and ``V_new`` the assigned size; a concentration the same event
+        assigns is taken at the old volume, like every assignment (SBML L3v2 4.11)."""
         targets = {a.variable: k for k, a in enumerate(a for a in ev.assignments if a.math is not None)}
         for a in ev.assignments:
             if a.math is None or a.variable not in self.comps:
                 continue
-            ratio = self.val(sympy.Symbol(a.variable)) / self.resolve(a.math)
+            V_old, V_new = self.val(sympy.Symbol(a.variable)), self.resolve(a.math)
             for s in self.m.species:
                 h = self.held.get(s.id)
                 if (s.compartment != a.variable or h is None or h.kind == "rule" or h.amount
                         or self._is_amount_valued(s)):
                     continue
                 if s.id in targets:
-                    kind, index, value = assigns[targets[s.id]]
-                    assigns[targets[s.id]] = (kind, index, value * ratio)
+                    kind, index, value, factor = assigns[targets[s.id]]
+                    assigns[targets[s.id]] = (kind, index, value / V_new, factor * V_old)
                 else:
-                    assigns.append((h.kind, h.index, self._symbol(s.id) * ratio))
+                    assigns.append((h.kind, h.index, 1 / V_new, self._symbol(s.id) * V_old))
         return assigns
 
     def _events(self) -> tuple[EventSpec, ...]:
@@ -315,16 +319,18 @@ class _Builder:
             if ev.trigger is None:
                 continue
             assigns = [self._event_target(a.variable, a.math) for a in ev.assignments if a.math is not None]
-            assigns = tuple(self._volume_corrected(ev, assigns))
+            assigns = self._volume_corrected(ev, assigns)
+            factors = tuple(f for *_, f in assigns)
             out.append(EventSpec(
                 id=ev.id or f"event{len(out)}",
                 trigger=self.resolve(ev.trigger),
-                assignments=assigns,
+                assignments=tuple((kind, index, value) for kind, index, value, _ in assigns),
                 initial_value=ev.initial_value,
                 persistent=ev.persistent,
                 delay=self.resolve(ev.delay) if ev.delay is not None else None,
                 priority=self.resolve(ev.priority) if ev.priority is not None else None,
                 use_values_from_trigger_time=ev.use_values_from_trigger_time,
+                factors=() if all(f == 1 for f in factors) else factors,
             ))
         return tuple(out)
 

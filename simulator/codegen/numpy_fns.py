@@ -145,7 +145,8 @@ class NumpyFunctions:
 
     ``rhs(t, y, p) -> (n,)``; ``jac(t, y, p) -> (n, n)`` (built on first use); ``triggers(t, y, p) -> bool (n_ev,)``;
     ``outputs(t, Y, p) -> (n_t, n_outputs)`` for ``Y`` of shape (n_t, n); ``event_values[i](t, y, p)``
-    -> the assigned values of event i; ``delays``/``priorities`` likewise (None when absent).
+    -> the assigned values of event i; ``event_factors``, ``delays``, ``priorities`` likewise
+    (None when absent; see :class:`~simulator.system.EventSpec`).
     ``delayed``: the csymbol ``delay`` nodes (None when the system has none).
     ``switches(t, y, p) -> (n_switches,)``: ``lhs - rhs`` of each relation inside the
     triggers; ``equalities``: the indices of those of ``==`` / ``!=`` relations;
@@ -166,6 +167,7 @@ class NumpyFunctions:
     delayed: DelayedValues | None = None
     equalities: tuple = ()
     _at_equality: Callable | None = None
+    event_factors: tuple = ()
 
     def triggers_at_equality(self, t, y, p, forced) -> np.ndarray:
         """The triggers, bool ``(n_ev,)``, where the switches ``forced`` (indices of
@@ -250,15 +252,17 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
     out_ids = tuple(system.outputs)
     out_raw = lambdify(smap, [as_number(system.outputs[k]) for k in out_ids], "output", delayed) if out_ids else None
 
-    values, delays, prios = [], [], []
+    values, factors, delays, prios = [], [], [], []
     for ev in system.events:
         exprs = [as_number(e) for _, _, e in ev.assignments]
         values.append(lambdify(smap, exprs, f"event '{ev.id}' assignment", delayed) if exprs else None)
+        factors.append(lambdify(smap, list(ev.factors), f"event '{ev.id}' assignment", delayed)
+                       if ev.factors else None)
         delays.append(lambdify(smap, [ev.delay], f"event '{ev.id}' delay", delayed) if ev.delay is not None else None)
         prios.append(lambdify(smap, [ev.priority], f"event '{ev.id}' priority", delayed) if ev.priority is not None else None)
     return NumpyFunctions(system, rhs, jac, triggers, switches, out_ids, out_raw,
                           tuple(values), tuple(delays), tuple(prios), delayed, equalities,
-                          at_equality)
+                          at_equality, tuple(factors))
 
 
 def _triggers_at_equality(system: OdeSystem, smap: SymbolMap, equalities, delayed):
@@ -283,6 +287,6 @@ def _has(system: OdeSystem, cls) -> bool:
     """True if any expression of ``system`` contains a ``cls`` node."""
     exprs = [*system.rhs, *system.outputs.values()]
     for ev in system.events:
-        exprs += [ev.trigger, *(e for _, _, e in ev.assignments)]
+        exprs += [ev.trigger, *(e for _, _, e in ev.assignments), *ev.factors]
         exprs += [e for e in (ev.delay, ev.priority) if e is not None]
     return any(isinstance(e, sympy.Basic) and e.has(cls) for e in exprs)

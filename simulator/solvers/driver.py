@@ -119,6 +119,10 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
                 q = min(tied, key=lambda q: q.seq)
             pending.remove(q)
             vals = q.values if q.values is not None else _values(fns, q.event, t, y, p)
+            factors = fns.event_factors[q.event] if fns.event_factors else None
+            if factors is not None:   # e.g. the compartment size now, for a concentration
+                with np.errstate(all="ignore"):
+                    vals = vals * np.asarray(factors(t, y, p), dtype=float).reshape(-1)
             for (kind, idx, _), v in zip(events[q.event].assignments, vals):
                 (y if kind == "y" else p)[idx] = v
             counter["fired"] += 1

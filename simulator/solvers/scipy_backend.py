@@ -13,6 +13,8 @@ from simulator.codegen.numpy_fns import NumpyFunctions
 from simulator.errors import IntegrationError, InvalidValueError
 from simulator.solvers.base import Segment, Segmenter, SolverOptions
 
+_SAMPLES = 8     # switch samples per step (as the compiled backend's trigger samples)
+
 # SolverOptions.method values this backend runs ("auto" and "scipy" mean LSODA)
 METHODS = {"LSODA": integrate.LSODA, "BDF": integrate.BDF, "Radau": integrate.Radau,
             "RK45": integrate.RK45, "DOP853": integrate.DOP853}
@@ -111,20 +113,26 @@ class ScipySegmenter(Segmenter):
         ``==`` / ``!=`` relation reaches its root: ``(t, equal)`` with ``equal`` the switches
         of such relations at their root there; ``(None, ())`` when neither happens.
 
-        Triggers are checked where any relation inside them changes sign within the step
-        (located by bisection), so a trigger that is true only inside one step is not missed."""
+        The switches (``lhs - rhs`` of the relations inside the triggers) are sampled at
+        every eighth of the step, and the triggers checked just past each sign change
+        (located by bisection), so a trigger that is true only inside one step is not
+        missed, nor one true only between two samples (as on the compiled backend)."""
         fns, n = self.fns, self.n
         flipped = lambda t: np.any(fns.triggers(t, dense(t)[:n], p) != trig0)
         switch = lambda t: fns.switches(t, dense(t)[:n], p)
-        s_a, s_b = switch(t_a), switch(t_b)
+        ts = np.linspace(t_a, t_b, _SAMPLES + 1)
+        ts[-1] = t_b
+        values = [switch(t) for t in ts]
         candidates, roots = [], {}
-        for i in np.flatnonzero(np.sign(s_a) != np.sign(s_b)):
-            sign_a = np.sign(s_a[i])
-            lo, hi = _bracket(lambda t: np.sign(switch(t)[i]) != sign_a, t_a, t_b)
-            candidates.append(hi)
-            if i in fns.equalities and sign_a != 0 and \
-                    abs(switch(lo)[i]) + abs(switch(hi)[i]) <= 0.5 * (abs(s_a[i]) + abs(s_b[i])):
-                roots[i] = hi        # a continuous crossing, not a jump over 0
+        for t_lo, t_hi, s_lo, s_hi in zip(ts[:-1], ts[1:], values[:-1], values[1:]):
+            for i in np.flatnonzero(np.sign(s_lo) != np.sign(s_hi)):
+                sign_lo = np.sign(s_lo[i])
+                lo, hi = _bracket(lambda t: np.sign(switch(t)[i]) != sign_lo, t_lo, t_hi)
+                candidates.append(hi)
+                if i in fns.equalities and sign_lo != 0 and i not in roots and \
+                        abs(switch(lo)[i]) + abs(switch(hi)[i]) \
+                        <= 0.5 * (abs(s_lo[i]) + abs(s_hi[i])):
+                    roots[i] = hi        # a continuous crossing, not a jump over 0
         t_eq = min(roots.values(), default=np.inf)
         t_prev = t_a
         for t_c in sorted(candidates) + [t_b]:
