@@ -24,8 +24,8 @@ from simulator.bundled.tables import drugs, phenotypes
 from simulator.catalog import Catalog
 from simulator.ensemble import Ensemble, sweep
 from simulator.errors import (
-    IntegrationError, InvalidValueError, ModelError, ModelImportError, PerturbationError,
-    SimulatorError, StoreError, UnknownIdError, UnsupportedFeatureError,
+    IntegrationError, InvalidValueError, ModelError, ModelImportError, ModelWarning,
+    PerturbationError, SimulatorError, StoreError, UnknownIdError, UnsupportedFeatureError,
 )
 from simulator.io.limits import ImportLimits
 from simulator.results import SteadyState, Trajectory
@@ -38,7 +38,7 @@ __all__ = [
     "Trajectory", "SteadyState", "SolverOptions", "Catalog", "ImportLimits",
     "SimulatorError", "ModelError", "ModelImportError", "UnsupportedFeatureError",
     "InvalidValueError", "UnknownIdError", "PerturbationError", "IntegrationError", "StoreError",
-    "drugs", "phenotypes",
+    "ModelWarning", "drugs", "phenotypes",
     "Treatment", "Schedule", "Dose", "PK", "run_treatment", "untreated_state",
     "dose_response", "DoseResponse", "combination", "Combination", "compare_arms",
     "ArmComparison", "sweep", "Ensemble", "sensitivity", "plot", "__version__",

@@ -13,7 +13,8 @@ Algebraic rules (SBML L3v2 section 4.9.4)
     connected blocks) with :func:`sympy.solve`, and each solution becomes an assignment rule.
     A unique explicit solution is required; otherwise :class:`UnsupportedFeatureError`
     names the rule and the variable. Rules that determine no variable, or more rules than
-    variables, are a :class:`ModelImportError`.
+    variables, are a :class:`ModelImportError`. A rule without math (legal in SBML L3v2)
+    means nothing and is dropped; the importer warned about it.
 
 Fast reactions (SBML L3v1 section 4.11.3)
     Fast reactions are in rapid equilibrium: their rates are 0 at all times. The species
@@ -24,6 +25,17 @@ Fast reactions (SBML L3v1 section 4.11.3)
     form and become assignment rules. Otherwise :class:`UnsupportedFeatureError` names the
     reactions.
 
+    Events. Stoichiometries (times conversion factors) may change at events, not
+    continuously: ``L`` then changes with them. An event that sets a fast species or a
+    symbol of ``L`` sets ``w`` to ``L A`` as the event leaves them (the species re-equilibrate
+    at once). A fast reaction whose rate has a factor that only events change and that may
+    be 0 (``k1 (A - B/K)`` with ``k1 = 0`` until an event) is off while it is 0: the fast
+    species are then states of their own (``_fast_frozen_<id>``, moved by the slow
+    reactions) that events set to the current amounts; when it is not 0 the equilibrium
+    holds. Refused: such a factor in a group of linked fast reactions, and a delayed event
+    using its trigger-time values that touches a fast group (the other amounts would be
+    needed at execution time).
+
 All math here is sympy built from the SBML AST by the importer; nothing is parsed from text.
 """
 from __future__ import annotations
@@ -33,8 +45,8 @@ import dataclasses
 import sympy
 
 from simulator.errors import ModelImportError, UnsupportedFeatureError
-from simulator.model import (TIME, AlgebraicRule, AssignmentRule, InitialAssignment, Model,
-                             Parameter, RateOf, RateRule, Reaction)
+from simulator.model import (TIME, AlgebraicRule, AssignmentRule, EventAssignment,
+                             InitialAssignment, Model, Parameter, RateOf, RateRule, Reaction)
 
 __all__ = ["make_explicit"]
 
@@ -62,6 +74,9 @@ def make_explicit(model: Model) -> Model:
     ModelImportError
         Algebraic rules that determine no variable, or more rules than variables.
     """
+    if any(isinstance(r, AlgebraicRule) and r.math is None for r in model.rules):
+        model = dataclasses.replace(model, rules=tuple(   # a rule without math means nothing
+            r for r in model.rules if not (isinstance(r, AlgebraicRule) and r.math is None)))
     if any(isinstance(r, AlgebraicRule) for r in model.rules):
         model = _Algebraic(model).explicit()
     if any(r.fast for r in model.reactions):
@@ -125,6 +140,16 @@ _PRINTABLE = frozenset({
     sympy.asec, sympy.acsc, sympy.acot, sympy.asinh, sympy.acosh, sympy.atanh, sympy.asech,
     sympy.acsch, sympy.acoth, sympy.Piecewise, sympy.Min, sympy.Max, RateOf,
 })
+
+
+def _cleared(row):
+    """A row of a left null space with symbolic entries, scaled to clear their
+    denominators (``[1/n, 1]`` -> ``[1, n]``), so no stoichiometry divides."""
+    if not row.free_symbols:
+        return row
+    dens = [sympy.fraction(sympy.together(x))[1] for x in row]
+    scale = sympy.lcm_list(dens) if len(dens) > 1 else dens[0]
+    return row.applyfunc(lambda x: sympy.cancel(x * scale))
 
 
 def _functions(expr) -> set:
@@ -250,14 +275,8 @@ class _Algebraic:
     def explicit(self) -> Model:
         problems, invalid = [], []
         exprs = []
-        for rule in self.rules:
-            if rule.math is None:
-                invalid.append(f"{_where(rule, '')} has no math")
-                exprs.append(None)
-                continue
+        for rule in self.rules:   # none without math: make_explicit dropped those
             exprs.append(_expand(rule.math, self.defs))
-        if invalid:
-            raise ModelImportError(f"{self.m.source}: invalid model:\n  - " + "\n  - ".join(invalid))
         cand = self.candidates()
         options = []
         for rule, e in zip(self.rules, exprs):
@@ -399,16 +418,15 @@ class _Fast:
         c = self.comps.get(s.compartment)
         return s.has_only_substance_units or (c is not None and c.spatial_dimensions == 0)
 
-    def _is_constant(self, expr) -> bool:
-        """True if ``expr`` is fixed for the whole run (numbers and constant ids only)."""
+    def _piecewise_constant(self, expr) -> bool:
+        """True if only events change ``expr``: numbers and ids of parameters, compartments,
+        species references and local parameters that no rule determines."""
         ruled = {r.variable for r in self.m.rules}
         for sym in expr.free_symbols:
             name = sym.name
-            if sym == TIME or name in self.event_targets or name in ruled:
-                return False
-            p, c, sr = self.params.get(name), self.comps.get(name), self.srefs.get(name)
-            if not ((p is not None and p.constant) or (c is not None and c.constant)
-                    or (sr is not None and sr.constant) or name in self.local):
+            if sym == TIME or name in ruled or not (
+                    name in self.params or name in self.comps or name in self.srefs
+                    or name in self.local):
                 return False
         return not expr.atoms(RateOf)
 
@@ -479,20 +497,16 @@ class _Fast:
             changes.append(ch)
             for sid, n in ch.items():
                 st = _expand(n * self._cf(sid), self.defs)
-                if not self._is_constant(st):
+                if not self._piecewise_constant(st):
                     self._problem([r.id], f"the stoichiometry of '{sid}' (times its conversion "
-                                          "factor) is not constant")
+                                          "factor) is not constant between events")
         fast_species = {sid for ch in changes for sid in ch}
-        for e in m.events:
-            for a in e.assignments:
-                if a.variable in fast_species:
-                    self._problem([r.id for r, ch in zip(self.fast, changes) if a.variable in ch],
-                                  f"event '{e.id}' assigns to its species '{a.variable}'")
         if self.problems:
             raise UnsupportedFeatureError(self.problems, source=m.source)
         taken = set(m.compartment_ids) | set(m.species_ids) | set(m.parameter_ids) \
             | {r.id for r in m.reactions}
         new_params, new_rules, new_ias = [], [], []
+        groups = []       # (rids, sids, moieties [(wid, L)], gate, frozen {sid: uid})
         counter = 0
         for comp in self._components(changes):
             rids = [self.fast[i].id for i in comp]
@@ -502,8 +516,8 @@ class _Fast:
                               for sid in sids])
             N = N.applyfunc(lambda x: _expand(x, self.defs))
             moieties = [v.T for v in N.T.nullspace()]
-            moieties = [sympy.Matrix([[sympy.nsimplify(x) if x.is_Float else x for x in row]])
-                        for row in moieties]
+            moieties = [_cleared(sympy.Matrix([[sympy.nsimplify(x) if x.is_Float else x
+                                                for x in row]])) for row in moieties]
             ws = []
             for L in moieties:
                 counter += 1
@@ -512,9 +526,27 @@ class _Fast:
                     wid = "_" + wid
                 taken.add(wid)
                 ws.append((wid, L))
-            sol = self._solve(comp, rids, sids, N, ws)
-            if sol is None:
+            solved = self._solve(comp, rids, sids, N, ws)
+            if solved is None:
                 continue
+            sol, gate = solved
+            frozen = {}
+            if gate is not None:   # while the gate is 0 the species are states of their own
+                for sid in sids:
+                    uid = f"_fast_frozen_{sid}"
+                    while uid in taken:
+                        uid = "_" + uid
+                    taken.add(uid)
+                    frozen[sid] = uid
+                    new_params.append(Parameter(id=uid, value=None, constant=False,
+                                                name=f"amount of '{sid}' while fast reaction(s) "
+                                                     + ", ".join(rids) + " are off"))
+                    new_ias.append(InitialAssignment(symbol=uid, math=self._initial_amount(sid)))
+                    unit = sympy.Matrix([[sympy.Integer(1) if s2 == sid else sympy.Integer(0)
+                                          for s2 in sids]])
+                    new_rules.append(RateRule(variable=uid, math=sympy.Piecewise(
+                        (self._slow_rate(unit, sids), sympy.Eq(gate, 0)), (sympy.Integer(0), True))))
+            groups.append((rids, sids, ws, gate, frozen))
             for wid, L in ws:
                 new_params.append(Parameter(id=wid, value=None, constant=False,
                                             name="conserved moiety of fast reactions "
@@ -525,8 +557,13 @@ class _Fast:
                 new_rules.append(RateRule(variable=wid, math=self._slow_rate(L, sids)))
             for sid in sids:
                 s = self.species[sid]
-                value = sol[sid] if self._amount_valued(s) else sol[sid] / sympy.Symbol(s.compartment)
+                amount = sol[sid]
+                if gate is not None:
+                    amount = sympy.Piecewise((amount, sympy.Ne(gate, 0)),
+                                             (sympy.Symbol(frozen[sid]), True))
+                value = amount if self._amount_valued(s) else amount / sympy.Symbol(s.compartment)
                 new_rules.append(AssignmentRule(variable=sid, math=value, line=s.line))
+        events = tuple(self._event(e, groups) for e in m.events)
         if self.problems:
             raise UnsupportedFeatureError(self.problems, source=m.source)
         # the fast species are now rule-held, so the fast reactions move nothing; their
@@ -536,7 +573,51 @@ class _Fast:
         ias = tuple(a for a in m.initial_assignments if a.symbol not in fast_species)
         return dataclasses.replace(
             m, reactions=reactions, parameters=m.parameters + tuple(new_params),
-            initial_assignments=ias + tuple(new_ias), rules=m.rules + tuple(new_rules))
+            initial_assignments=ias + tuple(new_ias), rules=m.rules + tuple(new_rules),
+            events=events)
+
+    def _event(self, e, groups):
+        """Event ``e`` in the explicit model. The fast species are rule-held there, so an
+        assignment to one becomes a new value of its group's conserved moieties
+        ``w = L A`` (with ``A`` and ``L`` as the event leaves them); an event that changes
+        ``L`` does the same, and one that changes a group's gate (or its species) sets the
+        amounts the species keep while the gate is 0. All from the values before the
+        event, like every assignment."""
+        assigned = {a.variable: a.math for a in e.assignments if a.math is not None}
+        subs = {sympy.Symbol(k): v for k, v in assigned.items()}
+        kept = [a for a in e.assignments if a.variable not in self.species
+                or a.variable not in {sid for _, sids, *_ in groups for sid in sids}]
+        extra = []
+        for rids, sids, ws, gate, frozen in groups:
+            moiety_symbols = set().union(*(L.free_symbols for _, L in ws)) if ws else set()
+            gate_symbols = gate.free_symbols if gate is not None else set()
+            moved = [sid for sid in sids if sid in assigned]
+            restoich = sorted(k for k in assigned if sympy.Symbol(k) in moiety_symbols)
+            regate = sorted(k for k in assigned if sympy.Symbol(k) in gate_symbols)
+            if not (moved or restoich or (regate and frozen)):
+                continue
+            if e.delay is not None and e.use_values_from_trigger_time:
+                what = ", ".join(f"'{k}'" for k in moved + restoich + regate)
+                self._problem(rids, f"event '{e.id}' has a delay and uses the values from its "
+                                    f"trigger time to set {what}: the amounts of the other "
+                                    "species would be needed from its execution time")
+                continue
+            after = {}          # amounts after the event, from the values before it
+            for sid in sids:
+                s = self.species[sid]
+                V = sympy.Symbol(s.compartment)
+                value = assigned[sid] if sid in assigned else sympy.Symbol(sid)
+                after[sid] = value if self._amount_valued(s) else value * V
+            if moved or restoich:
+                for wid, L in ws:
+                    L_after = L.xreplace(subs)
+                    extra.append(EventAssignment(variable=wid, math=sum(
+                        (L_after[j] * after[sid] for j, sid in enumerate(sids)), sympy.Integer(0))))
+            for sid, uid in frozen.items():
+                extra.append(EventAssignment(variable=uid, math=after[sid]))
+        if not extra and len(kept) == len(e.assignments):
+            return e
+        return dataclasses.replace(e, assignments=tuple(kept) + tuple(extra))
 
     def _initial_amount(self, sid: str) -> sympy.Expr:
         s = self.species[sid]
@@ -567,7 +648,10 @@ class _Fast:
         return total
 
     def _solve(self, comp, rids, sids, N, ws):
-        """Fast species amounts (model symbols and the moiety ids) or None (problem noted)."""
+        """``(amounts, gate)``: the fast species' amounts at equilibrium (model symbols and
+        the moiety ids), and the product of the rate's factors that are constant between
+        events and may be 0 (None when there are none; while it is 0 the reaction is off
+        and the amounts are not these); or None (problem noted)."""
         amounts = {sid: sympy.Dummy(f"A_{sid}") for sid in sids}
         to_amounts = {}
         for sid in sids:
@@ -575,6 +659,7 @@ class _Fast:
             a = amounts[sid]
             to_amounts[sympy.Symbol(sid)] = a if self._amount_valued(s) else a / sympy.Symbol(s.compartment)
         rates = []
+        gates = []        # factors, constant between events, that may be 0: the reaction is off
         unknown = set(amounts.values())
         for i in comp:
             r = self.fast[i]
@@ -585,12 +670,24 @@ class _Fast:
                 return None
             v = plain.xreplace(to_amounts).xreplace(back)
             coeff, factors = sympy.factor_terms(v).as_coeff_mul()
+            rest = []
             for f in factors:
                 if not (f.free_symbols & unknown) and self._may_vanish(f):
-                    self._problem([r.id], f"its rate has the factor {f}, which may vanish and "
-                                          "leave the equilibrium undetermined")
-                    return None
+                    if f.is_number or not self._piecewise_constant(f) or len(comp) > 1:
+                        why = ("it is one of several linked fast reactions" if len(comp) > 1
+                               and self._piecewise_constant(f) and not f.is_number
+                               else "it is not constant between events")
+                        self._problem([r.id], f"its rate has the factor {f}, which may vanish "
+                                              f"and leave the equilibrium undetermined ({why})")
+                        return None
+                    gates.append(f)
+                else:
+                    rest.append(f)
+            if gates:   # while the gate is not 0, the rest of the rate is 0 at equilibrium
+                v = coeff * sympy.Mul(*rest)
             rates.append(v)
+        gate = sympy.Mul(*gates) if gates else None
+        dynamics = [v * gate for v in rates] if gates else None   # its sign decides stability
         conserved = [sum((L[j] * amounts[sid] for j, sid in enumerate(sids)), sympy.Integer(0))
                      - sympy.Symbol(wid) for wid, L in ws]
         # a rate piecewise under conditions free of the fast species: solve branch by branch
@@ -600,21 +697,26 @@ class _Fast:
                     c.free_symbols & unknown for _, c in folded.args):
                 pieces = []
                 for e, c in folded.args:
-                    got = self._equilibrium(rids, sids, N, amounts,
-                                            rates[:k] + [e] + rates[k + 1:], conserved)
+                    branch = rates[:k] + [e] + rates[k + 1:]
+                    got = self._equilibrium(rids, sids, N, amounts, branch, conserved,
+                                            [v * gate for v in branch] if gates else None)
                     if got is None:
                         return None
                     pieces.append((got, c))
-                return {sid: sympy.Piecewise(*[(g[sid], c) for g, c in pieces]) for sid in sids}
-        return self._equilibrium(rids, sids, N, amounts, rates, conserved)
+                return ({sid: sympy.Piecewise(*[(g[sid], c) for g, c in pieces]) for sid in sids},
+                        gate)
+        got = self._equilibrium(rids, sids, N, amounts, rates, conserved, dynamics)
+        return None if got is None else (got, gate)
 
-    def _equilibrium(self, rids, sids, N, amounts, rates, conserved):
+    def _equilibrium(self, rids, sids, N, amounts, rates, conserved, dynamics=None):
+        """The fast species' amounts where ``rates`` are 0 on the ``conserved`` totals; of
+        several roots the one stable under ``dynamics`` (default: ``rates``)."""
         sols = _solutions(list(rates) + list(conserved), list(amounts.values()))
         if isinstance(sols, str):
             self._problem(rids, f"the equilibrium cannot be solved in closed form: {sols}")
             return None
         if len(sols) > 1:
-            chosen = self._stable(sols, rates, amounts, sids, N)
+            chosen = self._stable(sols, dynamics or rates, amounts, sids, N)
             if chosen is None:
                 self._problem(rids, f"the equilibrium has {len(sols)} solutions and no "
                                     "stability test picks one")

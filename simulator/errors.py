@@ -12,12 +12,17 @@
     ├── StoreError(ValueError)        a sweep checkpoint made by another model, parameter set or version, or unwritable
     └── IntegrationError(RuntimeError) carries t_fail, the offending species and the parameters
 
+    ModelWarning(UserWarning)         legal model content that is ignored (e.g. a rule without math)
+
 Every message says *what* went wrong, *where* (element type and id, file and line
 where known) and, where possible, *how to fix it*.
 """
 from __future__ import annotations
 
 import difflib
+import inspect
+import os
+import warnings
 from collections.abc import Iterable, Mapping
 
 
@@ -97,6 +102,22 @@ class IntegrationError(SimulatorError, RuntimeError):
         self.species = list(species)
         self.params = dict(params or {})
         super().__init__(message)
+
+
+class ModelWarning(UserWarning):
+    """A model element is legal but means nothing, so it is ignored (e.g. an algebraic rule
+    without math, which SBML L3v2 allows). The message names the element and its line."""
+
+
+def warn(message: str, category: type[Warning] = ModelWarning) -> None:
+    """``warnings.warn`` located at the first caller outside the ``simulator`` package (the
+    user's line that loaded or ran the model), however deep inside it the warning arose."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = inspect.currentframe().f_back, 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    del frame
+    warnings.warn(message, category, stacklevel=level)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:

@@ -103,7 +103,7 @@ class _Builder:
         self.before_start: dict[str, sympy.Expr] = {}   # id -> value before the start, if not its rule
         self._val: dict[sympy.Symbol, sympy.Expr] = {}
         self._rhs_cache: dict[int, sympy.Expr] = {}
-        self._in_progress: set = set()
+        self._in_progress: dict = {}   # what is being resolved, in order (a cycle's path)
 
     # --- where each quantity lives -------------------------------------------------
     def _layout(self):
@@ -160,15 +160,29 @@ class _Builder:
         if sym in self._val:
             return self._val[sym]
         name = sym.name
-        if sym in self._in_progress:
-            raise ModelImportError(f"assignment rules of model '{self.m.id}' form a cycle through '{name}'")
-        self._in_progress.add(sym)
+        self._enter(sym)
         try:
             out = self._value(name)
         finally:
-            self._in_progress.discard(sym)
+            self._in_progress.pop(sym)
         self._val[sym] = out
         return out
+
+    def _enter(self, key) -> None:
+        """Mark ``key`` (a model symbol, or ``("rhs", i)`` for the rate of state ``i``) as
+        being resolved; if it already is, its definition depends on itself: raise
+        ModelImportError naming the ids around the cycle."""
+        if key in self._in_progress:
+            keys = list(self._in_progress)
+            path = keys[keys.index(key):] + [key]
+            shown = " -> ".join(f"rateOf('{self.state_ids[k[1]]}')" if isinstance(k, tuple)
+                                else f"'{k.name}'" for k in path)
+            if any(isinstance(k, tuple) for k in path):
+                raise ModelImportError(f"rateOf in model '{self.m.id}' forms a cycle: {shown} "
+                                       "(a rate that depends on itself)")
+            raise ModelImportError(f"assignment rules of model '{self.m.id}' form a cycle "
+                                   f"through '{key.name}': {shown}")
+        self._in_progress[key] = None
 
     def _value(self, name: str) -> sympy.Expr:
         if name in self.reactions:
@@ -237,62 +251,66 @@ class _Builder:
         if i in self._rhs_cache:
             return self._rhs_cache[i]
         key = ("rhs", i)
-        if key in self._in_progress:
-            raise ModelImportError(f"rateOf in model '{self.m.id}' forms a cycle through '{self.state_ids[i]}'")
-        self._in_progress.add(key)
+        self._enter(key)
         try:
             name = self.state_ids[i]
             if name in self.rr:
                 out = self.resolve(self.rr[name])
             else:
                 out = sympy.Integer(0)
-                for r in self.m.reactions:
+                for r in self.m.reactions:   # only the reactions that change it: a rate may
+                    refs = [(sign, sr) for sign, group in ((-1, r.reactants), (1, r.products))
+                            for sr in group if sr.species == name]   # use rateOf of others
+                    if not refs:
+                        continue
                     v = self.val(sympy.Symbol(r.id))
-                    for sign, refs in ((-1, r.reactants), (1, r.products)):
-                        for sr in refs:
-                            if sr.species == name:
-                                out += sign * self.stoich(sr) * v
+                    for sign, sr in refs:
+                        out += sign * self.stoich(sr) * v
                 s = self.species[name]
                 cf = s.conversion_factor or self.m.conversion_factor
                 if cf:
                     out = out * self.val(sympy.Symbol(cf))
         finally:
-            self._in_progress.discard(key)
+            self._in_progress.pop(key)
         self._rhs_cache[i] = out
         return out
 
     # --- events ----------------------------------------------------------------------
-    def _event_target(self, name: str, math) -> tuple[str, int, sympy.Expr]:
+    def _event_target(self, name: str, math) -> tuple[str, int, sympy.Expr, sympy.Expr]:
+        """``(kind, index, value, factor)``: the assignment's math as a value (at trigger
+        or execution time) and the factor taken at execution time (the compartment size
+        that turns an assigned concentration into the amount held)."""
         if name not in self.held:
             raise ModelImportError(f"an event of model '{self.m.id}' assigns to undefined id '{name}'")
         h = self.held[name]
         if h.kind == "rule":
             raise ModelImportError(f"an event of model '{self.m.id}' assigns to '{name}', which an assignment rule defines")
-        value = self.resolve(math)
+        value, factor = self.resolve(math), sympy.Integer(1)
         s = self.species.get(name)
         if s is not None and h.amount and not self._is_amount_valued(s):
-            value = value * self.val(sympy.Symbol(s.compartment))
-        return (h.kind, h.index, value)
+            factor = self.val(sympy.Symbol(s.compartment))
+        return (h.kind, h.index, value, factor)
 
     def _volume_corrected(self, ev, assigns: list) -> list:
         """When an event resizes a compartment, species held as concentrations (rate-rule
-        species) keep their amounts: ``c_new = c_old * V_old / V_new``; a concentration the
-        same event assigns is taken at the old volume, like every assignment (SBML L3v2 4.11)."""
+        species) keep their amounts: ``c_new = c_old * V_old / V_new``, with ``c_old * V_old``
+        at execution time and ``V_new`` the assigned size; a concentration the same event
+        assigns is taken at the old volume, like every assignment (SBML L3v2 4.11)."""
         targets = {a.variable: k for k, a in enumerate(a for a in ev.assignments if a.math is not None)}
         for a in ev.assignments:
             if a.math is None or a.variable not in self.comps:
                 continue
-            ratio = self.val(sympy.Symbol(a.variable)) / self.resolve(a.math)
+            V_old, V_new = self.val(sympy.Symbol(a.variable)), self.resolve(a.math)
             for s in self.m.species:
                 h = self.held.get(s.id)
                 if (s.compartment != a.variable or h is None or h.kind == "rule" or h.amount
                         or self._is_amount_valued(s)):
                     continue
                 if s.id in targets:
-                    kind, index, value = assigns[targets[s.id]]
-                    assigns[targets[s.id]] = (kind, index, value * ratio)
+                    kind, index, value, factor = assigns[targets[s.id]]
+                    assigns[targets[s.id]] = (kind, index, value / V_new, factor * V_old)
                 else:
-                    assigns.append((h.kind, h.index, self._symbol(s.id) * ratio))
+                    assigns.append((h.kind, h.index, 1 / V_new, self._symbol(s.id) * V_old))
         return assigns
 
     def _events(self) -> tuple[EventSpec, ...]:
@@ -301,16 +319,18 @@ class _Builder:
             if ev.trigger is None:
                 continue
             assigns = [self._event_target(a.variable, a.math) for a in ev.assignments if a.math is not None]
-            assigns = tuple(self._volume_corrected(ev, assigns))
+            assigns = self._volume_corrected(ev, assigns)
+            factors = tuple(f for *_, f in assigns)
             out.append(EventSpec(
                 id=ev.id or f"event{len(out)}",
                 trigger=self.resolve(ev.trigger),
-                assignments=assigns,
+                assignments=tuple((kind, index, value) for kind, index, value, _ in assigns),
                 initial_value=ev.initial_value,
                 persistent=ev.persistent,
                 delay=self.resolve(ev.delay) if ev.delay is not None else None,
                 priority=self.resolve(ev.priority) if ev.priority is not None else None,
                 use_values_from_trigger_time=ev.use_values_from_trigger_time,
+                factors=() if all(f == 1 for f in factors) else factors,
             ))
         return tuple(out)
 

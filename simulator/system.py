@@ -24,7 +24,11 @@ class EventSpec:
 
     ``assignments`` are ``(kind, index, expr)`` with kind ``"y"`` or ``"p"``: the value of
     ``expr`` (evaluated at trigger time or at execution time, see
-    ``use_values_from_trigger_time``) is written to ``y[index]`` or ``p[index]``.
+    ``use_values_from_trigger_time``), times ``factors[k]`` (always evaluated at execution
+    time; all 1 when empty), is written to ``y[index]`` or ``p[index]``. A factor is e.g.
+    the compartment size that turns an assigned concentration into the amount held: a
+    delayed event assigns the concentration computed at trigger time, at the size in force
+    when it executes.
     """
 
     id: str
@@ -35,6 +39,7 @@ class EventSpec:
     delay: sympy.Expr | None = None
     priority: sympy.Expr | None = None
     use_values_from_trigger_time: bool = True
+    factors: tuple[sympy.Expr, ...] = ()
 
 
 @dataclass(frozen=True)

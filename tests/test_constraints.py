@@ -7,7 +7,7 @@ import pytest
 
 import simulator as sim
 from simulator.constraints import make_explicit
-from simulator.errors import ModelImportError, UnknownIdError, UnsupportedFeatureError
+from simulator.errors import ModelImportError, ModelWarning, UnknownIdError, UnsupportedFeatureError
 from simulator.model import AlgebraicRule, AssignmentRule
 from simulator.solvers.base import SolverOptions
 from tests.conftest import roadrunner_trajectory
@@ -177,6 +177,40 @@ def test_over_determined_rules_are_an_import_error():
         sim.load_model("model od\n var x\n x = 1\n 0 = x - 3\n 0 = x - 4\nend")
 
 
+def _with_empty_algebraic_rule(text: str) -> str:
+    """SBML (L3v2, where a rule's math is optional) of an Antimony model, plus an algebraic
+    rule without math as the first rule."""
+    from simulator.io.antimony import antimony_to_sbml
+    sbml = antimony_to_sbml(text, "<test>")
+    empty = "<algebraicRule metaid=\"empty_rule\"/>"
+    if "<listOfRules>" in sbml:
+        return sbml.replace("<listOfRules>", f"<listOfRules>\n{empty}", 1)
+    return sbml.replace("</listOfReactions>", f"</listOfReactions>\n<listOfRules>{empty}</listOfRules>")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_algebraic_rule_without_math_is_ignored_with_a_warning(backend):
+    # alone, and beside a rule that determines S2 (still solved for S2, and libsbml's check
+    # that the rules do not over-determine the model leaves the empty rule out)
+    for text in ("model m\n J0: A -> B; k*A\n A = 1; B = 0; k = 0.5\n var z; z = 3\nend",
+                 CONSERVED):
+        sbml = _with_empty_algebraic_rule(text)
+        line = sbml[:sbml.index("empty_rule")].count("\n") + 1
+        with pytest.warns(ModelWarning, match=rf"model '\w+' \(<string>, line {line}\): "
+                                              r"algebraic rule 1 of the listOfRules has no math; "
+                                              r"it constrains nothing and is ignored") as seen:
+            model = sim.load_model(sbml)
+        assert seen[0].filename == __file__      # located at the caller, not in simulator/
+        assert not any(isinstance(r, AlgebraicRule) and r.math is None
+                       for r in make_explicit(model).rules)
+        t = np.linspace(0, 2, 5)
+        traj = sim.simulate(model, t, options=TIGHT, backend=backend)
+        ref = sim.simulate(sim.load_model(text), t, options=TIGHT, backend=backend)
+        for i in ref.ids:
+            np.testing.assert_allclose(traj[i], ref[i], rtol=1e-12, atol=1e-14)
+        assert "z" not in traj.ids or np.all(traj["z"] == 3)
+
+
 # --- fast reactions --------------------------------------------------------------------
 
 FAST_THEN_SLOW = """
@@ -236,18 +270,115 @@ def test_fast_binding_picks_the_physical_root():
     np.testing.assert_allclose(3 * traj["A"] * traj["B"], 0.5 * traj["AB"], rtol=1e-9)
 
 
-def test_fast_rate_that_an_event_can_switch_off_is_unsupported():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fast_rate_that_events_switch_off_and_on_is_analytic(backend):
+    # g C (kf A - kr B): g = 0 on [1, 2) turns the fast reaction off (A and B then move only
+    # by the slow reaction, from where they were), g = 1 again re-equilibrates at once
     text = FAST_THEN_SLOW.replace("kf = 2;", "kf = 2; g = 1;").replace(
-        "C*(kf*A - kr*B)", "g*C*(kf*A - kr*B)") + ""
-    text = text.replace("end", "  E: at time > 1: g = 0\nend")
-    with pytest.raises(UnsupportedFeatureError, match=r"fast reaction\(s\) 'J0'.*factor g"):
-        sim.simulate(sim.load_model(_fast(text, "J0")), [0.0, 1.0])
+        "C*(kf*A - kr*B)", "g*C*(kf*A - kr*B)")
+    text = text.replace("end", "  E1: at time > 1: g = 0\n  E2: at time > 2: g = 1\nend")
+    t = np.linspace(0, 4, 41)
+    traj = sim.simulate(sim.load_model(_fast(text, "J0")), t, options=TIGHT, backend=backend)
+    w1 = 3 * np.exp(-1 / 3)                    # A + B at t = 1; then A frozen, B decays
+    a1, b1 = w1 / 3, 2 * w1 / 3
+    w2 = a1 + b1 * np.exp(-0.5)                # A + B at t = 2, equilibrated again
+    w = np.where(t < 2, 3 * np.exp(-t / 3), w2 * np.exp(-(t - 2) / 3))
+    a = np.where((t >= 1) & (t < 2), a1, w / 3)
+    b = np.where((t >= 1) & (t < 2), b1 * np.exp(-0.5 * (t - 1)), 2 * w / 3)
+    off = (t > 1) & (t < 2)                    # rows at t = 1 and 2 show the events' results
+    a[t == 1], b[t == 1] = a1, b1
+    assert _scaled_error(traj["A"], a) < 10
+    assert _scaled_error(traj["B"], b) < 10
+    assert _scaled_error(traj["P"], 3 - a - b) < 10
+    assert np.ptp(traj["A"][off]) == 0         # frozen while the reaction is off
 
 
-def test_event_on_a_fast_species_is_unsupported():
-    text = FAST_THEN_SLOW.replace("end", "  E: at time > 1: A = 5\nend")
-    with pytest.raises(UnsupportedFeatureError, match=r"'J0'.*event 'E' assigns to its species 'A'"):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fast_reaction_off_from_the_start_keeps_its_species(backend):
+    # SBML case 00987's pattern: k1 = 0 until an event, then A goes to B at once
+    text = """model off
+  compartment C = 1
+  species A in C, B in C, P in C
+  J0: A -> B; k1*A*C
+  J1: B -> P; k1*B*C
+  A = 1; B = 0; P = 0; k1 = 0
+  E: at time > 0.99: k1 = 1
+end"""
+    t = np.linspace(0, 2, 11)
+    traj = sim.simulate(sim.load_model(_fast(text, "J0")), t, options=TIGHT, backend=backend)
+    b = np.where(t < 0.99, 0.0, np.exp(-(t - 0.99)))
+    assert _scaled_error(traj["A"], np.where(t < 0.99, 1.0, 0.0)) < 10
+    assert _scaled_error(traj["B"], b) < 10
+    assert _scaled_error(traj["P"], np.where(t < 0.99, 0.0, 1 - b)) < 10
+
+
+FAST_STOICHIOMETRY = """
+model fast_stoich
+  compartment C = 1
+  species A in C, B in C, P in C
+  J0: 2 A -> B; C*(kf*A - kr*B)
+  J1: B -> P; C*k*B
+  A = 3; B = 0; P = 0; kf = 2; kr = 1; k = 0.5; placeholder = 1
+  E: at time > 1: A = 4, placeholder = 1
+end
+"""
+
+
+def _assigned_stoichiometry():
+    """FAST_STOICHIOMETRY with J0 fast and A's stoichiometry in J0 an id ('nA') that the
+    event sets to 1."""
+    sbml = _fast(FAST_STOICHIOMETRY, "J0")
+    old = '<speciesReference species="A" stoichiometry="2" constant="true"/>'
+    assert sbml.count(old) == 1
+    sbml = sbml.replace(old, '<speciesReference id="nA" species="A" stoichiometry="2" '
+                             'constant="false"/>')
+    return sbml.replace('<eventAssignment variable="placeholder">',
+                        '<eventAssignment variable="nA">')
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_event_on_a_fast_species_and_its_stoichiometry_is_analytic(backend):
+    # 2A <-> B fast (B = 2A), w = A + 2B decays by k B: w = 3 exp(-0.4 t). At t = 1 the
+    # event sets A = 4 and A's stoichiometry to 1: w = A + B = 4 + B(1), then A = w/3,
+    # B = 2w/3, w decays by k B = (1/3) w
+    t = np.linspace(0, 3, 31)
+    traj = sim.simulate(sim.load_model(_assigned_stoichiometry()), t, options=TIGHT,
+                        backend=backend)
+    w_new = 4 + 2 * 3 * np.exp(-0.4) / 5
+    a = np.where(t < 1, 3 * np.exp(-0.4 * t) / 5, w_new * np.exp(-(t - 1) / 3) / 3)
+    a[t == 1] = w_new / 3
+    assert _scaled_error(traj["A"], a) < 10
+    assert _scaled_error(traj["B"], 2 * a) < 10
+
+
+def test_fast_reactions_and_events_that_cannot_be_made_explicit_are_named():
+    # a delayed event using its trigger-time values, setting a fast species: the other
+    # fast species' amounts would be needed from the execution time
+    text = FAST_THEN_SLOW.replace("end", "  E: at 0.5 after time > 1: A = 5\nend")
+    with pytest.raises(UnsupportedFeatureError, match=r"'J0'.*event 'E' has a delay and uses "
+                                                      r"the values from its trigger time to "
+                                                      r"set 'A'"):
         sim.simulate(sim.load_model(_fast(text, "J0")), [0.0, 1.0])
+    # a rate that may vanish, in a group of linked fast reactions
+    chain = """model chain
+  compartment C = 1
+  species A in C, B in C, D in C
+  J0: A -> B; C*(A - B)
+  J1: B -> D; g*C*(B - D)
+  A = 3; B = 0; D = 0; g = 1
+  E: at time > 1: g = 0
+end"""
+    with pytest.raises(UnsupportedFeatureError, match=r"'J1'.*factor g.*several linked"):
+        sim.simulate(sim.load_model(_fast(chain, "J0", "J1")), [0.0, 1.0])
+    # a stoichiometry that a rule moves
+    text = FAST_STOICHIOMETRY.replace("placeholder = 1\n", "placeholder = 1\n  nr := 1 + time\n")
+    sbml = _fast(text, "J0").replace(
+        '<speciesReference species="A" stoichiometry="2" constant="true"/>',
+        '<speciesReference id="nA" species="A" constant="false"/>').replace(
+        'variable="nr"', 'variable="nA"')
+    with pytest.raises(UnsupportedFeatureError, match=r"'J0'.*stoichiometry of 'A'.*not "
+                                                      r"constant between events"):
+        sim.simulate(sim.load_model(sbml), [0.0, 1.0])
 
 
 @pytest.mark.parametrize("kw", [{"initial": {"x": 3.0}}, {"params": {"x": 3.0}}])

@@ -47,14 +47,10 @@ class SymbolMap:
         return out
 
 
-def trigger_switches(triggers) -> list:
-    """``lhs - rhs`` of every distinct relation inside ``triggers``, in order of first
-    appearance (preorder over ``args``): shared by both backends' ``switches``, in an order that does not depend on the hash seed, so that cached
-    code matches. Pass the triggers in the system's own symbols.
-
-    Between two consecutive roots of these functions every trigger (a logical function of
-    the relations) is constant, so a trigger flip is found by checking the triggers just
-    after each root."""
+def trigger_relations(triggers) -> list:
+    """Every distinct relation inside ``triggers``, in order of first appearance (preorder
+    over ``args``), an order that does not depend on the hash seed, so that cached code
+    matches. Pass the triggers in the system's own symbols."""
     relations: list = []
     todo = list(reversed(triggers))
     while todo:
@@ -64,4 +60,23 @@ def trigger_switches(triggers) -> list:
                 relations.append(e)
         elif isinstance(e, sympy.Basic):
             todo.extend(reversed(e.args))
-    return [r.lhs - r.rhs for r in relations]
+    return relations
+
+
+def trigger_switches(triggers) -> list:
+    """``lhs - rhs`` of every relation of :func:`trigger_relations`: shared by both
+    backends' ``switches``.
+
+    Between two consecutive roots of these functions every trigger (a logical function of
+    the relations) is constant, so a trigger flip is found by checking the triggers just
+    after each root."""
+    return [r.lhs - r.rhs for r in trigger_relations(triggers)]
+
+
+def equality_switches(triggers) -> tuple[int, ...]:
+    """Indices (into :func:`trigger_switches`) of the ``==`` and ``!=`` relations: true (or
+    false) only at the instant their switch crosses zero, which floating point never lands
+    on, so the backends stop at those roots and the event driver evaluates the triggers
+    there as at equality."""
+    return tuple(k for k, r in enumerate(trigger_relations(triggers))
+                 if isinstance(r, (sympy.Eq, sympy.Ne)))

@@ -46,7 +46,9 @@ class NativeFunctions:
     ``outputs`` are :class:`~simulator.codegen.abi.NativeFunction`; the ``*_py`` methods call
     them from Python on arrays (the outputs on many rows:
     :func:`simulator.codegen.kernels.evaluate_outputs`). ``jac_rows``/``jac_cols`` give the
-    pattern of ``jac``'s output.
+    pattern of ``jac``'s output. ``switch_equal`` (uint8, ``(n_switches,)``) marks the
+    switches of ``==`` / ``!=`` relations (see
+    :func:`simulator.codegen.common.equality_switches`).
     """
 
     key: str
@@ -66,6 +68,7 @@ class NativeFunctions:
     solve: NativeFunction
     switches: NativeFunction | None = None
     n_switches: int = 0
+    switch_equal: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     outputs: NativeFunction | None = None
     n_outputs: int = 0
     ir: str = field(repr=False, default="")
@@ -153,6 +156,7 @@ def _wrap(engine, gen: GeneratedCode, ir: str) -> NativeFunctions:
         triggers=fn("triggers", SIG_TRIG), decomp=fn("decomp", SIG_DECOMP),
         solve=fn("solve", SIG_SOLVE), switches=fn("switches", SIG_MODEL),
         n_switches=gen.n_switches,
+        switch_equal=np.isin(np.arange(gen.n_switches), gen.switch_equal).astype(np.uint8),
         outputs=fn("outputs", SIG_MODEL) if gen.n_outputs else None, n_outputs=gen.n_outputs,
         ir=ir)
 

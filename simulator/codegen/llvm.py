@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from simulator.codegen.common import SymbolMap, trigger_switches
+from simulator.codegen.common import SymbolMap, equality_switches, trigger_switches
 from simulator.codegen.derivatives import derivative, jacobian_entries
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.model import is_boolean
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "9"
+CODEGEN_VERSION = "10"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
@@ -441,6 +441,7 @@ class GeneratedCode:
     lu_fill: int
     n_outputs: int = 0               # 0 when the outputs have no native form
     n_switches: int = 0              # relations inside the triggers (outputs of ``switches``)
+    switch_equal: tuple = ()         # indices of the switches of ``==`` / ``!=`` relations
 
     def meta(self) -> dict:
         """Everything but the IR, as stored beside cached code."""
@@ -448,7 +449,7 @@ class GeneratedCode:
                     jac_rows=list(self.jac_rows), jac_cols=list(self.jac_cols),
                     time_dependent=self.time_dependent, lu_nnz=self.lu_nnz,
                     lu_fill=self.lu_fill, n_outputs=self.n_outputs,
-                    n_switches=self.n_switches)
+                    n_switches=self.n_switches, switch_equal=list(self.switch_equal))
 
     @classmethod
     def from_meta(cls, key: str, meta: dict, ir: str = "") -> "GeneratedCode":
@@ -456,7 +457,7 @@ class GeneratedCode:
                    n_events=meta["n_events"], jac_rows=tuple(meta["jac_rows"]),
                    jac_cols=tuple(meta["jac_cols"]), time_dependent=meta["time_dependent"],
                    lu_nnz=meta["lu_nnz"], lu_fill=meta["lu_fill"], n_outputs=meta["n_outputs"],
-                   n_switches=meta["n_switches"])
+                   n_switches=meta["n_switches"], switch_equal=tuple(meta["switch_equal"]))
 
 
 def system_key(system: OdeSystem) -> str:
@@ -521,6 +522,7 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     trig = [smap.rename(ev.trigger, f"trigger of event '{ev.id}'") for ev in system.events]
     switches = [smap.rename(e, "event trigger")
                 for e in trigger_switches([ev.trigger for ev in system.events])]
+    switch_equal = equality_switches([ev.trigger for ev in system.events])
     decls: set = set()
     funcs = [_model_function(decls, names, "rhs", rhs),
              _model_function(decls, names, "jac", jexprs),
@@ -543,4 +545,4 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     return GeneratedCode(key=key, ir=ir, n_states=n, n_params=m, n_events=len(trig),
                          jac_rows=tuple(jrows), jac_cols=tuple(jcols), time_dependent=time_dep,
                          lu_nnz=plan.nnz, lu_fill=plan.fill, n_outputs=n_out,
-                         n_switches=len(switches))
+                         n_switches=len(switches), switch_equal=switch_equal)

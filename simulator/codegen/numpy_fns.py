@@ -12,7 +12,8 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from simulator.codegen.common import SymbolMap, trigger_switches
+from simulator.codegen.common import (SymbolMap, equality_switches, trigger_relations,
+                                      trigger_switches)
 from simulator.codegen.derivatives import jacobian_entries
 from simulator.errors import UnsupportedFeatureError
 from simulator.model import Delay, as_number
@@ -144,8 +145,13 @@ class NumpyFunctions:
 
     ``rhs(t, y, p) -> (n,)``; ``jac(t, y, p) -> (n, n)`` (built on first use); ``triggers(t, y, p) -> bool (n_ev,)``;
     ``outputs(t, Y, p) -> (n_t, n_outputs)`` for ``Y`` of shape (n_t, n); ``event_values[i](t, y, p)``
-    -> the assigned values of event i; ``delays``/``priorities`` likewise (None when absent).
+    -> the assigned values of event i; ``event_factors``, ``delays``, ``priorities`` likewise
+    (None when absent; see :class:`~simulator.system.EventSpec`).
     ``delayed``: the csymbol ``delay`` nodes (None when the system has none).
+    ``switches(t, y, p) -> (n_switches,)``: ``lhs - rhs`` of each relation inside the
+    triggers; ``equalities``: the indices of those of ``==`` / ``!=`` relations;
+    ``triggers_at_equality(t, y, p, forced)``: the triggers with the ``==`` (``!=``)
+    relations of the switches ``forced`` taken as true (false), as at their root.
     """
 
     system: OdeSystem
@@ -159,6 +165,17 @@ class NumpyFunctions:
     delays: tuple
     priorities: tuple
     delayed: DelayedValues | None = None
+    equalities: tuple = ()
+    _at_equality: Callable | None = None
+    event_factors: tuple = ()
+
+    def triggers_at_equality(self, t, y, p, forced) -> np.ndarray:
+        """The triggers, bool ``(n_ev,)``, where the switches ``forced`` (indices of
+        ``equalities``) are at their root: their ``==`` relations true, ``!=`` false."""
+        flags = np.zeros(len(self.equalities))
+        for k in forced:
+            flags[self.equalities.index(k)] = 1.0
+        return np.asarray(self._at_equality(t, y, np.concatenate([p, flags])), dtype=float) > 0.5
 
     def outputs(self, t, Y, p) -> np.ndarray:
         """Every output id evaluated on rows of ``Y`` (time-major), shape (n_t, n_outputs)."""
@@ -229,23 +246,47 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
         with np.errstate(all="ignore"):
             return np.asarray(sw_raw(t, y, p), dtype=float).reshape(-1)
 
+    equalities = equality_switches([ev.trigger for ev in system.events])
+    at_equality = _triggers_at_equality(system, smap, equalities, delayed) if equalities else None
+
     out_ids = tuple(system.outputs)
     out_raw = lambdify(smap, [as_number(system.outputs[k]) for k in out_ids], "output", delayed) if out_ids else None
 
-    values, delays, prios = [], [], []
+    values, factors, delays, prios = [], [], [], []
     for ev in system.events:
         exprs = [as_number(e) for _, _, e in ev.assignments]
         values.append(lambdify(smap, exprs, f"event '{ev.id}' assignment", delayed) if exprs else None)
+        factors.append(lambdify(smap, list(ev.factors), f"event '{ev.id}' assignment", delayed)
+                       if ev.factors else None)
         delays.append(lambdify(smap, [ev.delay], f"event '{ev.id}' delay", delayed) if ev.delay is not None else None)
         prios.append(lambdify(smap, [ev.priority], f"event '{ev.id}' priority", delayed) if ev.priority is not None else None)
     return NumpyFunctions(system, rhs, jac, triggers, switches, out_ids, out_raw,
-                          tuple(values), tuple(delays), tuple(prios), delayed)
+                          tuple(values), tuple(delays), tuple(prios), delayed, equalities,
+                          at_equality, tuple(factors))
+
+
+def _triggers_at_equality(system: OdeSystem, smap: SymbolMap, equalities, delayed):
+    """A function of ``(t, y, [p, flags])``: the triggers with ``==`` relation ``k`` of
+    ``equalities`` or-ed with ``flags[k]`` (a ``!=`` one and-ed with its negation)."""
+    relations = trigger_relations([ev.trigger for ev in system.events])
+    flags = [sympy.Dummy(f"at_root_{k}") for k in equalities]
+    forced = {}
+    for k, flag in zip(equalities, flags):
+        r = relations[k]
+        on = sympy.Gt(flag, sympy.Rational(1, 2))
+        forced[r] = sympy.Or(r, on) if isinstance(r, sympy.Eq) else sympy.And(r, sympy.Not(on))
+    extended = SymbolMap(smap.t, smap.y, smap.p + tuple(
+        sympy.Symbol(f"p{len(smap.p) + j}", real=True) for j in range(len(flags))),
+        {**smap.subs, **{f: sympy.Symbol(f"p{len(smap.p) + j}", real=True)
+                         for j, f in enumerate(flags)}})
+    return lambdify(extended, [as_number(ev.trigger.xreplace(forced)) for ev in system.events],
+                    "event trigger", delayed)
 
 
 def _has(system: OdeSystem, cls) -> bool:
     """True if any expression of ``system`` contains a ``cls`` node."""
     exprs = [*system.rhs, *system.outputs.values()]
     for ev in system.events:
-        exprs += [ev.trigger, *(e for _, _, e in ev.assignments)]
+        exprs += [ev.trigger, *(e for _, _, e in ev.assignments), *ev.factors]
         exprs += [e for e in (ev.delay, ev.priority) if e is not None]
     return any(isinstance(e, sympy.Basic) and e.has(cls) for e in exprs)

@@ -12,6 +12,9 @@ once:
 - NaN, infinite or negative sizes and initial values of compartments and species, and
   non-finite stoichiometries -> :class:`InvalidValueError`.
 
+An algebraic rule without math (legal in SBML L3v2, where it means nothing) is recorded and
+a :class:`ModelWarning` says it will be ignored, naming its position and line.
+
 Encodings beyond those of :mod:`simulator.model` and :mod:`simulator.io.mathml`:
 
 - ``Reaction.local_parameters``: ``(("R1.k", value), ...)``; ``value`` is ``None`` when
@@ -33,8 +36,8 @@ from pathlib import Path
 
 import libsbml
 
-from simulator.errors import (InvalidValueError, ModelImportError, UnsupportedFeatureError,
-                              suggest)
+from simulator.errors import (InvalidValueError, ModelImportError, ModelWarning,
+                              UnsupportedFeatureError, suggest, warn)
 from simulator.io.comp import flatten_comp, uses_comp
 from simulator.io.limits import (DEFAULT_LIMITS, ImportLimits, check_sbml_text, check_size,
                                  external_files, file_size)
@@ -147,8 +150,17 @@ def _check_consistency(doc: libsbml.SBMLDocument, source: str) -> None:
 
     Units, modelling-practice and SBO checks are off, unit-id errors (10311, 10313) are
     ignored (they do not change the numbers) and so are package errors (ids >= 100000:
-    packages are either ignored or reported as unsupported before this runs).
+    packages are either ignored or reported as unsupported before this runs). Algebraic
+    rules without math are left out of the check (libsbml counts them as equations in its
+    overdetermination test, but they constrain nothing).
     """
+    model = doc.getModel()
+    empty = [i for i in range(model.getNumRules())
+             if model.getRule(i).isAlgebraic() and not model.getRule(i).isSetMath()]
+    if empty:
+        doc = doc.clone()
+        for i in reversed(empty):
+            doc.getModel().removeRule(i)
     for category in (libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, libsbml.LIBSBML_CAT_MODELING_PRACTICE,
                      libsbml.LIBSBML_CAT_SBO_CONSISTENCY):
         doc.setConsistencyChecks(category, False)
@@ -235,7 +247,7 @@ class _Reader:
         reactions = tuple(self._reaction(r) for r in m.getListOfReactions())
         initial_assignments = tuple(self._initial_assignment(a)
                                     for a in m.getListOfInitialAssignments())
-        rules = tuple(self._rule(r) for r in m.getListOfRules())
+        rules = tuple(self._rule(r, k) for k, r in enumerate(m.getListOfRules()))
         events = tuple(self._event(e, i) for i, e in enumerate(m.getListOfEvents()))
         model_cf = m.getConversionFactor() if m.isSetConversionFactor() else None
         if model_cf is not None and model_cf not in self.parameter_ids:
@@ -419,8 +431,14 @@ class _Reader:
                                  where=f"initialAssignment to '{sym}'{_at(a)}")
         return InitialAssignment(symbol=sym, math=math_, line=_line(a))
 
-    def _rule(self, r):
+    def _rule(self, r, index: int):
         ast = r.getMath() if r.isSetMath() else None
+        if r.isAlgebraic() and ast is None:
+            line = _line(r)
+            rid = f" '{r.getId()}'" if r.isSetId() else ""
+            warn(f"model '{self.m.getId()}' ({self.source}" + (f", line {line}" if line else "")
+                 + f"): algebraic rule{rid} {index + 1} of the listOfRules has no math; it "
+                 "constrains nothing and is ignored", ModelWarning)
         if r.isAlgebraic():  # solved for its variable by simulator.constraints
             return AlgebraicRule(math=self.math.number(ast, where=f"algebraic rule{_at(r)}"),
                                  line=_line(r))

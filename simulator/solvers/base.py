@@ -13,6 +13,11 @@ whichever comes first. Contract of :meth:`Segmenter.integrate`:
    bisection on the dense output to within ``1e-10 * max(1, |t|)`` and stop at the right
    end of the bracket, so that the triggers evaluated at ``(t_stop, y_stop)`` show the change.
    Status is then ``"root"``.
+   A switch of an ``==`` or ``!=`` relation (``fns.switches`` / the native ``switches``,
+   indices in ``equality_switches``) that crosses zero continuously, starting from a
+   non-zero value, ends the segment too, just past its root (to ``1e-12`` relative): the
+   relation holds only at that instant, which the triggers on either side never show.
+   Status ``"root"``, and ``Segment.equal`` lists those switches.
 4. On failure (step size underflow, non-finite state, too many steps) return status
    ``"fail"`` with a message; never NaN-filled rows presented as results.
 """
@@ -67,6 +72,7 @@ class Segment:
     y_out: np.ndarray           # (n_out, n_states)
     message: str = ""
     stats: dict = field(default_factory=dict)   # nfev, njev, nsteps, nrejected, nlu
+    equal: tuple = ()           # switches of == / != relations whose root is at t_stop
 
 
 class Segmenter:

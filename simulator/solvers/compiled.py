@@ -89,7 +89,7 @@ def _first_nonfinite(x):
 
 
 @njit(**_JIT)
-def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
+def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
                t0, y0, p, t_out, t_end, trig0,
                rtol, atol, h_init, h_max, max_steps,
                y_out, work, lu, jnz, tb, sw, stats, fres):
@@ -360,7 +360,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
         # ---- events: the first trigger change in (t, t_new], on the dense output
         if n_ev > 0:
             found, thi = first_change(trig, switches, n_sw, t, h, t_new, yold, y, q1, q2, q3,
-                                      p, yd, tcur, tnow, sw)
+                                      p, yd, tcur, tnow, sw, eqsw)
             if found:
                 while k_out < n_t and t_out[k_out] < thi:
                     dense((t_out[k_out] - t) / h, yold, y, q1, q2, q3, yd)
@@ -410,7 +410,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
 
 
 _ONE_SIG = types.int64(
-    MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, DECOMP_FN, SOLVE_FN, types.boolean,
+    MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, _U1, DECOMP_FN, SOLVE_FN, types.boolean,
     types.float64, _F1, _F1, _F1, types.float64, _U1,
     types.float64, _F1, types.float64, types.float64, types.int64,
     types.float64[:, ::1], types.float64[:, ::1], _F1, _F1, types.uint8[:, ::1],
@@ -418,7 +418,7 @@ _ONE_SIG = types.int64(
 
 
 @njit_on_first_use(_ONE_SIG, **_JIT)
-def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
+def integrate_one(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
                   t0, y0, p, t_out, t_end, trig0,
                   rtol, atol, h_init, h_max, max_steps,
                   y_out, work, lu, jnz, tb, sw, stats, fres):
@@ -428,6 +428,8 @@ def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
     ----------
     rhs, jac, dfdt, trig, switches, decomp, solve : the model's compiled functions
         (:class:`~simulator.codegen.jit.NativeFunctions`)
+    eqsw (n_switches,) uint8 : 1 for the switches of ``==`` / ``!=`` relations, whose roots
+        end the segment too (status ROOT; their times are left in ``sw[4]``)
     time_dep : whether ``dfdt`` is needed
     t0, y0 (n,), p (m,) : start
     t_out (n_t,) : sorted output times, all ``>= t0``; t_end : end of the segment
@@ -438,19 +440,20 @@ def integrate_one(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep,
     y_out (n_t, n) : filled for ``stats[6]`` leading rows
     work (N_WORK, n), lu (lu_nnz,), jnz (n_jac,), tb (2, n_ev) uint8,
     sw (N_SW, n_switches) : work arrays; on return ``work[0]`` holds the state at ``fres[0]``
+        and ``sw[4]`` the root times of ``==`` / ``!=`` switches in the last step (else -1)
     stats (N_STATS,) int64 : see ``STAT_NAMES``; fres (2,) : ``t_stop``, suggested next step
 
     Returns
     -------
     status : END (0), ROOT (1), or a negative FAIL_* code
     """
-    return _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep, t0, y0, p, t_out,
-                      t_end, trig0, rtol, atol, h_init, h_max, max_steps, y_out, work, lu, jnz,
+    return _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, t0, y0, p,
+                      t_out, t_end, trig0, rtol, atol, h_init, h_max, max_steps, y_out, work, lu, jnz,
                       tb, sw, stats, fres)
 
 
 _MANY_SIG = types.void(
-    MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, DECOMP_FN, SOLVE_FN, types.boolean,
+    MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, _U1, DECOMP_FN, SOLVE_FN, types.boolean,
     types.int64, types.int64, types.int64, types.int64,
     types.float64, types.float64[:, ::1], types.float64[:, ::1], _F1, types.float64,
     types.uint8[:, ::1],
@@ -460,8 +463,8 @@ _MANY_SIG = types.void(
 
 
 @njit_on_first_use(_MANY_SIG, parallel=True, **_JIT)
-def _integrate_many(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep, chunk, nnz, njac,
-                    n_sw,
+def _integrate_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, chunk, nnz,
+                    njac, n_sw,
                     t0, Y0, P, t_out, t_end, TRIG0,
                     rtol, atol, h_init, h_max, max_steps,
                     Y_out, Y_stop, status, STATS, FRES):
@@ -478,7 +481,7 @@ def _integrate_many(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep, chu
         stats = np.empty(STATS.shape[1], dtype=np.int64)    # per thread: the shared rows are
         fres = np.empty(2)                                  # written once, not every step
         for m in range(c * chunk, min(N, (c + 1) * chunk)):
-            status[m] = _integrate(rhs, jac, dfdt, trig, switches, decomp, solve, time_dep, t0,
+            status[m] = _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, t0,
                                    Y0[m], P[m], t_out, t_end, TRIG0[m], rtol, atol, h_init,
                                    h_max, max_steps, Y_out[m], work, lu, jnz, tb, sw, stats,
                                    fres)
@@ -564,8 +567,8 @@ def integrate_many(fns: NativeFunctions, t0: float, Y0, P, t_out, t_end: float, 
     old = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)
     try:
-        _integrate_many(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches, fns.decomp,
-                        fns.solve, fns.time_dependent, int(chunk), fns.lu_nnz, fns.n_jac,
+        _integrate_many(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches,
+                        _c(fns.switch_equal, np.uint8), fns.decomp, fns.solve, fns.time_dependent, int(chunk), fns.lu_nnz, fns.n_jac,
                         fns.n_switches, float(t0), Y0, P, t_out, float(t_end),
                         trig0, float(rtol), _atol_vector(atol, n), float(first_step),
                         float(max_step), int(max_steps), Y_out, Y_stop, status, STATS, FRES)
@@ -639,6 +642,7 @@ class CompiledSegmenter(Segmenter):
                          jnz=np.zeros(len(fns.jac_rows)),
                          tb=np.zeros((2, fns.n_events), dtype=np.uint8),
                          sw=np.zeros((N_SW, fns.n_switches)),
+                         eqsw=_c(fns.switch_equal, np.uint8),
                          stats=np.zeros(N_STATS, dtype=np.int64), fres=np.zeros(2),
                          resume=(None, 0.0))   # (t_stop of the last segment, its next step)
             self._local.b = b
@@ -669,19 +673,25 @@ class CompiledSegmenter(Segmenter):
         if not o.first_step and b.resume[0] == t0:
             h_init = b.resume[1]
         status = integrate_one.entry_point(
-            fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches, fns.decomp, fns.solve,
-            fns.time_dependent, float(t0), y0, p, t_out, float(t_end), trig0, float(o.rtol),
-            self._atol, float(h_init), float(o.max_step or 0.0), int(o.max_steps), y_out,
-            b.work, b.lu, b.jnz, b.tb, b.sw, b.stats, b.fres)
+            fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches, b.eqsw, fns.decomp,
+            fns.solve, fns.time_dependent, float(t0), y0, p, t_out, float(t_end), trig0,
+            float(o.rtol), self._atol, float(h_init), float(o.max_step or 0.0),
+            int(o.max_steps), y_out, b.work, b.lu, b.jnz, b.tb, b.sw, b.stats, b.fres)
         st = b.stats
         stats = {k: int(st[i]) for i, k in enumerate(STAT_NAMES) if k not in ("n_out", "fail_index")}
         t_stop = float(b.fres[0])
         n_out = int(st[_NOUT])
         if status >= 0:
             b.resume = (t_stop, float(b.fres[1]))
+            equal = ()
+            if status == ROOT and b.eqsw.any():   # == / != switches with their root here
+                roots = b.sw[4]
+                tol = 1e-10 * max(1.0, abs(t_stop))
+                equal = tuple(int(k) for k in np.flatnonzero(
+                    (b.eqsw != 0) & (roots >= 0.0) & (np.abs(roots - t_stop) <= tol)))
             return Segment(status="end" if status == END else "root", t_stop=t_stop,
                            y_stop=b.work[0].copy(), n_out=n_out, y_out=y_out[:n_out],
-                           stats=stats)
+                           stats=stats, equal=equal)
         b.resume = (None, 0.0)
         msg = failure_message(int(status), t_stop, self.system.state_ids, int(st[_FAILIDX]),
                               o.max_steps)

@@ -7,6 +7,12 @@ counts as having been ``initialValue`` before). A fired event is scheduled at
 priority first (ties: the one triggered first), and triggers are re-checked after each
 execution, so an event can trigger another or, if not persistent, cancel a pending one.
 Outputs at an event's time show the values after the event.
+
+A trigger built on ``==`` (``!=``) can be true (false) only at the instant its relation
+holds, the root of ``lhs - rhs``, which floating point never lands on. The backends stop
+there (``Segment.equal``); the driver evaluates the triggers as at equality, fires and
+executes what is due at that instant, then evaluates them as just after it (so a
+non-persistent delayed event triggered only at the instant is cancelled, as SBML says).
 """
 from __future__ import annotations
 
@@ -70,8 +76,8 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
     def scalar(f, t, y, p):
         return float(np.asarray(f(t, y, p), dtype=float).reshape(-1)[0])
 
-    def transitions(t, y, p):
-        cur = fns.triggers(t, y, p)
+    def transitions(t, y, p, forced=()):
+        cur = fns.triggers_at_equality(t, y, p, forced) if forced else fns.triggers(t, y, p)
         for i in np.flatnonzero(cur != state):
             ev = events[i]
             if cur[i]:
@@ -85,9 +91,16 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
                 pending[:] = [q for q in pending if q.event != i]
             state[i] = cur[i]
 
-    def execute_due(t, y, p):
+    def execute_due(t, y, p, forced=()):
+        """Fire and execute what is due at ``t``. ``forced``: switches of ``==`` / ``!=``
+        relations at their root (the instant they hold), as long as no assignment moves
+        them."""
+        at_root = fns.switches(t, y, p) if forced else None
         for _ in range(_MAX_EVENTS_AT_ONE_TIME):
-            transitions(t, y, p)
+            if forced:
+                now = fns.switches(t, y, p)
+                forced = tuple(k for k in forced if now[k] == at_root[k])
+            transitions(t, y, p, forced)
             tol = 1e-12 * max(1.0, abs(t))
             due = [q for q in pending if q.time <= t + tol]
             if not due:
@@ -106,6 +119,10 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
                 q = min(tied, key=lambda q: q.seq)
             pending.remove(q)
             vals = q.values if q.values is not None else _values(fns, q.event, t, y, p)
+            factors = fns.event_factors[q.event] if fns.event_factors else None
+            if factors is not None:   # e.g. the compartment size now, for a concentration
+                with np.errstate(all="ignore"):
+                    vals = vals * np.asarray(factors(t, y, p), dtype=float).reshape(-1)
             for (kind, idx, _), v in zip(events[q.event].assignments, vals):
                 (y if kind == "y" else p)[idx] = v
             counter["fired"] += 1
@@ -143,6 +160,8 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
         if events:
             fired_before = counter["fired"]
             try:
+                if seg.equal:   # the instant of an == / != relation, then just after it
+                    execute_due(t, y, p, seg.equal)
                 execute_due(t, y, p)
             except RuntimeError as err:
                 return RunResult(t_out[:k], Y[:k], P[:k], False, str(err), t, y, stats, counter["fired"])

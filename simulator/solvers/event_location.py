@@ -9,15 +9,24 @@ roots inside one step (SBML case 01511) is found, and the first change is refine
 bisection. All points are evaluated on the continuous extension
 (:func:`simulator.solvers.rodas5p.dense`).
 
+A switch of an ``==`` or ``!=`` relation (``eqsw``) that crosses zero continuously is a
+stop of its own: the relation holds (or fails) only at that instant, so the triggers
+sampled on either side never show it; the step stops just past the root and the root
+times are left in row 4 of the switch work array, for the event driver to evaluate the
+triggers there as at equality.
+
 The stepper's disk cache covers this module too (:mod:`simulator.codegen.numba_cache`).
 """
 from __future__ import annotations
+
+import math
 
 from simulator.codegen.abi import data_pointer
 from simulator.codegen.numba_cache import njit
 from simulator.solvers.rodas5p import dense
 
-N_SW = 4               # rows of the switch work array: values at step start, end, probe; roots
+N_SW = 5               # rows of the switch work array: values at step start, end, probe;
+                       # roots; the root times of the ``==`` / ``!=`` switches (else -1)
 _EVENT_SAMPLES = 8     # trigger checks per accepted step (every eighth of it)
 _ROOT_ITERS = 100      # budget of a switch root search (Illinois, ~10 evaluations in practice)
 
@@ -48,9 +57,22 @@ def switch_root(switches, k, t, h, ta, tb, fa, fb, yold, y, q1, q2, q3, p, yd, s
 
     Illinois (regula falsi that halves a retained end's value), with a bisection step
     whenever the bracket shrinks too slowly; landing exactly on the root, it steps just past
-    it once."""
+    it once.
+
+    Returns
+    -------
+    tb : float
+        The time found.
+    jump : bool
+        Whether the switch changes sign by a jump there: the values at the final bracket's
+        ends (not shrunk towards 0) are together at least half of those at the start, so
+        the relation is never exactly at equality.
+    """
     sa = sgn(fa)
     sb = sgn(fb)
+    scale = abs(fa) + abs(fb)
+    va = fa                              # the values at the bracket's ends, never halved
+    vb = fb
     tol = 1e-13 * max(1.0, abs(tb))
     side = 0
     slow = 0
@@ -81,12 +103,14 @@ def switch_root(switches, k, t, h, ta, tb, fa, fb, yold, y, q1, q2, q3, p, yd, s
         if (sm == sb) if sb != 0 else (sm != sa):
             tb = tm
             fb = fm
+            vb = fm
             if side == 1:
                 fa *= 0.5
             side = 1
         else:
             ta = tm
             fa = fm
+            va = fm
             if side == -1:
                 fb *= 0.5
             side = -1
@@ -94,13 +118,14 @@ def switch_root(switches, k, t, h, ta, tb, fa, fb, yold, y, q1, q2, q3, p, yd, s
             slow += 1
         else:
             slow = 0
-    return tb
+    return tb, abs(va) + abs(vb) > 0.5 * scale
 
 
 @njit(**_JIT, inline="always")
 def first_change(trig, switches, n_sw, t, h, t_new, yold, y, q1, q2, q3, p, yd, tcur, tnow,
-                 sw):
-    """The first change of the triggers in the accepted step ``(t, t_new]``.
+                 sw, eqsw):
+    """The first change of the triggers in the accepted step ``(t, t_new]``, or the first
+    continuous crossing of an ``==`` / ``!=`` switch if that comes first.
 
     Parameters
     ----------
@@ -111,23 +136,31 @@ def first_change(trig, switches, n_sw, t, h, t_new, yold, y, q1, q2, q3, p, yd, 
     p : parameters; yd : work array (n,)
     tcur (n_ev,) uint8 : the triggers before the step; tnow (n_ev,) uint8 : work array
     sw (N_SW, n_sw) : switches at ``t`` (row 0, given); on return row 1 holds them at
-        ``t_new``; rows 2 and 3 are work arrays
+        ``t_new``, row 4 the root time of each ``==`` / ``!=`` switch that crosses zero
+        continuously in the step (-1 for the others); rows 2 and 3 are work arrays
+    eqsw (n_sw,) uint8 : 1 for the switches of ``==`` / ``!=`` relations
 
     Returns
     -------
     found : bool
     thi : float
         When found, the first time (to 1e-10 relative) at which the triggers differ from
-        ``tcur``.
+        ``tcur``, or the first root of an ``==`` / ``!=`` switch (to 1e-13 relative, just
+        past it) if that is earlier.
     """
-    swa, swb, swm, cand = sw[0], sw[1], sw[2], sw[3]
+    swa, swb, swm, cand, roots = sw[0], sw[1], sw[2], sw[3], sw[4]
     n_c = 0
+    teq = math.inf                       # the first root of an == / != switch
     if n_sw > 0:
         switches(t_new, data_pointer(y), data_pointer(p), data_pointer(swb))
         for k in range(n_sw):
+            roots[k] = -1.0
             if sgn(swa[k]) != sgn(swb[k]):
-                tc = switch_root(switches, k, t, h, t, t_new, swa[k], swb[k], yold, y,
-                                 q1, q2, q3, p, yd, swm)
+                tc, jump = switch_root(switches, k, t, h, t, t_new, swa[k], swb[k], yold, y,
+                                       q1, q2, q3, p, yd, swm)
+                if eqsw[k] and swa[k] != 0.0 and not jump:   # equality only at the root
+                    roots[k] = tc
+                    teq = min(teq, tc)
                 j = n_c
                 while j > 0 and cand[j - 1] > tc:
                     cand[j] = cand[j - 1]
@@ -162,6 +195,8 @@ def first_change(trig, switches, n_sw, t, h, t_new, yold, y, q1, q2, q3, p, yd, 
             thi = tp
             found = True
             break
+        if tp >= teq:                    # the instant of an == / != relation
+            return True, teq
         tlo = tp
     if found:
         tol = 1e-10 * max(1.0, abs(thi))

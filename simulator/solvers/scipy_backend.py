@@ -13,6 +13,8 @@ from simulator.codegen.numpy_fns import NumpyFunctions
 from simulator.errors import IntegrationError, InvalidValueError
 from simulator.solvers.base import Segment, Segmenter, SolverOptions
 
+_SAMPLES = 8     # switch samples per step (as the compiled backend's trigger samples)
+
 # SolverOptions.method values this backend runs ("auto" and "scipy" mean LSODA)
 METHODS = {"LSODA": integrate.LSODA, "BDF": integrate.BDF, "Radau": integrate.Radau,
             "RK45": integrate.RK45, "DOP853": integrate.DOP853}
@@ -93,7 +95,8 @@ class ScipySegmenter(Segmenter):
                 dense = solver.dense_output()
                 if history is not None:
                     history.step(t_a, t_b, dense, solver.y, p_past)
-                t_stop = self._first_flip(dense, t_a, t_b, p, trig0) if watch else None
+                t_stop, equal = self._first_flip(dense, t_a, t_b, p, trig0) if watch \
+                    else (None, ())
                 if t_stop is not None:
                     if history is not None:
                         history.cut(t_stop)
@@ -102,7 +105,8 @@ class ScipySegmenter(Segmenter):
                         k += 1
                     y_stop = real(dense(t_stop)).copy()
                     self._count(solver, stats)
-                    return Segment("root", t_stop, y_stop, k, y_out[:k], stats=stats)
+                    return Segment("root", t_stop, y_stop, k, y_out[:k], stats=stats,
+                                   equal=equal)
                 while k < len(t_out) and t_out[k] <= t_b:
                     y_out[k] = real(dense(t_out[k])) if t_out[k] < t_b else real(solver.y)
                     k += 1
@@ -110,23 +114,40 @@ class ScipySegmenter(Segmenter):
         return Segment("end", float(solver.t), real(solver.y).copy(), k, y_out[:k], stats=stats)
 
     def _first_flip(self, dense, t_a, t_b, p, trig0):
-        """Earliest time in (t_a, t_b] at which a trigger differs from ``trig0``, or None.
+        """Earliest time in (t_a, t_b] at which a trigger differs from ``trig0``, or an
+        ``==`` / ``!=`` relation reaches its root: ``(t, equal)`` with ``equal`` the switches
+        of such relations at their root there; ``(None, ())`` when neither happens.
 
-        Triggers are checked where any relation inside them changes sign within the step
-        (located by bisection), so a trigger that is true only inside one step is not missed."""
+        The switches (``lhs - rhs`` of the relations inside the triggers) are sampled at
+        every eighth of the step, and the triggers checked just past each sign change
+        (located by bisection), so a trigger that is true only inside one step is not
+        missed, nor one true only between two samples (as on the compiled backend)."""
         fns, n = self.fns, self.n
         flipped = lambda t: np.any(fns.triggers(t, dense(t)[:n], p) != trig0)
-        s_a, s_b = fns.switches(t_a, dense(t_a)[:n], p), fns.switches(t_b, dense(t_b)[:n], p)
-        candidates = []
-        for i in np.flatnonzero(np.sign(s_a) != np.sign(s_b)):
-            sign_a = np.sign(s_a[i])
-            candidates.append(_bisect(lambda t: np.sign(fns.switches(t, dense(t)[:n], p)[i]) != sign_a, t_a, t_b))
+        switch = lambda t: fns.switches(t, dense(t)[:n], p)
+        ts = np.linspace(t_a, t_b, _SAMPLES + 1)
+        ts[-1] = t_b
+        values = [switch(t) for t in ts]
+        candidates, roots = [], {}
+        for t_lo, t_hi, s_lo, s_hi in zip(ts[:-1], ts[1:], values[:-1], values[1:]):
+            for i in np.flatnonzero(np.sign(s_lo) != np.sign(s_hi)):
+                sign_lo = np.sign(s_lo[i])
+                lo, hi = _bracket(lambda t: np.sign(switch(t)[i]) != sign_lo, t_lo, t_hi)
+                candidates.append(hi)
+                if i in fns.equalities and sign_lo != 0 and i not in roots and \
+                        abs(switch(lo)[i]) + abs(switch(hi)[i]) \
+                        <= 0.5 * (abs(s_lo[i]) + abs(s_hi[i])):
+                    roots[i] = hi        # a continuous crossing, not a jump over 0
+        t_eq = min(roots.values(), default=np.inf)
         t_prev = t_a
         for t_c in sorted(candidates) + [t_b]:
             if flipped(t_c):
-                return _bisect(flipped, t_prev, t_c)
+                t_flip = _bisect(flipped, t_prev, t_c)
+                return t_flip, _at(roots, t_flip)
+            if t_c >= t_eq:
+                return t_eq, _at(roots, t_eq)
             t_prev = t_c
-        return None
+        return None, ()
 
     def _fail(self, message, solver, k, y_out, stats):
         self._count(solver, stats)
@@ -139,8 +160,9 @@ class ScipySegmenter(Segmenter):
         stats["njev"] += int(getattr(solver, "njev", 0))
 
 
-def _bisect(changed, t_a: float, t_b: float) -> float:
-    """Smallest t in (t_a, t_b] (to ~1e-12 relative) at which ``changed(t)`` is true."""
+def _bracket(changed, t_a: float, t_b: float) -> tuple[float, float]:
+    """``(lo, hi)`` within ~1e-12 relative, ``changed(hi)`` true and ``changed(lo)`` false
+    (or ``lo == t_a``), for ``changed`` false at ``t_a`` and true at ``t_b``."""
     tol = 1e-12 * max(1.0, abs(t_b))
     for _ in range(200):
         if t_b - t_a <= tol:
@@ -150,4 +172,15 @@ def _bisect(changed, t_a: float, t_b: float) -> float:
             t_b = mid
         else:
             t_a = mid
-    return t_b
+    return t_a, t_b
+
+
+def _bisect(changed, t_a: float, t_b: float) -> float:
+    """Smallest t in (t_a, t_b] (to ~1e-12 relative) at which ``changed(t)`` is true."""
+    return _bracket(changed, t_a, t_b)[1]
+
+
+def _at(roots: dict, t: float) -> tuple:
+    """The switches of ``roots`` (index -> root time) whose root is at ``t``."""
+    tol = 1e-10 * max(1.0, abs(t))
+    return tuple(sorted(int(i) for i, r in roots.items() if abs(r - t) <= tol))
