@@ -10,6 +10,7 @@ Public verbs (see README.md and docs/)::
     dr = sim.dose_response(model, "everolimus", doses, readout="pS6", at_time=24.0)
     combo = sim.combination(model, ("letrozole", a), ("everolimus", b), readout="growth_rate")
     ens = sim.sweep(model, t, params={"k1": values})
+    problem = sim.load_petab("problem.yaml"); problem.nllh(x)   # PEtab calibration problems
     sim.drugs(), sim.phenotypes()
 
 The package's layers and what each module may import are drawn in docs/design.md.
@@ -25,8 +26,10 @@ from simulator.catalog import Catalog
 from simulator.ensemble import Ensemble, sweep
 from simulator.errors import (
     IntegrationError, InvalidValueError, ModelError, ModelImportError, ModelWarning,
-    PerturbationError, SimulatorError, StoreError, UnknownIdError, UnsupportedFeatureError,
+    PerturbationError, PetabError, SimulatorError, StoreError, UnknownIdError,
+    UnsupportedFeatureError,
 )
+from simulator.estimation import CalibrationProblem, load_petab
 from simulator.io.limits import ImportLimits
 from simulator.results import SteadyState, Trajectory
 from simulator.solvers.base import SolverOptions
@@ -38,7 +41,7 @@ __all__ = [
     "Trajectory", "SteadyState", "SolverOptions", "Catalog", "ImportLimits",
     "SimulatorError", "ModelError", "ModelImportError", "UnsupportedFeatureError",
     "InvalidValueError", "UnknownIdError", "PerturbationError", "IntegrationError", "StoreError",
-    "ModelWarning", "drugs", "phenotypes",
+    "ModelWarning", "PetabError", "drugs", "phenotypes", "load_petab", "CalibrationProblem",
     "Treatment", "Schedule", "Dose", "PK", "run_treatment", "untreated_state",
     "dose_response", "DoseResponse", "combination", "Combination", "compare_arms",
     "ArmComparison", "sweep", "Ensemble", "sensitivity", "plot", "__version__",

@@ -10,6 +10,7 @@
     │   └── UnknownIdError            params / readout / target that doesn't exist
     ├── PerturbationError(ValueError) unknown drug or phenotype, bad dose, bad schedule
     ├── StoreError(ValueError)        a sweep checkpoint made by another model, parameter set or version, or unwritable
+    ├── PetabError(ValueError)        a PEtab problem whose tables are wrong (names file, row and column)
     └── IntegrationError(RuntimeError) carries t_fail, the offending species and the parameters
 
     ModelWarning(UserWarning)         legal model content that is ignored (e.g. a rule without math)
@@ -81,6 +82,22 @@ class PerturbationError(SimulatorError, ValueError):
 class StoreError(SimulatorError, ValueError):
     """A checkpoint store cannot be used for this sweep (different model, parameters,
     options or version), is damaged, or cannot be written (permissions, disk full)."""
+
+
+class PetabError(SimulatorError, ValueError):
+    """A PEtab problem is malformed or inconsistent: lists every problem found at once, each
+    naming its file, row and column.
+
+    Attributes
+    ----------
+    problems : list of str
+    """
+
+    def __init__(self, problems: Iterable[str], *, source: str | None = None):
+        self.problems = list(problems)
+        where = f" {source}" if source else ""
+        lines = "\n  - ".join(self.problems)
+        super().__init__(f"PEtab problem{where} has {len(self.problems)} error(s):\n  - {lines}")
 
 
 class IntegrationError(SimulatorError, RuntimeError):

@@ -30,6 +30,7 @@ LAYERS = [
     ("verbs", ["simulator.api"]),
     ("experiments", ["simulator.treatments."]),
     ("many runs", ["simulator.ensemble."]),
+    ("estimation", ["simulator.estimation."]),
     ("analysis", ["simulator.analysis.", "simulator.plot"]),
     ("presentation", ["simulator.bundled.", "simulator.cli", "simulator"]),
 ]
