@@ -23,7 +23,7 @@ LAYERS = [
                    "simulator.model", "simulator.system", "simulator.results"]),
     ("import", ["simulator.io."]),
     ("meaning", ["simulator.numeric", "simulator.constraints", "simulator.initial_values",
-                 "simulator.semantics"]),
+                 "simulator.semantics", "simulator.forward_sensitivities"]),
     ("code", ["simulator.codegen."]),
     ("integrate", ["simulator.solvers."]),
     ("conditions", ["simulator.conditions"]),

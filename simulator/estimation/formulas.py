@@ -8,7 +8,7 @@ source.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -29,14 +29,18 @@ class Formula:
     expr: sympy.Expr
     names: tuple[str, ...]
     numeric: Callable
+    _partials: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, values: dict) -> np.ndarray:
         with np.errstate(all="ignore"):
             return np.asarray(self.numeric(*(values[n] for n in self.names)), dtype=float)
 
-    def derivative(self, name: str) -> "Formula":
-        """The formula's partial derivative by ``name`` (same argument names)."""
-        return _numeric(sympy.diff(self.expr, sympy.Symbol(name, real=True)), self.names)
+    def partial(self, name: str) -> "Formula":
+        """The formula's partial derivative by ``name`` (same argument names), built once."""
+        if name not in self._partials:
+            self._partials[name] = _numeric(
+                sympy.diff(self.expr, sympy.Symbol(name, real=True)), self.names)
+        return self._partials[name]
 
 
 def parse_formula(text, where: str) -> Formula:

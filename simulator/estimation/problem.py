@@ -38,6 +38,7 @@ from simulator.errors import (IntegrationError, PetabError, SimulatorError,
                               UnsupportedFeatureError)
 from simulator.estimation import likelihood
 from simulator.estimation.formulas import Formula, parse_formula
+from simulator.estimation.gradient import Sensitivities
 from simulator.estimation.tables import Tables, read_tables
 from simulator.model import Model
 from simulator.solvers.base import SolverOptions
@@ -115,6 +116,7 @@ class CalibrationProblem:
     _overrides: tuple = ()           # per row: (observable entries, noise entries)
     _experiments: tuple = ()
     _priors: tuple = ()              # (index into estimated, kind, a, b)
+    _sens: dict = field(default_factory=dict, repr=False)
 
     # --- parameters ---------------------------------------------------------------------
     def _theta(self, x) -> dict:
@@ -173,85 +175,140 @@ class CalibrationProblem:
             return out
         return values, traj.params
 
-    def _simulated(self, theta: dict):
-        """``(y, sigma)`` per measurement row."""
-        n = self._measured.size
+    def _simulated(self, theta: dict, sens=None):
+        """``(y, sigma, dy, dsigma)`` per measurement row; the derivatives by the estimated
+        parameters (linear scale, ``(rows, n_est)``) only with ``sens`` (else None)."""
+        n, n_est = self._measured.size, len(self.parameter_ids)
         y, sigma = np.full(n, np.nan), np.full(n, np.nan)
+        dy = np.zeros((n, n_est)) if sens is not None else None
+        dsigma = np.zeros((n, n_est)) if sens is not None else None
+        est = {pid: k for k, pid in enumerate(self.parameter_ids)}
         for exp in self._experiments:
-            values, model_params = self._run(exp, theta)
+            if sens is None:
+                values, model_params = self._run(exp, theta)
+                derivatives = None
+            else:
+                values, derivatives = sens.experiment(exp, theta)
+                model_params = set(self._model_params) | set(sens.system.param_ids)
             cache: dict = {}
             for o, obs in enumerate(self._observables):
                 mine = self._obs_index[exp.rows] == o
                 if not mine.any():
                     continue
                 rows = exp.rows[mine]
+                for formula, out, dout in ((obs.formula, y, dy), (obs.noise, sigma, dsigma)):
+                    args, dargs = {}, {}
+                    for name in formula.names:
+                        args[name], dargs[name] = self._symbol(
+                            name, obs, rows, mine, theta, model_params, values, derivatives,
+                            cache, est)
+                    out[rows] = formula(args)
+                    if dout is not None:
+                        for name in formula.names:
+                            if dargs[name] is not None:
+                                partial = np.broadcast_to(formula.partial(name)(args), rows.shape)
+                                dout[rows] += partial[:, None] * dargs[name]
+        return y, sigma, dy, dsigma
 
-                def lookup(name, which):
-                    m = _PLACEHOLDER.match(name)
-                    if m and m.group(3) == obs.id:
-                        k = int(m.group(2)) - 1
-                        entries = [self._overrides[r][0 if m.group(1) == "observable" else 1][k]
-                                   for r in rows]
-                        return np.array([self._resolve(e, theta) for e in entries], dtype=float)
-                    if name in ("time", "t") and name not in model_params and name not in theta:
-                        return self._times[rows]
-                    if name in theta and name not in model_params:
-                        return theta[name]
-                    if name not in cache:
-                        cache[name] = values(name)
-                    return cache[name][mine]
-                y[rows] = obs.formula({k: lookup(k, "obs") for k in obs.formula.names})
-                sigma[rows] = obs.noise({k: lookup(k, "noise") for k in obs.noise.names})
-        return y, sigma
+    def _symbol(self, name, obs, rows, mine, theta, model_params, values, derivatives,
+                cache, est):
+        """A formula symbol's values over ``rows`` and (with ``derivatives``) its derivative
+        by the estimated parameters, ``(rows, n_est)`` or None when it is 0."""
+        n_est = len(est)
+        m = _PLACEHOLDER.match(name)
+        if m and m.group(3) == obs.id:
+            k = int(m.group(2)) - 1
+            entries = [self._overrides[r][0 if m.group(1) == "observable" else 1][k]
+                       for r in rows]
+            vals = np.array([self._resolve(e, theta) for e in entries], dtype=float)
+            d = None
+            if derivatives is not None and any(isinstance(e, str) and e in est for e in entries):
+                d = np.zeros((rows.size, n_est))
+                for r, e in enumerate(entries):
+                    if isinstance(e, str) and e in est:
+                        d[r, est[e]] = 1.0
+            return vals, d
+        if name == "time" and name not in model_params and name not in theta:
+            return self._times[rows], None
+        if name in theta and name not in model_params:
+            d = None
+            if derivatives is not None and name in est:
+                d = np.zeros((rows.size, n_est))
+                d[:, est[name]] = 1.0
+            return theta[name], d
+        if name not in cache:
+            cache[name] = (values(name), derivatives(name) if derivatives is not None else None)
+        v, d = cache[name]
+        return v[mine], (d[mine] if d is not None else None)
 
-    def _evaluate(self, x, strict: bool):
-        """``(theta, y, sigma)``, or ``None`` with :attr:`last_failure` set."""
+    def sensitivities(self, backend: str = "auto") -> Sensitivities:
+        """The gradient machinery (forward sensitivities), built on first use."""
+        if backend not in self._sens:
+            self._sens[backend] = Sensitivities(self, backend)
+        return self._sens[backend]
+
+    def _evaluate(self, x, strict: bool, gradient: bool = False):
+        """``(theta, y, sigma, dy, dsigma)`` (derivatives by the estimation-scale ``x``, or
+        None), or ``None`` with :attr:`last_failure` set."""
         theta = self._theta(x)
         self.last_failure = ""
         try:
-            y, sigma = self._simulated(theta)
+            y, sigma, dy, dsigma = self._simulated(
+                theta, self.sensitivities() if gradient else None)
         except (IntegrationError, SimulatorError) as e:
-            if strict:
+            if strict or isinstance(e, UnsupportedFeatureError):
                 raise
             self.last_failure = str(e)
             return None
         bad = ~(np.isfinite(y) & np.isfinite(sigma) & (sigma > 0))
+        if gradient:
+            bad |= ~(np.isfinite(dy).all(axis=1) & np.isfinite(dsigma).all(axis=1))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             f, line = self.tables.origin[i]
-            what = "simulation" if not np.isfinite(y[i]) else "noise (sigma)"
+            what = ("simulation" if not np.isfinite(y[i]) else "noise (sigma)"
+                    if not (np.isfinite(sigma[i]) and sigma[i] > 0) else "gradient")
+            value = {"simulation": y[i], "noise (sigma)": sigma[i]}.get(what, "not finite")
             msg = (f"{f} line {line}: the {what} of observable "
-                   f"'{self._observables[self._obs_index[i]].id}' is {y[i] if what == 'simulation' else sigma[i]!r} "
+                   f"'{self._observables[self._obs_index[i]].id}' is {value!r} "
                    f"({int(bad.sum())} row(s) affected)")
             if strict:
                 raise IntegrationError(msg)
             self.last_failure = msg
             return None
-        return theta, y, sigma
+        if gradient:
+            x_full = self.x_nominal if x is None else np.asarray(x, dtype=float)
+            scale = likelihood.linear_derivative(np.array(self.scales), x_full)
+            dy, dsigma = dy * scale, dsigma * scale
+        return theta, y, sigma, dy, dsigma
 
     # --- objective ----------------------------------------------------------------------
     def nllh(self, x=None, *, gradient: bool = False, prior: bool = True, strict: bool = False):
         """The negative log-likelihood at ``x`` (estimation scale; nominal when None), with
         the objective priors' negative log densities when ``prior``.
 
-        A failed simulation gives ``nan`` (the reason in :attr:`last_failure`), or raises
-        with ``strict=True``. ``gradient=True`` returns ``(nllh, gradient)``.
+        ``gradient=True`` returns ``(nllh, gradient by x)`` from forward sensitivities. A
+        failed simulation gives ``nan`` (and a ``nan`` gradient; the reason in
+        :attr:`last_failure`), or raises with ``strict=True``.
         """
-        if gradient:
-            raise NotImplementedError("gradients: forward sensitivities are not built yet")
-        got = self._evaluate(x, strict)
+        got = self._evaluate(x, strict, gradient)
+        n_est = len(self.parameter_ids)
         if got is None:
-            return np.nan
-        theta, y, sigma = got
-        total = 0.0
+            return (np.nan, np.full(n_est, np.nan)) if gradient else np.nan
+        theta, y, sigma, dy, dsigma = got
+        total, grad = 0.0, np.zeros(n_est)
         for o, obs in enumerate(self._observables):
             rows = self._obs_index == o
-            value, _, _ = likelihood.noise_nllh(obs.distribution, obs.transform,
-                                                self._measured[rows], y[rows], sigma[rows])
+            value, d_y, d_s = likelihood.noise_nllh(obs.distribution, obs.transform,
+                                                    self._measured[rows], y[rows], sigma[rows])
             total += float(value.sum())
-        if prior:
-            total += self.prior_nllh(x)[0]
-        return total
+            if gradient:
+                grad += d_y @ dy[rows] + d_s @ dsigma[rows]
+        if prior and self._priors:
+            p_value, p_grad = self.prior_nllh(x)
+            total += p_value
+            grad += p_grad
+        return (total, grad) if gradient else total
 
     def prior_nllh(self, x=None) -> tuple[float, np.ndarray]:
         """The objective priors' negative log density at ``x`` and its gradient."""
@@ -266,18 +323,24 @@ class CalibrationProblem:
             grad[i] += g
         return total, grad
 
-    def residuals(self, x=None, *, strict: bool = False) -> np.ndarray:
-        """Weighted residuals ``(h(y) - h(m)) / sigma``, one per measurement row."""
-        got = self._evaluate(x, strict)
+    def residuals(self, x=None, *, jacobian: bool = False, strict: bool = False):
+        """Weighted residuals ``(h(y) - h(m)) / sigma``, one per measurement row; with
+        ``jacobian=True`` also their Jacobian by ``x``, ``(rows, n_est)``."""
+        got = self._evaluate(x, strict, jacobian)
+        n, n_est = self._measured.size, len(self.parameter_ids)
         if got is None:
-            return np.full(self._measured.size, np.nan)
-        _, y, sigma = got
-        r = np.empty(y.size)
+            r = np.full(n, np.nan)
+            return (r, np.full((n, n_est), np.nan)) if jacobian else r
+        _, y, sigma, dy, dsigma = got
+        r = np.empty(n)
+        J = np.zeros((n, n_est)) if jacobian else None
         for o, obs in enumerate(self._observables):
             rows = self._obs_index == o
-            r[rows] = likelihood.residuals(obs.transform, self._measured[rows], y[rows],
-                                           sigma[rows])[0]
-        return r
+            r[rows], r_y, r_s = likelihood.residuals(obs.transform, self._measured[rows],
+                                                     y[rows], sigma[rows])
+            if jacobian:
+                J[rows] = r_y[:, None] * dy[rows] + r_s[:, None] * dsigma[rows]
+        return (r, J) if jacobian else r
 
     def chi2(self, x=None, *, strict: bool = False) -> float:
         """Sum of squared weighted residuals."""

@@ -1,0 +1,108 @@
+"""Forward sensitivities as an ODE system of their own.
+
+For directions ``i = 1..m`` in parameter space (each a combination ``dp/dtheta_i`` of the
+model's parameters, and an initial ``dy0/dtheta_i``) the sensitivities ``S_i = dy/dtheta_i``
+obey ``S_i' = J S_i + sum_k (df/dp_k) D[k, i]`` with ``J = df/dy``. :func:`augment` builds
+that system beside the model's as one :class:`~simulator.system.OdeSystem` whose states are
+``y`` then ``S_1 .. S_m`` and whose parameters are ``p`` then the nonzero entries of ``D``
+(``pairs``), so either backend integrates state and sensitivities together, with one error
+control and one Jacobian (block lower triangular, its LU shared by the blocks).
+
+Refused by name (an :class:`UnsupportedFeatureError`, never a wrong gradient): events (their
+jump conditions are not built yet), and a parameter of a direction inside a condition of a
+``piecewise`` (its switching time would move with the parameter).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from simulator.errors import UnsupportedFeatureError
+from simulator.system import OdeSystem
+
+__all__ = ["Augmented", "augment", "parameter_jacobian"]
+
+
+@dataclass(frozen=True)
+class Augmented:
+    """A system with sensitivities: ``system`` (states ``y`` then ``S_i`` for each direction,
+    column-major by direction), ``pairs`` ((parameter index k, direction i) of each ``D``
+    parameter, in the order they follow ``p``), ``n`` the model's state count, ``m`` the
+    number of directions."""
+
+    system: OdeSystem
+    pairs: tuple[tuple[int, int], ...]
+    n: int
+    m: int
+
+    def parameters(self, p: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """The augmented parameter vector from the model's ``p`` and ``D`` (n_params, m)."""
+        extra = np.array([D[k, i] for k, i in self.pairs], dtype=float)
+        return np.concatenate([p, extra])
+
+    def state(self, y: np.ndarray, S: np.ndarray) -> np.ndarray:
+        """The augmented state from ``y`` (n,) and ``S`` (n, m)."""
+        return np.concatenate([y, np.asarray(S, dtype=float).T.reshape(-1)])
+
+    def split(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(y (n_t, n), S (n_t, n, m))`` from augmented rows ``Y`` (n_t, n (1 + m))."""
+        n, m = self.n, self.m
+        return Y[:, :n], Y[:, n:].reshape(len(Y), m, n).transpose(0, 2, 1)
+
+
+def _refuse(system: OdeSystem, params: set) -> None:
+    problems = [f"event '{ev.id}': sensitivities across events are not supported yet"
+                for ev in system.events]
+    for k, e in enumerate(system.rhs):
+        for pw in e.atoms(sympy.Piecewise):
+            for _, cond in pw.args:
+                inside = {s for s in getattr(cond, "free_symbols", set()) if s in params}
+                for s in sorted(inside, key=str):
+                    problems.append(f"parameter '{str(s).removeprefix('_p_')}' decides when a "
+                                    f"piecewise in the rate of '{system.state_ids[k]}' switches "
+                                    "(its sensitivity would jump at a moving time)")
+    if problems:
+        raise UnsupportedFeatureError(sorted(set(problems)), source=f"model '{system.model_id}'")
+
+
+def parameter_jacobian(system: OdeSystem, ks) -> list[list[sympy.Expr]]:
+    """``df/dp_k`` for each parameter index in ``ks``: ``[state][k]``."""
+    return [[sympy.diff(f, system.p[k]) for k in ks] for f in system.rhs]
+
+
+def augment(system: OdeSystem, pairs, m: int) -> Augmented:
+    """``system`` with ``m`` sensitivity directions whose forcing uses the ``D`` entries
+    ``pairs`` ((parameter index, direction)); see the module docstring."""
+    pairs = tuple(sorted({(int(k), int(i)) for k, i in pairs}, key=lambda ki: (ki[1], ki[0])))
+    _refuse(system, {system.p[k] for k, _ in pairs})
+    n = system.n_states
+    J = sympy.Matrix(system.rhs).jacobian(sympy.Matrix(system.y)) if n else sympy.zeros(0, 0)
+    S = [[sympy.Symbol(f"_sens_{i}_{j}", real=True) for j in range(n)] for i in range(m)]
+    D = {(k, i): sympy.Symbol(f"_dir_{k}_{i}", real=True) for k, i in pairs}
+    ks = sorted({k for k, _ in pairs})
+    dfdp = dict(zip(ks, zip(*parameter_jacobian(system, ks)))) if ks else {}
+    rhs = list(system.rhs)
+    for i in range(m):
+        forcing = [sympy.Integer(0)] * n
+        for (k, d), sym in D.items():
+            if d == i:
+                forcing = [f + c * sym for f, c in zip(forcing, dfdp[k])]
+        for r in range(n):
+            row = sum((J[r, c] * S[i][c] for c in range(n) if J[r, c] != 0), sympy.Integer(0))
+            rhs.append(row + forcing[r])
+    key = hashlib.sha256(f"{system.model_hash} sensitivities {m} {pairs}".encode()).hexdigest()
+    aug = OdeSystem(
+        model_id=system.model_id, model_hash=key, t=system.t,
+        state_ids=system.state_ids + tuple(f"d{system.state_ids[j]}/d{i}" for i in range(m)
+                                           for j in range(n)),
+        y=system.y + tuple(s for row in S for s in row),
+        param_ids=system.param_ids + tuple(f"D[{system.param_ids[k]}, {i}]" for k, i in pairs),
+        p=system.p + tuple(D[ki] for ki in pairs),
+        p_default=np.concatenate([system.p_default, np.zeros(len(pairs))]),
+        y_default=np.concatenate([system.y_default, np.zeros(n * m)]),
+        rhs=tuple(rhs), outputs={}, species_amount=dict(system.species_amount),
+        species_compartment=dict(system.species_compartment), events=(), init=None)
+    return Augmented(aug, pairs, n, m)
