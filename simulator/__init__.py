@@ -29,7 +29,8 @@ from simulator.errors import (
     PerturbationError, PetabError, SimulatorError, StoreError, UnknownIdError,
     UnsupportedFeatureError,
 )
-from simulator.estimation import CalibrationProblem, load_petab
+from simulator.estimation import (CalibrationProblem, CalibrationResult, ProfileResult,
+                                  calibrate, load_petab, profile)
 from simulator.io.limits import ImportLimits
 from simulator.results import SteadyState, Trajectory
 from simulator.solvers.base import SolverOptions
@@ -42,6 +43,7 @@ __all__ = [
     "SimulatorError", "ModelError", "ModelImportError", "UnsupportedFeatureError",
     "InvalidValueError", "UnknownIdError", "PerturbationError", "IntegrationError", "StoreError",
     "ModelWarning", "PetabError", "drugs", "phenotypes", "load_petab", "CalibrationProblem",
+    "calibrate", "profile", "CalibrationResult", "ProfileResult",
     "Treatment", "Schedule", "Dose", "PK", "run_treatment", "untreated_state",
     "dose_response", "DoseResponse", "combination", "Combination", "compare_arms",
     "ArmComparison", "sweep", "Ensemble", "sensitivity", "plot", "__version__",

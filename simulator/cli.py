@@ -117,7 +117,8 @@ def _provenance(out: Path, args, model, files, extra=None) -> None:
         "command": " ".join(shlex.quote(a) for a in ["crosstalk", *args.argv]),
         "subcommand": args.command,
         "parameters": options,
-        "model": {"id": model.id, "hash": model.hash, "source": args.model or "bundled",
+        "model": {"id": model.id, "hash": model.hash, "source": getattr(args, "model_source", None)
+                  or getattr(args, "model", None) or "bundled",
                   "catalog": model.catalog.source},
         "version": sim.__version__,
         "python": sys.version.split()[0],
@@ -300,6 +301,46 @@ def cmd_atlas(args) -> int:
     return EXIT_FAILED if res.failed else EXIT_OK
 
 
+def cmd_calibrate(args) -> int:
+    if args.starts < 1:
+        raise CliError(f"--starts must be at least 1, got {args.starts}")
+    if args.max_iterations < 1:
+        raise CliError(f"--max-iterations must be at least 1, got {args.max_iterations}")
+    problem = sim.load_petab(args.problem)
+    args.model_source = str(problem.tables.sbml_file)
+    out = _out_dir(args)
+    result = sim.calibrate(problem, n_starts=args.starts, seed=args.seed,
+                           optimizer=args.optimizer, executor=args.executor,
+                           progress=_progress_enabled(args),
+                           store=out / "starts" if not args.no_store else None,
+                           max_iterations=args.max_iterations)
+    starts = result.starts.copy()
+    for col in ("x", "x0"):
+        starts[col] = [";".join(f"{v:.10g}" for v in xs) if isinstance(xs, list) else ""
+                       for xs in starts[col]]
+    starts.to_csv(out / "starts.tsv", sep="\t", index=False)
+    files = ["starts.tsv"]
+    n_ok = int((~result.starts["failed"]).sum())
+    if n_ok:
+        result.write_parameter_table(out / "parameters_fitted.tsv")
+        files.append("parameters_fitted.tsv")
+        if args.sbml:
+            result.write_sbml(out / "model_fitted.xml")
+            files.append("model_fitted.xml")
+        _savefig(result.plot_waterfall(), out / "waterfall.png")
+        _savefig(result.plot_fit(), out / "fit.png")
+        files += ["waterfall.png", "fit.png"]
+    _provenance(out, args, problem.model, files, extra={"calibration": result.provenance})
+    print(f"{result}; wrote {', '.join(files)} to {out}")
+    if n_ok:
+        best = result.best
+        print(f"best start {best['start']}: nllh {best['nllh']:.6g}")
+        for pid, scale, v in zip(problem.parameter_ids, problem.scales, result.best_x):
+            linear = float(sim.estimation.likelihood.to_linear(np.array([scale]), np.array([v]))[0])
+            print(f"  {pid} = {linear:.6g}" + (f"   ({scale} {v:.6g})" if scale != "lin" else ""))
+    return EXIT_OK if n_ok else EXIT_FAILED
+
+
 # --------------------------------------------------------------------------- parser
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -454,6 +495,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _common(p, out="out/sensitivity")
     p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("calibrate", formatter_class=_Formatter,
+                       help="fit a PEtab problem: multistart optimisation (pyPESTO, fides)",
+                       epilog="examples:\n"
+                              "  crosstalk calibrate problem.yaml --starts 50 --seed 0 "
+                              "--out out/fit\n\n"
+                              "writes starts.tsv (one row per start, best first), "
+                              "parameters_fitted.tsv (PEtab parameter table of the best fit), "
+                              "waterfall.png, fit.png and provenance.json; finished starts "
+                              "are kept in DIR/starts, so the same command resumes a killed "
+                              "calibration\n\n" + EXIT_CODES)
+    p.add_argument("problem", metavar="PROBLEM.yaml", help="PEtab v1 problem file")
+    p.add_argument("--starts", type=int, default=50, help="number of starts")
+    p.add_argument("--seed", type=int, default=0, help="seed of the start points")
+    p.add_argument("--optimizer", choices=["fides", "least_squares"], default="fides")
+    p.add_argument("--max-iterations", type=int, default=1000, metavar="N")
+    p.add_argument("--executor", choices=["processes"], default=None,
+                   help="run the starts in a process pool (default: this process)")
+    p.add_argument("--sbml", action="store_true",
+                   help="also write model_fitted.xml, the SBML model with the fitted values")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not keep finished starts in DIR/starts")
+    _common(p, model=False, out="out/fit")
+    p.set_defaults(func=cmd_calibrate)
     return parser
 
 

@@ -30,8 +30,8 @@ LAYERS = [
     ("verbs", ["simulator.api"]),
     ("experiments", ["simulator.treatments."]),
     ("many runs", ["simulator.ensemble."]),
-    ("estimation", ["simulator.estimation."]),
     ("analysis", ["simulator.analysis.", "simulator.plot"]),
+    ("estimation", ["simulator.estimation."]),
     ("presentation", ["simulator.bundled.", "simulator.cli", "simulator"]),
 ]
 # third-party modules that may be imported inside a function: optional or heavy to load

@@ -1,4 +1,8 @@
-"""Parameter estimation: PEtab problems as objectives (:func:`load_petab`)."""
+"""Parameter estimation: PEtab problems as objectives (:func:`load_petab`), multistart
+calibration and profile likelihoods through pyPESTO (:func:`calibrate`, :func:`profile`)."""
+from simulator.estimation.calibration import (CalibrationResult, ProfileResult, calibrate,
+                                              profile)
 from simulator.estimation.problem import PETAB_OPTIONS, CalibrationProblem, load_petab
 
-__all__ = ["load_petab", "CalibrationProblem", "PETAB_OPTIONS"]
+__all__ = ["load_petab", "CalibrationProblem", "PETAB_OPTIONS", "calibrate", "profile",
+           "CalibrationResult", "ProfileResult"]

@@ -39,7 +39,7 @@ from simulator.errors import (IntegrationError, PetabError, SimulatorError,
 from simulator.estimation import likelihood
 from simulator.estimation.formulas import Formula, parse_formula
 from simulator.estimation.gradient import Sensitivities
-from simulator.estimation.tables import Tables, read_tables
+from simulator.estimation.tables import Tables, lint, read_tables
 from simulator.model import Model
 from simulator.solvers.base import SolverOptions
 
@@ -356,6 +356,19 @@ class CalibrationProblem:
         df["simulation"] = y
         return df
 
+    def __deepcopy__(self, memo):
+        """The problem itself: it holds no state an evaluation changes but caches (pyPESTO
+        deep-copies its objective)."""
+        return self
+
+    def __reduce__(self):
+        """Pickled as its YAML path and options: a worker process reads the tables again
+        (the model's compiled code comes from the disk cache)."""
+        return (load_petab, (self.path,), {"options": self.options})
+
+    def __setstate__(self, state):
+        self.options = state["options"]
+
     def __repr__(self):
         return (f"CalibrationProblem({self.path.name}: model '{self.model.id}', "
                 f"{len(self.parameter_ids)} estimated parameters, {self._measured.size} "
@@ -379,7 +392,14 @@ def load_petab(path: str | os.PathLike, *, options: SolverOptions | None = None
     """
     tables = read_tables(path)
     model = api.load_model(tables.sbml_file)
-    return _Builder(tables, model).build(options or PETAB_OPTIONS)
+    try:
+        return _Builder(tables, model).build(options or PETAB_OPTIONS)
+    except (KeyError, ValueError, TypeError) as e:
+        if isinstance(e, SimulatorError):
+            raise
+        lint(tables)             # names what is wrong where it can
+        raise PetabError([f"a table cannot be read: {type(e).__name__}: {e}"],
+                         source=str(tables.path)) from None
 
 
 class _Builder:
@@ -422,6 +442,7 @@ class _Builder:
         priors = self._priors(ids, estimated)
         if self.problems:
             raise PetabError(self.problems, source=str(t.path))
+        lint(t)
         if self.unsupported:
             raise UnsupportedFeatureError(self.unsupported, source=str(t.path))
         return CalibrationProblem(
