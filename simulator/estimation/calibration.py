@@ -19,8 +19,10 @@ What Crosstalk adds around them:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -324,14 +326,20 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
 
     def on_result(res, x0):
         rec = _record(int(res.id), res, x0)
+        if not rec["failed"] and optimizer == "least_squares":
+            # pyPESTO reports the least-squares cost (chi2 / 2); the table holds the nllh
+            rec["nllh"] = float(problem.nllh(np.asarray(rec["x"])))
+        if rec["failed"] and not np.isfinite(problem.nllh(x0)) and problem.last_failure:
+            rec["message"] += f" At the start point: {problem.last_failure}"
         records[rec["start"]] = rec
         if saved is not None:
             saved.write(rec)
     if todo:
         pp = pypesto_problem(problem, X0[todo])
-        pypesto.optimize.minimize(pp, optimizer=opt, n_starts=len(todo),
-                                  ids=[str(i) for i in todo], engine=_Engine(executor, on_result),
-                                  progress_bar=progress)
+        with _quiet_pypesto():
+            pypesto.optimize.minimize(pp, optimizer=opt, n_starts=len(todo),
+                                      ids=[str(i) for i in todo],
+                                      engine=_Engine(executor, on_result), progress_bar=progress)
     starts = pd.DataFrame([records[i] for i in sorted(records)])
     starts = starts.sort_values("nllh", na_position="last", kind="stable").reset_index(drop=True)
     return CalibrationResult(problem, starts, optimizer, seed, provenance={
@@ -340,6 +348,19 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
         "resumed_starts": n_starts - len(todo), "seconds": round(time.time() - started, 3),
         "pypesto": pypesto.__version__, "fides": fides.__version__,
         "rtol": problem.options.rtol, "atol": problem.options.atol})
+
+
+@contextlib.contextmanager
+def _quiet_pypesto():
+    """pyPESTO logs a traceback for every start that fails; the starts table holds the
+    reason instead."""
+    logger = logging.getLogger("pypesto.optimize.optimizer")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _fingerprint(problem, n_starts, seed, optimizer, max_iterations) -> dict:
