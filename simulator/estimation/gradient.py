@@ -30,7 +30,7 @@ from simulator.codegen.numpy_fns import compile_numpy
 from simulator.errors import IntegrationError
 from simulator.estimation import likelihood
 from simulator.forward_sensitivities import augment, parameter_jacobian
-from simulator.numeric import MODULES
+from simulator.numeric import MODULES, small_linear_algebra
 from simulator.solvers.compiled import CompiledSegmenter
 from simulator.solvers.driver import run
 from simulator.solvers.newton import conservation_laws, find_steady_state
@@ -104,6 +104,7 @@ class Sensitivities:
         directions = np.flatnonzero(reach_y | reach_p.any(axis=0))
         col = {int(i): d for d, i in enumerate(directions)}
         pairs = [(int(k), col[int(i)]) for k, i in zip(*np.nonzero(reach_p))]
+        self.rate_params = np.flatnonzero(reach_p.any(axis=1))   # p entries the rates see move
         return directions, pairs
 
     @cached_property
@@ -126,19 +127,34 @@ class Sensitivities:
 
     @cached_property
     def _dfdp(self):
-        """numpy ``df/dp`` (n, n_params) at a point, for the steady states."""
+        """numpy ``(df/dp) dp`` at a point for the steady states: only the columns of the
+        parameters that some estimated parameter moves and the rates use."""
+        self.structure
+        ks = [int(k) for k in self.rate_params]
         smap = SymbolMap.of(self.system)
-        ks = range(self.system.n_params)
         exprs = [smap.rename(e, "sensitivity") for row in parameter_jacobian(self.system, ks)
                  for e in row]
-        f = sympy.lambdify((smap.t, list(smap.y), list(smap.p)), exprs, modules=MODULES)
-        n, m = self.system.n_states, self.system.n_params
+        f = sympy.lambdify((smap.t, list(smap.y), list(smap.p)), exprs, modules=MODULES,
+                           cse=True)
+        n = self.system.n_states
 
-        def dfdp(t, y, p):
+        def times(t, y, p, dp):
+            if not ks:
+                return np.zeros((n, dp.shape[1]))
             with np.errstate(all="ignore"):
-                out = np.array([np.broadcast_to(v, ()) for v in f(t, y, p)], dtype=float)
-            return out.reshape(n, m)
-        return dfdp
+                M = np.array(f(t, y, p), dtype=float).reshape(n, len(ks))
+            return M @ dp[ks]
+        return times
+
+    def conservation(self, y, p):
+        """The conserved moieties of the free states (left null space of their Jacobian),
+        found once per problem: they come from the stoichiometry, not the values."""
+        if "_laws" not in self.__dict__:
+            free = ~self.held
+            self._laws = conservation_laws(
+                lambda t, yy, pp: self.cm.numpy.jac(t, yy, pp)[np.ix_(free, free)],
+                y[free], p) if free.any() else np.zeros((0, 0))
+        return self._laws
 
     def output_derivatives(self, name: str):
         """numpy ``(d out/dy (rows, n), d out/dp (rows, n_params))`` of output ``name``."""
@@ -162,22 +178,37 @@ class Sensitivities:
         return at
 
     # --- steady states -----------------------------------------------------------------
+    @cached_property
+    def held(self) -> np.ndarray:
+        """States held at their value while a steady state is found (the catalogue's
+        ``reset_at_start``), as a boolean mask."""
+        held = set(self.pr.model.catalog.reset_at_start)
+        return np.array([sid in held for sid in self.system.state_ids], dtype=bool)
+
     def steady_sensitivity(self, y, p, dp, S0):
         """``S`` at the steady state ``y`` of parameters ``p`` (implicit function theorem)
-        with the conserved moieties held at ``L S0``."""
+        with the conserved moieties held at ``L S0`` and the held states at ``S0``."""
+        free = ~self.held
         J = self.cm.numpy.jac(0.0, y, p)
-        rhs = -self._dfdp(0.0, y, p) @ dp
-        L = conservation_laws(self.cm.numpy.jac, y, p)
+        rhs = -self._dfdp(0.0, y, p, dp)[free] - J[np.ix_(free, ~free)] @ S0[~free]
+        Jf = J[np.ix_(free, free)]
+        L = self.conservation(y, p)
         if L.size:
-            A = np.vstack([J, L])
-            b = np.vstack([rhs, L @ S0])
+            A = np.vstack([Jf, L])
+            b = np.vstack([rhs, L @ S0[free]])
         else:
-            A, b = J, rhs
-        S, *_ = np.linalg.lstsq(A, b, rcond=None)
+            A, b = Jf, rhs
+        S = S0.astype(float).copy()
+        S[free], *_ = np.linalg.lstsq(A, b, rcond=None)
         return S
 
     # --- one experiment ----------------------------------------------------------------
     def experiment(self, exp, theta):
+        """``(values(name), derivatives(name))``; see :meth:`_experiment`."""
+        with small_linear_algebra():
+            return self._experiment(exp, theta)
+
+    def _experiment(self, exp, theta):
         """``(values(name), derivatives(name))`` over the experiment's rows: model output
         ``name`` and its derivative by the estimated parameters, ``(rows, n_est)``."""
         pr = self.pr
@@ -188,7 +219,7 @@ class Sensitivities:
             y0p, pp, dy0p, dpp = self.initial_derivatives(exp.preeq, theta)
             params, initial = pr._condition(exp.preeq, theta)
             ss = api.steady_state(pr.model, params=params, initial=initial,
-                                  options=pr.options, exclude=())
+                                  options=pr.options)
             if not ss.converged:
                 raise IntegrationError(f"pre-equilibration under condition '{exp.preeq}' did "
                                        f"not reach a steady state: {ss.message}")
@@ -210,8 +241,9 @@ class Sensitivities:
         finite = exp.t_index >= 0
         Yr, Sr = Y[np.maximum(exp.t_index, 0)], S[np.maximum(exp.t_index, 0)]
         if (~finite).any():
+            held = tuple(sid for sid, h in zip(self.system.state_ids, self.held) if h)
             ss = find_steady_state(self.cm.numpy, y0, p, tol=1e-9, max_time=1e7,
-                                   options=pr.options)
+                                   options=pr.options, exclude=held)
             if not ss.converged:
                 raise IntegrationError(f"condition '{exp.sim}' has measurements at time inf "
                                        f"but reaches no steady state: {ss.message}")

@@ -10,7 +10,8 @@ What the tables mean, in the order the objective applies it:
    number or to a parameter table id; ``NaN`` keeps the model's own value.
 3. **Experiments**: the measurement table's ``(preequilibrationConditionId,
    simulationConditionId)`` pairs. With pre-equilibration the model is brought to steady
-   state under the first condition; the simulation then starts from that state, with the
+   state under the first condition (states the model's catalogue resets at the start of a
+   treatment, like the bundled model's ``tumor_burden``, are held); the simulation then starts from that state, with the
    species the second condition sets (not ``NaN``) reset to its values, and runs with its
    parameters. ``time = inf`` measures at the steady state of the simulation condition.
 4. **Observables**: ``observableFormula`` and ``noiseFormula`` in model ids, parameter table
@@ -151,7 +152,7 @@ class CalibrationProblem:
         if exp.preeq is not None:
             pre_params, pre_initial = self._condition(exp.preeq, theta)
             ss = api.steady_state(self.model, params=pre_params, initial=pre_initial,
-                                  options=self.options, exclude=())
+                                  options=self.options)
             if not ss.converged:
                 raise IntegrationError(f"pre-equilibration under condition '{exp.preeq}' did "
                                        f"not reach a steady state: {ss.message}")
@@ -161,7 +162,7 @@ class CalibrationProblem:
         steady = None
         if (exp.t_index < 0).any():
             steady = api.steady_state(self.model, params=params, initial=initial,
-                                      options=self.options, exclude=())
+                                      options=self.options)
             if not steady.converged:
                 raise IntegrationError(f"condition '{exp.sim}' has measurements at time inf "
                                        f"but reaches no steady state: {steady.message}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.codegen.numpy_fns import NumpyFunctions
+from simulator.numeric import small_linear_algebra
 from simulator.results import SteadyState, provenance
 from simulator.solvers.scipy_backend import ScipySegmenter
 
@@ -102,6 +103,13 @@ def find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, option
                       exclude=(), overrides=None) -> SteadyState:
     """Newton from ``(y0, p)``, with integration as the fallback; see
     :func:`simulator.steady_state`. States in ``exclude`` are held at their value in ``y0``."""
+    with small_linear_algebra():
+        return _find_steady_state(numpy_fns, y0, p, tol=tol, max_time=max_time,
+                                  options=options, exclude=exclude, overrides=overrides)
+
+
+def _find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, options,
+                       exclude=(), overrides=None) -> SteadyState:
     system = numpy_fns.system
     frozen = np.array([sid in set(exclude) for sid in system.state_ids], dtype=bool)
     fns = _Frozen(numpy_fns, frozen)

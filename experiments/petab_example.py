@@ -1,0 +1,87 @@
+"""A small PEtab problem on the bundled model, with synthetic data of known parameters.
+
+MCF-7-like cells at their untreated steady state (PEtab pre-equilibration) are treated with
+everolimus (10 nM), alpelisib (1 uM) or both; western-blot-like readouts of phospho-S6 and
+phospho-Akt (S473) are taken at 0.5 to 48 h, each in arbitrary units (an unknown scale per
+observable) with Gaussian noise of 10 % of the observable's mean. Four model parameters are to be recovered:
+
+- ``k_S6K1`` and ``kdp_S6K1``: S6K1 phosphorylation by mTORC1 and its dephosphorylation;
+- ``IC50_alpelisib_a``: alpelisib's potency on p110-alpha;
+- ``k_mTORC1_act``: mTORC1 activation through TSC2/Rheb.
+
+The data are drawn at the model's own values with ``numpy.random.default_rng(0)``, so a
+calibration should find the truth inside its profile intervals (``tests/test_petab_example.py``).
+Run ``python -m simulator.experiments.petab_example DIR`` to write the problem again.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import simulator as sim
+
+ESTIMATED = ("k_S6K1", "kdp_S6K1", "IC50_alpelisib_a", "k_mTORC1_act")
+TIMES = (0.5, 1.0, 2.0, 4.0, 8.0, 24.0, 48.0)
+CONDITIONS = {"untreated": (0.0, 0.0), "everolimus": (10.0, 0.0), "alpelisib": (0.0, 1000.0),
+              "everolimus_alpelisib": (10.0, 1000.0)}
+SCALES = {"pS6": 0.02, "pAkt_S473": 0.05}
+NOISE = 0.1                       # standard deviation, relative to the observable's mean
+
+
+def write(folder: str | Path) -> Path:
+    """Write the problem's tables into ``folder`` (the SBML model is the bundled one, next
+    to it in ``simulator/models``); returns the YAML path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = sim.load_model()
+    truth = sim.api.compile_model(model).system.init.value_of(list(ESTIMATED))
+    rng = np.random.default_rng(0)
+    rows, sigma = [], {}
+    for cid, (ev, alp) in CONDITIONS.items():
+        if cid == "untreated":
+            continue
+        traj = sim.run_treatment(model, {"everolimus": ev, "alpelisib": alp},
+                                 np.array((0.0,) + TIMES))
+        for oid, scale in SCALES.items():
+            values = scale * traj[oid][1:]
+            sigma.setdefault(oid, NOISE * float(np.mean(values)))
+            noisy = values + sigma[oid] * rng.standard_normal(values.size)
+            for t, v in zip(TIMES, noisy):
+                rows.append({"observableId": f"obs_{oid}", "preequilibrationConditionId":
+                             "untreated", "simulationConditionId": cid, "time": t,
+                             "measurement": round(float(v), 6),
+                             "observableParameters": f"scale_{oid}",
+                             "noiseParameters": f"sigma_{oid}"})
+    pd.DataFrame(rows).to_csv(folder / "measurements.tsv", sep="\t", index=False)
+    pd.DataFrame([{"conditionId": cid, "everolimus": ev, "alpelisib": alp}
+                  for cid, (ev, alp) in CONDITIONS.items()]).to_csv(
+        folder / "conditions.tsv", sep="\t", index=False)
+    pd.DataFrame([{"observableId": f"obs_{oid}",
+                   "observableFormula": f"observableParameter1_obs_{oid} * {oid}",
+                   "noiseFormula": f"noiseParameter1_obs_{oid}",
+                   "observableTransformation": "lin", "noiseDistribution": "normal"}
+                  for oid in SCALES]).to_csv(folder / "observables.tsv", sep="\t", index=False)
+    params = [{"parameterId": pid, "parameterScale": "log10", "lowerBound": v / 10,
+               "upperBound": v * 10, "nominalValue": v, "estimate": 1}
+              for pid, v in truth.items()]
+    params += [{"parameterId": f"scale_{oid}", "parameterScale": "log10", "lowerBound": s / 100,
+                "upperBound": s * 100, "nominalValue": s, "estimate": 1}
+               for oid, s in SCALES.items()]
+    params += [{"parameterId": f"sigma_{oid}", "parameterScale": "log10",
+                "lowerBound": sigma[oid] / 100, "upperBound": sigma[oid] * 100,
+                "nominalValue": sigma[oid], "estimate": 1} for oid in SCALES]
+    pd.DataFrame(params).to_csv(folder / "parameters.tsv", sep="\t", index=False)
+    yaml = folder / "er_crosstalk_example.yaml"
+    yaml.write_text("format_version: 1\nparameter_file: parameters.tsv\nproblems:\n"
+                    "- sbml_files: [../../er_crosstalk.xml]\n"
+                    "  condition_files: [conditions.tsv]\n"
+                    "  measurement_files: [measurements.tsv]\n"
+                    "  observable_files: [observables.tsv]\n")
+    return yaml
+
+
+if __name__ == "__main__":
+    print(write(sys.argv[1] if len(sys.argv) > 1 else "simulator/models/petab/er_crosstalk_example"))
