@@ -30,7 +30,7 @@ from simulator.errors import (
     UnsupportedFeatureError,
 )
 from simulator.estimation import (CalibrationProblem, CalibrationResult, ProfileResult,
-                                  calibrate, load_petab, profile)
+                                  calibrate, example_problem, load_petab, profile)
 from simulator.io.limits import ImportLimits
 from simulator.results import SteadyState, Trajectory
 from simulator.solvers.base import SolverOptions
@@ -43,7 +43,7 @@ __all__ = [
     "SimulatorError", "ModelError", "ModelImportError", "UnsupportedFeatureError",
     "InvalidValueError", "UnknownIdError", "PerturbationError", "IntegrationError", "StoreError",
     "ModelWarning", "PetabError", "drugs", "phenotypes", "load_petab", "CalibrationProblem",
-    "calibrate", "profile", "CalibrationResult", "ProfileResult",
+    "calibrate", "profile", "CalibrationResult", "ProfileResult", "example_problem",
     "Treatment", "Schedule", "Dose", "PK", "run_treatment", "untreated_state",
     "dose_response", "DoseResponse", "combination", "Combination", "compare_arms",
     "ArmComparison", "sweep", "Ensemble", "sensitivity", "plot", "__version__",

@@ -23,6 +23,7 @@ from simulator.io.limits import DEFAULT_LIMITS, ImportLimits, too_deep
 from simulator.model import Model
 from simulator.results import SteadyState, Trajectory, provenance
 from simulator.semantics import build_system, refuse_delays
+from simulator.sensitivities import OutputJacobian, SensitivityIntegrator, initial_derivatives
 from simulator.solvers.base import Segmenter, SolverOptions
 from simulator.solvers.compiled import CompiledSegmenter
 from simulator.solvers.driver import run
@@ -94,6 +95,7 @@ class CompiledModel:
     numpy: NumpyFunctions
     used_params: np.ndarray          # indices of parameters the rates or triggers use
     _segmenters: dict = field(default_factory=dict)
+    _sensitivity: dict = field(default_factory=dict)   # integrators and output Jacobians
 
     @cached_property
     def delayed(self) -> bool:
@@ -196,7 +198,7 @@ def times(t, t0: float) -> np.ndarray:
 def simulate(model, t, *, params: dict | None = None, initial: dict | None = None,
              drugs: dict | None = None, phenotype=None, t0: float = 0.0,
              options: SolverOptions | None = None, backend: str = "auto",
-             on_failure: str = "raise") -> Trajectory:
+             on_failure: str = "raise", sensitivities=None) -> Trajectory:
     """Simulate ``model`` and return its trajectory at the output times ``t``.
 
     Parameters
@@ -223,10 +225,16 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
         ``"compiled"``: numba Rosenbrock; ``"scipy"``: LSODA/BDF reference.
     on_failure : {"raise", "return"}
         ``"return"`` gives a Trajectory with ``success=False`` up to the failure.
+    sensitivities : list of str, optional
+        Parameter (or compartment) ids: the trajectory then holds every output's derivative
+        by each, from forward sensitivities integrated with the state
+        (``traj.sensitivity("pS6", "k1")``, ``traj.sensitivities`` of shape
+        ``(n_t, n_outputs, n_params)``). Initial values that depend on them (initial
+        assignments) are followed. Models with events or ``delay`` are refused by name.
 
     Raises
     ------
-    UnknownIdError, InvalidValueError, IntegrationError
+    UnknownIdError, InvalidValueError, IntegrationError, UnsupportedFeatureError
     """
     model = as_model(model)
     if on_failure not in ("raise", "return"):
@@ -240,8 +248,13 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
     if backend == "auto":
         backend = cm.backend_for(options)
     seg = cm.segmenter(options, backend)
-    before = cm.system.init.before_start(overrides, y0, p) if cm.delayed else None
-    res = run(cm.numpy, seg, y0, p, t_out, t0=t0, before_start=before)
+    sens = None
+    if sensitivities is not None:
+        res, sens, names = _with_sensitivities(cm, model, overrides, sensitivities, t_out,
+                                               t0, options, backend)
+    else:
+        before = cm.system.init.before_start(overrides, y0, p) if cm.delayed else None
+        res = run(cm.numpy, seg, y0, p, t_out, t0=t0, before_start=before)
     system = cm.system
     param_values = dict(zip(system.param_ids, p.tolist()))
     if not res.success:
@@ -261,7 +274,51 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
         provenance=provenance(model.hash, backend=backend, method=options.method, rtol=options.rtol,
                               atol=options.atol, t0=t0, overrides=overrides),
         model_id=model.id,
+        sensitivities=sens, sensitivity_params=tuple(names) if sens is not None else (),
     )
+
+
+def _with_sensitivities(cm, model, overrides, names, t_out, t0, options, backend):
+    """``(run result, output sensitivities (n_t, n_outputs, k), names)``."""
+    if isinstance(names, str):
+        names = [names]
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise InvalidValueError("sensitivities: give at least one parameter id")
+    system = cm.system
+    if cm.delayed:
+        refuse_delays(model, "sensitivities")
+    base = dict(overrides)
+    pid = {k: j for j, k in enumerate(system.param_ids)}
+    for name in names:
+        conditions.overrides(model, system, params={name: 0.0})   # the standard id check
+        if name not in pid:
+            raise InvalidValueError(f"sensitivities: '{name}' of model '{model.id}' is not a "
+                                    "constant parameter or compartment")
+        base.setdefault(name, float(system.init.value_of([name], t0).get(
+            name, system.p_default[pid[name]])))
+    y0, p, dy0, dp = initial_derivatives(lambda ov: _initial(cm, ov, t0), base, names)
+    used = set().union(*(f.free_symbols for f in system.rhs)) if system.rhs else set()
+    pairs = tuple((int(k), i) for i in range(len(names)) for k in np.flatnonzero(dp[:, i])
+                  if system.p[k] in used)
+    key = ("sensitivities", pairs, len(names), backend, options)
+    if key not in cm._sensitivity:
+        cm._sensitivity[key] = SensitivityIntegrator(system, pairs, len(names), backend,
+                                                     options)
+    res, Y, S = cm._sensitivity[key].run(y0, p, dy0, dp, t_out, t0)
+    res.y, res.p = Y, res.p[:, :system.n_params]
+    if res.y_fail is not None:
+        res.y_fail = res.y_fail[:system.n_states]
+    p_cols = sorted({k for k, _ in pairs} | {int(k) for k in np.flatnonzero(dp.any(axis=1))})
+    jkey = ("output jacobian", tuple(p_cols))
+    if jkey not in cm._sensitivity:
+        cm._sensitivity[jkey] = OutputJacobian(system, cm.numpy.output_ids, p_cols)
+    if not len(res.t):
+        return res, np.zeros((0, len(cm.numpy.output_ids), len(names))), names
+    J = cm._sensitivity[jkey](res.t, Y, p)
+    n = system.n_states
+    sens = np.einsum("tij,tjk->tik", J[:, :, :n], S) + J[:, :, n:] @ dp[p_cols]
+    return res, sens, names
 
 
 def _integration_error(cm, res, params) -> IntegrationError:

@@ -306,7 +306,9 @@ def cmd_calibrate(args) -> int:
         raise CliError(f"--starts must be at least 1, got {args.starts}")
     if args.max_iterations < 1:
         raise CliError(f"--max-iterations must be at least 1, got {args.max_iterations}")
-    problem = sim.load_petab(args.problem)
+    if (args.problem is None) == (not args.example):
+        raise CliError("give a PEtab problem file or --example (not both)")
+    problem = sim.load_petab(sim.example_problem() if args.example else args.problem)
     args.model_source = str(problem.tables.sbml_file)
     out = _out_dir(args)
     result = sim.calibrate(problem, n_starts=args.starts, seed=args.seed,
@@ -500,13 +502,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fit a PEtab problem: multistart optimisation (pyPESTO, fides)",
                        epilog="examples:\n"
                               "  crosstalk calibrate problem.yaml --starts 50 --seed 0 "
-                              "--out out/fit\n\n"
+                              "--out out/fit\n"
+                              "  crosstalk calibrate --example --starts 5 --out out/fit_example"
+                              "\n\n"
                               "writes starts.tsv (one row per start, best first), "
                               "parameters_fitted.tsv (PEtab parameter table of the best fit), "
                               "waterfall.png, fit.png and provenance.json; finished starts "
                               "are kept in DIR/starts, so the same command resumes a killed "
                               "calibration\n\n" + EXIT_CODES)
-    p.add_argument("problem", metavar="PROBLEM.yaml", help="PEtab v1 problem file")
+    p.add_argument("problem", metavar="PROBLEM.yaml", nargs="?", help="PEtab v1 problem file")
+    p.add_argument("--example", action="store_true",
+                   help="the bundled model's example problem (synthetic everolimus / "
+                        "alpelisib data, see docs/estimation.md)")
     p.add_argument("--starts", type=int, default=50, help="number of starts")
     p.add_argument("--seed", type=int, default=0, help="seed of the start points")
     p.add_argument("--optimizer", choices=["fides", "least_squares"], default="fides")

@@ -160,4 +160,5 @@ def _article(kind: str) -> str:
         "readout": "a species, compartment, parameter or observable",
         "parameter": "a parameter",
         "initial value": "a species, compartment or parameter",
+        "sensitivity parameter": "a parameter the sensitivities were computed for",
     }.get(kind, "known")

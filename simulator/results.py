@@ -9,7 +9,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from simulator.errors import unknown_id
+from simulator.errors import InvalidValueError, unknown_id
 from simulator.version import __version__
 
 
@@ -44,6 +44,10 @@ class Trajectory:
     success, message, stats, provenance
         ``stats`` has ``nfev``, ``njev``, ``nsteps``; ``provenance`` the model hash,
         solver options and package version.
+    sensitivities : ndarray, shape (n_t, len(ids), len(sensitivity_params)), or None
+        ``d value / d parameter`` from forward sensitivities, when the run asked for them
+        (``simulate(..., sensitivities=[...])``); see :meth:`sensitivity`.
+    sensitivity_params : tuple of str
     """
 
     t: np.ndarray
@@ -59,10 +63,22 @@ class Trajectory:
     stats: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     model_id: str = ""
+    sensitivities: np.ndarray | None = field(default=None, repr=False)
+    sensitivity_params: tuple[str, ...] = ()
 
     @cached_property
     def _index(self) -> dict:
         return {k: i for i, k in enumerate(self.ids)}
+
+    def sensitivity(self, key: str, param: str) -> np.ndarray:
+        """``d key / d param`` over time, shape (n_t,), from forward sensitivities."""
+        if self.sensitivities is None:
+            raise InvalidValueError("this trajectory has no sensitivities; simulate with "
+                                    "sensitivities=[parameter ids]")
+        if param not in self.sensitivity_params:
+            raise unknown_id("sensitivity parameter", param, self.sensitivity_params,
+                             model=self.model_id)
+        return self.sensitivities[:, self._column(key), self.sensitivity_params.index(param)]
 
     def __getitem__(self, key: str) -> np.ndarray:
         """Values of one id over time, shape (n_t,)."""

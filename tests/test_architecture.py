@@ -27,7 +27,7 @@ LAYERS = [
     ("code", ["simulator.codegen."]),
     ("integrate", ["simulator.solvers."]),
     ("conditions", ["simulator.conditions"]),
-    ("verbs", ["simulator.api"]),
+    ("verbs", ["simulator.api", "simulator.sensitivities"]),
     ("experiments", ["simulator.treatments."]),
     ("many runs", ["simulator.ensemble."]),
     ("analysis", ["simulator.analysis.", "simulator.plot"]),

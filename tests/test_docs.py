@@ -48,10 +48,13 @@ def test_guide_console_examples(tmp_path):
 
 def test_guide_python_examples(tmp_path):
     script = "\n\n".join(blocks("python"))
+    # the calibration example compiles the model with its sensitivities on a cold cache
     res = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_env(),
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr
     assert "did you mean 'pAkt_S473'?" in res.stdout
+    assert "CalibrationProblem(er_crosstalk_example.yaml" in res.stdout
+    assert (tmp_path / "fit.png").stat().st_size > 1000
     assert (tmp_path / "figures.png").stat().st_size > 1000
 
 

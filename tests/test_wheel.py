@@ -60,7 +60,8 @@ def test_wheel_holds_every_module_and_the_model_data(installed):
     names = set(zipfile.ZipFile(wheel).namelist())
     sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "simulator").rglob("*.py")}
     sources |= {f"simulator/experiments/{p.name}" for p in (ROOT / "experiments").glob("*.py")}
-    data = {f"simulator/models/{p.name}" for p in (ROOT / "simulator" / "models").iterdir()}
+    data = {p.relative_to(ROOT).as_posix() for p in (ROOT / "simulator" / "models").rglob("*")
+            if p.is_file()}
     assert sources - names == set(), "modules missing from the wheel (pyproject.toml packages)"
     assert data - names == set(), "model files missing from the wheel (package-data)"
     assert not [n for n in names if n.startswith("tests/")]

@@ -2,7 +2,8 @@
 calibration and profile likelihoods through pyPESTO (:func:`calibrate`, :func:`profile`)."""
 from simulator.estimation.calibration import (CalibrationResult, ProfileResult, calibrate,
                                               profile)
-from simulator.estimation.problem import PETAB_OPTIONS, CalibrationProblem, load_petab
+from simulator.estimation.problem import (PETAB_OPTIONS, CalibrationProblem, example_problem,
+                                         load_petab)
 
-__all__ = ["load_petab", "CalibrationProblem", "PETAB_OPTIONS", "calibrate", "profile",
+__all__ = ["load_petab", "CalibrationProblem", "PETAB_OPTIONS", "example_problem", "calibrate", "profile",
            "CalibrationResult", "ProfileResult"]

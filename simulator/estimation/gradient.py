@@ -2,15 +2,13 @@
 
 Per experiment (condition pair):
 
-1. ``dp/dtheta`` and ``dy0/dtheta`` of the condition's initial values. The initial-value
-   map (overrides, initial assignments, compartment conversions) is algebraic; it is
-   differentiated by central differences (exact for the affine maps that overrides make,
-   O(h^2) through nonlinear initial assignments).
+1. ``dp/dtheta`` and ``dy0/dtheta`` of the condition's initial values
+   (:func:`simulator.sensitivities.initial_derivatives`).
 2. Pre-equilibration and ``time = inf``: at the steady state ``f(y*, p) = 0`` with the
    conserved moieties ``L y* = L y0`` held, ``J S + (df/dp) D = 0`` and ``L S = L S0``
    (implicit function theorem, solved as one least-squares system).
 3. Time courses: the model augmented with its sensitivities
-   (:mod:`simulator.forward_sensitivities`), integrated by the same backend as the values.
+   (:class:`simulator.sensitivities.SensitivityIntegrator`), on the model's backend.
 4. Observables and noise: the chain rule through the outputs (``d out / dy``,
    ``d out / dp`` generated symbolically) and the formulas' own derivatives.
 
@@ -26,19 +24,14 @@ import sympy
 
 from simulator import api, conditions
 from simulator.codegen.common import SymbolMap
-from simulator.codegen.numpy_fns import compile_numpy
 from simulator.errors import IntegrationError
 from simulator.estimation import likelihood
-from simulator.forward_sensitivities import augment, parameter_jacobian
+from simulator.forward_sensitivities import parameter_jacobian
 from simulator.numeric import MODULES, small_linear_algebra
-from simulator.solvers.compiled import CompiledSegmenter
-from simulator.solvers.driver import run
+from simulator.sensitivities import OutputDerivatives, SensitivityIntegrator, initial_derivatives
 from simulator.solvers.newton import conservation_laws, find_steady_state
-from simulator.solvers.scipy_backend import ScipySegmenter
 
 __all__ = ["Sensitivities"]
-
-_REL_STEP = 1e-6
 
 
 class Sensitivities:
@@ -53,26 +46,16 @@ class Sensitivities:
         self.est_index = {pid: k for k, pid in enumerate(problem.parameter_ids)}
 
     # --- the initial-value map ---------------------------------------------------------
-    def _initial(self, cid: str, theta: dict, fixed_initial: dict | None = None):
-        params, initial = self.pr._condition(cid, theta)
-        if fixed_initial is not None:
-            initial = dict(fixed_initial, **initial)
-        ov = conditions.overrides(self.pr.model, self.system, params=params, initial=initial)
-        return self.system.init.values(ov, 0.0)
-
     def initial_derivatives(self, cid, theta, fixed_initial=None):
         """``(y0, p, dy0 (n, n_est), dp (n_params, n_est))`` of condition ``cid``."""
-        y0, p = self._initial(cid, theta, fixed_initial)
-        dy0 = np.zeros((y0.size, self.n_est))
-        dp = np.zeros((p.size, self.n_est))
-        for pid, i in self.est_index.items():
-            v = theta[pid]
-            h = _REL_STEP * max(abs(v), 1e-8)
-            up = self._initial(cid, dict(theta, **{pid: v + h}), fixed_initial)
-            down = self._initial(cid, dict(theta, **{pid: v - h}), fixed_initial)
-            dy0[:, i] = (up[0] - down[0]) / (2 * h)
-            dp[:, i] = (up[1] - down[1]) / (2 * h)
-        return y0, p, dy0, dp
+        def values(th):
+            params, initial = self.pr._condition(cid, th)
+            if fixed_initial is not None:
+                initial = dict(fixed_initial, **initial)
+            ov = conditions.overrides(self.pr.model, self.system, params=params,
+                                      initial=initial)
+            return self.system.init.values(ov, 0.0)
+        return initial_derivatives(values, theta, list(self.pr.parameter_ids))
 
     # --- structure, built once ---------------------------------------------------------
     @cached_property
@@ -108,22 +91,13 @@ class Sensitivities:
         return directions, pairs
 
     @cached_property
-    def augmented(self):
+    def integrator(self) -> SensitivityIntegrator:
         directions, pairs = self.structure
-        return augment(self.system, pairs, len(directions))
-
-    @cached_property
-    def _aug_functions(self):
-        aug = self.augmented.system
-        fns = compile_numpy(aug)
         backend = self.backend
         if backend == "auto":
             backend = self.cm.backend_for(self.pr.options)
-        if backend == "compiled" and aug.n_states:
-            seg = CompiledSegmenter(aug, self.pr.options)
-        else:
-            seg = ScipySegmenter(fns, self.pr.options)
-        return fns, seg
+        return SensitivityIntegrator(self.system, pairs, len(directions), backend,
+                                     self.pr.options)
 
     @cached_property
     def _dfdp(self):
@@ -156,26 +130,9 @@ class Sensitivities:
                 y[free], p) if free.any() else np.zeros((0, 0))
         return self._laws
 
-    def output_derivatives(self, name: str):
-        """numpy ``(d out/dy (rows, n), d out/dp (rows, n_params))`` of output ``name``."""
-        cache = self.__dict__.setdefault("_out_derivs", {})
-        if name not in cache:
-            smap = SymbolMap.of(self.system)
-            e = self.system.outputs[name]
-            exprs = [smap.rename(sympy.diff(e, v), f"output '{name}'")
-                     for v in (*self.system.y, *self.system.p)]
-            cache[name] = sympy.lambdify((smap.t, list(smap.y), list(smap.p)), exprs,
-                                         modules=MODULES)
-        f = cache[name]
-        n = self.system.n_states
-
-        def at(t, Y, p):
-            with np.errstate(all="ignore"):
-                cols = f(t, list(Y.T), list(p))
-            M = np.column_stack([np.broadcast_to(np.asarray(c, dtype=float), t.shape)
-                                 for c in cols]) if cols else np.zeros((t.size, 0))
-            return M[:, :n], M[:, n:]
-        return at
+    @cached_property
+    def output_derivatives(self) -> OutputDerivatives:
+        return OutputDerivatives(self.system)
 
     # --- steady states -----------------------------------------------------------------
     @cached_property
@@ -213,8 +170,6 @@ class Sensitivities:
         ``name`` and its derivative by the estimated parameters, ``(rows, n_est)``."""
         pr = self.pr
         directions, _ = self.structure
-        aug = self.augmented
-        fns, seg = self._aug_functions
         if exp.preeq is not None:
             y0p, pp, dy0p, dpp = self.initial_derivatives(exp.preeq, theta)
             params, initial = pr._condition(exp.preeq, theta)
@@ -231,12 +186,11 @@ class Sensitivities:
             dy0 = np.where(keep[:, None], S_pre, dy0)
         else:
             y0, p, dy0, dp = self.initial_derivatives(exp.sim, theta)
-        res = run(fns, seg, aug.state(y0, dy0[:, directions]),
-                  aug.parameters(p, dp[:, directions]), exp.t_out, t0=0.0)
+        res, Y, S = self.integrator.run(y0, p, dy0[:, directions], dp[:, directions],
+                                        exp.t_out)
         if not res.success:
             raise IntegrationError(f"condition '{exp.sim}': the integration with "
                                    f"sensitivities failed at t = {res.t_fail:g}: {res.message}")
-        Y, S = aug.split(res.y)
         t_rows = exp.t_out[np.maximum(exp.t_index, 0)]
         finite = exp.t_index >= 0
         Yr, Sr = Y[np.maximum(exp.t_index, 0)], S[np.maximum(exp.t_index, 0)]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ from simulator.estimation.tables import Tables, lint, read_tables
 from simulator.model import Model
 from simulator.solvers.base import SolverOptions
 
-__all__ = ["load_petab", "CalibrationProblem", "PETAB_OPTIONS"]
+__all__ = ["load_petab", "CalibrationProblem", "PETAB_OPTIONS", "example_problem"]
 
 #: integrator settings of a PEtab objective (tighter than a plain simulation's: the
 #: benchmark references are computed at rtol = atol = 1e-8)
@@ -374,6 +375,15 @@ class CalibrationProblem:
         return (f"CalibrationProblem({self.path.name}: model '{self.model.id}', "
                 f"{len(self.parameter_ids)} estimated parameters, {self._measured.size} "
                 f"measurements in {len(self._experiments)} experiment(s))")
+
+
+def example_problem() -> Path:
+    """The YAML of the bundled model's example PEtab problem: synthetic phospho-S6 and
+    phospho-Akt data under everolimus and alpelisib, four kinetic parameters to recover
+    (``simulator/models/petab/er_crosstalk_example``, written by
+    ``simulator.experiments.petab_example``)."""
+    return Path(str(resources.files("simulator") / "models" / "petab" /
+                    "er_crosstalk_example" / "er_crosstalk_example.yaml"))
 
 
 # --- building --------------------------------------------------------------------------
