@@ -49,7 +49,7 @@ class Sensitivities:
     def initial_derivatives(self, cid, theta, fixed_initial=None):
         """``(y0, p, dy0 (n, n_est), dp (n_params, n_est))`` of condition ``cid``."""
         def values(th):
-            params, initial = self.pr._condition(cid, th)
+            params, initial = self.pr.condition(cid, th)
             if fixed_initial is not None:
                 initial = dict(fixed_initial, **initial)
             ov = conditions.overrides(self.pr.model, self.system, params=params,
@@ -172,15 +172,9 @@ class Sensitivities:
         directions, _ = self.structure
         if exp.preeq is not None:
             y0p, pp, dy0p, dpp = self.initial_derivatives(exp.preeq, theta)
-            params, initial = pr._condition(exp.preeq, theta)
-            ss = api.steady_state(pr.model, params=params, initial=initial,
-                                  options=pr.options)
-            if not ss.converged:
-                raise IntegrationError(f"pre-equilibration under condition '{exp.preeq}' did "
-                                       f"not reach a steady state: {ss.message}")
+            ss = pr.preequilibrate(exp, theta)
             S_pre = self.steady_sensitivity(ss.y, pp, dpp, dy0p)
-            reset = {k for k, (kind, _) in pr._conditions.get(exp.sim, {}).items()
-                     if kind == "species"}
+            reset = pr.reset_species(exp.sim)
             y0, p, dy0, dp = self.initial_derivatives(exp.sim, theta, ss.state)
             keep = np.array([sid not in reset for sid in self.system.state_ids])
             dy0 = np.where(keep[:, None], S_pre, dy0)

@@ -136,7 +136,7 @@ class CalibrationProblem:
     def _resolve(self, entry, theta: dict) -> float:
         return theta[entry] if isinstance(entry, str) else entry
 
-    def _condition(self, cid: str, theta: dict) -> tuple[dict, dict]:
+    def condition(self, cid: str, theta: dict) -> tuple[dict, dict]:
         """(params, initial) that condition ``cid`` sets, with the parameter table's model
         parameters first."""
         params = {k: theta[k] for k in self._model_params}
@@ -147,17 +147,25 @@ class CalibrationProblem:
         return params, initial
 
     # --- simulation ---------------------------------------------------------------------
+    def preequilibrate(self, exp: _Experiment, theta: dict):
+        """The steady state of the experiment's pre-equilibration condition."""
+        params, initial = self.condition(exp.preeq, theta)
+        ss = api.steady_state(self.model, params=params, initial=initial, options=self.options)
+        if not ss.converged:
+            raise IntegrationError(f"pre-equilibration under condition '{exp.preeq}' did "
+                                   f"not reach a steady state: {ss.message}")
+        return ss
+
+    def reset_species(self, cid: str) -> set:
+        """The initial values condition ``cid`` sets (reset after pre-equilibration)."""
+        return {k for k, (kind, _) in self._conditions.get(cid, {}).items()
+                if kind == "species"}
+
     def _run(self, exp: _Experiment, theta: dict):
         """``(values(id) -> array over the experiment's rows, params)`` of one experiment."""
-        params, initial = self._condition(exp.sim, theta)
+        params, initial = self.condition(exp.sim, theta)
         if exp.preeq is not None:
-            pre_params, pre_initial = self._condition(exp.preeq, theta)
-            ss = api.steady_state(self.model, params=pre_params, initial=pre_initial,
-                                  options=self.options)
-            if not ss.converged:
-                raise IntegrationError(f"pre-equilibration under condition '{exp.preeq}' did "
-                                       f"not reach a steady state: {ss.message}")
-            initial = dict(ss.state, **initial)
+            initial = dict(self.preequilibrate(exp, theta).state, **initial)
         traj = api.simulate(self.model, exp.t_out, params=params, initial=initial,
                             options=self.options)
         steady = None
