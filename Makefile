@@ -36,7 +36,7 @@ bench-ensemble: $(STAMP)
 	$(PY) benchmarks/ensemble.py
 
 bench-petab: $(STAMP)
-	$(PY) benchmarks/petab.py
+	$(PY) benchmarks/petab_speed.py
 
 petab-gradients: $(STAMP)
 	$(PY) benchmarks/petab_gradients.py

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Time AMICI 1.0 on PEtab v1 problems: the reference side of benchmarks/petab.py.
+"""Time AMICI 1.0 on PEtab v1 problems: the reference side of benchmarks/petab_speed.py.
 
 Runs in AMICI's own environment, never in the project's (AMICI is not a dependency):
 

@@ -11,7 +11,7 @@ AMICI is not a dependency of the project: it runs in its own environment, named 
 ``--amici-python`` or ``$CROSSTALK_AMICI_PYTHON`` (see docs/estimation.md for how to build
 it); without one its columns are skipped with a message.
 
-    .venv/bin/python benchmarks/petab.py [--problems DIR] [--only Boehm,Fujita]
+    .venv/bin/python benchmarks/petab_speed.py [--problems DIR] [--only Boehm,Fujita]
         [--amici-python PATH] [--out out/bench-petab.json]
 """
 from __future__ import annotations
