@@ -193,7 +193,8 @@ CLI_WORDS = ["simulate", "dose-response", "combination", "drugs", "phenotypes", 
              "--drug-a", "--doses-a", "--drug-b", "--doses-b", "--n", "--method", "--only",
              "letrozole=10", "letrozol=1", "everolimus", "pS6", "growth_rate", "nope", "-3",
              "0", "1e400", "nan", "1,2,x", "", "=", "HER2_amplified", "EGF=-1", "x=1",
-             "--quiet", "--no-equilibrate", "1", "100000", "--version", "-h"]
+             "--quiet", "--no-equilibrate", "1", "100000", "--version", "-h", "calibrate",
+             "--starts", "--optimizer", "problem.yaml"]
 
 
 def mutate_cli(rng: random.Random) -> list[str]:

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from petab.v1.calculate import calculate_single_llh
 
 import simulator as sim
@@ -245,3 +247,28 @@ def test_unparsable_formula_and_unknown_condition_target_are_named(tmp_path):
     assert "column observableFormula" in msg and "cannot parse" in msg
     msg = _bad(tmp_path / "b", conditions=[{"conditionId": "c0", "nope": 1.0}])
     assert "column nope" in msg
+
+
+JUNK = ["", "nan", "inf", "-1", "0", "x y", "k1;k1", "obs_a", "1e400", "((", "scale", "log",
+        "laplace", "c0", "A", "1;2;3"]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(table=st.sampled_from(["conditions", "observables", "measurements", "parameters"]),
+       row=st.integers(0, 3), column=st.integers(0, 7), junk=st.sampled_from(JUNK))
+def test_any_junk_cell_gives_a_result_or_a_typed_error(tmp_path_factory, table, row, column,
+                                                       junk):
+    folder = tmp_path_factory.mktemp("junk")
+    path = write_problem(folder)
+    df = pd.read_csv(folder / f"{table}.tsv", sep="\t", dtype=str, keep_default_na=False)
+    if table == "conditions":
+        df["k1"] = "0.3"
+    df.iloc[row % len(df), column % df.shape[1]] = junk
+    df.to_csv(folder / f"{table}.tsv", sep="\t", index=False)
+    try:
+        problem = sim.load_petab(path)
+    except sim.SimulatorError:
+        return
+    value = problem.nllh()
+    assert np.isfinite(value) or problem.last_failure
