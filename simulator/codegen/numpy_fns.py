@@ -168,6 +168,14 @@ class NumpyFunctions:
     equalities: tuple = ()
     _at_equality: Callable | None = None
     event_factors: tuple = ()
+    switches_many: Callable | None = None
+
+    def switches_at(self, ts, Y, p) -> np.ndarray:
+        """The switches at several times at once, ``(len(ts), n_switches)``, from the
+        states ``Y`` of shape ``(n, len(ts))``: one vectorised call."""
+        if self.switches_many is None:
+            return np.array([self.switches(t, Y[:, k], p) for k, t in enumerate(ts)])
+        return self.switches_many(ts, Y, p)
 
     def triggers_at_equality(self, t, y, p, forced) -> np.ndarray:
         """The triggers, bool ``(n_ev,)``, where the switches ``forced`` (indices of
@@ -246,6 +254,14 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
         with np.errstate(all="ignore"):
             return np.asarray(sw_raw(t, y, p), dtype=float).reshape(-1)
 
+    def switches_many(ts, Y, p):
+        if sw_raw is None:
+            return np.zeros((len(ts), 0))
+        with np.errstate(all="ignore"):
+            cols = sw_raw(ts, list(Y), p)
+        return np.array([np.broadcast_to(np.asarray(c, dtype=float), ts.shape)
+                         for c in cols]).T
+
     equalities = equality_switches([ev.trigger for ev in system.events])
     at_equality = _triggers_at_equality(system, smap, equalities, delayed) if equalities else None
 
@@ -262,7 +278,7 @@ def compile_numpy(system: OdeSystem) -> NumpyFunctions:
         prios.append(lambdify(smap, [ev.priority], f"event '{ev.id}' priority", delayed) if ev.priority is not None else None)
     return NumpyFunctions(system, rhs, jac, triggers, switches, out_ids, out_raw,
                           tuple(values), tuple(delays), tuple(prios), delayed, equalities,
-                          at_equality, tuple(factors))
+                          at_equality, tuple(factors), switches_many)
 
 
 def _triggers_at_equality(system: OdeSystem, smap: SymbolMap, equalities, delayed):

@@ -389,7 +389,7 @@ def example_problem() -> Path:
     """The YAML of the bundled model's example PEtab problem: synthetic phospho-S6 and
     phospho-Akt data under everolimus and alpelisib, four kinetic parameters to recover
     (``simulator/models/petab/er_crosstalk_example``, written by
-    ``simulator.experiments.petab_example``)."""
+    ``simulator.estimation.example``)."""
     return Path(str(resources.files("simulator") / "models" / "petab" /
                     "er_crosstalk_example" / "er_crosstalk_example.yaml"))
 

@@ -12,18 +12,22 @@ levels:
 - ``k_mTORC1_act``: mTORC1 activation through TSC2/Rheb.
 
 The data are drawn at the model's own values with ``numpy.random.default_rng(0)``, so a
-calibration should find the truth inside its profile intervals (``tests/test_petab_example.py``).
-Run ``python -m simulator.experiments.petab_example DIR`` to write the problem again.
+calibration should recover it (``tests/test_petab_example.py``; the profile intervals are in
+docs/estimation.md).
+Run ``python -m simulator.estimation.example DIR`` to write the problem again.
 """
 from __future__ import annotations
 
+import os
 import sys
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-import simulator as sim
+from simulator import api
+from simulator.treatments import run_treatment
 
 ESTIMATED = ("kdp_S6K1", "IC50_alpelisib_a", "k_mTORC1_act")
 TIMES = (0.5, 1.0, 2.0, 4.0, 8.0, 24.0, 48.0)
@@ -34,18 +38,19 @@ NOISE = 0.1                       # standard deviation, relative to the observab
 
 
 def write(folder: str | Path) -> Path:
-    """Write the problem's tables into ``folder`` (the SBML model is the bundled one, next
-    to it in ``simulator/models``); returns the YAML path."""
+    """Write the problem's tables into ``folder``; the YAML names the bundled SBML model
+    (``simulator/models/er_crosstalk.xml``) by its path relative to ``folder``. Returns the
+    YAML path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model = sim.load_model()
-    truth = sim.api.compile_model(model).system.init.value_of(list(ESTIMATED))
+    model = api.load_model()
+    truth = api.compile_model(model).system.init.value_of(list(ESTIMATED))
     rng = np.random.default_rng(0)
     rows, sigma = [], {}
     for cid, (ev, alp) in CONDITIONS.items():
         if cid == "untreated":
             continue
-        traj = sim.run_treatment(model, {"everolimus": ev, "alpelisib": alp},
+        traj = run_treatment(model, {"everolimus": ev, "alpelisib": alp},
                                  np.array((0.0,) + TIMES))
         for oid, scale in SCALES.items():
             values = scale * traj[oid][1:]
@@ -77,8 +82,10 @@ def write(folder: str | Path) -> Path:
                 "nominalValue": sigma[oid], "estimate": 1} for oid in SCALES]
     pd.DataFrame(params).to_csv(folder / "parameters.tsv", sep="\t", index=False)
     yaml = folder / "er_crosstalk_example.yaml"
+    bundled = Path(str(resources.files("simulator") / "models" / "er_crosstalk.xml"))
+    sbml = Path(os.path.relpath(bundled.resolve(), folder.resolve())).as_posix()
     yaml.write_text("format_version: 1\nparameter_file: parameters.tsv\nproblems:\n"
-                    "- sbml_files: [../../er_crosstalk.xml]\n"
+                    f"- sbml_files: [{sbml}]\n"
                     "  condition_files: [conditions.tsv]\n"
                     "  measurement_files: [measurements.tsv]\n"
                     "  observable_files: [observables.tsv]\n")
@@ -86,4 +93,5 @@ def write(folder: str | Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(write(sys.argv[1] if len(sys.argv) > 1 else "simulator/models/petab/er_crosstalk_example"))
+    default = resources.files("simulator") / "models" / "petab" / "er_crosstalk_example"
+    print(write(sys.argv[1] if len(sys.argv) > 1 else str(default)))
