@@ -7,7 +7,7 @@ event triggers of any boolean form be located by bisection, which ``solve_ivp(ev
 from __future__ import annotations
 
 import numpy as np
-from scipy import integrate, optimize
+from scipy import integrate
 
 from simulator.codegen.numpy_fns import NumpyFunctions
 from simulator.errors import IntegrationError, InvalidValueError
@@ -132,7 +132,7 @@ class ScipySegmenter(Segmenter):
         for t_lo, t_hi, s_lo, s_hi in zip(ts[:-1], ts[1:], values[:-1], values[1:]):
             for i in np.flatnonzero(np.sign(s_lo) != np.sign(s_hi)):
                 sign_lo = np.sign(s_lo[i])
-                lo, hi = _crossing(lambda t: switch(t)[i], sign_lo, t_lo, t_hi)
+                lo, hi = _bracket(lambda t: np.sign(switch(t)[i]) != sign_lo, t_lo, t_hi)
                 candidates.append(hi)
                 if i in fns.equalities and sign_lo != 0 and i not in roots and \
                         abs(switch(lo)[i]) + abs(switch(hi)[i]) \
@@ -173,31 +173,6 @@ def _bracket(changed, t_a: float, t_b: float) -> tuple[float, float]:
         else:
             t_a = mid
     return t_a, t_b
-
-
-def _crossing(f, sign_lo: float, t_lo: float, t_hi: float) -> tuple[float, float]:
-    """``(lo, hi)`` within ~1e-12 relative around the first change of sign of ``f`` from
-    ``sign_lo`` in ``(t_lo, t_hi]``: Brent's method on the switch's value (a dozen
-    evaluations where bisection takes forty), bisection on the sign where ``f`` is 0 at an
-    end or Brent's root does not bracket the change."""
-    changed = lambda t: np.sign(f(t)) != sign_lo
-    tol = 1e-12 * max(1.0, abs(t_hi))
-    f_lo, f_hi = f(t_lo), f(t_hi)
-    if not (np.isfinite(f_lo) and np.isfinite(f_hi)) or f_lo * f_hi >= 0:
-        return _bracket(changed, t_lo, t_hi)
-    try:
-        r = optimize.brentq(f, t_lo, t_hi, xtol=tol / 4)
-    except (ValueError, RuntimeError):
-        return _bracket(changed, t_lo, t_hi)
-    hi = r
-    for _ in range(4):                  # step just past the root
-        if changed(hi):
-            break
-        hi = min(hi + tol, t_hi)
-    lo = max(hi - tol, t_lo)
-    if not changed(hi) or (changed(lo) and lo > t_lo):
-        return _bracket(changed, t_lo, t_hi)
-    return lo, hi
 
 
 def _bisect(changed, t_a: float, t_b: float) -> float:
