@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from simulator import api
-from simulator.errors import (IntegrationError, PetabError, SimulatorError,
+from simulator.errors import (IntegrationError, InvalidValueError, PetabError, SimulatorError,
                               UnsupportedFeatureError)
 from simulator.estimation import likelihood
 from simulator.estimation.formulas import Formula, parse_formula
@@ -307,17 +307,29 @@ class CalibrationProblem:
             return (np.nan, np.full(n_est, np.nan)) if gradient else np.nan
         theta, y, sigma, dy, dsigma = got
         total, grad = 0.0, np.zeros(n_est)
-        for o, obs in enumerate(self._observables):
-            rows = self._obs_index == o
-            value, d_y, d_s = likelihood.noise_nllh(obs.distribution, obs.transform,
-                                                    self._measured[rows], y[rows], sigma[rows])
-            total += float(value.sum())
-            if gradient:
-                grad += d_y @ dy[rows] + d_s @ dsigma[rows]
+        with np.errstate(all="ignore"):
+            for o, obs in enumerate(self._observables):
+                rows = self._obs_index == o
+                value, d_y, d_s = likelihood.noise_nllh(obs.distribution, obs.transform,
+                                                        self._measured[rows], y[rows],
+                                                        sigma[rows])
+                total += float(value.sum())
+                if gradient:
+                    grad += d_y @ dy[rows] + d_s @ dsigma[rows]
         if prior and self._priors:
             p_value, p_grad = self.prior_nllh(x)
             total += p_value
             grad += p_grad
+        if not (np.isfinite(total) and np.isfinite(grad).all()):
+            # e.g. a simulated value <= 0 under a log transformation: never a silent NaN
+            msg = (f"the objective is {total!r} at x = {np.asarray(x if x is not None else self.x_nominal).tolist()}"
+                   " (a simulated value outside its transformation's domain, or a prior's "
+                   "density of 0)")
+            if strict:
+                raise InvalidValueError(msg)
+            self.last_failure = msg
+            total = np.nan
+            grad = np.full(n_est, np.nan)
         return (total, grad) if gradient else total
 
     def prior_nllh(self, x=None) -> tuple[float, np.ndarray]:
