@@ -4,8 +4,8 @@
 - :class:`SensitivityIntegrator`: the model augmented with its sensitivity equations
   (:func:`simulator.forward_sensitivities.augment`) on the model's backend, its code built
   once per model and set of directions (and cached on disk like the model's own).
-- :class:`OutputDerivatives`: ``d out / dy`` and ``d out / dp`` of any output, generated
-  symbolically on first use.
+- :class:`OutputJacobian`: ``d out / dy`` and ``d out / dp`` of outputs, generated
+  symbolically (only the structurally nonzero entries printed).
 - :func:`initial_derivatives`: ``dy0/dq`` and ``dp/dq`` of the initial-value map for
   overrides ``q`` (initial assignments and compartment conversions included). The map is
   algebraic; it is differentiated by central differences, exact for the affine maps that
@@ -28,8 +28,7 @@ from simulator.solvers.driver import RunResult, run
 from simulator.solvers.scipy_backend import ScipySegmenter
 from simulator.system import OdeSystem
 
-__all__ = ["SensitivityIntegrator", "OutputDerivatives", "OutputJacobian",
-           "initial_derivatives", "REL_STEP"]
+__all__ = ["SensitivityIntegrator", "OutputJacobian", "initial_derivatives", "REL_STEP"]
 
 #: relative step of the central differences of the initial-value map
 REL_STEP = 1e-6
@@ -78,36 +77,6 @@ class SensitivityIntegrator:
         res = run(fns, seg, aug.state(y0, S0), aug.parameters(p, D), t_out, t0=t0)
         Y, S = aug.split(res.y)
         return res, Y, S
-
-
-class OutputDerivatives:
-    """``self(name)(t, Y, p) -> (d out/dy (rows, n), d out/dp (rows, n_params))`` for the
-    output ``name`` of ``system``, on rows of states ``Y`` with parameters ``p``."""
-
-    def __init__(self, system: OdeSystem):
-        self.system = system
-        self._smap = SymbolMap.of(system)
-        self._cache: dict = {}
-
-    def __call__(self, name: str):
-        f = self._cache.get(name)
-        if f is None:
-            e = self.system.outputs[name]
-            smap = self._smap
-            exprs = [smap.rename(sympy.diff(e, v), f"output '{name}'")
-                     for v in (*self.system.y, *self.system.p)]
-            f = self._cache[name] = sympy.lambdify((smap.t, list(smap.y), list(smap.p)),
-                                                   exprs, modules=MODULES)
-        n = self.system.n_states
-
-        def at(t, Y, p):
-            t = np.asarray(t, dtype=float)
-            with np.errstate(all="ignore"):
-                cols = f(t, list(Y.T), list(p))
-            M = np.column_stack([np.broadcast_to(np.asarray(c, dtype=float), t.shape)
-                                 for c in cols])
-            return M[:, :n], M[:, n:]
-        return at
 
 
 class OutputJacobian:

@@ -28,7 +28,7 @@ from simulator.errors import IntegrationError
 from simulator.estimation import likelihood
 from simulator.forward_sensitivities import parameter_jacobian
 from simulator.numeric import MODULES, small_linear_algebra
-from simulator.sensitivities import OutputDerivatives, SensitivityIntegrator, initial_derivatives
+from simulator.sensitivities import OutputJacobian, SensitivityIntegrator, initial_derivatives
 from simulator.solvers.newton import conservation_laws, find_steady_state
 
 __all__ = ["Sensitivities"]
@@ -130,9 +130,13 @@ class Sensitivities:
                 y[free], p) if free.any() else np.zeros((0, 0))
         return self._laws
 
-    @cached_property
-    def output_derivatives(self) -> OutputDerivatives:
-        return OutputDerivatives(self.system)
+    def output_jacobian(self, name: str) -> OutputJacobian:
+        """``d name / d (y, p)`` over rows (:class:`OutputJacobian` of one output and every
+        parameter), built once per output."""
+        cache = self.__dict__.setdefault("_output_jacobians", {})
+        if name not in cache:
+            cache[name] = OutputJacobian(self.system, [name], range(self.system.n_params))
+        return cache[name]
 
     # --- steady states -----------------------------------------------------------------
     @cached_property
@@ -198,19 +202,20 @@ class Sensitivities:
             Yr[~finite] = ss.y
             Sr[~finite] = self.steady_sensitivity(ss.y, p, dp[:, directions],
                                                   dy0[:, directions])
-        outputs = {}
+        outputs = []                        # every output on the rows, computed once
 
         def values(name):
-            if name not in outputs:
-                idx = self.cm.numpy.output_ids.index(name)
+            if not outputs:
                 with np.errstate(all="ignore"):
-                    vals = self.cm.numpy.outputs(t_rows, Yr, list(np.broadcast_to(
-                        p, (t_rows.size, p.size)).T))
-                outputs[name] = np.asarray(vals, dtype=float)[:, idx]
-            return outputs[name]
+                    outputs.append(np.asarray(self.cm.numpy.outputs(
+                        t_rows, Yr, list(np.broadcast_to(p, (t_rows.size, p.size)).T)),
+                        dtype=float))
+            return outputs[0][:, self.cm.numpy.output_ids.index(name)]
 
         def derivatives(name):
-            dy, dpar = self.output_derivatives(name)(t_rows, Yr, p)
+            J = self.output_jacobian(name)(t_rows, Yr, p)[:, 0]
+            n = self.system.n_states
+            dy, dpar = J[:, :n], J[:, n:]
             out = dpar @ dp                 # through p: every estimated parameter
             out[:, directions] += np.einsum("rj,rjd->rd", dy, Sr)   # through the states
             return out
