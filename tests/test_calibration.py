@@ -11,7 +11,7 @@ import pytest
 
 import simulator as sim
 from simulator.cli import main
-from tests.test_estimation import DECAY, write_problem
+from tests.test_estimation import DECAY, default_parameters, write_problem
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +72,8 @@ def test_failed_starts_are_reported_with_the_reason_and_the_rest_kept(tmp_path):
 
 
 def test_start_points_follow_initialization_priors_and_bounds(tmp_path):
-    path = write_problem(tmp_path, parameters=[
-        {"parameterId": "k1", "parameterScale": "log10", "lowerBound": 1e-3, "upperBound": 10,
-         "nominalValue": 0.3, "estimate": 1, "initializationPriorType": "parameterScaleNormal",
-         "initializationPriorParameters": "-0.5;0.01"},
-        {"parameterId": "scale", "parameterScale": "lin", "lowerBound": 0.1, "upperBound": 10,
-         "nominalValue": 1.5, "estimate": 1}])
+    path = write_problem(tmp_path, parameters=default_parameters(
+        initializationPriorType="parameterScaleNormal", initializationPriorParameters="-0.5;0.01"))
     problem = sim.load_petab(path)
     X = sim.estimation.calibration.start_points(problem, 200, seed=0)
     assert abs(X[:, 0].mean() + 0.5) < 0.01 and X[:, 0].std() < 0.02
@@ -112,3 +108,10 @@ def test_cli_calibrate_bad_arguments_exit_2(argv, capsys):
         code = e.code
     assert code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_malformed_initialization_prior_is_named_at_load(tmp_path):
+    path = write_problem(tmp_path, parameters=default_parameters(
+        initializationPriorType="normal", initializationPriorParameters="1;x"))
+    with pytest.raises(sim.PetabError, match="row 'k1' column initializationPriorParameters"):
+        sim.load_petab(path)

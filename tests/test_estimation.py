@@ -41,11 +41,7 @@ def write_problem(folder: Path, *, model=DECAY, conditions=None, observables=Non
         {"observableId": "obs_a", "simulationConditionId": "c0", "time": t,
          "measurement": 2 * np.exp(-0.3 * t) * 1.5 + 0.01 * (-1) ** k,
          "observableParameters": "scale"} for k, t in enumerate(times)]
-    parameters = parameters or [
-        {"parameterId": "k1", "parameterScale": "log10", "lowerBound": 1e-3,
-         "upperBound": 10, "nominalValue": 0.3, "estimate": 1},
-        {"parameterId": "scale", "parameterScale": "lin", "lowerBound": 0.1,
-         "upperBound": 10, "nominalValue": 1.5, "estimate": 1}]
+    parameters = parameters or default_parameters()
     for name, rows in (("conditions", conditions), ("observables", observables),
                        ("measurements", measurements), ("parameters", parameters)):
         pd.DataFrame(rows).to_csv(folder / f"{name}.tsv", sep="\t", index=False)
@@ -54,6 +50,15 @@ def write_problem(folder: Path, *, model=DECAY, conditions=None, observables=Non
         "- sbml_files: [model.xml]\n  condition_files: [conditions.tsv]\n"
         "  measurement_files: [measurements.tsv]\n  observable_files: [observables.tsv]\n")
     return folder / "problem.yaml"
+
+
+def default_parameters(**k1_columns) -> list[dict]:
+    """The default parameter table (k1 on log10, scale linear, both estimated), with extra
+    columns for k1 (priors)."""
+    return [{"parameterId": "k1", "parameterScale": "log10", "lowerBound": 1e-3,
+             "upperBound": 10, "nominalValue": 0.3, "estimate": 1, **k1_columns},
+            {"parameterId": "scale", "parameterScale": "lin", "lowerBound": 0.1,
+             "upperBound": 10, "nominalValue": 1.5, "estimate": 1}]
 
 
 def finite_differences(f, x, h=1e-5):
@@ -100,12 +105,8 @@ def test_priors_match_scipy_densities(kind, a, b, dist):
 
 
 def test_priors_on_the_parameter_scale_and_in_the_objective(tmp_path):
-    path = write_problem(tmp_path, parameters=[
-        {"parameterId": "k1", "parameterScale": "log10", "lowerBound": 1e-3, "upperBound": 10,
-         "nominalValue": 0.3, "estimate": 1, "objectivePriorType": "parameterScaleNormal",
-         "objectivePriorParameters": "-0.5;0.2"},
-        {"parameterId": "scale", "parameterScale": "lin", "lowerBound": 0.1, "upperBound": 10,
-         "nominalValue": 1.5, "estimate": 1}])
+    path = write_problem(tmp_path, parameters=default_parameters(
+        objectivePriorType="parameterScaleNormal", objectivePriorParameters="-0.5;0.2"))
     problem = sim.load_petab(path)
     x = problem.x_nominal
     prior = -scipy.stats.norm(-0.5, 0.2).logpdf(x[0])

@@ -98,25 +98,15 @@ def start_points(problem: CalibrationProblem, n_starts: int, seed: int) -> np.nd
     rng = np.random.default_rng(seed)
     lo, hi = problem.bounds[:, 0], problem.bounds[:, 1]
     X = lo + rng.uniform(size=(n_starts, lo.size)) * (hi - lo)
-    par = problem.tables.parameters
-    if "initializationPriorType" in par:
-        scales = np.array(problem.scales)
-        for k, pid in enumerate(problem.parameter_ids):
-            kind = par.loc[pid, "initializationPriorType"]
-            if not isinstance(kind, str) or kind in ("", "nan"):
-                continue
-            a, b = (float(v) for v in str(par.loc[pid, "initializationPriorParameters"]).split(";"))
-            X[:, k] = _draw(kind, a, b, scales[k], rng, n_starts)
+    scales = np.array(problem.scales)
+    for k, kind, a, b in problem.initialization_priors:
+        X[:, k] = _draw(kind, a, b, scales[k], rng, n_starts)
     return np.clip(X, lo, hi)
 
 
 def _draw(kind, a, b, scale, rng, n):
     """Draws of one initialization prior, on the estimation scale."""
-    if kind.startswith("parameterScale"):
-        base = kind.removeprefix("parameterScale").lower()
-        on_scale = True
-    else:
-        base, on_scale = kind, False
+    base, on_scale = likelihood.prior_base(kind)
     if base == "uniform":
         v = rng.uniform(a, b, n)
     elif base == "normal":

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TRANSFORMS", "noise_nllh", "residuals", "PRIORS", "prior_nllh", "to_linear",
+__all__ = ["TRANSFORMS", "noise_nllh", "residuals", "PRIORS", "prior_base", "prior_nllh",
+           "to_linear",
            "from_linear", "linear_derivative"]
 
 LOG10 = np.log(10.0)
@@ -87,12 +88,20 @@ PRIORS = ("uniform", "normal", "laplace", "logNormal", "logLaplace",
           "parameterScaleUniform", "parameterScaleNormal", "parameterScaleLaplace")
 
 
+def prior_base(kind: str) -> tuple[str, bool]:
+    """``(distribution, on the estimation scale)`` of a prior type:
+    ``"parameterScaleNormal"`` -> ``("normal", True)``, ``"logNormal"`` -> ``("logNormal",
+    False)``."""
+    if kind.startswith("parameterScale"):
+        return kind.removeprefix("parameterScale").lower(), True
+    return kind, False
+
+
 def prior_nllh(kind: str, a: float, b: float, x: float, value: float, dvalue: float):
     """``(-log density, its derivative by x)`` of one prior at estimation-scale ``x`` whose
     linear value is ``value`` (``dvalue = d value / d x``)."""
-    on_scale = kind.startswith("parameterScale")
+    base, on_scale = prior_base(kind)
     v, dv = (x, 1.0) if on_scale else (value, dvalue)
-    base = kind.removeprefix("parameterScale").lower() if on_scale else kind
     if base == "uniform":
         inside = a <= v <= b
         return (np.log(b - a) if inside else np.inf), 0.0

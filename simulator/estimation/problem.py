@@ -118,6 +118,7 @@ class CalibrationProblem:
     _overrides: tuple = ()           # per row: (observable entries, noise entries)
     _experiments: tuple = ()
     _priors: tuple = ()              # (index into estimated, kind, a, b)
+    initialization_priors: tuple = ()   # the same, for start points
     _sens: dict = field(default_factory=dict, repr=False)
 
     # --- parameters ---------------------------------------------------------------------
@@ -471,6 +472,7 @@ class _Builder:
         obs_index, measured, times, overrides, experiments = self._measurements(
             observables, theta_ids, conditions)
         priors = self._priors(ids, estimated)
+        initialization = self._priors(ids, estimated, "initializationPrior")
         if self.problems:
             raise PetabError(self.problems, source=str(t.path))
         lint(t)
@@ -485,7 +487,7 @@ class _Builder:
             _all_scales=scales, _all_nominal=nominal_scaled, _estimated=estimated,
             _model_params=model_params, _conditions=conditions, _observables=observables,
             _obs_index=obs_index, _measured=measured, _times=times, _overrides=overrides,
-            _experiments=experiments, _priors=priors)
+            _experiments=experiments, _priors=priors, initialization_priors=initialization)
 
     def _entry(self, value, theta_ids, where):
         """A table cell that is a number or a parameter table id: float, id, or None (NaN)."""
@@ -635,25 +637,27 @@ class _Builder:
             experiments.append(_Experiment(pre, sim_c, rows, t_out, t_index))
         return obs_index, measured, times, tuple(overrides), tuple(experiments)
 
-    def _priors(self, ids, estimated) -> tuple:
+    def _priors(self, ids, estimated, column: str = "objectivePrior") -> tuple:
+        """``(index into estimated, kind, a, b)`` of the ``{column}Type`` and
+        ``{column}Parameters`` columns (objective or initialization priors)."""
         par = self.t.parameters
-        if "objectivePriorType" not in par:
+        if f"{column}Type" not in par:
             return ()
         out = []
         for k, i in enumerate(estimated):
-            kind = par["objectivePriorType"].iloc[i]
+            kind = par[f"{column}Type"].iloc[i]
             if not isinstance(kind, str) or not kind or kind == "nan":
                 continue
             where = f"{self.t.files['parameters']} row '{ids[i]}'"
             if kind not in likelihood.PRIORS:
-                self.unsupported.append(f"{where} column objectivePriorType: {kind!r}")
+                self.unsupported.append(f"{where} column {column}Type: {kind!r}")
                 continue
-            raw = par["objectivePriorParameters"].iloc[i] \
-                if "objectivePriorParameters" in par else None
+            raw = par[f"{column}Parameters"].iloc[i] \
+                if f"{column}Parameters" in par else None
             try:
                 a, b = (float(v) for v in str(raw).split(";"))
             except ValueError:
-                self.problems.append(f"{where} column objectivePriorParameters: {raw!r} is not "
+                self.problems.append(f"{where} column {column}Parameters: {raw!r} is not "
                                      "two numbers separated by ';'")
                 continue
             out.append((k, kind, a, b))
