@@ -6,7 +6,8 @@ obey ``S_i' = J S_i + sum_k (df/dp_k) D[k, i]`` with ``J = df/dy``. :func:`augme
 that system beside the model's as one :class:`~simulator.system.OdeSystem` whose states are
 ``y`` then ``S_1 .. S_m`` and whose parameters are ``p`` then the nonzero entries of ``D``
 (``pairs``), so either backend integrates state and sensitivities together, with one error
-control and one Jacobian (block lower triangular, its LU shared by the blocks).
+control and one Jacobian: block lower triangular, assembled from the model's ``J`` and its
+second derivatives, with one LU (of ``c I - J``) shared by every diagonal block.
 
 Refused by name (an :class:`UnsupportedFeatureError`, never a wrong gradient): events (their
 jump conditions are not built yet), and a parameter of a direction inside a condition of a
@@ -14,12 +15,14 @@ jump conditions are not built yet), and a parameter of a direction inside a cond
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import sympy
 
+from simulator.derivatives import gradient, jacobian_entries
 from simulator.errors import UnsupportedFeatureError
 from simulator.system import OdeSystem
 
@@ -70,29 +73,80 @@ def _refuse(system: OdeSystem, params: set) -> None:
 
 def parameter_jacobian(system: OdeSystem, ks) -> list[list[sympy.Expr]]:
     """``df/dp_k`` for each parameter index in ``ks``: ``[state][k]``."""
-    return [[sympy.diff(f, system.p[k]) for k in ks] for f in system.rhs]
+    return [gradient(f, [system.p[k] for k in ks]) for f in system.rhs]
+
+
+def _second_derivatives(first: dict, y, symmetric: bool = False) -> dict:
+    """``{(r, a, c): d first[r, a] / d y_c}`` for the nonzero ones, from first derivatives
+    ``{(r, a): expr}`` (each differentiated once, whatever the number of directions). With
+    ``symmetric`` (``first`` is a Jacobian, ``a`` indexing ``y``) only ``c >= a`` is
+    differentiated and the rest mirrored."""
+    out = {}
+    for (r, a), e in first.items():
+        free = e.free_symbols
+        cs = [c for c, yc in enumerate(y) if yc in free and (not symmetric or c >= a)]
+        for c, d in zip(cs, gradient(e, [y[c] for c in cs])):
+            if d != 0:
+                out[r, a, c] = d
+                if symmetric and c != a:
+                    out[r, c, a] = d
+    return out
 
 
 def augment(system: OdeSystem, pairs, m: int) -> Augmented:
     """``system`` with ``m`` sensitivity directions whose forcing uses the ``D`` entries
-    ``pairs`` ((parameter index, direction)); see the module docstring."""
+    ``pairs`` ((parameter index, direction)); see the module docstring.
+
+    The augmented Jacobian is assembled from blocks, not by differentiating the augmented
+    rates: the diagonal blocks are the model's ``J``, and block ``(i, 0)`` is
+    ``d(J S_i + df/dp D_i)/dy``, sums over second derivatives computed once for all
+    directions. Its LU is shared (``lu_blocks``): only ``c I - J`` is factorised.
+    """
     pairs = tuple(sorted({(int(k), int(i)) for k, i in pairs}, key=lambda ki: (ki[1], ki[0])))
     _refuse(system, {system.p[k] for k, _ in pairs})
     n = system.n_states
-    J = sympy.Matrix(system.rhs).jacobian(sympy.Matrix(system.y)) if n else sympy.zeros(0, 0)
+    jr, jc, je = jacobian_entries(system.rhs, system.y)
+    J = {(r, c): e for r, c, e in zip(jr, jc, je)}
     S = [[sympy.Symbol(f"_sens_{i}_{j}", real=True) for j in range(n)] for i in range(m)]
     D = {(k, i): sympy.Symbol(f"_dir_{k}_{i}", real=True) for k, i in pairs}
     ks = sorted({k for k, _ in pairs})
-    dfdp = dict(zip(ks, zip(*parameter_jacobian(system, ks)))) if ks else {}
+    fp = {(r, k): d for r, row in enumerate(parameter_jacobian(system, ks))
+          for k, d in zip(ks, row) if d != 0}
     rhs = list(system.rhs)
     for i in range(m):
-        forcing = [sympy.Integer(0)] * n
+        rows_i = [[] for _ in range(n)]
+        for (r, a), e in J.items():
+            rows_i[r].append(e * S[i][a])
         for (k, d), sym in D.items():
             if d == i:
-                forcing = [f + c * sym for f, c in zip(forcing, dfdp[k])]
-        for r in range(n):
-            row = sum((J[r, c] * S[i][c] for c in range(n) if J[r, c] != 0), sympy.Integer(0))
-            rhs.append(row + forcing[r])
+                for r in range(n):
+                    if (r, k) in fp:
+                        rows_i[r].append(fp[r, k] * sym)
+        rhs.extend(sympy.Add(*terms) for terms in rows_i)
+
+    @functools.cache
+    def jacobian():
+        # differentiated only when code is generated (cached machine code skips it)
+        HJ = _second_derivatives(J, system.y, True)      # d J[r, a] / d y_c
+        HP = _second_derivatives(fp, system.y)           # d (df_r/dp_k) / d y_c
+        rows, cols, exprs = list(jr), list(jc), list(je)
+        for i in range(m):
+            off = n * (i + 1)
+            block: dict = {}
+            for (r, a, c), d in HJ.items():
+                block.setdefault((r, c), []).append(d * S[i][a])
+            for (r, k, c), d in HP.items():
+                if (k, i) in D:
+                    block.setdefault((r, c), []).append(d * D[k, i])
+            for (r, c), terms in sorted(block.items()):
+                rows.append(off + r)
+                cols.append(c)
+                exprs.append(sympy.Add(*terms))
+            rows.extend(off + r for r in jr)
+            cols.extend(off + c for c in jc)
+            exprs.extend(je)
+        return tuple(rows), tuple(cols), tuple(exprs)
+
     key = hashlib.sha256(f"{system.model_hash} sensitivities {m} {pairs}".encode()).hexdigest()
     aug = OdeSystem(
         model_id=system.model_id, model_hash=key, t=system.t,
@@ -104,5 +158,6 @@ def augment(system: OdeSystem, pairs, m: int) -> Augmented:
         p_default=np.concatenate([system.p_default, np.zeros(len(pairs))]),
         y_default=np.concatenate([system.y_default, np.zeros(n * m)]),
         rhs=tuple(rhs), outputs={}, species_amount=dict(system.species_amount),
-        species_compartment=dict(system.species_compartment), events=(), init=None)
+        species_compartment=dict(system.species_compartment), events=(), init=None,
+        jacobian=jacobian, lu_blocks=m if n else 0)
     return Augmented(aug, pairs, n, m)

@@ -63,6 +63,14 @@ class OdeSystem:
     species_amount : species id -> amount expression
     species_compartment : species id -> compartment id
     events : the events, in document order
+    jacobian : ``(rows, cols, exprs)``, the structurally nonzero entries of ``d rhs / d y``,
+        or a callable returning them on first use, where a builder knows them cheaper than
+        differentiating ``rhs`` (the sensitivity system,
+        :mod:`simulator.forward_sensitivities`); None: differentiate ``rhs``
+    lu_blocks : ``m > 0`` when the Jacobian is block lower triangular with ``m + 1`` equal
+        diagonal blocks of size ``n_states / (m + 1)`` and nonzero blocks only in the first
+        block column (the sensitivity system): the linear algebra factors one diagonal block
+        and shares its LU
     """
 
     model_id: str
@@ -80,6 +88,8 @@ class OdeSystem:
     species_compartment: dict[str, str] = field(default_factory=dict)
     events: tuple[EventSpec, ...] = ()
     init: object = field(default=None, repr=False, compare=False)
+    jacobian: object = field(default=None, repr=False, compare=False)
+    lu_blocks: int = 0
 
     @property
     def n_states(self) -> int:

@@ -46,6 +46,33 @@ class SymbolMap:
             raise ModelError(f"{what} refers to undefined symbol(s) {names}")
         return out
 
+    def rename_all(self, exprs, what: str = "expression") -> list:
+        """:meth:`rename` for many expressions sharing subexpressions (a sensitivity
+        system's Jacobian repeats the model's): each distinct node is rebuilt once."""
+        memo: dict = {}
+        allowed = {self.t, *self.y, *self.p}
+        foreign: set = set()
+
+        def walk(e):
+            r = memo.get(e)
+            if r is None:
+                if e in self.subs:
+                    r = self.subs[e]
+                elif not e.args:
+                    r = e
+                    if isinstance(e, sympy.Symbol) and e not in allowed:
+                        foreign.add(str(e))
+                else:
+                    args = tuple(walk(a) for a in e.args)
+                    r = e if args == e.args else e.func(*args)
+                memo[e] = r
+            return r
+
+        out = [walk(e if isinstance(e, sympy.Basic) else sympy.Float(float(e))) for e in exprs]
+        if foreign:
+            raise ModelError(f"{what} refers to undefined symbol(s) {', '.join(sorted(foreign))}")
+        return out
+
 
 def trigger_relations(triggers) -> list:
     """Every distinct relation inside ``triggers``, in order of first appearance (preorder

@@ -276,7 +276,7 @@ def object_key(system: OdeSystem) -> str | None:
     d.update(f"crosstalk-obj {CODEGEN_VERSION} {FP_FLAGS} {sympy.__version__} "
              f"{llvmlite.__version__} {llvm.get_host_cpu_name()} "
              f"{llvm.get_host_cpu_features().flatten()} {h} {system.n_states} "
-             f"{system.n_params} {len(system.events)}\n".encode())
+             f"{system.n_params} {len(system.events)} {system.lu_blocks}\n".encode())
     d.update(sources_digest().encode())
     return d.hexdigest()[:24]
 

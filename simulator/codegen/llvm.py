@@ -39,12 +39,12 @@ from dataclasses import dataclass, field
 import sympy
 
 from simulator.codegen.common import SymbolMap, equality_switches, trigger_switches
-from simulator.codegen.derivatives import derivative, jacobian_entries
+from simulator.derivatives import derivative, jacobian_entries, system_jacobian
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.model import is_boolean
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "10"
+CODEGEN_VERSION = "11"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
@@ -368,14 +368,29 @@ def lu_plan(n: int, rows, cols) -> LUPlan:
                   steps=tuple(steps), pos=pos)
 
 
-def _lu_functions(decls: set, plan: LUPlan, rows, cols) -> str:
-    """``decomp(c, jnz, a) -> i64`` and ``solve(a, x)``, unrolled for ``plan``."""
+def _lu_functions(decls: set, plan: LUPlan, rows, cols, blocks: int = 0) -> str:
+    """``decomp(c, jnz, a) -> i64`` and ``solve(a, x)``, unrolled for ``plan``.
+
+    With ``blocks = m > 0`` the matrix is ``c I - J`` for a Jacobian with ``m + 1`` equal
+    diagonal blocks of ``plan``'s size and nonzero blocks ``B_i`` only in the first block
+    column (``OdeSystem.lu_blocks``). Only the first diagonal block is factorised; ``a``
+    holds its LU, then the ``B_i`` entries. ``solve`` is block forward substitution:
+    ``x_0 = W^-1 b_0``, ``x_i = W^-1 (b_i + B_i x_0)``.
+    """
+    nb = plan.n
     em = _Emitter(decls, {})
     v = {slot: _const(0.0) for slot in range(plan.nnz)}
+    coupling = []                      # (jnz index, block, row, column) of the B_i entries
     for k, (i, j) in enumerate(zip(rows, cols)):
-        slot = plan.pos[(int(i), int(j))]
-        v[slot] = em.bin("fsub", v[slot], em.load("%jnz", k))
-    for i in range(plan.n):
+        i, j = int(i), int(j)
+        if i < nb and j < nb:
+            slot = plan.pos[(i, j)]
+            v[slot] = em.bin("fsub", v[slot], em.load("%jnz", k))
+        elif j < nb:
+            coupling.append((k, i // nb, i % nb, j))
+        elif i // nb != j // nb or (i % nb, j % nb) not in plan.pos:
+            raise ValueError(f"Jacobian entry ({i}, {j}) is outside the block structure")
+    for i in range(nb):
         slot = plan.pos[(i, i)]
         v[slot] = em.bin("fadd", v[slot], "%c")
     bad = "false"
@@ -399,26 +414,41 @@ def _lu_functions(decls: set, plan: LUPlan, rows, cols) -> str:
                 v[s] = em.bin("fsub", v[s], em.bin("fmul", lik, ukj[j]))
     for slot in range(plan.nnz):
         em.store("%a", slot, v[slot])
+    for s, (k, _, _, _) in enumerate(coupling):
+        em.store("%a", plan.nnz + s, em.load("%jnz", k))
     res = em.emit(f"select i1 {bad}, i64 1, i64 0")
     decomp = "\n".join([f"define i64 @decomp(double %c, double* noalias nocapture readonly %jnz, "
                         f"double* noalias nocapture %a) {_ATTRS} {{", "entry:", *em.lines,
                         f"  ret i64 {res}", "}"])
     em = _Emitter(decls, {})
-    x = {i: em.load("%x", i) for i in range(plan.n)}
-    for k, L, U in plan.steps:
-        for i in L:
-            x[i] = em.bin("fsub", x[i], em.bin("fmul", em.load("%a", plan.pos[(i, k)]), x[k]))
-    for k, L, U in reversed(plan.steps):
-        acc = x[k]
-        for j in U:
-            acc = em.bin("fsub", acc, em.bin("fmul", em.load("%a", plan.pos[(k, j)]), x[j]))
-        x[k] = em.bin("fmul", acc, em.load("%a", plan.pos[(k, k)]))
-    for i in range(plan.n):
-        em.store("%x", i, x[i])
+
+    def substitute(x: dict) -> dict:
+        for k, L, U in plan.steps:
+            for i in L:
+                x[i] = em.bin("fsub", x[i], em.bin("fmul", em.load("%a", plan.pos[(i, k)]),
+                                                   x[k]))
+        for k, L, U in reversed(plan.steps):
+            acc = x[k]
+            for j in U:
+                acc = em.bin("fsub", acc, em.bin("fmul", em.load("%a", plan.pos[(k, j)]),
+                                                 x[j]))
+            x[k] = em.bin("fmul", acc, em.load("%a", plan.pos[(k, k)]))
+        return x
+
+    x0 = substitute({i: em.load("%x", i) for i in range(nb)})
+    out = dict(x0)
+    for b in range(1, blocks + 1):
+        xb = {i: em.load("%x", b * nb + i) for i in range(nb)}
+        for s, (_, blk, i, j) in enumerate(coupling):
+            if blk == b:
+                xb[i] = em.bin("fadd", xb[i], em.bin("fmul", em.load("%a", plan.nnz + s), x0[j]))
+        out.update({b * nb + i: v for i, v in substitute(xb).items()})
+    for i in range(nb * (blocks + 1)):
+        em.store("%x", i, out[i])
     solve = "\n".join([f"define void @solve(double* noalias nocapture readonly %a, "
                        f"double* noalias nocapture %x) {_ATTRS} {{", "entry:", *em.lines,
                        "  ret void", "}"])
-    return decomp + "\n\n" + solve + "\n"
+    return decomp + "\n\n" + solve + "\n", plan.nnz + len(coupling)
 
 
 # ----------------------------------------------------------------------------------------
@@ -465,7 +495,7 @@ def system_key(system: OdeSystem) -> str:
     smap = SymbolMap.of(system)
     h = hashlib.sha256()
     h.update(f"crosstalk-llvm {CODEGEN_VERSION} {sympy.__version__} {system.n_states} "
-             f"{system.n_params} {len(system.events)}\n".encode())
+             f"{system.n_params} {len(system.events)} {system.lu_blocks}\n".encode())
     for e in system.rhs:
         h.update(sympy.srepr(smap.rename(e)).encode() + b"\n")
     for ev in system.events:
@@ -515,7 +545,11 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     names = _argument_names(smap)
     rhs = [smap.rename(e, f"rate of change of '{sid}'")
            for e, sid in zip(system.rhs, system.state_ids)]
-    jrows, jcols, jexprs = jacobian_entries(rhs, smap.y)
+    if system.jacobian is None:
+        jrows, jcols, jexprs = jacobian_entries(rhs, smap.y)
+    else:
+        jrows, jcols, given = system_jacobian(system)
+        jexprs = smap.rename_all(given, "Jacobian")
     time_dep = any(smap.t in f.free_symbols for f in rhs)
     dfdt = ([derivative(f, smap.t) for f in rhs] if time_dep
             else [sympy.Integer(0)] * n)
@@ -537,12 +571,15 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
         decls, n_out = out_decls, len(outs)
     except ModelError:
         pass
-    plan = lu_plan(n, jrows, jcols)
-    lu = _lu_functions(decls, plan, jrows, jcols)
+    blocks = system.lu_blocks
+    nb = n // (blocks + 1)
+    inside = [(r, c) for r, c in zip(jrows, jcols) if r < nb and c < nb]
+    plan = lu_plan(nb, [r for r, _ in inside], [c for _, c in inside])
+    lu, lu_nnz = _lu_functions(decls, plan, jrows, jcols, blocks)
     key = key or system_key(system)
     ir = (f"; generated by simulator.codegen.llvm (version {CODEGEN_VERSION}); key {key}\n"
           + "\n".join(sorted(decls)) + "\n\n" + "\n\n".join(funcs) + "\n\n" + lu)
     return GeneratedCode(key=key, ir=ir, n_states=n, n_params=m, n_events=len(trig),
                          jac_rows=tuple(jrows), jac_cols=tuple(jcols), time_dependent=time_dep,
-                         lu_nnz=plan.nnz, lu_fill=plan.fill, n_outputs=n_out,
+                         lu_nnz=lu_nnz, lu_fill=plan.fill, n_outputs=n_out,
                          n_switches=len(switches), switch_equal=switch_equal)

@@ -14,7 +14,7 @@ import sympy
 
 from simulator.codegen.common import (SymbolMap, equality_switches, trigger_relations,
                                       trigger_switches)
-from simulator.codegen.derivatives import jacobian_entries
+from simulator.derivatives import system_jacobian
 from simulator.errors import UnsupportedFeatureError
 from simulator.model import Delay, as_number
 from simulator.numeric import MODULES
@@ -206,7 +206,7 @@ class _LazyJacobian:
 
     def _build(self):
         system, n = self.system, self.system.n_states
-        entries = list(zip(*jacobian_entries(system.rhs, system.y)))
+        entries = list(zip(*system_jacobian(system)))
         self.pattern = np.zeros((n, n), dtype=bool)
         self.rows = np.array([e[0] for e in entries], dtype=int)
         self.cols = np.array([e[1] for e in entries], dtype=int)

@@ -102,3 +102,12 @@ def _almost_everywhere(e):
     e = e.xreplace({d: sympy.Integer(0) for d in deltas}) if deltas else e
     subs = [x for x in e.atoms(sympy.Subs) if not x.expr.has(sympy.Derivative)]
     return e.xreplace({x: x.doit() for x in subs}) if subs else e
+
+
+def system_jacobian(system) -> tuple[list, list, list]:
+    """The Jacobian entries of an :class:`~simulator.system.OdeSystem`: the ones its builder
+    gave (``system.jacobian``, or what that callable returns), else :func:`jacobian_entries` of its rates."""
+    given = system.jacobian() if callable(system.jacobian) else system.jacobian
+    if given is not None:
+        return tuple(list(a) for a in given)
+    return jacobian_entries(system.rhs, system.y)
