@@ -230,7 +230,9 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
         by each, from forward sensitivities integrated with the state
         (``traj.sensitivity("pS6", "k1")``, ``traj.sensitivities`` of shape
         ``(n_t, n_outputs, n_params)``). Initial values that depend on them (initial
-        assignments) are followed. Models with events or ``delay`` are refused by name.
+        assignments) are followed, and the sensitivities jump at events as the event moves
+        them (:mod:`simulator.forward_sensitivities`). ``delay`` and the event forms listed
+        there are refused by name.
 
     Raises
     ------
@@ -298,7 +300,7 @@ def _with_sensitivities(cm, model, overrides, names, t_out, t0, options, backend
         base.setdefault(name, float(system.init.value_of([name], t0).get(
             name, system.p_default[pid[name]])))
     y0, p, dy0, dp = initial_derivatives(lambda ov: _initial(cm, ov, t0), base, names)
-    used = set().union(*(f.free_symbols for f in system.rhs)) if system.rhs else set()
+    used = system.dynamics_symbols()
     pairs = tuple((int(k), i) for i in range(len(names)) for k in np.flatnonzero(dp[:, i])
                   if system.p[k] in used)
     key = ("sensitivities", pairs, len(names), backend, options)

@@ -9,12 +9,16 @@ that system beside the model's as one :class:`~simulator.system.OdeSystem` whose
 control and one Jacobian: block lower triangular, assembled from the model's ``J`` and its
 second derivatives, with one LU (of ``c I - J``) shared by every diagonal block.
 
-Refused by name (an :class:`UnsupportedFeatureError`, never a wrong gradient): events (their
-jump conditions are not built yet), and a parameter of a direction inside a condition of a
-``piecewise`` (its switching time would move with the parameter).
+Events carry the sensitivities' jump conditions (:func:`_jump`): at a fixed time, or at a
+time that moves with the states or parameters through one trigger relation. Refused by name
+(an :class:`UnsupportedFeatureError`, never a wrong gradient): delayed events, triggers with
+several moving relations, events that assign a parameter a value depending on states or
+directions, and a state or a parameter of a direction inside a condition of a
+``piecewise`` (its switching time would move with them).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass
@@ -22,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from simulator.derivatives import gradient, jacobian_entries
+from simulator.derivatives import derivative, gradient, jacobian_entries
 from simulator.errors import UnsupportedFeatureError
-from simulator.system import OdeSystem
+from simulator.system import EventSpec, OdeSystem
 
 __all__ = ["Augmented", "augment", "parameter_jacobian"]
 
@@ -57,18 +61,95 @@ class Augmented:
 
 
 def _refuse(system: OdeSystem, params: set) -> None:
-    problems = [f"event '{ev.id}': sensitivities across events are not supported yet"
-                for ev in system.events]
+    problems = []
+    for ev in system.events:
+        where = f"event '{ev.id}'"
+        if ev.delay is not None and ev.delay != 0:
+            problems.append(f"{where}: sensitivities across delayed events are not supported")
+        moving = [r for r in ev.trigger.atoms(sympy.core.relational.Relational)
+                  if r.free_symbols & (set(system.y) | params)]
+        if len(moving) > 1:
+            problems.append(f"{where}: a trigger with more than one relation on states or "
+                            "estimated parameters (which one decides its time?)")
+        for kind, k, e in ev.assignments:
+            if kind == "p" and (system.p[k] in params or e.free_symbols & (set(system.y)
+                                                                             | params)):
+                problems.append(f"{where} assigns parameter '{system.param_ids[k]}' a value "
+                                "that depends on states or estimated parameters")
+    states = set(system.y)
+    names = {**dict(zip(system.p, (f"parameter '{i}'" for i in system.param_ids))),
+             **dict(zip(system.y, (f"state '{i}'" for i in system.state_ids)))}
     for k, e in enumerate(system.rhs):
         for pw in e.atoms(sympy.Piecewise):
             for _, cond in pw.args:
-                inside = {s for s in getattr(cond, "free_symbols", set()) if s in params}
+                inside = {s for s in getattr(cond, "free_symbols", set())
+                          if s in params or s in states}
                 for s in sorted(inside, key=str):
-                    problems.append(f"parameter '{str(s).removeprefix('_p_')}' decides when a "
-                                    f"piecewise in the rate of '{system.state_ids[k]}' switches "
-                                    "(its sensitivity would jump at a moving time)")
+                    problems.append(f"{names[s]} decides when a piecewise in the rate of "
+                                    f"'{system.state_ids[k]}' switches (its sensitivity would "
+                                    "jump at a moving time)")
     if problems:
         raise UnsupportedFeatureError(sorted(set(problems)), source=f"model '{system.model_id}'")
+
+
+def _jump(system: OdeSystem, ev: EventSpec, S, D: dict, m: int) -> EventSpec:
+    """``ev`` with the sensitivities' jump conditions appended to its assignments.
+
+    An event at time ``tau`` maps ``y-`` to ``y+ = h(y-, p)``. Differentiating along a
+    direction ``theta``: ``S+ = dh/dy S- + dh/dp D + (dh/dy f- - f+) dtau/dtheta``, with
+    ``dtau/dtheta = -(dg/dy S- + dg/dp D) / (dg/dy f- + dg/dt)`` for the trigger relation
+    ``g = lhs - rhs`` that moves with states or directions (0 when none does, e.g. a fixed
+    time). (Hairer, Norsett & Wanner I, II.6 on discontinuities; Rozenvasser 1967.)
+    """
+    n = system.n_states
+    y = system.y
+    h = list(y)
+    p_new = {}
+    for j, (kind, k, e) in enumerate(ev.assignments):
+        value = e * ev.factors[j] if ev.factors else e
+        if kind == "y":
+            h[k] = value
+        else:
+            p_new[system.p[k]] = value
+    Dk = {}
+    for (k, i), sym in D.items():
+        Dk.setdefault(i, []).append((system.p[k], sym))
+    params = {system.p[k] for k, _ in D}
+    relations = [r for r in ev.trigger.atoms(sympy.core.relational.Relational)
+                 if r.free_symbols & (set(y) | params)]
+    g = relations[0].lhs - relations[0].rhs if relations else None
+    assigned = [j for j in range(n) if h[j] is not y[j]]
+    f_minus = list(system.rhs)
+    if g is not None:
+        after = {**{y[j]: h[j] for j in assigned}, **p_new}
+        f_plus = [f.xreplace(after) for f in system.rhs]
+        denominator = (sum((derivative(g, y[c]) * f_minus[c] for c in range(n)), sympy.Integer(0))
+                       + derivative(g, system.t))
+    extra = []
+    for i in range(m):
+        Si = S[i]
+        dtau = None
+        if g is not None:
+            numerator = sum((derivative(g, y[c]) * Si[c] for c in range(n)), sympy.Integer(0))
+            numerator += sum((derivative(g, pk) * d for pk, d in Dk.get(i, ())), sympy.Integer(0))
+            dtau = -numerator / denominator
+        for j in range(n):
+            if j in assigned:
+                new = sum((derivative(h[j], y[c]) * Si[c] for c in range(n)), sympy.Integer(0))
+                new += sum((derivative(h[j], pk) * d for pk, d in Dk.get(i, ())),
+                           sympy.Integer(0))
+                if dtau is not None:
+                    hf = sum((derivative(h[j], y[c]) * f_minus[c] for c in range(n)),
+                             sympy.Integer(0))
+                    new += (hf - f_plus[j]) * dtau
+            elif dtau is not None:
+                new = Si[j] + (f_minus[j] - f_plus[j]) * dtau
+            else:
+                continue
+            extra.append(("y", n * (i + 1) + j, new))
+    return dataclasses.replace(ev, assignments=ev.assignments + tuple(extra),
+                               factors=(ev.factors + (sympy.Integer(1),) * len(extra))
+                               if ev.factors else ())
 
 
 def parameter_jacobian(system: OdeSystem, ks) -> list[list[sympy.Expr]]:
@@ -158,6 +239,7 @@ def augment(system: OdeSystem, pairs, m: int) -> Augmented:
         p_default=np.concatenate([system.p_default, np.zeros(len(pairs))]),
         y_default=np.concatenate([system.y_default, np.zeros(n * m)]),
         rhs=tuple(rhs), outputs={}, species_amount=dict(system.species_amount),
-        species_compartment=dict(system.species_compartment), events=(), init=None,
+        species_compartment=dict(system.species_compartment),
+        events=tuple(_jump(system, ev, S, D, m) for ev in system.events), init=None,
         jacobian=jacobian, lu_blocks=m if n else 0)
     return Augmented(aug, pairs, n, m)

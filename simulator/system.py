@@ -99,6 +99,17 @@ class OdeSystem:
     def n_params(self) -> int:
         return len(self.p)
 
+    def dynamics_symbols(self) -> set:
+        """Every symbol the dynamics read: rates, event triggers, assignments and factors
+        (a parameter outside this set cannot change any state)."""
+        used = set()
+        for e in self.rhs:
+            used |= e.free_symbols
+        for ev in self.events:
+            for e in (ev.trigger, *(a for _, _, a in ev.assignments), *ev.factors):
+                used |= getattr(e, "free_symbols", set())
+        return used
+
     def used_params(self) -> np.ndarray:
         """Indices of the parameters that rates or event triggers use: the ones that must
         have finite values before a run starts."""

@@ -79,9 +79,7 @@ class Sensitivities:
                 _, _, dy0, dp = self.initial_derivatives(cid, theta)
                 reach_y |= (dy0 != 0).any(axis=0)
                 reach_p |= dp != 0
-        used = set()
-        for f in self.system.rhs:
-            used |= f.free_symbols
+        used = self.system.dynamics_symbols()
         used_k = np.array([s in used for s in self.system.p])
         reach_p &= used_k[:, None]
         directions = np.flatnonzero(reach_y | reach_p.any(axis=0))
