@@ -22,11 +22,31 @@ HPN-DREAM MCF-7 (Hill et al. 2016, Nat Methods 13:310), reverse-phase protein ar
   training problem and written as a separate prediction problem;
 - left out, without a counterpart in the model: the stimuli FGF1 and HGF, the FGFR
   inhibitor PD173074, and the antibodies not listed in :data:`PHOSPHO` / :data:`TOTAL`.
+
+EGF vs heregulin time courses (one problem, ``egf_hrg_time_courses``):
+
+- MCF-7 and BT-474 (the ``HER2_amplified`` phenotype's overrides) pAkt and pERK, 0-120 min
+  after 10 nM EGF or heregulin, normalised means with error bars (Imoto et al. 2022,
+  iScience 25:104242); phospho-c-Myc is left out (no c-Myc in the model);
+- MCF-7 ppMEK, ppERK and pRSK (as ERK activity), 0-90 min, means and SEM (Nakakuki et al.
+  2010, Cell 141:884); c-Fos, CREB and the mRNAs are left out;
+- the raw files are Python modules: their literal lists are read with :mod:`ast` (numbers
+  and ``sd / np.sqrt(3)`` comprehensions only), never executed; the error bars are the
+  noise (floored at 0.02, since a zero error bar would make a point infinitely certain).
+
+Viability dose responses (``ccle_viability``): BT-474 (``HER2_amplified``) and ZR-75-1
+(``PTEN_loss``, ZR-75-1 carries PTEN L108R) under lapatinib at 8 doses, read at steady state
+(``time = inf``) as ``scale * exp(3 * growth_rate)``, the 72-h fold growth (growth_rate per
+day) relative to a per-cell-line scale (Froehlich et al. 2018, Cell Syst 7:567, CCLE data).
+Erlotinib and the other drugs of that table wait for a model counterpart.
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import math
 import sys
+import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -229,6 +249,173 @@ def build(shared: Path, out: Path, model_values: dict) -> list[Path]:
             _write_problem(folder, "hpn_dream_mcf7_held_out", "measurements_held_out.tsv")]
 
 
+# ---------------------------------------------------------------------------------------
+# EGF vs heregulin time courses (Imoto 2022, Nakakuki 2010)
+
+IMOTO = {"Phosphorylated_Akt": ("pAkt", "pAkt_S473"), "Phosphorylated_ERK": ("pERK", "pERK")}
+IMOTO_MINUTES = [0, 5, 15, 30, 45, 60, 90, 120]         # get_timepoint of both files
+NAKAKUKI = {"Phosphorylated_MEKc": ("ppMEK", "pMEK"), "Phosphorylated_ERKc": ("ppERK", "pERK"),
+            "Phosphorylated_RSKw": ("pRSK", "pERK")}
+NAKAKUKI_SECONDS = [0, 300, 600, 900, 1800, 2700, 3600, 5400]   # for these three readouts
+LIGAND_NM = 10.0
+NOISE_FLOOR = 0.02
+
+
+def _number(node):
+    """The value of a literal list element: numbers, unary minus, ``x / np.sqrt(c)``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_number(node.operand)
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "sqrt" and len(node.args) == 1):
+        return math.sqrt(_number(node.args[0]))
+    raise ValueError(f"line {node.lineno}: not a number literal")
+
+
+def _numbers(node) -> list:
+    """A literal list, or ``[name / np.sqrt(c) for name in [...]]``."""
+    if isinstance(node, ast.List):
+        return [_number(e) for e in node.elts]
+    if (isinstance(node, ast.ListComp) and len(node.generators) == 1
+            and isinstance(node.elt, ast.BinOp) and isinstance(node.elt.op, ast.Div)):
+        divisor = _number(node.elt.right)
+        return [v / divisor for v in _numbers(node.generators[0].iter)]
+    raise ValueError(f"line {node.lineno}: not a list of numbers")
+
+
+def read_biomass_observable(path: Path) -> dict:
+    """``{(kind, observable): {condition: [values]}}`` from the ``set_data`` assignments
+    ``self.experiments[self.obs_names.index("X")] = {...}`` (kind ``experiments``) and
+    ``self.error_bars[...]`` of a biomass/pasmopy observable module, parsed, not run."""
+    out = {}
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Subscript)
+                and isinstance(node.value, ast.Dict)):
+            continue
+        target = node.targets[0]
+        kind = getattr(target.value, "attr", None)
+        index = target.slice
+        if kind not in ("experiments", "error_bars") or not isinstance(index, ast.Call):
+            continue
+        name = index.args[0].value
+        out[kind, name] = {k.value: _numbers(v) for k, v in zip(node.value.keys,
+                                                                node.value.values)}
+    return out
+
+
+def _phenotype_overrides(name: str) -> dict:
+    """``{parameter: value}`` of a phenotype of the bundled catalogue (``set`` overrides)."""
+    table = tomllib.loads((MODELS_DIR / "phenotypes.toml").read_text())[name]["overrides"]
+    return {pid: float(rule["set"]) for pid, rule in table.items()}
+
+
+def _time_course_rows(raw: dict, mapping: dict, hours: list, cell: str, dataset: str):
+    for obs, (short, _) in mapping.items():
+        for ligand, values in raw["experiments", obs].items():
+            errors = raw["error_bars", obs][ligand]
+            for t, v, e in zip(hours, values, errors):
+                yield dict(observableId=f"{short}_{cell}_{dataset}",
+                           preequilibrationConditionId=f"starved_{cell}",
+                           simulationConditionId=f"{ligand}_{cell}",
+                           measurement=v, time=round(t, 6),
+                           noiseParameters=max(e, NOISE_FLOOR), datasetId=dataset)
+
+
+def build_time_courses(shared: Path, out: Path) -> Path:
+    imoto, nakakuki = shared / "imoto2022-breast", shared / "nakakuki2010-mcf7"
+    rows, observables_ = [], []
+    sources = [("MCF7", imoto / "MCF7_observable.py", IMOTO, [m / 60 for m in IMOTO_MINUTES],
+                "imoto2022"),
+               ("BT474", imoto / "BT474_observable.py", IMOTO,
+                [m / 60 for m in IMOTO_MINUTES], "imoto2022"),
+               ("MCF7", nakakuki / "observable.py", NAKAKUKI,
+                [s / 3600 for s in NAKAKUKI_SECONDS], "nakakuki2010")]
+    for cell, path, mapping, hours, dataset in sources:
+        rows += _time_course_rows(read_biomass_observable(path), mapping, hours, cell, dataset)
+        for short, expr in mapping.values():
+            oid = f"{short}_{cell}_{dataset}"
+            observables_.append(dict(observableId=oid, observableFormula=f"scale_{oid} * ({expr})"
+                                     f" - scale_{oid} * baseline_{oid}",
+                                     noiseFormula=f"noiseParameter1_{oid}",
+                                     observableTransformation="lin",
+                                     noiseDistribution="normal"))
+    her2 = _phenotype_overrides("HER2_amplified")
+    conds = []
+    for cell, extra in (("MCF7", {}), ("BT474", her2)):
+        base = {k: 1.0 for k in her2} | extra if extra else {k: 1.0 for k in her2}
+        conds.append(dict(conditionId=f"starved_{cell}", EGF=0.0, HRG=0.0, IGF1=0.0, **base))
+        for ligand in ("EGF", "HRG"):
+            conds.append(dict(conditionId=f"{ligand}_{cell}", EGF=LIGAND_NM * (ligand == "EGF"),
+                              HRG=LIGAND_NM * (ligand == "HRG"), IGF1=0.0, **base))
+    data = pd.DataFrame(rows)
+    params = []
+    for o in observables_:
+        oid = o["observableId"]
+        params += [dict(parameterId=f"scale_{oid}", parameterScale="log10", lowerBound=1e-5,
+                        upperBound=1e3, nominalValue=0.01, estimate=1),
+                   dict(parameterId=f"baseline_{oid}", parameterScale="lin", lowerBound=0.0,
+                        upperBound=1e3, nominalValue=1.0, estimate=1)]
+    return _write_tables(out / "egf_hrg_time_courses", "egf_hrg_time_courses",
+                         pd.DataFrame(conds), pd.DataFrame(observables_), data,
+                         pd.DataFrame(params))
+
+
+# ---------------------------------------------------------------------------------------
+# CCLE viability (Froehlich 2018)
+
+CCLE_CELLS = {"BT474": "HER2_amplified", "ZR751": "PTEN_loss"}
+CCLE_DRUGS = {"Lapatinib": "lapatinib"}
+
+
+def build_viability(shared: Path, out: Path) -> Path:
+    raw = pd.read_csv(shared / "froehlich2018-ccle" / "measurements_BT474_ZR751.tsv", sep="\t")
+    pattern = r"TUMOR_(?P<cell>[A-Z0-9]+)_cellline_01_01_(?P<drug>[A-Za-z0-9_]+?)_Conc(?P<dose>[0-9_]+)nM"
+    parts = raw["simulationConditionId"].str.extract(pattern)
+    raw = pd.concat([raw, parts], axis=1)
+    control = raw["drug"].isna()
+    raw.loc[control, "cell"] = raw.loc[control, "simulationConditionId"].str.extract(
+        r"TUMOR_([A-Z0-9]+)_cellline")[0]
+    keep = control | raw["drug"].isin(CCLE_DRUGS)
+    raw = raw[keep].copy()
+    overrides = {cell: _phenotype_overrides(ph) for cell, ph in CCLE_CELLS.items()}
+    keys = sorted({k for o in overrides.values() for k in o})
+    conds, rows = [], []
+    for r in raw.itertuples(index=False):
+        dose = 0.0 if not isinstance(r.drug, str) else float(r.dose.replace("_", "."))
+        drug = CCLE_DRUGS.get(r.drug, "lapatinib")
+        cid = f"{r.cell}_{drug}_{dose:g}nM".replace(".", "p")
+        base = {k: overrides[r.cell].get(k, 1.0) for k in keys}
+        conds.append(dict(conditionId=cid, lapatinib=dose, **base))
+        rows.append(dict(observableId=f"viability_{r.cell}", simulationConditionId=cid,
+                         measurement=float(r.measurement), time="inf",
+                         datasetId="froehlich2018_ccle"))
+    observables_ = [dict(observableId=f"viability_{c}",
+                         observableFormula=f"scale_viability_{c} * exp(3 * growth_rate)",
+                         noiseFormula=f"sigma_viability_{c}", observableTransformation="lin",
+                         noiseDistribution="normal") for c in CCLE_CELLS]
+    params = []
+    for c in CCLE_CELLS:
+        params += [dict(parameterId=f"scale_viability_{c}", parameterScale="log10",
+                        lowerBound=1e-3, upperBound=1e3, nominalValue=1.0, estimate=1),
+                   dict(parameterId=f"sigma_viability_{c}", parameterScale="log10",
+                        lowerBound=1e-3, upperBound=10.0, nominalValue=0.1, estimate=1)]
+    return _write_tables(out / "ccle_viability", "ccle_viability",
+                         pd.DataFrame(conds).drop_duplicates("conditionId"),
+                         pd.DataFrame(observables_), pd.DataFrame(rows), pd.DataFrame(params))
+
+
+def _write_tables(folder: Path, name: str, conditions_, observables_, data, params) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    tsv = dict(sep="\t", index=False)
+    conditions_.to_csv(folder / "conditions.tsv", **tsv)
+    observables_.to_csv(folder / "observables.tsv", **tsv)
+    data.to_csv(folder / "measurements.tsv", **tsv)
+    params.to_csv(folder / "parameters.tsv", **tsv)
+    return _write_problem(folder, name, "measurements.tsv")
+
+
 def _model_values() -> dict:
     """The bundled model's parameter values, the nominal point of the kinetic parameters."""
     system = api.compile_model(api.load_model()).system
@@ -246,7 +433,8 @@ def main(argv=None) -> int:
         print(f"error: {args.shared / 'hpn-dream-mcf7'} not found (the shared data folder)",
               file=sys.stderr)
         return 2
-    for path in build(args.shared, args.out, _model_values()):
+    for path in [*build(args.shared, args.out, _model_values()),
+                 build_time_courses(args.shared, args.out), build_viability(args.shared, args.out)]:
         print(path)
     return 0
 

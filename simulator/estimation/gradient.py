@@ -123,9 +123,13 @@ class Sensitivities:
         found once per problem: they come from the stoichiometry, not the values."""
         if "_laws" not in self.__dict__:
             free = ~self.held
-            self._laws = conservation_laws(
-                lambda t, yy, pp: self.cm.numpy.jac(t, yy, pp)[np.ix_(free, free)],
-                y[free], p) if free.any() else np.zeros((0, 0))
+
+            def free_jacobian(t, y_free, pp):
+                full = y.astype(float).copy()
+                full[free] = y_free
+                return self.cm.numpy.jac(t, full, pp)[np.ix_(free, free)]
+            self._laws = (conservation_laws(free_jacobian, y[free], p) if free.any()
+                          else np.zeros((0, 0)))
         return self._laws
 
     def output_jacobian(self, name: str) -> OutputJacobian:

@@ -11,7 +11,8 @@ What the tables mean, in the order the objective applies it:
 3. **Experiments**: the measurement table's ``(preequilibrationConditionId,
    simulationConditionId)`` pairs. With pre-equilibration the model is brought to steady
    state under the first condition (states the model's catalogue resets at the start of a
-   treatment, like the bundled model's ``tumor_burden``, are held); the simulation then starts from that state, with the
+   treatment, like the bundled model's ``tumor_burden``, are held; a catalogue file beside
+   the SBML file, with its name and ``.toml``, is attached); the simulation then starts from that state, with the
    species the second condition sets (not ``NaN``) reset to its values, and runs with its
    parameters. ``time = inf`` measures at the steady state of the simulation condition.
 4. **Observables**: ``observableFormula`` and ``noiseFormula`` in model ids, parameter table
@@ -423,7 +424,8 @@ def load_petab(path: str | os.PathLike, *, options: SolverOptions | None = None
         The SBML model cannot be read.
     """
     tables = read_tables(path)
-    model = api.load_model(tables.sbml_file)
+    catalog = Path(tables.sbml_file).with_suffix(".toml")
+    model = api.load_model(tables.sbml_file, catalog=catalog if catalog.is_file() else None)
     try:
         return _Builder(tables, model).build(options or PETAB_OPTIONS)
     except (KeyError, ValueError, TypeError) as e:

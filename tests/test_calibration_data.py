@@ -1,0 +1,53 @@
+"""The bundled model's calibration problems (simulator/models/data/): the committed tables
+are what the converter makes of ../shared/data, and each problem evaluates on the model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simulator as sim
+from simulator.bundled import MODELS_DIR, calibration_data
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = MODELS_DIR / "data"
+PROBLEMS = sorted(DATA.glob("*/*.yaml"))
+
+
+def test_problems_are_packaged():
+    names = {p.stem for p in PROBLEMS}
+    assert {"hpn_dream_mcf7", "hpn_dream_mcf7_held_out", "egf_hrg_time_courses",
+            "ccle_viability"} <= names
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"needs the shared data folder {SHARED}")
+def test_committed_tables_are_what_the_converter_makes(tmp_path):
+    calibration_data.main(["--shared", str(SHARED), "--out", str(tmp_path)])
+    for made in sorted(tmp_path.glob("*/*")):
+        committed = DATA / made.parent.name / made.name
+        assert committed.is_file(), f"{committed} is not committed"
+        if made.suffix == ".tsv":
+            pd.testing.assert_frame_equal(pd.read_csv(made, sep="\t"),
+                                          pd.read_csv(committed, sep="\t"))
+        else:
+            assert made.read_text() == committed.read_text()
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"needs the shared data folder {SHARED}")
+def test_literal_lists_are_parsed_not_run():
+    raw = calibration_data.read_biomass_observable(SHARED / "nakakuki2010-mcf7" / "observable.py")
+    mek = raw["error_bars", "Phosphorylated_MEKc"]["EGF"]
+    np.testing.assert_allclose(mek[1], 0.030 / np.sqrt(3))
+    assert raw["experiments", "Phosphorylated_ERKc"]["HRG"][2] == 1.0
+
+
+@pytest.mark.parametrize("name", ["egf_hrg_time_courses", "ccle_viability"])
+def test_problem_evaluates_on_the_bundled_model(name):
+    problem = sim.load_petab(DATA / name / f"{name}.yaml")
+    value = problem.nllh()
+    assert np.isfinite(value), problem.last_failure
+    # BT-474 is the HER2_amplified phenotype: its tumour burden is held while the
+    # steady state is found (the catalogue beside the SBML file is attached)
+    assert "tumor_burden" in problem.model.catalog.reset_at_start
