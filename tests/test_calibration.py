@@ -237,3 +237,47 @@ def test_ensemble_bad_input_and_unconverged_chain(gaussian):
     assert not stuck.converged
     with pytest.raises(sim.InvalidValueError, match="no samples after the burn-in"):
         stuck.ensemble()
+
+
+def test_cli_calibrate_samples_the_posterior(tmp_path):
+    path = write_problem(tmp_path / "problem")
+    out = tmp_path / "fit"
+    assert main(["calibrate", str(path), "--starts", "1", "--out", str(out), "--quiet",
+                 "--sample", "200", "--burn-in", "20"]) == 0
+    for name in ("samples.tsv", "trace.png", "marginals.png"):
+        assert (out / name).is_file(), name
+    chain = pd.read_csv(out / "samples.tsv", sep="\t")
+    assert list(chain.columns) == ["iteration", "burn_in", "k1", "scale", "nlpost"]
+    assert len(chain) == 201 and chain["burn_in"].sum() == 20
+    record = json.loads((out / "provenance.json").read_text())
+    assert record["sampling"]["burn_in"] == 20 and record["sampling"]["failures"] == 0
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--sample", "0"], "--sample must be at least 1"),
+    (["--sample", "10"], "Geweke"),
+    (["--burn-in", "5"], "go with --sample"),
+    (["--executor", "processes", "--scheduler", "tcp://127.0.0.1:1"], "goes with the 'dask'"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "cannot connect to the Dask scheduler"),
+])
+def test_cli_calibrate_bad_sampling_and_executor_options_exit_2(tmp_path, argv, match, capsys):
+    path = write_problem(tmp_path / "problem")
+    code = main(["calibrate", str(path), "--starts", "1", "--out", str(tmp_path / "fit"),
+                 "--quiet", *argv])
+    assert code == 2
+    assert match in capsys.readouterr().err
+
+
+# --- executors -------------------------------------------------------------------------
+def test_calibration_on_a_dask_cluster_equals_in_process(decay):
+    distributed = pytest.importorskip("distributed")
+    here = sim.calibrate(decay, n_starts=2, seed=4, progress=False, max_iterations=5)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        there = sim.calibrate(decay, n_starts=2, seed=4, progress=False, max_iterations=5,
+                              executor=client)
+    assert not there.starts["failed"].any()
+    pd.testing.assert_series_equal(here.starts["start"], there.starts["start"])
+    np.testing.assert_allclose(np.stack(there.starts["x"]), np.stack(here.starts["x"]),
+                               rtol=1e-8)
