@@ -12,6 +12,7 @@ import pytest
 
 import simulator as sim
 from simulator.cli import main
+from simulator.estimation import sampling
 from tests.test_estimation import DECAY, default_parameters, write_problem
 
 
@@ -146,13 +147,16 @@ def gaussian(tmp_path_factory):
     return sim.calibrate(problem, n_starts=1, seed=0, progress=False), mean, sd
 
 
-@pytest.mark.parametrize("sampler,n", [("adaptive_metropolis", 6000),
-                                       ("parallel_tempering", 3000)])
-def test_sampling_recovers_an_analytic_posterior_with_its_prior(gaussian, sampler, n):
+@pytest.mark.parametrize("sampler,n,proposal", [("adaptive_metropolis", 6000, "hessian"),
+                                                ("adaptive_metropolis", 6000, "identity"),
+                                                ("parallel_tempering", 3000, "hessian")])
+def test_sampling_recovers_an_analytic_posterior_with_its_prior(gaussian, sampler, n,
+                                                                proposal):
     fit, mean, sd = gaussian
     # the prior N(1, 0.1) pulls the mean 1.8 posterior sd below the likelihood's optimum
     assert fit.best_x[0] == pytest.approx(mean, abs=1e-4)
-    s = sim.sample(fit, n_samples=n, seed=0, sampler=sampler)
+    s = sim.sample(fit, n_samples=n, seed=0, sampler=sampler, proposal=proposal)
+    assert s.provenance["proposal"] == proposal
     assert len(s.trace) == n + 1 and s.converged and s.failures == 0
     ess = s.effective_sample_size
     assert ess > 100, s
@@ -162,6 +166,12 @@ def test_sampling_recovers_an_analytic_posterior_with_its_prior(gaussian, sample
     assert abs(v.std() / sd - 1) < 4 / np.sqrt(2 * ess), (v.std(), sd, ess)
     assert 0.05 < s.acceptance < 0.8
     np.testing.assert_allclose(s.linear_samples, s.samples)          # scale is linear
+
+
+def test_first_proposal_is_the_scaled_inverse_hessian(gaussian):
+    fit, mean, sd = gaussian
+    cov0 = sampling._hessian_proposal(fit.problem, fit.best_x)
+    np.testing.assert_allclose(cov0, [[2.38**2 * sd**2]], rtol=1e-5)
 
 
 def test_sampling_is_seeded_and_leaves_numpy_global_state_alone(gaussian):
@@ -221,6 +231,7 @@ def test_ensemble_feeds_a_sweep_and_figures_are_written(decay, fitted, tmp_path)
     ({"n_samples": 100, "sampler": "nuts"}, "unknown sampler 'nuts'"),
     ({"n_samples": 100, "burn_in": 101}, "burn_in must be an integer from 0 to n_samples"),
     ({"n_samples": 100, "sampler": "parallel_tempering", "n_chains": 1}, "n_chains >= 2"),
+    ({"n_samples": 100, "proposal": "fisher"}, "unknown proposal 'fisher'"),
 ])
 def test_sampling_bad_input_is_a_typed_error(gaussian, kwargs, match):
     with pytest.raises(sim.InvalidValueError, match=match):

@@ -8,6 +8,10 @@ re-implements a sampler. What Crosstalk adds around it:
   (``problem.nllh(x, prior=True)``), on the estimation scale, within the parameter table's
   bounds (pyPESTO rejects proposals outside them without evaluating). The priors are also
   given to pyPESTO on their own, so parallel tempering tempers the likelihood only.
+- **the first proposal**: pyPESTO's adaptive Metropolis starts from the identity
+  covariance and adapts it; here it starts from the inverse Hessian of the posterior at
+  the best fit (its Laplace approximation, scaled by ``2.38**2 / n``), so the chain mixes
+  from its first steps.
 - **failures**: a proposal whose simulation fails has posterior density 0. The objective
   returns ``inf`` for it (pyPESTO rejects it) and counts it; the count and the first
   reason are in :attr:`SamplingResult.failures` and :attr:`SamplingResult.failure`.
@@ -38,9 +42,10 @@ from simulator.estimation import figures, likelihood
 from simulator.estimation.calibration import CalibrationResult
 from simulator.estimation.problem import CalibrationProblem
 
-__all__ = ["sample", "SamplingResult", "SAMPLERS", "MIN_GEWEKE_SAMPLES"]
+__all__ = ["sample", "SamplingResult", "SAMPLERS", "PROPOSALS", "MIN_GEWEKE_SAMPLES"]
 
 SAMPLERS = ("adaptive_metropolis", "parallel_tempering")
+PROPOSALS = ("hessian", "identity")
 
 #: Geweke's test cuts the chain in 20 fragments; shorter chains need ``burn_in=``
 MIN_GEWEKE_SAMPLES = 20
@@ -227,7 +232,8 @@ class SamplingResult:
 
 def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
            sampler: str = "adaptive_metropolis", burn_in: int | None = None,
-           n_chains: int = 4, progress: bool = False) -> SamplingResult:
+           n_chains: int = 4, proposal: str = "hessian", progress: bool = False
+           ) -> SamplingResult:
     """Sample the posterior of ``result``'s problem with pyPESTO, from its best fit.
 
     The posterior is the likelihood times the objective priors of the parameter table,
@@ -252,6 +258,12 @@ def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
         (``pypesto.sample.geweke_test``, which needs at least ``MIN_GEWEKE_SAMPLES``).
     n_chains : int
         Chains of parallel tempering (ignored by adaptive Metropolis).
+    proposal : {"hessian", "identity"}
+        The first proposal covariance, which pyPESTO then adapts to the chain:
+        ``"hessian"``, ``2.38**2 / n`` times the inverse Hessian of the negative log
+        posterior at the best fit (central differences of the exact gradient, ``2 n``
+        gradients; the identity where that Hessian is not positive definite or cannot be
+        evaluated), or pyPESTO's default, the identity on the estimation scale.
     progress : bool
         pyPESTO's progress bar.
 
@@ -259,8 +271,9 @@ def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
     ------
     InvalidValueError
         ``n_samples`` not a positive integer (or below ``MIN_GEWEKE_SAMPLES`` without
-        ``burn_in``), an unknown sampler, ``burn_in`` outside ``0..n_samples``, fewer than
-        2 chains, or a start point where the posterior cannot be evaluated.
+        ``burn_in``), an unknown sampler or proposal, ``burn_in`` outside
+        ``0..n_samples``, fewer than 2 chains, or a start point where the posterior cannot
+        be evaluated.
     """
     if not isinstance(result, CalibrationResult):
         raise InvalidValueError(f"sample takes the CalibrationResult of sim.calibrate, got "
@@ -277,6 +290,9 @@ def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
             burn_in, (int, np.integer)) or not 0 <= burn_in <= n_samples):
         raise InvalidValueError(f"burn_in must be an integer from 0 to n_samples "
                                 f"({n_samples}), got {burn_in!r}")
+    if proposal not in PROPOSALS:
+        raise InvalidValueError(f"unknown proposal {proposal!r}; use one of "
+                                f"{', '.join(PROPOSALS)}")
     if sampler == "parallel_tempering" and (isinstance(n_chains, bool) or not isinstance(
             n_chains, (int, np.integer)) or n_chains < 2):
         raise InvalidValueError(f"parallel tempering needs n_chains >= 2, got {n_chains!r}")
@@ -287,6 +303,7 @@ def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
         raise InvalidValueError(f"the posterior cannot be evaluated at the best fit: "
                                 f"{posterior.failure or 'outside an objective prior support'}")
     posterior.evaluations = posterior.failures = posterior.outside_prior = 0
+    cov0 = _hessian_proposal(problem, x0) if proposal == "hessian" else None
     ids = list(problem.parameter_ids)
     pp = pypesto.Problem(
         pypesto.Objective(fun=posterior, x_names=ids), lb=problem.bounds[:, 0],
@@ -294,7 +311,8 @@ def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
         x_priors_defs=pypesto.Objective(fun=_Prior(problem)) if problem.has_priors else None,
         copy_objective=False, startpoint_method=pypesto.startpoint.UniformStartpoints())
     with _seeded(seed), _quiet_pypesto_sampling():
-        inner = pypesto.sample.AdaptiveMetropolisSampler(options={"show_progress": progress})
+        inner = pypesto.sample.AdaptiveMetropolisSampler(
+            options={"show_progress": progress, "cov0": cov0})
         if sampler == "adaptive_metropolis":
             chain, start = inner, x0
         else:
@@ -329,12 +347,37 @@ def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
         provenance={"problem": str(problem.path), "sampler": sampler,
                     "n_samples": int(len(trace) - 1), "n_chains": 1 if sampler ==
                     "adaptive_metropolis" else int(n_chains), "seed": seed,
+                    "proposal": proposal if proposal == "identity" or cov0 is not None
+                    else "identity (the Hessian is not positive definite)",
                     "burn_in": cut, "burn_in_from": "given" if burn_in is not None else
                     "geweke", "effective_sample_size": None if ess is None else float(ess),
                     "acceptance": acceptance, "evaluations": posterior.evaluations,
                     "failures": posterior.failures, "outside_prior": posterior.outside_prior,
                     "seconds": round(seconds, 3), "pypesto": pypesto.__version__,
                     "start": x0.tolist()})
+
+
+def _hessian_proposal(problem: CalibrationProblem, x: np.ndarray, h: float = 1e-4):
+    """``2.38**2 / n`` times the inverse Hessian of the negative log posterior at ``x``
+    (central differences of the gradient, estimation scale), or None (pyPESTO's identity)
+    where a gradient fails or the Hessian is not positive definite."""
+    n = x.size
+    H = np.empty((n, n))
+    for i in range(n):
+        step = np.zeros(n)
+        step[i] = h
+        up = problem.nllh(x + step, gradient=True)[1]
+        down = problem.nllh(x - step, gradient=True)[1]
+        H[:, i] = (up - down) / (2 * h)
+    H = (H + H.T) / 2
+    if not np.isfinite(H).all():
+        return None
+    try:
+        L = np.linalg.cholesky(H)
+    except np.linalg.LinAlgError:
+        return None
+    inv = np.linalg.inv(L)
+    return 2.38 ** 2 / n * (inv.T @ inv)
 
 
 @contextlib.contextmanager
