@@ -204,6 +204,10 @@ def test_failed_evaluations_are_rejected_and_counted(gaussian, monkeypatch):
     assert s.failures > 10 and "failed (test)" in s.failure
     assert s.provenance["failures"] == s.failures
     assert (s.samples["scale"] <= cut).all() and np.isfinite(s.trace["nlpost"]).all()
+    problem.last_failure = ""
+    monkeypatch.setattr(problem, "nllh", lambda x, **kwargs: np.nan)
+    with pytest.raises(sim.InvalidValueError, match="cannot be evaluated at the best fit"):
+        sim.sample(fit, n_samples=100)
 
 
 def test_ensemble_feeds_a_sweep_and_figures_are_written(decay, fitted, tmp_path):

@@ -120,6 +120,8 @@ class SamplingResult:
         Proposals whose simulation failed (each rejected); ``failure`` the first reason.
     outside_prior : int
         Proposals outside an objective prior's support (rejected).
+    seconds : float
+        Wall time of :func:`sample`, the first proposal's Hessian included.
     """
 
     result: CalibrationResult
@@ -296,12 +298,13 @@ def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
     if sampler == "parallel_tempering" and (isinstance(n_chains, bool) or not isinstance(
             n_chains, (int, np.integer)) or n_chains < 2):
         raise InvalidValueError(f"parallel tempering needs n_chains >= 2, got {n_chains!r}")
+    started = time.time()
     problem = result.problem
     x0 = np.asarray(result.best_x, dtype=float)
     posterior = _Posterior(problem)
     if not np.isfinite(posterior(x0)):
-        raise InvalidValueError(f"the posterior cannot be evaluated at the best fit: "
-                                f"{posterior.failure or 'outside an objective prior support'}")
+        why = posterior.failure or "it lies outside an objective prior's support"
+        raise InvalidValueError(f"the posterior cannot be evaluated at the best fit: {why}")
     posterior.evaluations = posterior.failures = posterior.outside_prior = 0
     cov0 = _hessian_proposal(problem, x0) if proposal == "hessian" else None
     ids = list(problem.parameter_ids)
@@ -320,7 +323,6 @@ def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
                 internal_sampler=inner, n_chains=int(n_chains),
                 options={"show_progress": progress})
             start = [x0.copy() for _ in range(int(n_chains))]
-        started = time.time()
         res = pypesto.sample.sample(pp, n_samples=int(n_samples), sampler=chain, x0=start,
                                     result=pypesto.Result(pp))
         seconds = time.time() - started
