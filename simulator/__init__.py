@@ -11,6 +11,7 @@ Public verbs (see README.md and docs/)::
     combo = sim.combination(model, ("letrozole", a), ("everolimus", b), readout="growth_rate")
     ens = sim.sweep(model, t, params={"k1": values})
     problem = sim.load_petab("problem.yaml"); problem.nllh(x)   # PEtab calibration problems
+    fit = sim.calibrate(problem); sim.profile(fit); sim.sample(fit)  # through pyPESTO
     sim.drugs(), sim.phenotypes()
 
 The package's layers and what each module may import are drawn in docs/design.md.
@@ -30,7 +31,8 @@ from simulator.errors import (
     UnsupportedFeatureError,
 )
 from simulator.estimation import (CalibrationProblem, CalibrationResult, ProfileResult,
-                                  calibrate, example_problem, load_petab, profile)
+                                  SamplingResult, calibrate, example_problem, load_petab,
+                                  profile, sample)
 from simulator.io.limits import ImportLimits
 from simulator.results import SteadyState, Trajectory
 from simulator.solvers.base import SolverOptions
@@ -43,7 +45,8 @@ __all__ = [
     "SimulatorError", "ModelError", "ModelImportError", "UnsupportedFeatureError",
     "InvalidValueError", "UnknownIdError", "PerturbationError", "IntegrationError", "StoreError",
     "ModelWarning", "PetabError", "drugs", "phenotypes", "load_petab", "CalibrationProblem",
-    "calibrate", "profile", "CalibrationResult", "ProfileResult", "example_problem",
+    "calibrate", "profile", "sample", "CalibrationResult", "ProfileResult", "SamplingResult",
+    "example_problem",
     "Treatment", "Schedule", "Dose", "PK", "run_treatment", "untreated_state",
     "dose_response", "DoseResponse", "combination", "Combination", "compare_arms",
     "ArmComparison", "sweep", "Ensemble", "sensitivity", "plot", "__version__",

@@ -24,6 +24,8 @@ import pandas as pd
 
 import simulator as sim
 from simulator.bundled.atlas import run_atlas, sections_named
+from simulator.ensemble.executors import open_executor
+from simulator.estimation.sampling import MIN_GEWEKE_SAMPLES, SAMPLERS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTEGRATION = 0, 1, 2, 3, 4
 
@@ -308,14 +310,26 @@ def cmd_calibrate(args) -> int:
         raise CliError(f"--max-iterations must be at least 1, got {args.max_iterations}")
     if (args.problem is None) == (not args.example):
         raise CliError("give a PEtab problem file or --example (not both)")
+    if args.sample is not None:
+        if args.sample < 1:
+            raise CliError(f"--sample must be at least 1, got {args.sample}")
+        if args.burn_in is None and args.sample < MIN_GEWEKE_SAMPLES:
+            raise CliError(f"--sample {args.sample}: Geweke's burn-in test needs at least "
+                           f"{MIN_GEWEKE_SAMPLES} samples; sample more or give --burn-in")
+        if args.burn_in is not None and not 0 <= args.burn_in <= args.sample:
+            raise CliError(f"--burn-in must be from 0 to --sample ({args.sample}), got "
+                           f"{args.burn_in}")
+    elif args.burn_in is not None or args.sampler != "adaptive_metropolis":
+        raise CliError("--burn-in and --sampler go with --sample N")
     problem = sim.load_petab(sim.example_problem() if args.example else args.problem)
     args.model_source = str(problem.tables.sbml_file)
     out = _out_dir(args)
-    result = sim.calibrate(problem, n_starts=args.starts, seed=args.seed,
-                           optimizer=args.optimizer, executor=args.executor,
-                           progress=_progress_enabled(args),
-                           store=out / "starts" if not args.no_store else None,
-                           max_iterations=args.max_iterations)
+    with open_executor(args.executor, scheduler=args.scheduler) as executor:
+        result = sim.calibrate(problem, n_starts=args.starts, seed=args.seed,
+                               optimizer=args.optimizer, executor=executor,
+                               progress=_progress_enabled(args),
+                               store=out / "starts" if not args.no_store else None,
+                               max_iterations=args.max_iterations)
     starts = result.starts.copy()
     for col in ("x", "x0"):
         starts[col] = [";".join(f"{v:.10g}" for v in xs) if isinstance(xs, list) else ""
@@ -332,7 +346,15 @@ def cmd_calibrate(args) -> int:
         _savefig(result.plot_waterfall(), out / "waterfall.png")
         _savefig(result.plot_fit(), out / "fit.png")
         files += ["waterfall.png", "fit.png"]
-    _provenance(out, args, problem.model, files, extra={"calibration": result.provenance})
+    extra = {"calibration": result.provenance}
+    samples = None
+    if n_ok and args.sample is not None:
+        samples = sim.sample(result, n_samples=args.sample, seed=args.seed,
+                             sampler=args.sampler, burn_in=args.burn_in,
+                             progress=_progress_enabled(args))
+        files += _write_samples(samples, out)
+        extra["sampling"] = samples.provenance
+    _provenance(out, args, problem.model, files, extra=extra)
     print(f"{result}; wrote {', '.join(files)} to {out}")
     if n_ok:
         best = result.best
@@ -340,7 +362,32 @@ def cmd_calibrate(args) -> int:
         for pid, scale, v in zip(problem.parameter_ids, problem.scales, result.best_x):
             linear = float(sim.estimation.likelihood.to_linear(np.array([scale]), np.array([v]))[0])
             print(f"  {pid} = {linear:.6g}" + (f"   ({scale} {v:.6g})" if scale != "lin" else ""))
+    if samples is not None:
+        print(samples)
+        if samples.failures:
+            print(f"note: {samples.failures} proposals could not be simulated (rejected); "
+                  f"the first: {samples.failure}", file=sys.stderr)
+        if samples.converged:
+            with _pd_display():
+                print(samples.summary().to_string(float_format=lambda v: f"{v:.4g}"))
+        else:
+            print(f"note: Geweke's test finds no converged stretch in the {args.sample} "
+                  "samples; sample longer or give --burn-in", file=sys.stderr)
     return EXIT_OK if n_ok else EXIT_FAILED
+
+
+def _write_samples(samples, out: Path) -> list[str]:
+    """samples.tsv (the whole chain: iteration, burn_in, the parameters on their estimation
+    scale, nlpost), trace.png and marginals.png."""
+    chain = samples.trace.reset_index()
+    chain.insert(1, "burn_in", chain["iteration"] < samples.burn_in)
+    chain.to_csv(out / "samples.tsv", sep="\t", index=False, float_format="%.10g")
+    _savefig(samples.plot_trace(), out / "trace.png")
+    files = ["samples.tsv", "trace.png"]
+    if samples.converged:
+        _savefig(samples.plot_marginals(), out / "marginals.png")
+        files.append("marginals.png")
+    return files
 
 
 # --------------------------------------------------------------------------- parser
@@ -504,10 +551,16 @@ def build_parser() -> argparse.ArgumentParser:
                               "  crosstalk calibrate problem.yaml --starts 50 --seed 0 "
                               "--out out/fit\n"
                               "  crosstalk calibrate --example --starts 5 --out out/fit_example"
-                              "\n\n"
+                              "\n"
+                              "  crosstalk calibrate --example --starts 4 --executor dask "
+                              "--sample 2000 --out out/fit_example\n"
+                              "  crosstalk calibrate problem.yaml --scheduler "
+                              "tcp://10.0.0.5:8786 --starts 200 --out out/fit\n\n"
                               "writes starts.tsv (one row per start, best first), "
                               "parameters_fitted.tsv (PEtab parameter table of the best fit), "
-                              "waterfall.png, fit.png and provenance.json; finished starts "
+                              "waterfall.png, fit.png and provenance.json; with --sample also "
+                              "samples.tsv (the chain on the estimation scale, burn-in "
+                              "flagged), trace.png and marginals.png. Finished starts "
                               "are kept in DIR/starts, so the same command resumes a killed "
                               "calibration\n\n" + EXIT_CODES)
     p.add_argument("problem", metavar="PROBLEM.yaml", nargs="?", help="PEtab v1 problem file")
@@ -518,8 +571,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the start points")
     p.add_argument("--optimizer", choices=["fides", "least_squares"], default="fides")
     p.add_argument("--max-iterations", type=int, default=1000, metavar="N")
-    p.add_argument("--executor", choices=["processes"], default=None,
-                   help="run the starts in a process pool (default: this process)")
+    p.add_argument("--executor", choices=["processes", "dask"], default=None,
+                   help="run the starts in a process pool, or on a Dask cluster (a local one "
+                        "of worker processes, or the one at --scheduler); default: this "
+                        "process")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="address of a running Dask scheduler (tcp://host:8786) for the "
+                        "starts (implies --executor dask); its workers must see the problem "
+                        "files at the same paths")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="then sample the posterior from the best fit: N MCMC steps "
+                        "(pyPESTO), writing samples.tsv, trace.png and marginals.png")
+    p.add_argument("--sampler", choices=list(SAMPLERS), default="adaptive_metropolis",
+                   help="the pyPESTO sampler of --sample")
+    p.add_argument("--burn-in", type=int, metavar="K",
+                   help="drop the first K samples (default: Geweke's test)")
     p.add_argument("--sbml", action="store_true",
                    help="also write model_fitted.xml, the SBML model with the fitted values")
     p.add_argument("--no-store", action="store_true",

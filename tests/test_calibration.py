@@ -3,6 +3,7 @@ answers: parameters recovered inside their profile intervals, stores that resume
 starts reported with the reason, and the CLI."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 import simulator as sim
 from simulator.cli import main
+from simulator.estimation import sampling
 from tests.test_estimation import DECAY, default_parameters, write_problem
 
 
@@ -115,3 +117,182 @@ def test_malformed_initialization_prior_is_named_at_load(tmp_path):
         initializationPriorType="normal", initializationPriorParameters="1;x"))
     with pytest.raises(sim.PetabError, match="row 'k1' column initializationPriorParameters"):
         sim.load_petab(path)
+
+
+# --- posterior sampling ----------------------------------------------------------------
+def _linear_gaussian(folder, prior=(1.0, 0.1)):
+    """obs = scale * A with A = 2 exp(-0.3 t) known (k1 fixed): the posterior of ``scale``
+    under a normal prior is normal, with the analytic mean and sd returned."""
+    sigma, times = 0.1, np.array([0.5, 1.0, 2.0, 4.0])
+    a = 2 * np.exp(-0.3 * times)
+    y = 1.5 * a + 0.01 * (-1.0) ** np.arange(times.size)
+    rows = [{"observableId": "obs_a", "simulationConditionId": "c0", "time": t,
+             "measurement": m, "observableParameters": "scale"} for t, m in zip(times, y)]
+    m0, s0 = prior
+    parameters = [
+        {"parameterId": "k1", "parameterScale": "log10", "lowerBound": 1e-3,
+         "upperBound": 10, "nominalValue": 0.3, "estimate": 0},
+        {"parameterId": "scale", "parameterScale": "lin", "lowerBound": 0.1,
+         "upperBound": 10, "nominalValue": 1.0, "estimate": 1,
+         "objectivePriorType": "normal", "objectivePriorParameters": f"{m0};{s0}"}]
+    problem = sim.load_petab(write_problem(folder, measurements=rows, parameters=parameters))
+    precision = a @ a / sigma**2 + 1 / s0**2
+    mean = (a @ y / sigma**2 + m0 / s0**2) / precision
+    return problem, mean, precision ** -0.5
+
+
+@pytest.fixture(scope="module")
+def gaussian(tmp_path_factory):
+    problem, mean, sd = _linear_gaussian(tmp_path_factory.mktemp("gaussian"))
+    return sim.calibrate(problem, n_starts=1, seed=0, progress=False), mean, sd
+
+
+@pytest.mark.parametrize("sampler,n,proposal", [("adaptive_metropolis", 6000, "hessian"),
+                                                ("adaptive_metropolis", 6000, "identity"),
+                                                ("parallel_tempering", 3000, "hessian")])
+def test_sampling_recovers_an_analytic_posterior_with_its_prior(gaussian, sampler, n,
+                                                                proposal):
+    fit, mean, sd = gaussian
+    # the prior N(1, 0.1) pulls the mean 1.8 posterior sd below the likelihood's optimum
+    assert fit.best_x[0] == pytest.approx(mean, abs=1e-4)
+    s = sim.sample(fit, n_samples=n, seed=0, sampler=sampler, proposal=proposal)
+    assert s.provenance["proposal"] == proposal
+    assert len(s.trace) == n + 1 and s.converged and s.failures == 0
+    ess = s.effective_sample_size
+    assert ess > 100, s
+    v = s.samples["scale"].to_numpy()
+    # Monte Carlo errors of the mean and sd: sd / sqrt(ESS), sd / sqrt(2 ESS); 4 of them
+    assert abs(v.mean() - mean) < 4 * sd / np.sqrt(ess), (v.mean(), mean, ess)
+    assert abs(v.std() / sd - 1) < 4 / np.sqrt(2 * ess), (v.std(), sd, ess)
+    assert 0.05 < s.acceptance < 0.8
+    np.testing.assert_allclose(s.linear_samples, s.samples)          # scale is linear
+
+
+def test_first_proposal_is_the_scaled_inverse_hessian(gaussian):
+    fit, mean, sd = gaussian
+    cov0 = sampling._hessian_proposal(fit.problem, fit.best_x)
+    np.testing.assert_allclose(cov0, [[2.38**2 * sd**2]], rtol=1e-5)
+
+
+def test_sampling_is_seeded_and_leaves_numpy_global_state_alone(gaussian):
+    fit = gaussian[0]
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    a = sim.sample(fit, n_samples=50, seed=1, burn_in=0)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    b = sim.sample(fit, n_samples=50, seed=1, burn_in=0)
+    c = sim.sample(fit, n_samples=50, seed=2, burn_in=0)
+    pd.testing.assert_frame_equal(a.trace, b.trace)
+    assert not a.trace.equals(c.trace)
+    assert a.burn_in == 0 and len(a.samples) == 51
+
+
+def test_failed_evaluations_are_rejected_and_counted(gaussian, monkeypatch):
+    fit, mean, sd = gaussian
+    problem = fit.problem
+    cut = mean + 0.5 * sd
+    nllh = type(problem).nllh
+
+    def failing(self_or_x, *args, **kwargs):       # fails above `cut`, like a blow-up
+        x = np.asarray(self_or_x)
+        if x[0] > cut:
+            problem.last_failure = "integration of model 'decay' failed (test)"
+            return np.nan
+        return nllh(problem, x, *args, **kwargs)
+    monkeypatch.setattr(problem, "nllh", failing)
+    s = sim.sample(fit, n_samples=400, seed=0, burn_in=0)
+    assert s.failures > 10 and "failed (test)" in s.failure
+    assert s.provenance["failures"] == s.failures
+    assert (s.samples["scale"] <= cut).all() and np.isfinite(s.trace["nlpost"]).all()
+    problem.last_failure = ""
+    monkeypatch.setattr(problem, "nllh", lambda x, **kwargs: np.nan)
+    with pytest.raises(sim.InvalidValueError, match="cannot be evaluated at the best fit"):
+        sim.sample(fit, n_samples=100)
+
+
+def test_ensemble_feeds_a_sweep_and_figures_are_written(decay, fitted, tmp_path):
+    s = sim.sample(fitted, n_samples=300, seed=0, burn_in=50)
+    assert list(s.samples.columns) == ["k1", "scale"] and len(s.samples) == 251
+    ens = s.ensemble(20)
+    # scale is an observable parameter, not a model parameter: only k1 reaches the model
+    assert list(ens.columns) == ["k1"] and len(ens) == 20
+    np.testing.assert_allclose(ens["k1"], 10 ** s.samples.loc[ens.index, "k1"])
+    band = sim.sweep(decay.model, [0.0, 4.0], params=ens, readouts=["A"], progress=False)
+    np.testing.assert_allclose(band["A"][:, -1], 2 * np.exp(-4 * ens["k1"].to_numpy()),
+                               rtol=1e-5)
+    summary = s.summary()
+    assert (summary["q2.5"] < summary["mean"]).all() and (summary["mean"] < summary["q97.5"]).all()
+    for name, fig in (("trace", s.plot_trace()), ("marginals", s.plot_marginals())):
+        fig.savefig(tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"n_samples": 0}, "n_samples must be a positive integer"),
+    ({"n_samples": -5}, "n_samples must be a positive integer"),
+    ({"n_samples": 2.5}, "n_samples must be a positive integer"),
+    ({"n_samples": 10}, "Geweke's test needs at least 20"),
+    ({"n_samples": 100, "sampler": "nuts"}, "unknown sampler 'nuts'"),
+    ({"n_samples": 100, "burn_in": 101}, "burn_in must be an integer from 0 to n_samples"),
+    ({"n_samples": 100, "sampler": "parallel_tempering", "n_chains": 1}, "n_chains >= 2"),
+    ({"n_samples": 100, "proposal": "fisher"}, "unknown proposal 'fisher'"),
+])
+def test_sampling_bad_input_is_a_typed_error(gaussian, kwargs, match):
+    with pytest.raises(sim.InvalidValueError, match=match):
+        sim.sample(gaussian[0], **kwargs)
+
+
+def test_ensemble_bad_input_and_unconverged_chain(gaussian):
+    s = sim.sample(gaussian[0], n_samples=30, seed=0, burn_in=30)
+    with pytest.raises(sim.InvalidValueError, match="from 1 to 1"):
+        s.ensemble(2)
+    with pytest.raises(sim.InvalidValueError, match="condition 'nope'"):
+        s.ensemble(condition="nope")
+    stuck = dataclasses.replace(s, burn_in=len(s.trace))
+    assert not stuck.converged
+    with pytest.raises(sim.InvalidValueError, match="no samples after the burn-in"):
+        stuck.ensemble()
+
+
+def test_cli_calibrate_samples_the_posterior(tmp_path):
+    path = write_problem(tmp_path / "problem")
+    out = tmp_path / "fit"
+    assert main(["calibrate", str(path), "--starts", "1", "--out", str(out), "--quiet",
+                 "--sample", "200", "--burn-in", "20"]) == 0
+    for name in ("samples.tsv", "trace.png", "marginals.png"):
+        assert (out / name).is_file(), name
+    chain = pd.read_csv(out / "samples.tsv", sep="\t")
+    assert list(chain.columns) == ["iteration", "burn_in", "k1", "scale", "nlpost"]
+    assert len(chain) == 201 and chain["burn_in"].sum() == 20
+    record = json.loads((out / "provenance.json").read_text())
+    assert record["sampling"]["burn_in"] == 20 and record["sampling"]["failures"] == 0
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--sample", "0"], "--sample must be at least 1"),
+    (["--sample", "10"], "Geweke"),
+    (["--burn-in", "5"], "go with --sample"),
+    (["--executor", "processes", "--scheduler", "tcp://127.0.0.1:1"], "goes with the 'dask'"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "cannot connect to the Dask scheduler"),
+])
+def test_cli_calibrate_bad_sampling_and_executor_options_exit_2(tmp_path, argv, match, capsys):
+    path = write_problem(tmp_path / "problem")
+    code = main(["calibrate", str(path), "--starts", "1", "--out", str(tmp_path / "fit"),
+                 "--quiet", *argv])
+    assert code == 2
+    assert match in capsys.readouterr().err
+
+
+# --- executors -------------------------------------------------------------------------
+def test_calibration_on_a_dask_cluster_equals_in_process(decay):
+    distributed = pytest.importorskip("distributed")
+    here = sim.calibrate(decay, n_starts=2, seed=4, progress=False, max_iterations=5)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        there = sim.calibrate(decay, n_starts=2, seed=4, progress=False, max_iterations=5,
+                              executor=client)
+    assert not there.starts["failed"].any()
+    pd.testing.assert_series_equal(here.starts["start"], there.starts["start"])
+    np.testing.assert_allclose(np.stack(there.starts["x"]), np.stack(here.starts["x"]),
+                               rtol=1e-8)

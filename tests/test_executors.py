@@ -64,6 +64,29 @@ def test_unknown_executor_is_an_error(setup):
         sim.sweep(m, T, samples=s, executor="threads", progress=False)
 
 
+def test_executors_by_name_and_a_running_scheduler(setup):
+    distributed = pytest.importorskip("distributed")
+    m, s, ref = setup
+    for name, expected in ((None, None), ("inprocess", None), ("processes", "processes")):
+        with executors.open_executor(name) as ex:
+            assert ex == expected
+    with pytest.raises(InvalidValueError, match="unknown executor 'threads'"):
+        with executors.open_executor("threads"):
+            pass
+    with pytest.raises(InvalidValueError, match="goes with the 'dask' executor"):
+        with executors.open_executor("processes", scheduler="tcp://127.0.0.1:1"):
+            pass
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp://", dashboard_address=None) as cluster:
+        with executors.open_executor(scheduler=cluster.scheduler_address) as client:
+            assert client.scheduler.address == cluster.scheduler_address
+            ens = sim.sweep(m, T, samples=s, readouts=["A", "B", "ratio"], chunk_size=5,
+                            executor=client, progress=False)
+        assert client.status == "closed"       # the client closed, the cluster still up
+        assert cluster.scheduler_info["workers"]
+    np.testing.assert_array_equal(ens.values, ref.values)
+
+
 def test_model_pickles_as_sbml_and_is_read_once_per_process(setup, monkeypatch):
     import pickle
 

@@ -1,5 +1,5 @@
 """sim.sweep and sim.sensitivity: agreement with single runs and libroadrunner, shapes,
-seeds, per-member failures, events, treatments."""
+parameter sets as dicts, lists and DataFrames, seeds, per-member failures, events, treatments."""
 from __future__ import annotations
 
 import numpy as np
@@ -99,6 +99,13 @@ def test_grid_and_list_of_sets(decay):
     np.testing.assert_array_equal(lst["B"], g["B"])
     with pytest.raises(InvalidValueError, match="different lengths"):
         sim.sweep(decay, T, params={"k1": [0.1, 0.2], "k2": [0.3, 0.4, 0.5]}, progress=False)
+    table = g.params.reset_index(drop=True)             # a DataFrame: one member per row
+    df = sim.sweep(decay, T, params=table, readouts="B", progress=False)
+    np.testing.assert_array_equal(df["B"], g["B"])
+    with pytest.raises(InvalidValueError, match="grid=True applies to a dict"):
+        sim.sweep(decay, T, params=table, grid=True, progress=False)
+    with pytest.raises(InvalidValueError, match="must hold numbers"):
+        sim.sweep(decay, T, params=table.assign(k1="fast"), progress=False)
 
 
 def test_seed_zero_reproducible_and_chunking_invariant(decay):

@@ -36,9 +36,22 @@ crashed in native code, ``os._exit``) never ends the run:
   future fails with ``KilledWorker`` and ``on_lost`` gives its result.
 
 Each chunk's result is yielded exactly once, whatever the retries, so a store writes it once.
+
+By name
+-------
+:func:`open_executor` turns a name (``"inprocess"``, ``"processes"``, ``"dask"``) and an
+optional Dask scheduler address into one of the executors above, for command lines: with
+``"dask"`` it connects to the scheduler, or starts a local cluster of worker processes
+when no address is given, and closes what it opened at the end.
+
+There is no thread-pool executor: in this process the compiled integrator already runs a
+sweep chunk's members on all of numba's threads, and a calibration problem holds
+per-evaluation state (its last failure, its lazily built sensitivities), so starts must not
+share one problem across threads.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing as mp
 import os
@@ -50,7 +63,10 @@ from concurrent.futures.process import BrokenProcessPool
 
 from simulator.errors import InvalidValueError
 
-__all__ = ["run_chunks", "worker_count", "LOST_WORKER_RETRIES"]
+__all__ = ["run_chunks", "worker_count", "open_executor", "EXECUTORS", "LOST_WORKER_RETRIES"]
+
+#: the executors by name (:func:`open_executor`)
+EXECUTORS = ("inprocess", "processes", "dask")
 
 # a chunk whose worker is lost is run again up to this many times (process pool)
 LOST_WORKER_RETRIES = 2
@@ -68,6 +84,74 @@ def worker_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def open_executor(name: str | None = None, *, scheduler: str | None = None,
+                  n_workers: int | None = None, timeout: float = 10.0):
+    """The executor named ``name``, for :func:`run_chunks` (and ``sweep``/``calibrate``'s
+    ``executor=``), open for the ``with`` block.
+
+    Parameters
+    ----------
+    name : {None, "inprocess", "processes", "dask"}
+        ``None`` or ``"inprocess"``: this process; ``"processes"``: a process pool;
+        ``"dask"``: a ``dask.distributed.Client``. A ``scheduler`` alone means ``"dask"``.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``). Its workers need
+        Crosstalk installed and must see the model or problem files at the same paths.
+        Without it, ``"dask"`` starts a local cluster of ``n_workers`` worker processes
+        (default: the cores available), one thread each, and closes it at the end.
+    timeout : float
+        Seconds to wait for the scheduler and for its first worker.
+
+    Raises
+    ------
+    InvalidValueError
+        An unknown name, a scheduler with another executor, a scheduler that cannot be
+        reached or has no worker within ``timeout``.
+    ImportError
+        ``"dask"`` without dask.distributed installed (with the install hint).
+    """
+    if scheduler is not None and name is None:
+        name = "dask"
+    if name not in (None, *EXECUTORS):
+        raise InvalidValueError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+    if scheduler is not None and name != "dask":
+        raise InvalidValueError(f"a Dask scheduler address ({scheduler!r}) goes with the "
+                                f"'dask' executor, not {name!r}")
+    if name in (None, "inprocess"):
+        yield None
+        return
+    if name == "processes":
+        yield "processes"
+        return
+    try:
+        import distributed
+    except ImportError as err:
+        raise ImportError("the 'dask' executor needs dask.distributed: "
+                          "pip install 'dask[distributed]'") from err
+    if scheduler is None:
+        with distributed.LocalCluster(n_workers=n_workers or worker_count(),
+                                      threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = distributed.Client(scheduler, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise InvalidValueError(f"cannot connect to the Dask scheduler at {scheduler!r}: "
+                                f"{err}; start one with `dask scheduler` and workers with "
+                                f"`dask worker ADDRESS`") from None
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (TimeoutError, OSError):
+            raise InvalidValueError(f"the Dask scheduler at {scheduler!r} has no worker "
+                                    f"after {timeout:g} s; start one with `dask worker "
+                                    f"{scheduler}`") from None
+        yield client
 
 
 def run_chunks(fn: Callable, tasks: Iterable, executor=None, *, on_lost: Callable,

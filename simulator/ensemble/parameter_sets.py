@@ -1,8 +1,9 @@
 """The shapes a sweep's parameter sets come in, as one table of columns.
 
 ``params`` is a dict (a number shared by every member, or a 1-D array of one value per
-member; with ``grid=True`` every combination of the arrays), or a list of N dicts (one
-parameter set per member); ``samples`` are columns from a sampler
+member; with ``grid=True`` every combination of the arrays), a pandas DataFrame (one
+column per parameter, one row per member, as ``SamplingResult.ensemble`` gives), or a list
+of N dicts (one parameter set per member); ``samples`` are columns from a sampler
 (:mod:`simulator.ensemble.sampling`). :func:`parameter_columns` turns these into one dict of
 id -> number or column; :func:`simulator.conditions.members` then checks the ids and values
 with the rules every verb shares.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from simulator.ensemble.sampling import grid as full_grid
 from simulator.errors import InvalidValueError
@@ -48,6 +50,15 @@ def parameter_columns(params, samples=None, grid: bool = False) -> dict:
                                     f"{s_vals.shape}")
         for j, k in enumerate(s_ids):
             add(k, s_vals[:, j])
+    if isinstance(params, pd.DataFrame):
+        if grid:
+            raise InvalidValueError("a DataFrame of parameter sets is one member per row; "
+                                    "grid=True applies to a dict of arrays")
+        try:
+            params = {str(k): params[k].to_numpy(dtype=float) for k in params.columns}
+        except (TypeError, ValueError):
+            raise InvalidValueError("params: every column of the DataFrame must hold "
+                                    "numbers") from None
     if params is None:
         pass
     elif isinstance(params, Mapping):

@@ -96,10 +96,12 @@ def sweep(model, t, *, params=None, samples=None, grid: bool = False, drugs=None
         A loaded model, or anything :func:`simulator.load_model` accepts.
     t : array_like, shape (n_t,), or float
         Output times (sorted, >= ``t0``); a single number means 101 points from ``t0``.
-    params : dict or list of dict, optional
+    params : dict or DataFrame or list of dict, optional
         Parameter id -> values: a number (shared by all members) or a 1-D array with one
         value per member (all arrays the same length; with ``grid=True``, every combination
-        of the arrays instead). Or a list of N dicts, one parameter set per member.
+        of the arrays instead). Or a DataFrame with one column per parameter and one row
+        per member (``SamplingResult.ensemble()``), or a list of N dicts, one parameter set
+        per member.
     samples : simulator.ensemble.sampling.Samples, optional
         Parameter sets from a sampler (``latin_hypercube``, ``sobol``, ``log_uniform``);
         combined column-wise with array-valued ``params``.

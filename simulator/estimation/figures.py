@@ -1,6 +1,6 @@
-"""Figures of a calibration: the waterfall of the starts, the fit against the data, and
-profile likelihoods. matplotlib only; each function takes what the estimation verbs return
-and returns the matplotlib Figure."""
+"""Figures of a calibration: the waterfall of the starts, the fit against the data,
+profile likelihoods, and MCMC traces and marginals. matplotlib only; each function takes
+what the estimation verbs return and returns the matplotlib Figure."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ from scipy.stats import chi2
 
 from simulator.plot import pyplot
 
-__all__ = ["waterfall", "fit", "profiles"]
+__all__ = ["waterfall", "fit", "profiles", "trace", "marginals"]
 
 
 def waterfall(result, ax=None):
@@ -94,5 +94,68 @@ def profiles(result):
         axes[k // cols][k % cols].axis("off")
     fig.suptitle(f"profile likelihoods ({int(100 * result.confidence)}% intervals shaded)",
                  fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _grid(plt, n, width=3.4, height=2.6, cols=3):
+    cols = min(cols, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    return fig, [axes[k // cols][k % cols] for k in range(n)]
+
+
+def trace(result):
+    """Each estimated parameter (estimation scale) and the negative log posterior along
+    the chain; the burn-in shaded grey."""
+    plt = pyplot()
+    problem = result.problem
+    names = list(problem.parameter_ids) + ["nlpost"]
+    fig, axes = _grid(plt, len(names), width=4.2, height=2.3, cols=2)
+    it = result.trace.index.to_numpy()
+    for ax, name in zip(axes, names):
+        ax.plot(it, result.trace[name].to_numpy(), lw=0.6)
+        if result.burn_in > 0:
+            ax.axvspan(it[0], it[min(result.burn_in, len(it) - 1)], color="grey", alpha=0.2,
+                       lw=0)
+        if name == "nlpost":
+            ax.set_title("negative log posterior", fontsize=9)
+        else:
+            k = problem.parameter_ids.index(name)
+            ax.set_title(f"{name} ({problem.scales[k]})", fontsize=9)
+        ax.set_xlabel("iteration", fontsize=8)
+        ax.tick_params(labelsize=7)
+    ess = result.effective_sample_size
+    fig.suptitle(f"{result.sampler}: {len(result.trace) - 1} samples, burn-in "
+                 f"{result.burn_in} (shaded), ESS {'n/a' if ess is None else f'{ess:.0f}'}, "
+                 f"acceptance {result.acceptance:.2f}, {result.failures} failed evaluations",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def marginals(result):
+    """Histogram of each parameter's samples after the burn-in (estimation scale), with the
+    best fit (red) and the central 95 % of the samples (shaded)."""
+    plt = pyplot()
+    problem = result.problem
+    samples = result.samples
+    names = list(problem.parameter_ids)
+    fig, axes = _grid(plt, len(names))
+    for k, (ax, name) in enumerate(zip(axes, names)):
+        v = samples[name].to_numpy()
+        if v.size:
+            ax.hist(v, bins=min(40, max(5, v.size // 25)), density=True, color="C0",
+                    alpha=0.7)
+            lo, hi = np.quantile(v, [0.025, 0.975])
+            ax.axvspan(lo, hi, color="C1", alpha=0.12, lw=0)
+        ax.axvline(result.result.best_x[k], color="C3", lw=1.0)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(f"{problem.scales[k]} value", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"posterior marginals: {len(samples)} samples after a burn-in of "
+                 f"{result.burn_in} (red: best fit, shaded: central 95 %)", fontsize=9)
     fig.tight_layout()
     return fig

@@ -135,6 +135,25 @@ class CalibrationProblem:
         values = likelihood.to_linear(self._all_scales, full)
         return dict(zip(self._all_ids, values.tolist()))
 
+    def model_parameters(self, x=None, *, condition: str | None = None) -> dict:
+        """The model parameters the problem sets at ``x`` (estimation scale; nominal when
+        None), linear scale: every parameter table id that is a model parameter or
+        compartment (set in every condition; estimated ones from ``x``, fixed ones at their
+        nominal value). With ``condition``, also the model parameters that condition's row
+        sets to a parameter table id (its numeric entries, such as drug doses, and the
+        species initial values it sets are left to the caller)."""
+        theta = self._theta(x)
+        params = {k: theta[k] for k in self._model_params}
+        if condition is not None:
+            if condition not in self._conditions:
+                raise InvalidValueError(
+                    f"condition {condition!r} is not in the condition table of "
+                    f"{self.path.name} (conditions: {', '.join(self._conditions)})")
+            for target, (kind, entry) in self._conditions[condition].items():
+                if kind == "parameter" and isinstance(entry, str):
+                    params[target] = theta[entry]
+        return params
+
     def _resolve(self, entry, theta: dict) -> float:
         return theta[entry] if isinstance(entry, str) else entry
 
@@ -333,6 +352,11 @@ class CalibrationProblem:
             total = np.nan
             grad = np.full(n_est, np.nan)
         return (total, grad) if gradient else total
+
+    @property
+    def has_priors(self) -> bool:
+        """Whether the parameter table gives objective priors."""
+        return bool(self._priors)
 
     def prior_nllh(self, x=None) -> tuple[float, np.ndarray]:
         """The objective priors' negative log density at ``x`` and its gradient."""
