@@ -8,7 +8,8 @@ export MPLBACKEND := Agg
 # the SBML Test Suite cases, read in place
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
-.PHONY: demo test sbml-suite fuzz bench bench-ensemble bench-petab petab-gradients clean
+.PHONY: demo test sbml-suite fuzz bench bench-ensemble bench-petab petab-gradients petab-fits \
+	bench-models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,16 @@ bench-petab: $(STAMP)
 
 petab-gradients: $(STAMP)
 	$(PY) benchmarks/petab_gradients.py
+
+# seeded 50-start fides fits of three benchmark problems; each resumes from out/fits/<name>
+FIT_PROBLEMS ?= Boehm_JProteomeRes2014 Fujita_SciSignal2010 Zheng_PNAS2012
+petab-fits: $(STAMP)
+	for p in $(FIT_PROBLEMS); do \
+		$(VENV)/bin/crosstalk calibrate ../shared/petab/benchmark/$$p/$$p.yaml --starts 50 \
+			--seed 0 --executor processes --out out/fits/$$p || exit 1; done
+
+bench-models: $(STAMP)
+	$(PY) benchmarks/models.py
 
 clean:
 	rm -rf $(VENV) out .cache

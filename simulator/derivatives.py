@@ -39,9 +39,8 @@ def _is_symbolic_power(e) -> bool:
     return e.is_Pow and not e.exp.is_Number
 
 
-def gradient(expr, variables) -> list:
-    """``[d expr / d v for v in variables]`` in closed form, without the 0/0 forms above
-    (``expr`` is prepared once for all variables)."""
+def _sympy_gradient(expr, variables) -> list:
+    """``sympy.diff`` with the rules of the module docstring (the general path)."""
     free = expr.free_symbols
     wrapped = any(_is_symbolic_power(a) for a in expr.atoms(sympy.Pow))
     if wrapped:
@@ -63,6 +62,92 @@ def gradient(expr, variables) -> list:
     return out
 
 
+_ZERO, _ONE = sympy.Integer(0), sympy.Integer(1)
+_FLAT = (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)
+
+
+class Differentiator:
+    """Derivatives of expressions that share subexpressions, each node differentiated once
+    per variable (memoised over every expression given to one instance).
+
+    sympy's ``diff`` walks a tree: an assignment rule substituted into many rates is
+    differentiated again at every occurrence, and ``free_symbols`` is recomputed at every
+    node. Here both are memoised, so a Jacobian costs about one pass over the distinct
+    nodes per variable. The rules are those of the module docstring (powers with a symbolic
+    exponent as ``h*x**(h - 1)``, ``|u|`` as ``sign(u) u'``, piecewise-constant functions
+    0); any other node goes through :func:`_sympy_gradient`.
+    """
+
+    def __init__(self):
+        self._free: dict = {}
+        self._memo: dict = {}
+
+    def free(self, e) -> frozenset:
+        r = self._free.get(e)
+        if r is None:
+            if e.is_Symbol:
+                r = frozenset((e,))
+            elif not e.args:
+                r = frozenset()
+            else:
+                r = frozenset().union(*(self.free(a) for a in e.args))
+            self._free[e] = r
+        return r
+
+    def __call__(self, e, v):
+        """``d e / d v``."""
+        if v not in self.free(e):
+            return _ZERO
+        key = (e, v)
+        r = self._memo.get(key)
+        if r is None:
+            r = self._rule(e, v)
+            self._memo[key] = r
+        return r
+
+    def _rule(self, e, v):
+        if e == v:
+            return _ONE
+        if e.is_Add:
+            return sympy.Add(*(self(a, v) for a in e.args))
+        if e.is_Mul:
+            args = e.args
+            terms = []
+            for i, a in enumerate(args):
+                if v in self.free(a):
+                    terms.append(sympy.Mul(*args[:i], self(a, v), *args[i + 1:]))
+            return sympy.Add(*terms)
+        if e.is_Pow:
+            b, x = e.args
+            out = []
+            if v in self.free(b):
+                out.append(x * sympy.Pow(b, x - 1) * self(b, v))
+            if v in self.free(x):
+                out.append(e * sympy.log(b) * self(x, v))
+            return sympy.Add(*out)
+        if isinstance(e, sympy.exp):
+            return e * self(e.args[0], v)
+        if isinstance(e, sympy.log) and len(e.args) == 1:
+            return self(e.args[0], v) / e.args[0]
+        if isinstance(e, sympy.Abs):
+            return sympy.sign(e.args[0]) * self(e.args[0], v)
+        if isinstance(e, _FLAT):
+            return _ZERO
+        if isinstance(e, sympy.Piecewise):
+            return sympy.Piecewise(*((self(x, v), c) for x, c in e.args))
+        if isinstance(e, (sympy.sin, sympy.cos, sympy.tan, sympy.sinh, sympy.cosh,
+                          sympy.tanh, sympy.asin, sympy.acos, sympy.atan)):
+            return e.fdiff(1) * self(e.args[0], v)
+        return _sympy_gradient(e, [v])[0]
+
+
+def gradient(expr, variables, differentiator: Differentiator | None = None) -> list:
+    """``[d expr / d v for v in variables]`` in closed form, without the 0/0 forms above.
+    Pass one ``differentiator`` for many expressions to share their common parts."""
+    d = differentiator or Differentiator()
+    return [d(expr, v) for v in variables]
+
+
 def derivative(expr, var):
     """``d expr / d var`` (see :func:`gradient`)."""
     return gradient(expr, [var])[0]
@@ -71,10 +156,11 @@ def derivative(expr, var):
 def jacobian_entries(rhs, y) -> tuple[list, list, list]:
     """The structurally nonzero entries of ``d rhs_i / d y_j``: ``(rows, cols, exprs)``."""
     rows, cols, exprs = [], [], []
+    diff = Differentiator()
     for i, f in enumerate(rhs):
-        free = f.free_symbols
+        free = diff.free(f)
         js = [j for j, yj in enumerate(y) if yj in free]
-        for j, d in zip(js, gradient(f, [y[j] for j in js])):
+        for j, d in zip(js, gradient(f, [y[j] for j in js], diff)):
             if d != 0:
                 rows.append(i)
                 cols.append(j)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from simulator.derivatives import derivative, gradient, jacobian_entries
+from simulator.derivatives import Differentiator, derivative, gradient, jacobian_entries
 from simulator.errors import UnsupportedFeatureError
 from simulator.system import EventSpec, OdeSystem
 
@@ -154,7 +154,8 @@ def _jump(system: OdeSystem, ev: EventSpec, S, D: dict, m: int) -> EventSpec:
 
 def parameter_jacobian(system: OdeSystem, ks) -> list[list[sympy.Expr]]:
     """``df/dp_k`` for each parameter index in ``ks``: ``[state][k]``."""
-    return [gradient(f, [system.p[k] for k in ks]) for f in system.rhs]
+    diff = Differentiator()
+    return [gradient(f, [system.p[k] for k in ks], diff) for f in system.rhs]
 
 
 def _second_derivatives(first: dict, y, symmetric: bool = False) -> dict:
@@ -163,10 +164,11 @@ def _second_derivatives(first: dict, y, symmetric: bool = False) -> dict:
     ``symmetric`` (``first`` is a Jacobian, ``a`` indexing ``y``) only ``c >= a`` is
     differentiated and the rest mirrored."""
     out = {}
+    diff = Differentiator()
     for (r, a), e in first.items():
-        free = e.free_symbols
+        free = diff.free(e)
         cs = [c for c, yc in enumerate(y) if yc in free and (not symmetric or c >= a)]
-        for c, d in zip(cs, gradient(e, [y[c] for c in cs])):
+        for c, d in zip(cs, gradient(e, [y[c] for c in cs], diff)):
             if d != 0:
                 out[r, a, c] = d
                 if symmetric and c != a:
