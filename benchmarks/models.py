@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import libsbml
 import numpy as np
 import pandas as pd
 import yaml
@@ -83,7 +84,11 @@ def worker_rr(sbml: str, end: float, rtol: float = RTOL) -> dict:
     rr = roadrunner.RoadRunner(sbml)
     rr.integrator.relative_tolerance = rtol
     rr.integrator.absolute_tolerance = ATOL if rtol == RTOL else 1e-14
-    rr.timeCourseSelections = ["time"] + [f"[{s}]" for s in rr.model.getFloatingSpeciesIds()]
+    doc = libsbml.readSBMLFromFile(sbml)
+    amounts = {sp.getId() for sp in doc.getModel().getListOfSpecies()
+               if sp.getHasOnlySubstanceUnits()}     # reported as amounts, as SBML means
+    rr.timeCourseSelections = ["time"] + [s if s in amounts else f"[{s}]"
+                                          for s in rr.model.getFloatingSpeciesIds()]
     res = rr.simulate(0.0, end, N_POINTS)
     first = time.perf_counter() - t0
     runs = []
