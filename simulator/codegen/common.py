@@ -46,12 +46,16 @@ class SymbolMap:
             raise ModelError(f"{what} refers to undefined symbol(s) {names}")
         return out
 
-    def rename_all(self, exprs, what: str = "expression") -> list:
-        """:meth:`rename` for many expressions sharing subexpressions (a sensitivity
-        system's Jacobian repeats the model's): each distinct node is rebuilt once."""
+    def rename_all(self, exprs, what="expression") -> list:
+        """:meth:`rename` for many expressions sharing subexpressions (assignment rules
+        substituted into many rates, a sensitivity system's Jacobian): each distinct node is
+        rebuilt once. ``what`` names the expressions in errors: one name, or one per
+        expression."""
+        exprs = list(exprs)
+        names = [what] * len(exprs) if isinstance(what, str) else list(what)
         memo: dict = {}
         allowed = {self.t, *self.y, *self.p}
-        foreign: set = set()
+        foreign: list = []
 
         def walk(e):
             r = memo.get(e)
@@ -61,16 +65,23 @@ class SymbolMap:
                 elif not e.args:
                     r = e
                     if isinstance(e, sympy.Symbol) and e not in allowed:
-                        foreign.add(str(e))
+                        foreign.append(str(e))
                 else:
                     args = tuple(walk(a) for a in e.args)
                     r = e if args == e.args else e.func(*args)
                 memo[e] = r
             return r
 
-        out = [walk(e if isinstance(e, sympy.Basic) else sympy.Float(float(e))) for e in exprs]
-        if foreign:
-            raise ModelError(f"{what} refers to undefined symbol(s) {', '.join(sorted(foreign))}")
+        out = []
+        for e, name in zip(exprs, names):
+            if isinstance(e, bool):
+                e = sympy.true if e else sympy.false
+            elif not isinstance(e, sympy.Basic):
+                e = sympy.Float(float(e))
+            out.append(walk(e))
+            if foreign:
+                raise ModelError(f"{name} refers to undefined symbol(s) "
+                                 f"{', '.join(sorted(set(foreign)))}")
         return out
 
 

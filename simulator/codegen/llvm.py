@@ -496,12 +496,12 @@ def system_key(system: OdeSystem) -> str:
     h = hashlib.sha256()
     h.update(f"crosstalk-llvm {CODEGEN_VERSION} {sympy.__version__} {system.n_states} "
              f"{system.n_params} {len(system.events)} {system.lu_blocks}\n".encode())
-    for e in system.rhs:
-        h.update(sympy.srepr(smap.rename(e)).encode() + b"\n")
+    for e in smap.rename_all(system.rhs):
+        h.update(sympy.srepr(e).encode() + b"\n")
     for ev in system.events:
         h.update(b"E" + sympy.srepr(smap.rename(ev.trigger)).encode() + b"\n")
-    for k, e in system.outputs.items():
-        h.update(b"O" + k.encode() + sympy.srepr(smap.rename(e)).encode() + b"\n")
+    for k, e in zip(system.outputs, smap.rename_all(system.outputs.values())):
+        h.update(b"O" + k.encode() + sympy.srepr(e).encode() + b"\n")
     return h.hexdigest()[:24]
 
 
@@ -543,8 +543,8 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     smap = SymbolMap.of(system)
     n, m = system.n_states, system.n_params
     names = _argument_names(smap)
-    rhs = [smap.rename(e, f"rate of change of '{sid}'")
-           for e, sid in zip(system.rhs, system.state_ids)]
+    rhs = smap.rename_all(system.rhs, [f"rate of change of '{sid}'"
+                                       for sid in system.state_ids])
     if system.jacobian is None:
         jrows, jcols, jexprs = jacobian_entries(rhs, smap.y)
     else:
@@ -565,7 +565,7 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
              _model_function(decls, names, "switches", switches)]
     n_out = 0
     try:  # outputs are a convenience: a model whose rhs compiles must not fail on them
-        outs = [smap.rename(e) for e in system.outputs.values()]
+        outs = smap.rename_all(system.outputs.values())
         out_decls = set(decls)
         funcs.append(_model_function(out_decls, names, "outputs", outs))
         decls, n_out = out_decls, len(outs)

@@ -24,7 +24,7 @@ def lambdify(smap: SymbolMap, exprs, what: str, delayed: "DelayedValues | None" 
     """A numpy function of ``(t, y, p)`` for ``exprs``: renamed (and checked) now, printed on
     first call, so that a model loads without printing functions it never uses. With
     ``delayed``, each ``Delay`` node becomes a call to it (see :class:`DelayedValues`)."""
-    renamed = [smap.rename(e, what) for e in exprs]
+    renamed = smap.rename_all(exprs, what)
     if delayed is None:
         return _Lazy(lambda: sympy.lambdify((smap.t, list(smap.y), list(smap.p)), renamed,
                                             modules=MODULES, cse=True))
