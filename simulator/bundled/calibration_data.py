@@ -78,13 +78,13 @@ PHOSPHO = {
     "Rb_pS807_S811": ("Rb_pS807_S811", "pRb"),
 }
 # total proteins (MCF7_full.csv, 0-48 h)
-TOTAL = {
-    "ER-alpha": ("ER_total", "ER_total"),
-    "EGFR": ("EGFR_total", "EGFR_total"),
-    "HER2": ("HER2_total", "HER2_total"),
-    "HER3": ("HER3_total", "HER3_total"),
-    "IRS1": ("IRS1_total", "IRS1 + IRS1_pY + IRS1_pS"),
-    "Cyclin-D1": ("CyclinD1_total", "cyclinD1"),
+TOTAL = {   # observable ids must not shadow the model's own ids (ER_total, ...)
+    "ER-alpha": ("ERalpha_protein", "ER_total"),
+    "EGFR": ("EGFR_protein", "EGFR_total"),
+    "HER2": ("HER2_protein", "HER2_total"),
+    "HER3": ("HER3_protein", "HER3_total"),
+    "IRS1": ("IRS1_protein", "IRS1 + IRS1_pY + IRS1_pS"),
+    "Cyclin-D1": ("CyclinD1_protein", "cyclinD1"),
 }
 STIMULI = {   # stimulus -> model inputs (nM); None: the estimated insulin equivalent
     "PBS": {"EGF": 0.0, "HRG": 0.0, "IGF1": 0.0},
