@@ -84,7 +84,7 @@ class LabRun:
         return (self.control, *self.arms)
 
     def values(self, run: ArmRun, readout: str) -> np.ndarray | None:
-        return None if run.traj is None else np.asarray(run.traj[readout], dtype=float)
+        return None if run.traj is None else np.array(run.traj[readout], dtype=float, order="C")
 
     def table(self) -> pd.DataFrame:
         """What is plotted, one row per arm and time: ``arm``, ``treatment``, ``time_h``
