@@ -8,7 +8,7 @@ export MPLBACKEND := Agg
 # the SBML Test Suite cases, read in place
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
-.PHONY: demo test sbml-suite fuzz bench bench-ensemble bench-petab petab-gradients clean
+.PHONY: demo test lab sbml-suite fuzz bench bench-ensemble bench-lab bench-petab petab-gradients clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/crosstalk atlas --out out/atlas
+
+lab: $(STAMP)
+	$(VENV)/bin/crosstalk lab $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
@@ -34,6 +37,9 @@ bench: $(STAMP)
 
 bench-ensemble: $(STAMP)
 	$(PY) benchmarks/ensemble.py
+
+bench-lab: $(STAMP)
+	$(PY) benchmarks/lab_latency.py
 
 bench-petab: $(STAMP)
 	$(PY) benchmarks/petab_speed.py

@@ -66,6 +66,7 @@ class Explorer:
         self.lab = None           # the last good run
         self.state = None
         self.grid_key = None
+        self.link_problems = []
         self._build_widgets()
         self._build_layout()
         start, problems = from_query(query or {}, self.cat)
@@ -77,7 +78,8 @@ class Explorer:
         cat = self.model.catalog
         self.lesson = pn.widgets.Select(
             name="Lesson", options={"(free exploration)": "",
-                                    **{les.title: les.key for les in L.LESSONS}})
+                                    **{les.title: les.key for les in L.LESSONS}},
+            css_classes=["lab-lesson-select"])
         self.cell = pn.widgets.MultiChoice(
             name="Cell: phenotypes (none = parental MCF-7-like)",
             options={phenotype_label(p): p for p in cat.phenotypes})
@@ -97,14 +99,18 @@ class Explorer:
             rows = []
             for j in range(MAX_DRUGS):
                 rows.append({
-                    "drug": pn.widgets.Select(name=f"drug {j + 1}", options=drugs, width=130),
-                    "dose": pn.widgets.TextInput(name="dose (nM)", value="", width=80),
-                    "start": pn.widgets.TextInput(name="from (h)", value="0", width=60),
+                    "drug": pn.widgets.Select(name=f"drug {j + 1}", options=drugs, width=130,
+                                              css_classes=[f"lab-drug-{i + 1}-{j + 1}"]),
+                    "dose": pn.widgets.TextInput(name="dose (nM)", value="", width=80,
+                                                 css_classes=[f"lab-dose-{i + 1}-{j + 1}"]),
+                    "start": pn.widgets.TextInput(name="from (h)", value="0", width=60,
+                                                  css_classes=[f"lab-start-{i + 1}-{j + 1}"]),
                     "stop": pn.widgets.TextInput(name="to (h)", value="", placeholder="end",
-                                                 width=60),
+                                                 width=60,
+                                                 css_classes=[f"lab-stop-{i + 1}-{j + 1}"]),
                 })
             self.arm_widgets.append(rows)
-        self.msgs = {k: pn.pane.HTML("", margin=(0, 5)) for k in
+        self.msgs = {k: pn.pane.HTML("", margin=(0, 5), css_classes=[f"lab-msgs-{k}"]) for k in
                      ("url", "cell", "medium", "hours", "readouts", "lesson",
                       *(f"arm{i}" for i in range(1, MAX_ARMS + 1)))}
         for w in self._all_widgets():
@@ -208,9 +214,11 @@ class Explorer:
             self.loading = False
         self._show_arms()
         self._show_lesson(state.lesson)
-        self._show_problems(list(problems), keep_url=True)
+        self.link_problems = list(problems)   # shown until the student changes something
         if run:
             self._schedule()
+        else:
+            self._show_problems(self.link_problems)
 
     def read(self) -> tuple[LabState, list]:
         """The state the widgets show, and the problems of what was typed."""
@@ -257,20 +265,19 @@ class Explorer:
         for i, card in enumerate(self.arm_cards):
             card.visible = i < n
 
-    def _show_problems(self, problems, keep_url=False):
+    def _show_problems(self, problems):
         by = {}
-        for p in problems:
+        for p in [*self.link_problems, *problems]:
             key = p.control.split(".")[0]
             by.setdefault(key if key in self.msgs else "url", []).append(p)
         for key, pane in self.msgs.items():
-            if key == "url" and keep_url is False and not by.get("url"):
-                continue      # a link's problems stay until the next good run
             pane.object = _msg_html(by.get(key, []))
 
     # ----------------------------------------------------------------- events
     def _changed(self, *events):
         if self.loading:
             return
+        self.link_problems = []
         self._show_arms()
         self._schedule()
 
@@ -363,7 +370,6 @@ class Explorer:
         payload.update(run=self.run_count, query=query)
         self.data.object = (f'<pre id="lab-data" hidden>'
                             f'{html.escape(json.dumps(payload, default=lambda x: None))}</pre>')
-        self.msgs["url"].object = ""
 
     def _draw_grid(self, lab: R.LabRun):
         from bokeh.layouts import gridplot

@@ -148,7 +148,7 @@ def _lessons() -> tuple:
         _state(_arm(("everolimus", 20)), _arm(("alpelisib", 1000)),
                _arm(("everolimus", 20), ("alpelisib", 1000)), readouts=ro, hours=72.0),
         "Combine everolimus with alpelisib: both Akt and S6 go down together.",
-        notes=(("4.", "Inhibitors act"), ("4.", "mTORC2 activation"), ("4.", "Akt: T308")),
+        notes=(("4.", "Inhibitors act"), ("4.", "mTORC2 activation")),
         params=("IC50_alpelisib_a", "IC50_buparlisib_a", "k_S473"),
         drugs=("everolimus", "alpelisib", "buparlisib"))
 
