@@ -160,7 +160,7 @@ class Explorer:
             medium, self.hours, self.msgs["hours"], self.readouts, self.msgs["readouts"],
             pn.pane.Markdown("**Treatment arms** (each compared with the untreated cell)"),
             self.n_arms, *self.arm_cards, width=440)
-        self.plot_box = pn.Column(sizing_mode="fixed")
+        self.plot_box = pn.Column()
         self.network_pane = pn.pane.Bokeh(None)
         self.lesson_pane = pn.Column(visible=False, width=1150, css_classes=["lab-lesson"])
         self.link = pn.pane.HTML("")
@@ -436,7 +436,7 @@ class Explorer:
                 fig.title.text = (arm.name if rid == first else "") + \
                     (f"  (failed: {arm.error[:80]})" if arm.error and rid == first else "")
         if new_grid is not None:     # shown once filled: a grid drawn empty stays collapsed
-            self.plot_box.objects = [self.pn.pane.Bokeh(new_grid, sizing_mode="fixed")]
+            self.plot_box.objects = [self.pn.pane.Bokeh(new_grid)]
 
     def _draw_network(self):
         if self.lab is None or self.tabs.active != 1:
