@@ -46,35 +46,31 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     port = _free_port()
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
     env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "lab", "--port", str(port),
-                             "--no-browser"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines = []
+    log = tmp_path_factory.mktemp("lab") / "server.log"
+    with open(log, "w") as fh:     # a file, not a pipe: a full pipe would stall the server
+        proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "lab", "--port",
+                                 str(port), "--no-browser"], cwd=ROOT, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        if "Crosstalk lab at" in line:
-            break
-    else:
-        proc.kill()
-        pytest.fail("the lab did not start within 300 s:\n" + "".join(lines))
-    if proc.poll() is not None:
-        pytest.fail("the lab exited:\n" + "".join(lines))
-    assert f"http://localhost:{port}/" in lines[-1]
+    while "Crosstalk lab at" not in log.read_text():
+        if proc.poll() is not None:
+            pytest.fail("the lab exited:\n" + log.read_text())
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the lab did not start within 300 s:\n" + log.read_text())
+        time.sleep(0.2)
+    assert f"http://localhost:{port}/" in log.read_text()
     yield f"http://127.0.0.1:{port}/"
     proc.terminate()
     try:
-        out, _ = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, _ = proc.communicate()
+    out = log.read_text()
     ours = [block for block in out.split("Traceback")[1:] if "simulator" in block]
     assert not ours, "the lab logged a traceback of its own:\n" + "\n".join(ours)[-3000:]
 

@@ -84,7 +84,7 @@ class Explorer:
             name="Cell: phenotypes (none = parental MCF-7-like)",
             options={phenotype_label(p): p for p in cat.phenotypes})
         self.medium = {k: pn.widgets.TextInput(name=f"{label} (nM)", value=f"{self.defaults[k]:g}",
-                                               width=140)
+                                               width=130, css_classes=[f"lab-medium-{k}"])
                        for k, label in INPUT_LABELS.items()}
         self.hours = pn.widgets.Select(name="Length of the run",
                                        options={label: h for h, label in DURATIONS.items()})
@@ -367,7 +367,7 @@ class Explorer:
         self.link.object = (f'<span style="{NOTE_STYLE}">Link to this experiment: '
                             f'<code id="lab-link">?{html.escape(query)}</code></span>')
         payload = lab.plotted()
-        payload.update(run=self.run_count, query=query)
+        payload.update(run=self.run_count, query=query, seconds=lab.seconds)
         self.data.object = (f'<pre id="lab-data" hidden>'
                             f'{html.escape(json.dumps(payload, default=lambda x: None))}</pre>')
 
