@@ -8,8 +8,8 @@ export MPLBACKEND := Agg
 # the SBML Test Suite cases, read in place
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
-.PHONY: demo test sbml-suite fuzz bench bench-ensemble bench-petab petab-gradients petab-fits \
-	bench-models clean
+.PHONY: demo test lab sbml-suite fuzz bench bench-ensemble bench-lab bench-petab \
+	petab-gradients petab-fits bench-models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/crosstalk atlas --out out/atlas
+
+lab: $(STAMP)
+	$(VENV)/bin/crosstalk lab $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
@@ -35,6 +38,9 @@ bench: $(STAMP)
 
 bench-ensemble: $(STAMP)
 	$(PY) benchmarks/ensemble.py
+
+bench-lab: $(STAMP)
+	$(PY) benchmarks/lab_latency.py
 
 bench-petab: $(STAMP)
 	$(PY) benchmarks/petab_speed.py

@@ -1,4 +1,5 @@
-"""Draw docs/images/network.png from the bundled model (matplotlib only).
+"""Draw docs/images/network.png from the bundled model (matplotlib only; the
+layout and links are simulator.bundled.network, shared with the teaching lab).
 
 Nodes are the model's species, grouped in columns by module; solid arrows are conversions
 (reactant -> product), dashed arrows are regulatory influences: a species that appears in
@@ -16,75 +17,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from simulator.bundled import MODEL_SBML  # noqa: E402
+from simulator.bundled.network import COLORS, DRUG_TARGETS, MODULES, edges, layout  # noqa: E402
 
-MODULES = {
-    "hormone": ["Arom", "Arom_inact", "endoxifen"],
-    "ER": ["ER", "ER_E2", "ER_T", "ER_F", "adaptation"],
-    "RTK": ["EGFR", "pEGFR", "HER2", "HER2_p", "HER2_Tz", "HER2_Tz_p", "HER3", "pHER3",
-            "IGF1R", "pIGF1R", "IRS1", "IRS1_pY", "IRS1_pS"],
-    "PI3K-Akt": ["PIP3", "mTORC2_active", "Akt_T", "Akt_S", "Akt_TS", "FOXO_nuclear"],
-    "mTORC1": ["TSC2_p", "mTORC1_active", "FKBP12_drug", "pS6K1", "pS6", "p4EBP1"],
-    "MAPK": ["SOS_p", "RasGTP", "Raf_active", "pMEK", "pERK"],
-    "fate": ["cycD_mRNA", "cyclinD1", "pRb", "tumor_burden"],
-}
-COLORS = {"hormone": "#f4c7c3", "ER": "#f9e0a8", "RTK": "#c9e4f6", "PI3K-Akt": "#d5ecc2",
-          "mTORC1": "#c8ead8", "MAPK": "#e1d5f0", "fate": "#e6e6e6"}
-DRUG_TARGETS = {"letrozole/anastrozole/exemestane": "Arom", "tamoxifen": "endoxifen",
-                "fulvestrant": "ER_F", "lapatinib/gefitinib": "pEGFR", "trastuzumab": "HER2_Tz",
-                "alpelisib/buparlisib/taselisib": "PIP3", "everolimus/temsirolimus": "FKBP12_drug"}
-
-
-def _names(ast, out):
-    if ast is None:
-        return
-    if ast.getType() == libsbml.AST_NAME:
-        out.add(ast.getName())
-    for i in range(ast.getNumChildren()):
-        _names(ast.getChild(i), out)
-
-
-def edges(model):
-    species = {s.getId() for s in model.getListOfSpecies()}
-    rules = {r.getVariable(): r.getMath() for r in model.getListOfRules() if r.isAssignment()}
-
-    def expand(names, seen=None):
-        seen = set() if seen is None else seen
-        out = set()
-        for n in names:
-            if n in species:
-                out.add(n)
-            elif n in rules and n not in seen:
-                seen.add(n)
-                sub = set()
-                _names(rules[n], sub)
-                out |= expand(sub, seen)
-        return out
-
-    conv, reg = set(), set()
-    for rx in model.getListOfReactions():
-        reac = [r.getSpecies() for r in rx.getListOfReactants()]
-        prod = [p.getSpecies() for p in rx.getListOfProducts()]
-        names = set()
-        _names(rx.getKineticLaw().getMath(), names)
-        mods = expand(names) - set(reac) - set(prod)
-        for a in reac:
-            for b in prod:
-                conv.add((a, b))
-        for m in mods:
-            for b in (prod or reac):
-                if m != b:
-                    reg.add((m, b))
-    return conv, reg
+# one label per site of action (drugs sharing a target drawn together)
+TARGET_DRUGS = {}
+for _drug, _target in DRUG_TARGETS.items():
+    TARGET_DRUGS.setdefault(_target, []).append(_drug)
 
 
 def main(path=Path(__file__).parent / "images" / "network.png"):
     doc = libsbml.readSBMLFromFile(str(MODEL_SBML))
     model = doc.getModel()
     conv, reg = edges(model)
-    pos = {}
-    for col, (mod, ids) in enumerate(MODULES.items()):
-        for row, sid in enumerate(ids):
-            pos[sid] = (col * 2.2, -row * 1.0 - (0.5 if col % 2 else 0.0))
+    pos = layout()
     missing = {s.getId() for s in model.getListOfSpecies()} - set(pos)
     assert not missing, f"species without a module: {missing}"
     fig, ax = plt.subplots(figsize=(17, 11))
@@ -106,9 +51,9 @@ def main(path=Path(__file__).parent / "images" / "network.png"):
                     bbox=dict(boxstyle="round,pad=0.3", fc=COLORS[mod], ec="#555555", lw=0.6))
         x0 = pos[ids[0]][0]
         ax.text(x0, 1.0, mod, ha="center", fontsize=12, weight="bold")
-    for drug, target in DRUG_TARGETS.items():
+    for target, drugs in TARGET_DRUGS.items():
         x, y = pos[target]
-        ax.text(x, y - 0.42, "⊣ " + drug, ha="center", va="center", fontsize=7, color="#b00020",
+        ax.text(x, y - 0.42, "⊣ " + "/".join(drugs), ha="center", va="center", fontsize=7, color="#b00020",
                 zorder=6)
     ax.set_xlim(-1.3, 2.2 * (len(MODULES) - 1) + 1.3)
     ax.set_ylim(-13.8, 1.6)

@@ -26,6 +26,7 @@ import simulator as sim
 from simulator.bundled.atlas import run_atlas, sections_named
 from simulator.ensemble.executors import open_executor
 from simulator.estimation.sampling import MIN_GEWEKE_SAMPLES, SAMPLERS
+from simulator.lab.server import LOCALHOST, check_host, check_port, serve
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTEGRATION = 0, 1, 2, 3, 4
 
@@ -390,6 +391,18 @@ def _write_samples(samples, out: Path) -> list[str]:
     return files
 
 
+def cmd_lab(args) -> int:
+    try:
+        port, host = check_port(args.port), check_host(args.host)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    try:
+        serve(port=port, host=host, open_browser=not args.no_browser)
+    except OSError as err:
+        raise CliError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -544,6 +557,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _common(p, out="out/sensitivity")
     p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("lab", formatter_class=_Formatter,
+                       help="the teaching lab: explorer and lessons in the browser",
+                       description="Start the teaching lab, a local web page that simulates "
+                                   "the bundled model as you change cells and drugs, with one "
+                                   "lesson per resistance mechanism (docs/teaching.md). Serves "
+                                   "on 127.0.0.1 only unless --host says otherwise; all of the "
+                                   "page's files come from this machine.",
+                       epilog="examples:\n"
+                              "  crosstalk lab\n"
+                              "  crosstalk lab --port 8080 --no-browser\n"
+                              "  crosstalk lab --host 0.0.0.0   # reachable from the classroom "
+                              "network\n\n" + EXIT_CODES)
+    p.add_argument("--port", type=int, default=5006, help="TCP port (0: any free port)")
+    p.add_argument("--host", default=LOCALHOST,
+                   help="address to listen on; anything but 127.0.0.1 makes the lab reachable "
+                        "from other machines")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    p.set_defaults(func=cmd_lab)
 
     p = sub.add_parser("calibrate", formatter_class=_Formatter,
                        help="fit a PEtab problem: multistart optimisation (pyPESTO, fides)",

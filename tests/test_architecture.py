@@ -33,10 +33,11 @@ LAYERS = [
     ("many runs", ["simulator.ensemble."]),
     ("analysis", ["simulator.analysis.", "simulator.plot"]),
     ("estimation", ["simulator.estimation."]),
-    ("presentation", ["simulator.bundled.", "simulator.cli", "simulator"]),
+    ("presentation", ["simulator.bundled.", "simulator.lab.", "simulator.cli", "simulator"]),
 ]
 # third-party modules that may be imported inside a function: optional or heavy to load
-LAZY = {"matplotlib", "pyarrow", "dask", "distributed", "SALib", "roadrunner", "threadpoolctl"}
+LAZY = {"matplotlib", "pyarrow", "dask", "distributed", "SALib", "roadrunner", "threadpoolctl",
+        "panel", "bokeh"}
 
 
 def _module_name(path: Path) -> str:
