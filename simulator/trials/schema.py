@@ -71,7 +71,7 @@ class _Where:
         self.path = path
         self.lines = text.splitlines()
 
-    def line(self, key: str, section: str | None = None) -> int | None:
+    def line(self, key: str, section: str | None = None, near: str | None = None) -> int | None:
         start = 0
         if section is not None:
             pat = re.compile(r"^\s*\[\s*" + re.escape(section) + r"\s*\]")
@@ -81,14 +81,26 @@ class _Where:
                     break
         kpat = re.compile(r"(^|[\s{,\[])\"?" + re.escape(key) + r"\"?\s*=")
         for i in range(start, len(self.lines)):
-            if kpat.search(self.lines[i].split("#", 1)[0]):
+            text = self.lines[i].split("#", 1)[0]
+            if kpat.search(text) and (near is None or near in text):
                 return i + 1
-        return None
+        return self.line(key, section) if near is not None else None
 
-    def error(self, key: str, message: str, section: str | None = None) -> TrialError:
-        ln = self.line(key.split(".")[-1], section)
+    def error(self, key: str, message: str, section: str | None = None,
+              near: str | None = None) -> TrialError:
+        ln = self.line(key.split(".")[-1], section, near)
         at = f", line {ln}" if ln else ""
         return TrialError(f"trial {self.path}{at}: key '{key}': {message}")
+
+
+class _Near:
+    """A :class:`_Where` that points errors at the line holding ``near`` (a regimen entry)."""
+
+    def __init__(self, where: _Where, near: str):
+        self.where, self.near, self.path = where, near, where.path
+
+    def error(self, key, message, section=None, near=None):
+        return self.where.error(key, message, section, near or self.near)
 
 
 @dataclass(frozen=True)
@@ -355,7 +367,8 @@ def regimen_entry(e: dict, w: _Where, sec: str, catalog: Catalog, weight: float)
     drugs = set(catalog.drugs)
     if not isinstance(d, str) or d not in drugs:
         raise w.error(f"{key}.drug", f"unknown drug {d!r}{suggest(str(d), drugs)}; known: "
-                      f"{', '.join(sorted(drugs))}", sec)
+                      f"{', '.join(sorted(drugs))}", sec, near=f'"{d}"')
+    w = _Near(w, f'"{d}"')
     pk = catalog.drug(d).get("pk")
     if not isinstance(pk, dict):
         raise w.error(f"{key}.drug", f"drug '{d}' has no PK in the catalogue, so it cannot be "
