@@ -8,7 +8,7 @@ export MPLBACKEND := Agg
 # the SBML Test Suite cases, read in place
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
-.PHONY: demo test sbml-suite fuzz bench bench-ensemble bench-petab petab-gradients clean
+.PHONY: demo test sbml-suite fuzz bench bench-ensemble bench-petab bench-trials petab-gradients clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(STAMP)
 
 bench-ensemble: $(STAMP)
 	$(PY) benchmarks/ensemble.py
+
+bench-trials: $(STAMP)
+	$(PY) benchmarks/trials.py
 
 bench-petab: $(STAMP)
 	$(PY) benchmarks/petab_speed.py

@@ -218,7 +218,7 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
 
     # ---- 2-4. patients, calibrated on the control arm
     pool = sample_patients(trial, bank, 6 * int(patients) * len(trial.arms), rng)
-    states = [cell_states(bank, pool, i) for i in range(len(pool["draw"]))]
+    states = _state_arrays([cell_states(bank, pool, i) for i in range(len(pool["draw"]))])
     published = trial.published.median_pfs_months.get("control")
     td_med = trial.population.doubling_days
     fit = None
@@ -252,6 +252,18 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
                        sld=traj, provenance=prov)
 
 
+def _state_arrays(states):
+    """Per-patient cell-state rows as padded arrays: rows, valid, is-subclone (n, S)."""
+    S = max(len(x) for x in states)
+    R = np.zeros((len(states), S), dtype=np.int64)
+    valid = np.zeros((len(states), S), dtype=bool)
+    sub = np.zeros((len(states), S), dtype=bool)
+    for i, x in enumerate(states):
+        for k, (r, is_sub) in enumerate(x):
+            R[i, k], valid[i, k], sub[i, k] = r, True, is_sub
+    return R, valid, sub
+
+
 def _check(ens, what):
     if not np.all(ens.success):
         bad = ens.failures
@@ -268,24 +280,18 @@ def _reference_growth(model, readout) -> float:
 def _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med, n_per_arm,
               grid_days, scan_days, confirm, *, arms, seed, trajectories=False):
     """Lesions, eligibility, RECIST and the tidy patient table for ``td_med``."""
-    n_pool = len(pool["draw"])
+    R, valid, sub = states                                    # (n_pool, S) each
     td = td_med * np.exp(pool["doubling_z"])
     kappa = math.log(2.0) / (td * g_ref)                     # per unit of L
+    f = pool["subclone_fraction"][:, None]
+    n_sub = sub.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        logw0 = np.where(valid, np.log(np.where(sub, f, 1.0 - f * n_sub)), -np.inf)
+    lw = logw0 + kappa[:, None] * prior_L[R]
+    w = np.exp(lw - lw.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)                         # fractions at randomisation
     # eligibility: after a prior therapy, the lesion grew over its last month
-    ok = np.ones(n_pool, bool)
-    w = []
-    for i in range(n_pool):
-        rows = [r for r, _ in states[i]]
-        f = pool["subclone_fraction"][i]
-        sub = [s for _, s in states[i]]
-        n_sub = sum(sub)
-        w0 = np.array([f if s else 1.0 - f * n_sub for s in sub])
-        lw = np.log(w0) + kappa[i] * prior_L[rows]
-        wi = np.exp(lw - lw.max())
-        wi /= wi.sum()
-        w.append(wi)
-        if pool["prior"][i] != "none":
-            ok[i] = float(np.dot(wi, prior_slope[rows])) > 0.0
+    ok = (pool["prior"] == "none") | ((w * prior_slope[R]).sum(axis=1) > 0.0)
     eligible = np.flatnonzero(ok)
     need = n_per_arm * len(trial.arms)
     chosen = eligible[:need]
@@ -301,12 +307,15 @@ def _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,
     n = chosen.size
     scan_idx = np.searchsorted(grid_days, scan_days)
     vol = np.empty((n, grid_days.size))
-    for j, (i, a) in enumerate(zip(chosen, arm_of)):
-        rows = [r for r, _ in states[i]]
-        la = L[arm_names[a]][rows]                            # (n_states, n_grid)
-        x = np.log(w[i])[:, None] + kappa[i] * la
-        mx = x.max(axis=0)
-        vol[j] = np.exp(mx + np.log(np.exp(x - mx).sum(axis=0)))   # V(t)/V(0)
+    for a in range(len(arm_names)):
+        j = np.flatnonzero(arm_of == a)
+        if not j.size:
+            continue
+        i = chosen[j]
+        with np.errstate(divide="ignore"):
+            x = np.log(w[i])[:, :, None] + kappa[i][:, None, None] * L[arm_names[a]][R[i]]
+        mx = x.max(axis=1)
+        vol[j] = np.exp(mx + np.log(np.exp(x - mx[:, None, :]).sum(axis=1)))   # V(t)/V(0)
     sld0 = pool["sld_mm"][chosen]
     sld = sld0[:, None] * np.cbrt(np.minimum(vol, 1e30))
     end = np.minimum(pool["dropout_days"][chosen],
@@ -319,10 +328,10 @@ def _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,
         "prior": pool["prior"][chosen],
         "prior_months": [float(bank.prior_months[pool["draw"][i]])
                          if pool["prior"][i] != "none" else 0.0 for i in chosen],
-        "phenotypes": [label(bank_units[states[i][0][0]].phenotype) for i in chosen],
-        "subclones": ["+".join(bank_units[r].phenotype[-1] for r, s in states[i] if s)
-                      for i in chosen],
-        "resistant_fraction_at_start": [float(w[i][1:].sum()) for i in chosen],
+        "phenotypes": [label(bank_units[R[i, 0]].phenotype) for i in chosen],
+        "subclones": ["+".join(bank_units[R[i, k]].phenotype[-1]
+                               for k in np.flatnonzero(sub[i])) for i in chosen],
+        "resistant_fraction_at_start": (w[chosen] * sub[chosen]).sum(axis=1),
         "draw": pool["draw"][chosen],
         **{f"{p}_factor": bank.factors[p][pool["draw"][chosen]] for p in bank.factors},
         **{f"clearance_{d}": bank.clearance[d][pool["draw"][chosen]] for d in bank.clearance},
