@@ -93,9 +93,14 @@ def main(argv=None):
     ap.add_argument("--out", default="out/bench-trials")
     ap.add_argument("--only", default="")
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--scale-only", default="",
+                    help="only the timing: patients per arm, comma-separated (e.g. 1000,10000); "
+                         "each in its own process for a clean peak memory")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.scale_only:
+        return scale(args)
     model = sim.load_model()
     names = [n for n in ORDER if not args.only or n in args.only.split(",")]
     rows, contrasts = [], {}
@@ -162,6 +167,38 @@ def main(argv=None):
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table.round(2).to_string(index=False))
     print(json.dumps(summary, indent=2, default=float))
+    return 0
+
+
+SCALE = '''
+import json, resource, sys, time
+import simulator as sim
+t0 = time.perf_counter()
+res = sim.virtual_trial(sim.load_model(), sys.argv[1], patients=int(sys.argv[2]), seed=1,
+                        draws=int(sys.argv[3]), progress=False, executor=sys.argv[4] or None)
+print(json.dumps({"patients_per_arm": int(sys.argv[2]), "seconds": time.perf_counter() - t0,
+                  "stages": res.provenance["stages"], "n_cell_states": res.provenance["n_cell_states"],
+                  "hazard_ratio": res.hazard_ratio,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+
+def scale(args):
+    import subprocess
+    out = []
+    for n in args.scale_only.split(","):
+        for executor in ("", "processes"):
+            r = subprocess.run([sys.executable, "-c", SCALE, str(ROOT / "bolero2.toml"), n,
+                                str(args.draws), executor], capture_output=True, text=True)
+            if r.returncode:
+                print(r.stderr[-2000:])
+                continue
+            rec = json.loads(r.stdout.strip().splitlines()[-1])
+            rec["executor"] = executor or "this process"
+            out.append(rec)
+            print(json.dumps(rec), flush=True)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "scale.json").write_text(json.dumps(out, indent=2))
     return 0
 
 

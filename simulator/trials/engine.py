@@ -223,18 +223,23 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
     td_med = trial.population.doubling_days
     fit = None
     if calibrate and published:
+        # the control arm's KM PFS at the published median should be 50%; among equally good
+        # values (scans make KM a step function) the one nearest the default doubling time
         best = None
         for td in DOUBLING_GRID_DAYS:
             tab = _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td,
                             int(patients), grid_days, scan_days, confirm, arms=("control",),
                             seed=seed)
-            med = survival.median_pfs(tab["pfs_months"], tab["event"])[0]
-            err = abs(math.log(max(min(med, 1e6), 1e-6) / published))
-            if best is None or err < best[0] - 1e-12:
-                best = (err, td, med)
+            s_pub = survival.survival_at(tab["pfs_months"], tab["event"], published)
+            key = (round(abs(s_pub - 0.5), 3), abs(math.log(td / td_med)))
+            if best is None or key < best[0]:
+                best = (key, td, tab, s_pub)
+        med = survival.median_pfs(best[2]["pfs_months"], best[2]["event"])[0]
         fit = {"parameter": "median untreated volume doubling time (days)",
-               "value": float(best[1]), "control_median_fitted": float(best[2]),
+               "value": float(best[1]), "control_median_fitted": float(med),
                "control_median_published": float(published),
+               "control_pfs_at_published_median": float(best[3]),
+               "objective": "|KM PFS of the control arm at the published median - 0.5|",
                "grid_days": [float(DOUBLING_GRID_DAYS[0]), float(DOUBLING_GRID_DAYS[-1])]}
         td_med = best[1]
     tab, traj = _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,

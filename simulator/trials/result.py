@@ -145,7 +145,7 @@ class TrialResult:
             if a in pub.median_pfs_months:
                 pm = pub.median_pfs_months[a]
                 ax_km.axvline(pm, color=colors[a], ls="--", lw=1)
-                ax_km.annotate(f"published {pm:g}", (pm, 0.03 + 0.07 * self.arms.index(a)),
+                ax_km.annotate(f" published median {pm:g}", (pm, 0.62 - 0.06 * self.arms.index(a)),
                                color=colors[a], fontsize=8, rotation=0, ha="left")
         ax_km.axhline(0.5, color="0.8", lw=0.8)
         hr, lo, hi, p = self.hazard_ratio
@@ -177,6 +177,8 @@ class TrialResult:
                 if self.patients["event"].iloc[i]:
                     ax_tr.plot([months[keep][-1]], [100 * (self.sld[i, keep][-1] / base - 1)],
                                "x", color=colors[a], ms=5)
+        lo, hi = ax_tr.get_ylim()
+        ax_tr.set_ylim(max(lo, -100), min(max(hi, 60), 200))
         ax_tr.axhline(20, color="0.6", ls=":", lw=1)
         ax_tr.axhline(-30, color="0.6", ls=":", lw=1)
         ax_tr.text(0.2, 21, "+20% (PD vs nadir)", fontsize=7, color="0.4")
