@@ -49,6 +49,11 @@ def test_good_trial_maps_onto_the_pk_layer(tmp_path, catalog):
     tm = tr.arms["experimental"].treatment
     assert tm.drugs["alpelisib"].unit == "mg" and tm.drugs["alpelisib"].schedule.interval == 24
     assert tr.published.hazard_ratio == (0.65, 0.50, 0.85)
+    assert tr.arms["experimental"].free_fraction == {}
+    ff = Trial.from_toml(write(tmp_path, GOOD.replace('mg = 300, every_days = 1',
+                                                      'mg = 300, every_days = 1, free_fraction = 0.1'),
+                               "ff.toml"), catalog=catalog)
+    assert ff.arms["experimental"].free_fraction == {"alpelisib": 0.1}
 
 
 def test_intermittent_loading_and_per_kg(tmp_path, catalog):

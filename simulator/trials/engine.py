@@ -60,7 +60,7 @@ def _param_base(model, phen, ids):
 
 
 def _run_stage(model, bank: Bank, rows, regimen, t_h, starts, *, store, name, executor,
-               progress, chunk_size, readouts):
+               progress, chunk_size, readouts, free_fraction=None):
     """One sweep: cell states ``rows`` under ``regimen`` ((drug, mg, Schedule), ...)."""
     treatment = Treatment({d: Dose(mg, "mg", sch) for d, mg, sch in regimen})
     prep = prepare(model, treatment)
@@ -75,6 +75,8 @@ def _run_stage(model, bank: Bank, rows, regimen, t_h, starts, *, store, name, ex
             raise TrialError(f"internal: derived model lacks '{ke}'")
         params[ke] = np.empty(len(rows))
     ke0 = {d: _ke(derived, d) for d, _, _ in regimen}
+    for d, f in (free_fraction or {}).items():      # free drug at the target: fewer nM per mg
+        params[f"xt_{d}_nM_per_mg"] = _param(derived, f"xt_{d}_nM_per_mg") * f
     phen = np.empty(len(rows), dtype=object)
     for j, r in enumerate(rows):
         u = bank.units[r]
@@ -91,11 +93,15 @@ def _run_stage(model, bank: Bank, rows, regimen, t_h, starts, *, store, name, ex
                  progress=progress, chunk_size=chunk_size, on_failure="record")
 
 
-def _ke(model, drug):
+def _param(model, pid):
     for p in model.parameters:
-        if p.id == f"xt_{drug}_ke":
+        if p.id == pid:
             return float(p.value)
-    raise TrialError(f"internal: no xt_{drug}_ke")
+    raise TrialError(f"internal: the derived model has no parameter '{pid}'")
+
+
+def _ke(model, drug):
+    return _param(model, f"xt_{drug}_ke")
 
 
 def _start_states(model, aug, bank: Bank, rows):
@@ -210,7 +216,8 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
         t0 = time.perf_counter()
         ens = _run_stage(aug, bank, all_rows, arm.regimen, grid_days * DAY, starts, store=store,
                          name=f"arm-{an}", executor=executor, progress=progress,
-                         chunk_size=chunk_size, readouts=[LOG_BURDEN])
+                         chunk_size=chunk_size, readouts=[LOG_BURDEN],
+                         free_fraction=arm.free_fraction)
         stats["stages"][f"arm-{an}"] = {"members": n_units, "seconds": time.perf_counter() - t0}
         _check(ens, f"arm {an}")
         L[an] = ens.values[:, :, 0]                    # (n_units, n_grid)

@@ -181,8 +181,9 @@ class TrialResult:
         ax_tr.set_ylim(max(lo, -100), min(max(hi, 60), 200))
         ax_tr.axhline(20, color="0.6", ls=":", lw=1)
         ax_tr.axhline(-30, color="0.6", ls=":", lw=1)
-        ax_tr.text(0.2, 21, "+20% (PD vs nadir)", fontsize=7, color="0.4")
-        ax_tr.text(0.2, -29, "-30% (PR)", fontsize=7, color="0.4")
+        ax_tr.text(0.2, 21, "+20% (PD vs nadir)", fontsize=7, color="0.4", clip_on=True)
+        if ax_tr.get_ylim()[0] < -30:
+            ax_tr.text(0.2, -29, "-30% (PR)", fontsize=7, color="0.4", clip_on=True)
         ax_tr.set_xlabel("months from randomisation")
         ax_tr.set_ylabel("change in sum of diameters from baseline (%)")
         ax_tr.set_title("lesion trajectories (x: RECIST progression)", fontsize=10)

@@ -59,7 +59,7 @@ POP_KEYS = {"prior", "prior_months", "phenotypes", "subclonal", "subclone_fracti
             "accrual_months"}
 ARM_KEYS = {"label", "regimen"}
 REGIMEN_KEYS = {"drug", "mg", "mg_per_kg", "every_days", "days", "then_every_days", "on_days",
-                "cycle_days", "loading_mg", "loading_mg_per_kg"}
+                "cycle_days", "loading_mg", "loading_mg_per_kg", "free_fraction"}
 PUB_KEYS = {"median_pfs_months", "hazard_ratio", "n", "p", "endpoint", "source", "notes",
             "orr", "cbr", "subgroups"}
 
@@ -146,6 +146,7 @@ class Arm:
     name: str
     label: str
     regimen: tuple          # ((drug, mg, Schedule), ...)
+    free_fraction: dict = field(default_factory=dict)   # drug -> factor on the PK concentration
 
     @property
     def treatment(self) -> Treatment:
@@ -347,17 +348,20 @@ def _arm(name: str, a, w: _Where, catalog: Catalog, weight: float) -> Arm:
     if not isinstance(reg, list) or not reg:
         raise w.error(f"{sec}.regimen", "must be a non-empty list of { drug = ..., mg = ..., "
                       "every_days = ... }", sec)
-    out, seen = [], set()
+    out, seen, ff = [], set(), {}
     for e in reg:
         if not isinstance(e, dict):
             raise w.error(f"{sec}.regimen", f"each entry must be an inline table, got {e!r}", sec)
         _unknown(w, e, REGIMEN_KEYS, f"{sec}.regimen", sec)
         d, mg, sch = regimen_entry(e, w, sec, catalog, weight)
+        if "free_fraction" in e:
+            ff[d] = _number(w, f"{sec}.regimen.free_fraction", e["free_fraction"], sec,
+                            lo=0.0, hi=1.0)
         if d in seen:
             raise w.error(f"{sec}.regimen", f"drug '{d}' appears twice in one arm", sec)
         seen.add(d)
         out.append((d, mg, sch))
-    return Arm(name=name, label=str(a.get("label", name)), regimen=tuple(out))
+    return Arm(name=name, label=str(a.get("label", name)), regimen=tuple(out), free_fraction=ff)
 
 
 def regimen_entry(e: dict, w: _Where, sec: str, catalog: Catalog, weight: float):
