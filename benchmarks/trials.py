@@ -68,16 +68,25 @@ def forest(table, path):
         ax.plot([r.hr_pub_lo, r.hr_pub_hi], [y + 0.15] * 2, color="0.4", lw=2)
         ax.plot([r.hr_pub], [y + 0.15], "s", color="0.2", ms=6,
                 label="published" if i == 0 else None)
-        ax.plot([r.hr_lo, r.hr_hi], [y - 0.15] * 2, color="#c0392b", lw=2)
-        ax.plot([r.hr_sim], [y - 0.15], "o", color="#c0392b", ms=6,
+        if not math.isfinite(r.hr_sim):
+            ax.text(0.0025, y - 0.15, "simulated: no progression in either arm", fontsize=7,
+                    color="#c0392b", va="center")
+            continue
+        if not math.isfinite(r.hr_hi):
+            ax.text(0.0025, y - 0.15, "simulated: no progression on the experimental arm "
+                    "(HR -> 0)", fontsize=7, color="#c0392b", va="center")
+            continue
+        hi = min(r.hr_hi, 5.0)
+        ax.plot([max(r.hr_lo, 0.002), hi], [y - 0.15] * 2, color="#c0392b", lw=2)
+        ax.plot([max(r.hr_sim, 0.002)], [y - 0.15], "o", color="#c0392b", ms=6,
                 label="simulated" if i == 0 else None)
     ax.axvline(1.0, color="0.6", ls="--", lw=1)
     ax.set_yticks(range(len(table), 0, -1))
     ax.set_yticklabels(table["trial"])
     ax.set_xscale("log")
-    ax.set_xlim(0.02, 5)
-    ax.set_xticks([0.05, 0.1, 0.25, 0.5, 1, 2, 4])
-    ax.set_xticklabels(["0.05", "0.1", "0.25", "0.5", "1", "2", "4"])
+    ax.set_xlim(0.002, 5)
+    ax.set_xticks([0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4])
+    ax.set_xticklabels(["0.005", "0.01", "0.05", "0.1", "0.25", "0.5", "1", "2", "4"])
     ax.set_xlabel("hazard ratio, experimental vs control (95% CI)")
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     ax.set_title("Virtual trials: simulated vs published hazard ratios", fontsize=10)
