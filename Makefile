@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
 .PHONY: demo test lab sbml-suite fuzz bench bench-ensemble bench-lab bench-petab \
-	petab-gradients petab-fits bench-models clean
+	bench-trials petab-gradients petab-fits bench-models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-ensemble: $(STAMP)
 
 bench-lab: $(STAMP)
 	$(PY) benchmarks/lab_latency.py
+
+bench-trials: $(STAMP)
+	$(PY) benchmarks/trials.py
 
 bench-petab: $(STAMP)
 	$(PY) benchmarks/petab_speed.py

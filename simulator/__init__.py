@@ -13,6 +13,7 @@ Public verbs (see README.md and docs/)::
     problem = sim.load_petab("problem.yaml"); problem.nllh(x)   # PEtab calibration problems
     fit = sim.calibrate(problem); sim.profile(fit); sim.sample(fit)  # through pyPESTO
     sim.drugs(), sim.phenotypes()
+    res = sim.virtual_trial(model, sim.Trial.from_toml("bolero2.toml"), patients=500)  # trials
 
 The package's layers and what each module may import are drawn in docs/design.md.
 """
@@ -27,7 +28,7 @@ from simulator.catalog import Catalog
 from simulator.ensemble import Ensemble, sweep
 from simulator.errors import (
     IntegrationError, InvalidValueError, ModelError, ModelImportError, ModelWarning,
-    PerturbationError, PetabError, SimulatorError, StoreError, UnknownIdError,
+    PerturbationError, PetabError, SimulatorError, StoreError, TrialError, UnknownIdError,
     UnsupportedFeatureError,
 )
 from simulator.estimation import (CalibrationProblem, CalibrationResult, ProfileResult,
@@ -37,6 +38,7 @@ from simulator.io.limits import ImportLimits
 from simulator.results import SteadyState, Trajectory
 from simulator.solvers.base import SolverOptions
 from simulator.treatments import PK, Dose, Schedule, Treatment, run_treatment, untreated_state
+from simulator.trials import Trial, TrialResult, virtual_trial
 from simulator.version import __version__
 
 __all__ = [
@@ -50,4 +52,5 @@ __all__ = [
     "Treatment", "Schedule", "Dose", "PK", "run_treatment", "untreated_state",
     "dose_response", "DoseResponse", "combination", "Combination", "compare_arms",
     "ArmComparison", "sweep", "Ensemble", "sensitivity", "plot", "__version__",
+    "Trial", "TrialResult", "virtual_trial", "TrialError",
 ]

@@ -304,6 +304,28 @@ def cmd_atlas(args) -> int:
     return EXIT_FAILED if res.failed else EXIT_OK
 
 
+def cmd_trial(args) -> int:
+    for name, low in (("patients", 1), ("draws", 1)):
+        if getattr(args, name) < low:
+            raise CliError(f"--{name} must be at least {low}, got {getattr(args, name)}")
+    model = _load(args)
+    trial = sim.Trial.from_toml(args.file, catalog=model.catalog)
+    out = _out_dir(args)
+    res = sim.virtual_trial(model, trial, patients=args.patients, seed=args.seed,
+                            executor=args.executor, progress=_progress_enabled(args),
+                            store=None if args.no_store else out / "store", draws=args.draws,
+                            calibrate=not args.no_calibrate)
+    res.patients.to_csv(out / "patients.csv", index=False)
+    _savefig(res.plot(), out / "km.png")
+    (out / "summary.json").write_text(res.to_json())
+    files = ["patients.csv", "km.png", "summary.json"]
+    _provenance(out, args, model, files, extra={"trial": res.provenance})
+    with _pd_display():
+        print(res.compare().to_string(float_format=lambda x: f"{x:.3g}"))
+    print(f"wrote {', '.join(files)} and provenance.json to {out}")
+    return EXIT_OK
+
+
 def cmd_calibrate(args) -> int:
     if args.starts < 1:
         raise CliError(f"--starts must be at least 1, got {args.starts}")
@@ -432,7 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
                "--readout growth_rate --hours 168 --out out/run1\n"
                "  crosstalk dose-response --drug everolimus --doses 0.1,1,10,100 "
                "--readout pS6 --at 24 --out out/dr\n"
-               "  crosstalk atlas --out out/atlas\n\n" + EXIT_CODES)
+               "  crosstalk atlas --out out/atlas\n"
+               "  crosstalk trial simulator/models/trials/bolero2.toml --out out/bolero2\n\n"
+               + EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"crosstalk {sim.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -536,6 +560,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/atlas", metavar="DIR", help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_atlas)
+
+    p = sub.add_parser("trial", formatter_class=_Formatter,
+                       help="a virtual clinical trial from a trial TOML (docs/trials.md)",
+                       description="Virtual patients at clinical doses through the mechanistic "
+                                   "model, RECIST progression, Kaplan-Meier PFS and the Cox "
+                                   "hazard ratio, next to the published results. The control "
+                                   "arm's median PFS calibrates the population's doubling time; "
+                                   "the other arms are predictions.",
+                       epilog="examples:\n"
+                              "  crosstalk trial simulator/models/trials/bolero2.toml "
+                              "--patients 500 --seed 0 --out out/bolero2\n"
+                              "  crosstalk trial my_trial.toml --patients 100 --out out/mine\n\n"
+                              "writes patients.csv, km.png, summary.json and provenance.json; "
+                              "a killed run resumes from DIR/store\n\n" + EXIT_CODES)
+    p.add_argument("file", metavar="FILE.toml", help="the trial definition")
+    p.add_argument("--patients", type=int, default=500, metavar="N", help="patients per arm")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--draws", type=int, default=8, metavar="K",
+                   help="between-tumour parameter draws per cell state")
+    p.add_argument("--executor", choices=["processes"], default=None,
+                   help="run the cell states in a process pool (default: this process)")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="use the population's doubling_days instead of fitting the control arm")
+    p.add_argument("--no-store", action="store_true", help="no checkpoint in DIR/store")
+    _common(p, out="out/trial")
+    p.set_defaults(func=cmd_trial)
 
     p = sub.add_parser("sensitivity", formatter_class=_Formatter,
                        help="global sensitivity (Sobol' or Morris) of a readout",

@@ -11,6 +11,7 @@
     ├── PerturbationError(ValueError) unknown drug or phenotype, bad dose, bad schedule
     ├── StoreError(ValueError)        a sweep checkpoint made by another model, parameter set or version, or unwritable
     ├── PetabError(ValueError)        a PEtab problem whose tables are wrong (names file, row and column)
+    ├── TrialError(ValueError)        a virtual-trial definition that is wrong (names file, key and line)
     └── IntegrationError(RuntimeError) carries t_fail, the offending species and the parameters
 
     ModelWarning(UserWarning)         legal model content that is ignored (e.g. a rule without math)
@@ -98,6 +99,11 @@ class PetabError(SimulatorError, ValueError):
         where = f" {source}" if source else ""
         lines = "\n  - ".join(self.problems)
         super().__init__(f"PEtab problem{where} has {len(self.problems)} error(s):\n  - {lines}")
+
+
+class TrialError(SimulatorError, ValueError):
+    """A virtual-trial definition (TOML) is wrong: unknown key, drug or phenotype, a
+    prevalence outside [0, 1], a regimen that cannot be given. Names file, key and line."""
 
 
 class IntegrationError(SimulatorError, RuntimeError):

@@ -33,11 +33,12 @@ LAYERS = [
     ("many runs", ["simulator.ensemble."]),
     ("analysis", ["simulator.analysis.", "simulator.plot"]),
     ("estimation", ["simulator.estimation."]),
+    ("trials", ["simulator.trials."]),
     ("presentation", ["simulator.bundled.", "simulator.lab.", "simulator.cli", "simulator"]),
 ]
 # third-party modules that may be imported inside a function: optional or heavy to load
 LAZY = {"matplotlib", "pyarrow", "dask", "distributed", "SALib", "roadrunner", "threadpoolctl",
-        "panel", "bokeh"}
+        "panel", "bokeh", "lifelines"}
 
 
 def _module_name(path: Path) -> str:

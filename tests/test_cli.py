@@ -31,7 +31,7 @@ def test_help_lists_examples_and_exit_codes():
 
 
 @pytest.mark.parametrize("command", ["simulate", "dose-response", "combination", "drugs",
-                                     "phenotypes", "atlas", "sensitivity"])
+                                     "phenotypes", "atlas", "sensitivity", "trial"])
 def test_subcommand_help_has_examples(command):
     res = crosstalk(command, "--help")
     assert res.returncode == 0, res.stderr

@@ -1,0 +1,215 @@
+"""Virtual trials against the published ones, timing and memory (make bench-trials).
+
+For every trial in simulator/models/trials/: the simulated median PFS per arm (control
+fitted, experimental predicted), the HR with its 95% CI and log-rank p next to the published
+numbers; the issue's targets (control within +-25%, direction of the HR's CI, HR inside the
+published CI, the contrasts); a forest plot. Then the timing and peak memory of a two-arm
+trial of 1,000 patients per arm over 24 months.
+
+    python benchmarks/trials.py [--patients N] [--draws K] [--out DIR] [--only a,b]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import simulator as sim
+from simulator.trials import survival
+
+ROOT = Path(sim.__file__).parent / "models" / "trials"
+ORDER = ["tandem", "egf30008_her2pos", "egf30008_her2neg", "bolero2", "tamrad", "horizon",
+         "s0226", "fact", "sofea", "solar1_mutant", "solar1_wildtype", "belle2"]
+
+
+def row(name, res):
+    pub = res.trial.published
+    hr, lo, hi, p = res.hazard_ratio
+    mc, me = res.median_pfs["control"][0], res.median_pfs["experimental"][0]
+    ph = pub.hazard_ratio or (math.nan, math.nan, math.nan)
+    phl, phh = (ph[1], ph[2]) if len(ph) == 3 else (math.nan, math.nan)
+    pc, pe = pub.median_pfs_months.get("control", math.nan), \
+        pub.median_pfs_months.get("experimental", math.nan)
+    pub_sig = phh < 1 if math.isfinite(phh) else False
+    sim_sig = hi < 1
+    direction = (sim_sig == pub_sig) and (pub_sig or 0.8 <= hr <= 1.25)
+    return {"trial": name, "endpoint": pub.endpoint,
+            "control_sim": mc, "control_pub": pc,
+            "control_within_25pct": abs(mc / pc - 1) <= 0.25 if math.isfinite(mc) else False,
+            "exp_sim": me, "exp_pub": pe,
+            "hr_sim": hr, "hr_lo": lo, "hr_hi": hi, "p_sim": p,
+            "hr_pub": ph[0], "hr_pub_lo": phl, "hr_pub_hi": phh,
+            "hr_in_pub_ci": bool(phl <= hr <= phh) if math.isfinite(phl) else False,
+            "direction_ok": bool(direction),
+            "doubling_days_fitted": res.provenance.get("doubling_days_median"),
+            "seconds": res.provenance.get("seconds")}
+
+
+def subgroup_hr(res, mask):
+    d = res.patients[mask]
+    return survival.hazard_ratio(d["pfs_months"], d["event"],
+                                 (d["arm"] == "experimental").astype(int))
+
+
+def forest(table, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(table) + 1.2))
+    for i, r in enumerate(table.itertuples()):
+        y = len(table) - i
+        ax.plot([r.hr_pub_lo, r.hr_pub_hi], [y + 0.15] * 2, color="0.4", lw=2)
+        ax.plot([r.hr_pub], [y + 0.15], "s", color="0.2", ms=6,
+                label="published" if i == 0 else None)
+        if not math.isfinite(r.hr_sim):
+            ax.text(0.0025, y - 0.15, "simulated: no progression in either arm", fontsize=7,
+                    color="#c0392b", va="center")
+            continue
+        if not math.isfinite(r.hr_hi):
+            ax.text(0.0025, y - 0.15, "simulated: no progression on the experimental arm "
+                    "(HR -> 0)", fontsize=7, color="#c0392b", va="center")
+            continue
+        hi = min(r.hr_hi, 5.0)
+        ax.plot([max(r.hr_lo, 0.002), hi], [y - 0.15] * 2, color="#c0392b", lw=2)
+        ax.plot([max(r.hr_sim, 0.002)], [y - 0.15], "o", color="#c0392b", ms=6,
+                label="simulated" if i == 0 else None)
+    ax.axvline(1.0, color="0.6", ls="--", lw=1)
+    ax.set_yticks(range(len(table), 0, -1))
+    ax.set_yticklabels(table["trial"])
+    ax.set_xscale("log")
+    ax.set_xlim(0.002, 5)
+    ax.set_xticks([0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4])
+    ax.set_xticklabels(["0.005", "0.01", "0.05", "0.1", "0.25", "0.5", "1", "2", "4"])
+    ax.set_xlabel("hazard ratio, experimental vs control (95% CI)")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.set_title("Virtual trials: simulated vs published hazard ratios", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--patients", type=int, default=500)
+    ap.add_argument("--draws", type=int, default=4)
+    ap.add_argument("--out", default="out/bench-trials")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--scale-only", default="",
+                    help="only the timing: patients per arm, comma-separated (e.g. 1000,10000); "
+                         "each in its own process for a clean peak memory")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.scale_only:
+        return scale(args)
+    model = sim.load_model()
+    names = [n for n in ORDER if not args.only or n in args.only.split(",")]
+    rows, contrasts = [], {}
+    results = {}
+    for n in names:
+        t0 = time.perf_counter()
+        res = sim.virtual_trial(model, ROOT / f"{n}.toml", patients=args.patients, seed=0,
+                                draws=args.draws, progress=False, store=out / "store" / n)
+        results[n] = res
+        r = row(n, res)
+        rows.append(r)
+        fig = res.plot()
+        fig.savefig(out / f"km_{n}.png", dpi=100)
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        res.patients.to_csv(out / f"patients_{n}.csv", index=False)
+        print(f"{n:18s} control {r['control_sim']:.1f} (pub {r['control_pub']:.1f})  "
+              f"exp {r['exp_sim']:.1f} (pub {r['exp_pub']:.1f})  HR {r['hr_sim']:.2f} "
+              f"({r['hr_lo']:.2f}-{r['hr_hi']:.2f}) pub {r['hr_pub']:.2f}  "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        pd.DataFrame(rows).to_csv(out / "table.csv", index=False)
+    table = pd.DataFrame(rows)
+    if "tamrad" in results:
+        p = results["tamrad"].patients
+        contrasts["tamrad_secondary_hr"] = subgroup_hr(results["tamrad"], p["prior_months"] >= 6)[0]
+        contrasts["tamrad_primary_hr"] = subgroup_hr(results["tamrad"], p["prior_months"] < 6)[0]
+    if "s0226" in results:
+        p = results["s0226"].patients
+        contrasts["s0226_tamoxifen_naive_hr"] = subgroup_hr(results["s0226"], p["prior"] == "none")[0]
+        contrasts["s0226_prior_tamoxifen_hr"] = subgroup_hr(results["s0226"], p["prior"] == "tamoxifen")[0]
+    hr = dict(zip(table["trial"], table["hr_sim"]))
+    checks = {}
+    if {"egf30008_her2pos", "egf30008_her2neg"} <= set(hr):
+        checks["EGF30008: HER2+ benefit larger than HER2-"] = hr["egf30008_her2pos"] < hr["egf30008_her2neg"]
+    if {"solar1_mutant", "solar1_wildtype"} <= set(hr):
+        checks["SOLAR-1: mutant benefit larger than wild-type"] = hr["solar1_mutant"] < hr["solar1_wildtype"]
+    if "tamrad_secondary_hr" in contrasts:
+        checks["TAMRAD: secondary resistance gains more than primary"] = \
+            contrasts["tamrad_secondary_hr"] < contrasts["tamrad_primary_hr"]
+    if {"bolero2", "horizon"} <= set(hr):
+        b = table.set_index("trial")
+        checks["BOLERO-2 helps, HORIZON does not"] = bool(b.loc["bolero2", "hr_hi"] < 1 and
+                                                         0.8 <= b.loc["horizon", "hr_sim"] <= 1.25)
+    summary = {
+        "patients_per_arm": args.patients, "draws": args.draws,
+        "control_within_25pct": int(table["control_within_25pct"].sum()),
+        "hr_in_published_ci": int(table["hr_in_pub_ci"].sum()),
+        "direction_ok": int(table["direction_ok"].sum()), "n_trials": len(table),
+        "contrasts": {k: bool(v) for k, v in checks.items()},
+        "subgroup_hrs": contrasts,
+    }
+    if len(table) > 1:
+        forest(table, out / "forest.png")
+    if not args.skip_scale:
+        tr = sim.Trial.from_toml(ROOT / "bolero2.toml")
+        t0 = time.perf_counter()
+        res = sim.virtual_trial(model, tr, patients=1000, seed=1, draws=args.draws,
+                                progress=False)
+        summary["scale"] = {"trial": "BOLERO-2 (24 months)", "patients_per_arm": 1000,
+                            "seconds": time.perf_counter() - t0,
+                            "stages": res.provenance["stages"],
+                            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(table.round(2).to_string(index=False))
+    print(json.dumps(summary, indent=2, default=float))
+    return 0
+
+
+SCALE = '''
+import json, resource, sys, time
+import simulator as sim
+t0 = time.perf_counter()
+res = sim.virtual_trial(sim.load_model(), sys.argv[1], patients=int(sys.argv[2]), seed=1,
+                        draws=int(sys.argv[3]), progress=False, executor=sys.argv[4] or None)
+print(json.dumps({"patients_per_arm": int(sys.argv[2]), "seconds": time.perf_counter() - t0,
+                  "stages": res.provenance["stages"], "n_cell_states": res.provenance["n_cell_states"],
+                  "hazard_ratio": res.hazard_ratio,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+
+def scale(args):
+    import subprocess
+    out = []
+    for n in args.scale_only.split(","):
+        for executor in ("", "processes"):
+            r = subprocess.run([sys.executable, "-c", SCALE, str(ROOT / "bolero2.toml"), n,
+                                str(args.draws), executor], capture_output=True, text=True)
+            if r.returncode:
+                print(r.stderr[-2000:])
+                continue
+            rec = json.loads(r.stdout.strip().splitlines()[-1])
+            rec["executor"] = executor or "this process"
+            out.append(rec)
+            print(json.dumps(rec), flush=True)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "scale.json").write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

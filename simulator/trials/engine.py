@@ -1,0 +1,359 @@
+"""The virtual trial: cell states simulated through the ensemble engine, patients built on them.
+
+1. **Cell states** (:mod:`simulator.trials.population`): every (prior therapy, phenotypes,
+   between-tumour draw) a patient can have, each equilibrated untreated (the model's
+   steady state), then run through the **prior therapy** (months at its clinical dose,
+   through the PK layer) and then through **each arm's regimen** over the follow-up. Each
+   of these runs is one member of a :func:`simulator.sweep` (executors, progress,
+   checkpoint store and resume are the ensemble engine's).
+2. **Patients** (vectorised, analytic): a patient's lesion is a mixture of its cell states,
+   ``V(t)/V(0) = Σ w_c exp(κ L_c(t))`` (:mod:`simulator.trials.kinetics`), with fractions at
+   randomisation set by the prior therapy (the clones that grew on it are enriched).
+   Eligibility after a prior therapy: the lesion was growing at its end (progressed on it).
+3. **Endpoints**: RECIST 1.1 at the trial's scans (:mod:`simulator.trials.recist`),
+   censoring at dropout and data cutoff; KM, Cox and log-rank by lifelines
+   (:mod:`simulator.trials.survival`).
+4. **Calibration on the control arm only**: the population's median untreated doubling time
+   is chosen (on a grid) so that the control arm's median PFS meets the published one; the
+   other arms are then predictions.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simulator.api import as_model, simulate
+from simulator.ensemble import sweep
+from simulator.errors import InvalidValueError, TrialError
+from simulator.treatments.derive import prepare
+from simulator.treatments.protocol import untreated_state
+from simulator.treatments.schedule import Dose, Schedule, Treatment
+from simulator.trials import recist, survival
+from simulator.trials.kinetics import LOG_BURDEN, with_log_burden
+from simulator.trials.population import (CLEARANCE_SD, DOUBLING_SD, PRIOR_MONTHS_SD, VARIED,
+                                         Bank, build_bank, cell_states, label, sample_patients)
+from simulator.trials.result import TrialResult
+from simulator.trials.schema import PRIORS, Trial
+from simulator.version import __version__
+
+__all__ = ["virtual_trial", "DOUBLING_GRID_DAYS"]
+
+DAY = 24.0
+MONTH_DAYS = 30.4375
+DOUBLING_GRID_DAYS = np.geomspace(15.0, 1500.0, 61)
+TINY_BURDEN = 1e-200      # reset-at-start species start here in trial runs (never overflow)
+
+
+def _stage_store(store, name):
+    return None if store is None else str(Path(store) / name)
+
+
+def _param_base(model, phen, ids):
+    """Values of ``ids`` with the phenotypes applied (parameter defaults otherwise)."""
+    base = {p.id: p.value for p in model.parameters}
+    changed = model.catalog.apply_phenotypes(phen, base) if phen else {}
+    return {k: float(changed.get(k, base[k])) for k in ids}
+
+
+def _run_stage(model, bank: Bank, rows, regimen, t_h, starts, *, store, name, executor,
+               progress, chunk_size, readouts, free_fraction=None):
+    """One sweep: cell states ``rows`` under ``regimen`` ((drug, mg, Schedule), ...)."""
+    treatment = Treatment({d: Dose(mg, "mg", sch) for d, mg, sch in regimen})
+    prep = prepare(model, treatment)
+    derived = prep.model
+    pids = set(derived.parameter_ids)
+    params = dict(prep.params)
+    for p in bank.factors:
+        params[p] = np.empty(len(rows))
+    for d, _, _ in regimen:
+        ke = f"xt_{d}_ke"
+        if ke not in pids:
+            raise TrialError(f"internal: derived model lacks '{ke}'")
+        params[ke] = np.empty(len(rows))
+    ke0 = {d: _ke(derived, d) for d, _, _ in regimen}
+    for d, f in (free_fraction or {}).items():      # free drug at the target: fewer nM per mg
+        params[f"xt_{d}_nM_per_mg"] = _param(derived, f"xt_{d}_nM_per_mg") * f
+    phen = np.empty(len(rows), dtype=object)
+    for j, r in enumerate(rows):
+        u = bank.units[r]
+        phen[j] = u.phenotype or None
+        base = _param_base(model, u.phenotype, list(bank.factors))
+        for p, f in bank.factors.items():
+            params[p][j] = base[p] * f[u.draw]
+        for d, _, _ in regimen:
+            # clearance CL = ke V: a patient's clearance factor scales ke
+            params[f"xt_{d}_ke"][j] = ke0[d] * bank.clearance[d][u.draw]
+    initial = {k: np.array([s[k] for s in starts]) for k in starts[0]}
+    return sweep(derived, t_h, params=params, phenotype=phen, initial=initial,
+                 readouts=readouts, executor=executor, store=_stage_store(store, name),
+                 progress=progress, chunk_size=chunk_size, on_failure="record")
+
+
+def _param(model, pid):
+    for p in model.parameters:
+        if p.id == pid:
+            return float(p.value)
+    raise TrialError(f"internal: the derived model has no parameter '{pid}'")
+
+
+def _ke(model, drug):
+    return _param(model, f"xt_{drug}_ke")
+
+
+def _start_states(model, aug, bank: Bank, rows):
+    """Untreated steady state of each cell state, with the log burden at 0."""
+    species = [s.id for s in aug.species]
+    out = []
+    reset = set(model.catalog.reset_at_start)
+    for r in rows:
+        u = bank.units[r]
+        base = _param_base(model, u.phenotype, list(bank.factors))
+        prm = {p: base[p] * bank.factors[p][u.draw] for p in bank.factors}
+        state, ss = untreated_state(model, params=prm, phenotype=list(u.phenotype) or None)
+        s = {k: float(state[k]) for k in species if k in state}
+        for k in reset:
+            if k in s:
+                s[k] = TINY_BURDEN
+        s[LOG_BURDEN] = 0.0
+        out.append(s)
+    return out
+
+
+def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=None, store=None,
+                  progress: bool = True, *, draws: int = 8, calibrate: bool = True,
+                  chunk_size: int = 16, growth_readout: str = "growth_rate",
+                  growth_per_hours: float = 24.0, confirm: bool = False) -> TrialResult:
+    """Run a virtual clinical trial.
+
+    Parameters
+    ----------
+    model : Model or str or Path
+        The mechanistic model (with a catalogue of drugs with PK and phenotypes).
+    trial : Trial or str or Path
+        A trial definition or its TOML file.
+    patients : int
+        Patients **per arm** (1:1 randomisation).
+    seed : int
+        Seeds everything random (draws, patients); the same seed gives the same result on
+        every executor.
+    executor, store, progress
+        As :func:`simulator.sweep`: where the cell-state runs go, a checkpoint directory
+        (one sub-store per stage; a killed trial resumes from it), a progress bar.
+    draws : int
+        Between-tumour parameter draws per cell state (each simulated once).
+    calibrate : bool
+        Fit the population's median untreated doubling time to the control arm's published
+        median PFS (else ``population.doubling_days``).
+    chunk_size : int
+        Cell states per chunk of work / checkpoint file.
+    growth_readout, growth_per_hours
+        The model's net growth rate and its time unit in model hours.
+    confirm : bool
+        RECIST confirmation of responses (non-randomised trials).
+
+    Returns
+    -------
+    TrialResult
+    """
+    t_start = time.perf_counter()
+    model = as_model(model)
+    if not isinstance(trial, Trial):
+        trial = Trial.from_toml(trial, catalog=model.catalog)
+    if isinstance(patients, bool) or not isinstance(patients, (int, np.integer)) or patients < 1:
+        raise InvalidValueError(f"patients must be a positive integer (per arm), got {patients!r}")
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise InvalidValueError(f"draws must be a positive integer, got {draws!r}")
+    rng = np.random.default_rng(seed)
+    aug = with_log_burden(model, growth_readout, growth_per_hours)
+    drugs_used = {d for a in trial.arms.values() for d in a.drugs}
+    drugs_used |= {d for p in trial.population.prior for d, _, _ in PRIORS[p]}
+    bank = build_bank(trial, drugs_used, int(draws), rng)
+    n_units = len(bank.units)
+
+    # ---- 1. cell states: untreated, prior therapy, arms
+    all_rows = list(range(n_units))
+    starts = _start_states(model, aug, bank, all_rows)
+    prior_L = np.zeros(n_units)            # log burden accumulated during prior therapy
+    prior_slope = np.zeros(n_units)        # per day, over its last month
+    stats = {"n_cell_states": n_units, "stages": {}}
+    for prior in trial.population.prior:
+        rows = [i for i, u in enumerate(bank.units) if u.prior == prior]
+        if not PRIORS[prior]:
+            continue
+        regimen = tuple((d, mg, Schedule.every(every * DAY)) for d, mg, every in PRIORS[prior])
+        m_max = int(bank.prior_months.max())
+        t_h = np.arange(0, m_max + 1) * MONTH_DAYS * DAY
+        species = [k for k in starts[0]]
+        t0 = time.perf_counter()
+        ens = _run_stage(aug, bank, rows, regimen, t_h, [starts[r] for r in rows], store=store,
+                         name=f"prior-{prior}", executor=executor, progress=progress,
+                         chunk_size=chunk_size, readouts=species)
+        stats["stages"][f"prior-{prior}"] = {"members": len(rows),
+                                             "seconds": time.perf_counter() - t0}
+        _check(ens, f"prior therapy {prior}")
+        col = {k: j for j, k in enumerate(ens.readouts)}
+        for j, r in enumerate(rows):
+            m = int(bank.prior_months[bank.units[r].draw])
+            vals = ens.values[j, m]
+            s = {k: float(vals[col[k]]) for k in species}
+            prior_L[r] = s[LOG_BURDEN]
+            prior_slope[r] = (vals[col[LOG_BURDEN]] - ens.values[j, m - 1, col[LOG_BURDEN]]) \
+                / MONTH_DAYS
+            for k in model.catalog.reset_at_start:
+                if k in s:
+                    s[k] = TINY_BURDEN
+            s[LOG_BURDEN] = 0.0
+            starts[r] = s
+
+    scan_days = recist.scan_times(trial.months, trial.scan_every_weeks)
+    grid_days = np.union1d(np.arange(0.0, trial.months * MONTH_DAYS + 1e-9, 7.0), scan_days)
+    L = {}
+    for an, arm in trial.arms.items():
+        t0 = time.perf_counter()
+        ens = _run_stage(aug, bank, all_rows, arm.regimen, grid_days * DAY, starts, store=store,
+                         name=f"arm-{an}", executor=executor, progress=progress,
+                         chunk_size=chunk_size, readouts=[LOG_BURDEN],
+                         free_fraction=arm.free_fraction)
+        stats["stages"][f"arm-{an}"] = {"members": n_units, "seconds": time.perf_counter() - t0}
+        _check(ens, f"arm {an}")
+        L[an] = ens.values[:, :, 0]                    # (n_units, n_grid)
+    g_ref = _reference_growth(model, growth_readout)
+
+    # ---- 2-4. patients, calibrated on the control arm
+    pool = sample_patients(trial, bank, 6 * int(patients) * len(trial.arms), rng)
+    states = _state_arrays([cell_states(bank, pool, i) for i in range(len(pool["draw"]))])
+    published = trial.published.median_pfs_months.get("control")
+    td_med = trial.population.doubling_days
+    fit = None
+    if calibrate and published:
+        # the control arm's KM PFS at the published median should be 50%; among equally good
+        # values (scans make KM a step function) the one nearest the default doubling time
+        best = None
+        for td in DOUBLING_GRID_DAYS:
+            tab = _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td,
+                            int(patients), grid_days, scan_days, confirm, arms=("control",),
+                            seed=seed)
+            s_pub = survival.survival_at(tab["pfs_months"], tab["event"], published)
+            key = (round(abs(s_pub - 0.5), 3), abs(math.log(td / td_med)))
+            if best is None or key < best[0]:
+                best = (key, td, tab, s_pub)
+        med = survival.median_pfs(best[2]["pfs_months"], best[2]["event"])[0]
+        fit = {"parameter": "median untreated volume doubling time (days)",
+               "value": float(best[1]), "control_median_fitted": float(med),
+               "control_median_published": float(published),
+               "control_pfs_at_published_median": float(best[3]),
+               "objective": "|KM PFS of the control arm at the published median - 0.5|",
+               "grid_days": [float(DOUBLING_GRID_DAYS[0]), float(DOUBLING_GRID_DAYS[-1])]}
+        td_med = best[1]
+    tab, traj = _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,
+                          int(patients), grid_days, scan_days, confirm, arms=tuple(trial.arms),
+                          seed=seed, trajectories=True)
+    prov = {"version": __version__, "model_hash": model.hash, "model_id": model.id,
+            "trial": trial.name, "trial_file": trial.path, "source": trial.source,
+            "seed": int(seed), "patients_per_arm": int(patients), "draws": int(draws),
+            "calibration": fit, "doubling_days_median": float(td_med),
+            "g_ref_per_day": g_ref, "growth_readout": growth_readout,
+            "seconds": time.perf_counter() - t_start, **stats,
+            "variability": {"log_sd": {**VARIED, "clearance": CLEARANCE_SD, "prior_months": PRIOR_MONTHS_SD,
+                                       "doubling_time": DOUBLING_SD}}}
+    return TrialResult(trial=trial, patients=tab, scan_days=scan_days, grid_days=grid_days,
+                       sld=traj, provenance=prov)
+
+
+def _state_arrays(states):
+    """Per-patient cell-state rows as padded arrays: rows, valid, is-subclone (n, S)."""
+    S = max(len(x) for x in states)
+    R = np.zeros((len(states), S), dtype=np.int64)
+    valid = np.zeros((len(states), S), dtype=bool)
+    sub = np.zeros((len(states), S), dtype=bool)
+    for i, x in enumerate(states):
+        for k, (r, is_sub) in enumerate(x):
+            R[i, k], valid[i, k], sub[i, k] = r, True, is_sub
+    return R, valid, sub
+
+
+def _check(ens, what):
+    if not np.all(ens.success):
+        bad = ens.failures
+        raise TrialError(f"{len(bad)} cell-state run(s) of {what} failed: "
+                         f"{bad['reason'].iloc[0] if len(bad) else ''}")
+
+
+def _reference_growth(model, readout) -> float:
+    """Untreated net growth rate of the parental cell (per readout time unit)."""
+    state, _ = untreated_state(model)
+    return float(simulate(model, [0.0, 1.0], initial=state)[readout][0])
+
+
+def _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med, n_per_arm,
+              grid_days, scan_days, confirm, *, arms, seed, trajectories=False):
+    """Lesions, eligibility, RECIST and the tidy patient table for ``td_med``."""
+    R, valid, sub = states                                    # (n_pool, S) each
+    td = td_med * np.exp(pool["doubling_z"])
+    kappa = math.log(2.0) / (td * g_ref)                     # per unit of L
+    f = pool["subclone_fraction"][:, None]
+    n_sub = sub.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        logw0 = np.where(valid, np.log(np.where(sub, f, 1.0 - f * n_sub)), -np.inf)
+    lw = logw0 + kappa[:, None] * prior_L[R]
+    w = np.exp(lw - lw.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)                         # fractions at randomisation
+    # eligibility: after a prior therapy, the lesion grew over its last month
+    ok = (pool["prior"] == "none") | ((w * prior_slope[R]).sum(axis=1) > 0.0)
+    eligible = np.flatnonzero(ok)
+    need = n_per_arm * len(trial.arms)
+    chosen = eligible[:need]
+    if chosen.size < need:
+        raise TrialError(f"trial {trial.name}: only {chosen.size} of {need} virtual patients "
+                         f"progressed on their prior therapy (eligibility); the population's "
+                         f"prior or phenotypes admit too few")
+    arm_names = list(trial.arms)
+    arm_of = np.repeat(np.arange(len(arm_names)), n_per_arm)
+    arm_of = arm_of[np.random.default_rng([seed, 1]).permutation(need)]
+    keep = np.isin(arm_of, [arm_names.index(a) for a in arms])
+    chosen, arm_of = chosen[keep], arm_of[keep]
+    n = chosen.size
+    scan_idx = np.searchsorted(grid_days, scan_days)
+    vol = np.empty((n, grid_days.size))
+    for a in range(len(arm_names)):
+        j = np.flatnonzero(arm_of == a)
+        if not j.size:
+            continue
+        i = chosen[j]
+        with np.errstate(divide="ignore"):
+            x = np.log(w[i])[:, :, None] + kappa[i][:, None, None] * L[arm_names[a]][R[i]]
+        mx = x.max(axis=1)
+        vol[j] = np.exp(mx + np.log(np.exp(x - mx[:, None, :]).sum(axis=1)))   # V(t)/V(0)
+    sld0 = pool["sld_mm"][chosen]
+    sld = sld0[:, None] * np.cbrt(np.minimum(vol, 1e30))
+    end = np.minimum(pool["dropout_days"][chosen],
+                     trial.months * MONTH_DAYS - pool["accrual_days"][chosen])
+    res = recist.assess(sld[:, scan_idx], sld0, scan_days, end, confirm=confirm)
+    bank_units = bank.units
+    tab = pd.DataFrame({
+        "patient": np.arange(n),
+        "arm": np.array(arm_names, dtype=object)[arm_of],
+        "prior": pool["prior"][chosen],
+        "prior_months": [float(bank.prior_months[pool["draw"][i]])
+                         if pool["prior"][i] != "none" else 0.0 for i in chosen],
+        "phenotypes": [label(bank_units[R[i, 0]].phenotype) for i in chosen],
+        "subclones": ["+".join(bank_units[R[i, k]].phenotype[-1]
+                               for k in np.flatnonzero(sub[i])) for i in chosen],
+        "resistant_fraction_at_start": (w[chosen] * sub[chosen]).sum(axis=1),
+        "draw": pool["draw"][chosen],
+        **{f"{p}_factor": bank.factors[p][pool["draw"][chosen]] for p in bank.factors},
+        **{f"clearance_{d}": bank.clearance[d][pool["draw"][chosen]] for d in bank.clearance},
+        "doubling_days": td[chosen],
+        "baseline_sld_mm": sld0,
+        "subclone_fraction": pool["subclone_fraction"][chosen],
+        "dropout_months": pool["dropout_days"][chosen] / MONTH_DAYS,
+        "pfs_months": res["time_days"] / MONTH_DAYS,
+        "event": res["event"],
+        "best_response": res["best_response"],
+        "clinical_benefit": res["benefit"],
+    })
+    return (tab, sld) if trajectories else tab

@@ -1,0 +1,141 @@
+"""Virtual patients: the cell states a population's tumours are made of, and the patients.
+
+A tumour is a mixture of **cell states**, each a run of the mechanistic model:
+
+* the **main clone**: the parental cell with the patient's clonal phenotypes (each drawn with
+  its prevalence in the trial population, e.g. PIK3CA_mutant 0.4; HER2_amplified 1 in a HER2+
+  trial) and host traits (CYP2D6 poor metaboliser, ~8% of patients, where tamoxifen is given);
+* a **resistant subclone** per *subclonal* phenotype the patient carries (default
+  ``ESR1_mutant``, acquired under aromatase inhibitors): the main clone's phenotypes plus
+  that one, at a small initial fraction;
+* the **adaptive state** is not a separate clone: every cell state carries the model's slow
+  adaptation (LTED escape) variable, set by the simulated prior therapy.
+
+Between-tumour variability (log-normal, one *draw* per cell-state bank entry):
+
+* ``ER_synthesis`` (sd 0.3 on the log scale): ER protein varies several-fold between ER+
+  tumours (Allred/H-scores); it sets how much of growth is estrogen-driven;
+* ``k_adapt`` (sd 0.5): how fast a tumour adapts to estrogen deprivation (months to
+  escape vary widely between patients' secondary resistance);
+* PK clearance of each drug (sd 0.3, CV ~30%, typical of oral targeted agents);
+* months of prior therapy (sd 0.5 around the population's median).
+
+Each distinct (prior, phenotypes, draw) cell state is simulated once and shared by every
+patient who has it; the patients' own continuous traits (untreated doubling time, baseline
+lesion size, subclone fraction, dropout, accrual) act analytically on the lesion
+(:mod:`simulator.trials.kinetics`).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Unit", "Bank", "build_bank", "sample_patients", "CYP2D6_POOR_FRACTION",
+           "VARIED"]
+
+CYP2D6_POOR_FRACTION = 0.08     # Europeans ~7-10% poor metabolisers (Bradford 2002)
+VARIED = {"ER_synthesis": 0.3, "k_adapt": 0.5}
+CLEARANCE_SD = 0.3
+PRIOR_MONTHS_SD = 0.5
+DOUBLING_SD = 0.5               # log-sd of untreated volume doubling time between patients
+SUBCLONE_SD = 1.0
+SLD_SD = 0.5
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One simulated cell state: prior therapy, phenotypes, between-tumour draw."""
+
+    prior: str
+    phenotype: tuple
+    draw: int
+
+
+@dataclass
+class Bank:
+    """The cell states of a trial and the draws behind them."""
+
+    units: list
+    index: dict                 # Unit -> row
+    factors: dict               # parameter -> array (n_draws,) of multiplicative factors
+    clearance: dict             # drug -> array (n_draws,)
+    prior_months: np.ndarray    # (n_draws,) whole months
+    clonal: tuple               # phenotypes drawn per patient as clonal
+    subclonal: tuple
+    host: tuple                 # host traits (CYP2D6_poor) drawn per patient
+    prevalence: dict
+
+
+def build_bank(trial, drugs_used: set, n_draws: int, rng: np.random.Generator) -> Bank:
+    """Every cell state the trial's patients can have, with ``n_draws`` draws each."""
+    pop = trial.population
+    prev = dict(pop.phenotypes)
+    if "tamoxifen" in drugs_used and "CYP2D6_poor" not in prev:
+        prev["CYP2D6_poor"] = CYP2D6_POOR_FRACTION
+    host = tuple(p for p in ("CYP2D6_poor",) if prev.get(p, 0) > 0)
+    subclonal = tuple(p for p in pop.subclonal if prev.get(p, 0) > 0)
+    clonal = tuple(p for p in prev if p not in subclonal and p not in host and prev[p] > 0)
+    factors = {k: np.exp(rng.normal(0.0, s, n_draws)) for k, s in VARIED.items()}
+    clearance = {d: np.exp(rng.normal(0.0, CLEARANCE_SD, n_draws)) for d in sorted(drugs_used)}
+    months = np.maximum(1, np.round(pop.prior_months *
+                                    np.exp(rng.normal(0.0, PRIOR_MONTHS_SD, n_draws))))
+    if n_draws == 1:
+        factors = {k: np.ones(1) for k in factors}
+        clearance = {d: np.ones(1) for d in clearance}
+        months = np.array([max(1.0, round(pop.prior_months))])
+    units = []
+    for prior in pop.prior:
+        for bits in itertools.product(*[(False, True) if prev[p] < 1 else (True,)
+                                        for p in clonal + host]):
+            base = tuple(p for p, b in zip(clonal + host, bits) if b)
+            for clone in (None,) + subclonal:
+                phen = base + ((clone,) if clone else ())
+                for k in range(n_draws):
+                    units.append(Unit(prior, phen, k))
+    return Bank(units=units, index={u: i for i, u in enumerate(units)}, factors=factors,
+                clearance=clearance, prior_months=months, clonal=clonal, subclonal=subclonal,
+                host=host, prevalence=prev)
+
+
+def sample_patients(trial, bank: Bank, n: int, rng: np.random.Generator) -> dict:
+    """``n`` candidate patients (traits only; which cell states, which draw)."""
+    pop = trial.population
+    priors = list(pop.prior)
+    pp = np.array([pop.prior[p] for p in priors])
+    out = {
+        "prior": np.array(priors, dtype=object)[rng.choice(len(priors), n, p=pp / pp.sum())],
+        "draw": rng.integers(0, len(bank.prior_months), n),
+        "doubling_z": rng.normal(0.0, DOUBLING_SD, n),
+        "sld_mm": np.clip(pop.baseline_sld_mm * np.exp(rng.normal(0.0, SLD_SD, n)), 10.0, 300.0),
+        "subclone_fraction": np.minimum(0.5, pop.subclone_fraction *
+                                        np.exp(rng.normal(0.0, SUBCLONE_SD, n))),
+        "dropout_days": rng.exponential(365.25 / pop.dropout_per_year, n)
+        if pop.dropout_per_year > 0 else np.full(n, np.inf),
+        "accrual_days": rng.uniform(0.0, pop.accrual_months * 30.4375, n),
+    }
+    for p in bank.clonal + bank.host + bank.subclonal:
+        out[p] = rng.random(n) < bank.prevalence[p]
+    return out
+
+
+def cell_states(bank: Bank, pts: dict, i: int) -> list:
+    """(unit row, is_subclone) for patient ``i``: the main clone first."""
+    base = tuple(p for p in bank.clonal + bank.host if pts[p][i])
+    prior, k = pts["prior"][i], int(pts["draw"][i])
+    rows = [(bank.index[Unit(prior, base, k)], False)]
+    for s in bank.subclonal:
+        if pts[s][i]:
+            rows.append((bank.index[Unit(prior, base + (s,), k)], True))
+    return rows
+
+
+def label(phen: tuple) -> str:
+    return "+".join(phen) if phen else "parental"
+
+
+def lognormal_median(values) -> float:
+    v = np.asarray(values, float)
+    return float(math.exp(np.mean(np.log(v)))) if v.size else math.nan

@@ -1,0 +1,140 @@
+"""A tiny virtual trial end to end: reproducibility, executors, resume after SIGKILL, CLI."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simulator as sim
+from simulator.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """\
+name = "tiny"
+source = "test"
+months = 6
+scan_every_weeks = 8
+[population]
+prior = "none"
+phenotypes = { HER2_amplified = 0.5 }
+dropout_per_year = 0.2
+[arms.control]
+label = "fulvestrant"
+regimen = [{ drug = "fulvestrant", mg = 500, days = [1, 15, 29], then_every_days = 28 }]
+[arms.experimental]
+label = "fulvestrant + trastuzumab"
+regimen = [{ drug = "fulvestrant", mg = 500, days = [1, 15, 29], then_every_days = 28 },
+           { drug = "trastuzumab", mg_per_kg = 2, loading_mg_per_kg = 4, every_days = 7 }]
+[published]
+median_pfs_months = { control = 3.0 }
+"""
+
+
+@pytest.fixture(scope="module")
+def model():
+    return sim.load_model()
+
+
+@pytest.fixture(scope="module")
+def trial_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("trial") / "tiny.toml"
+    p.write_text(TINY)
+    return p
+
+
+@pytest.fixture(scope="module")
+def result(model, trial_file):
+    return sim.virtual_trial(model, sim.Trial.from_toml(trial_file), patients=40, seed=3,
+                             draws=2, progress=False)
+
+
+def test_tiny_trial_end_to_end(result):
+    p = result.patients
+    assert len(p) == 80 and set(p["arm"]) == {"control", "experimental"}
+    assert {"pfs_months", "event", "best_response", "phenotypes", "doubling_days",
+            "ER_synthesis_factor", "clearance_fulvestrant", "baseline_sld_mm"} <= set(p.columns)
+    assert p["best_response"].isin(["CR", "PR", "SD", "PD", "NE"]).all()
+    assert (p["pfs_months"] <= 6.0 + 1e-9).all()
+    hr, lo, hi, pv = result.hazard_ratio
+    assert lo <= hr <= hi and 0 <= pv <= 1
+    assert set(result.median_pfs) == {"control", "experimental"}
+    cmp = result.compare()
+    assert cmp.loc["median PFS control (months)", "role"] == "fitted"
+    assert cmp.loc["median PFS experimental (months)", "role"] == "predicted"
+    assert result.provenance["calibration"]["parameter"].startswith("median untreated")
+    fig = result.plot()
+    assert len(fig.axes) == 2
+    json.loads(result.to_json())
+
+
+def test_same_seed_same_result_other_seed_differs(model, trial_file, result):
+    again = sim.virtual_trial(model, trial_file, patients=40, seed=3, draws=2, progress=False,
+                              executor="processes")
+    pd.testing.assert_frame_equal(again.patients, result.patients)
+    other = sim.virtual_trial(model, trial_file, patients=40, seed=4, draws=1, progress=False)
+    assert not other.patients["pfs_months"].equals(result.patients["pfs_months"])
+
+
+RUN = """
+import sys, simulator as sim
+res = sim.virtual_trial(sim.load_model(), sys.argv[1], patients=40, seed=3, draws=2,
+                        progress=False, store=sys.argv[2], chunk_size=1)
+res.patients.to_csv(sys.argv[3], index=False)
+"""
+
+
+def test_resume_after_sigkill_gives_identical_results(tmp_path, trial_file, result):
+    store = tmp_path / "store"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", RUN, str(trial_file), str(store),
+                             str(tmp_path / "a.csv")], env=env)
+    deadline = time.time() + 120
+    killed = False
+    while time.time() < deadline and proc.poll() is None:
+        if list(store.glob("arm-control/chunk_*.parquet")):
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.05)
+    proc.wait()
+    if not killed:
+        pytest.skip("the run finished before it could be killed")
+    assert proc.returncode == -signal.SIGKILL
+    done = len(list(store.glob("*/chunk_*.parquet")))
+    assert done >= 1
+    out = subprocess.run([sys.executable, "-c", RUN, str(trial_file), str(store),
+                          str(tmp_path / "b.csv")], env=env, timeout=300)
+    assert out.returncode == 0
+    resumed = pd.read_csv(tmp_path / "b.csv")
+    fresh = result.patients.copy()
+    pd.testing.assert_frame_equal(resumed[["arm", "pfs_months", "event", "best_response"]],
+                                  fresh[["arm", "pfs_months", "event", "best_response"]]
+                                  .reset_index(drop=True), check_dtype=False)
+
+
+def test_cli_writes_outputs_and_rejects_bad_arguments(tmp_path, trial_file, capsys):
+    out = tmp_path / "out"
+    code = main(["trial", str(trial_file), "--patients", "20", "--seed", "1", "--draws", "1",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["hazard_ratio"]) == 3 and "p" in summary
+    assert set(summary["median_pfs_months"]) == {"control", "experimental"}
+    assert summary["published"]["median_pfs_months"] == {"control": 3.0}
+    assert (out / "km.png").stat().st_size > 0
+    assert len(pd.read_csv(out / "patients.csv")) == 40
+    assert main(["trial", str(trial_file), "--patients", "0", "--out", str(out)]) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace("fulvestrant\"\nregimen", "fulvestrant\"\nregimen"
+                                ).replace('prior = "none"', 'prior = "chemo"'))
+    assert main(["trial", str(bad), "--out", str(out)]) == 2
+    assert "line 6" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as err:
+        main(["trial"])
+    assert err.value.code == 2
