@@ -326,7 +326,7 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
             saved.write(rec)
     if todo:
         pp = pypesto_problem(problem, X0[todo])
-        with _quiet_pypesto():
+        with quiet_logger("pypesto.optimize.optimizer"):
             pypesto.optimize.minimize(pp, optimizer=opt, n_starts=len(todo),
                                       ids=[str(i) for i in todo],
                                       engine=_Engine(executor, on_result), progress_bar=progress)
@@ -341,16 +341,17 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
 
 
 @contextlib.contextmanager
-def _quiet_pypesto():
-    """pyPESTO logs a traceback for every start that fails; the starts table holds the
-    reason instead."""
-    logger = logging.getLogger("pypesto.optimize.optimizer")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+def quiet_logger(name: str, level: int = logging.CRITICAL):
+    """Raise logger ``name`` to ``level`` for the block: pyPESTO logs a traceback for every
+    start that fails (the starts table holds the reason instead), and warnings the results
+    already report (Geweke's test, its choice of temperatures)."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(level)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logger.setLevel(before)
 
 
 def _fingerprint(problem, n_starts, seed, optimizer, max_iterations) -> dict:

@@ -39,7 +39,7 @@ import pypesto.sample
 
 from simulator.errors import InvalidValueError
 from simulator.estimation import figures, likelihood
-from simulator.estimation.calibration import CalibrationResult
+from simulator.estimation.calibration import CalibrationResult, quiet_logger
 from simulator.estimation.problem import CalibrationProblem
 
 __all__ = ["sample", "SamplingResult", "SAMPLERS", "PROPOSALS", "MIN_GEWEKE_SAMPLES"]
@@ -313,7 +313,7 @@ def sample(result: CalibrationResult, n_samples: int = 10_000, *, seed: int = 0,
         ub=problem.bounds[:, 1], x_names=ids, x_scales=list(problem.scales),
         x_priors_defs=pypesto.Objective(fun=_Prior(problem)) if problem.has_priors else None,
         copy_objective=False, startpoint_method=pypesto.startpoint.UniformStartpoints())
-    with _seeded(seed), _quiet_pypesto_sampling():
+    with _seeded(seed), quiet_logger("pypesto.sample", logging.ERROR):
         inner = pypesto.sample.AdaptiveMetropolisSampler(
             options={"show_progress": progress, "cov0": cov0})
         if sampler == "adaptive_metropolis":
@@ -391,16 +391,3 @@ def _seeded(seed: int):
         yield
     finally:
         np.random.set_state(state)
-
-
-@contextlib.contextmanager
-def _quiet_pypesto_sampling():
-    """pyPESTO logs a warning when Geweke's test finds no converged stretch (the result's
-    ``burn_in`` and ``converged`` say so instead) and its choice of temperatures."""
-    logger = logging.getLogger("pypesto.sample")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
