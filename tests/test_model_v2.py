@@ -207,3 +207,22 @@ def test_clinical_doses_of_the_new_drugs(model):
                                                      rel=0.1)
     with pytest.raises(sim.PerturbationError, match="dactolisib.*lacks"):
         sim.run_treatment(model, sim.Treatment.clinical("dactolisib", catalog=model), t)
+
+
+# --------------------------------------------------------------------------- reference
+@pytest.mark.parametrize("phenotype, drugs", [
+    ("CCNE1_high", {"letrozole": LET, "palbociclib": PALBO, "capivasertib": 300.0}),
+    (None, {"dactolisib": 200.0, "trametinib": 3.0, "azd8055": 10.0}),
+])
+def test_new_mechanisms_match_libroadrunner(model, phenotype, drugs):
+    """The same runs on libroadrunner, the independent reference simulator."""
+    pytest.importorskip("roadrunner")
+    from tests.roadrunner_runner import RoadRunnerRunner
+    rr = RoadRunnerRunner()
+    cond = model.catalog.apply_phenotypes([phenotype] if phenotype else [], rr.parameters)
+    t = np.linspace(0.0, 72.0, 7)
+    ref = rr.simulate({**cond, **drugs}, t, rr.steady_state(cond))
+    ours = sim.run_treatment(model, drugs, t, phenotype=phenotype)
+    for k in ("pRb", "cyclinE", "E2F_activity", "pAkt_S473", "pS6", "pERK", "growth_rate",
+              "tumor_burden"):
+        np.testing.assert_allclose(ours[k], ref[k], rtol=1e-4, atol=1e-8, err_msg=k)
