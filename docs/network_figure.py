@@ -25,13 +25,16 @@ MODULES = {
     "PI3K-Akt": ["PIP3", "mTORC2_active", "Akt_T", "Akt_S", "Akt_TS", "FOXO_nuclear"],
     "mTORC1": ["TSC2_p", "mTORC1_active", "FKBP12_drug", "pS6K1", "pS6", "p4EBP1"],
     "MAPK": ["SOS_p", "RasGTP", "Raf_active", "pMEK", "pERK"],
-    "fate": ["cycD_mRNA", "cyclinD1", "pRb", "tumor_burden"],
+    "fate": ["cycD_mRNA", "cyclinD1", "cyclinE", "pRb", "tumor_burden"],
 }
 COLORS = {"hormone": "#f4c7c3", "ER": "#f9e0a8", "RTK": "#c9e4f6", "PI3K-Akt": "#d5ecc2",
           "mTORC1": "#c8ead8", "MAPK": "#e1d5f0", "fate": "#e6e6e6"}
 DRUG_TARGETS = {"letrozole/anastrozole/exemestane": "Arom", "tamoxifen": "endoxifen",
                 "fulvestrant": "ER_F", "lapatinib/gefitinib": "pEGFR", "trastuzumab": "HER2_Tz",
-                "alpelisib/buparlisib/taselisib": "PIP3", "everolimus/temsirolimus": "FKBP12_drug"}
+                "alpelisib/buparlisib/taselisib/dactolisib": "PIP3",
+                "everolimus/temsirolimus": "FKBP12_drug", "azd8055/dactolisib": "pS6K1",
+                "capivasertib": "Akt_TS", "trametinib": "pMEK",
+                "palbociclib/ribociclib/abemaciclib": "pRb"}
 
 
 def _names(ast, out):
