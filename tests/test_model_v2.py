@@ -49,7 +49,7 @@ def prolif_inhibition(model, drugs, *, phenotype=None, hours=72.0):
 # --------------------------------------------------------------------------- the module
 def test_new_ids_are_public(model):
     readable = set(model.species_ids) | set(model.assignment_rule_ids)
-    assert set(CELL_CYCLE) | {"Akt_kinase", "Rb_hypo", "E2F_released"} <= readable
+    assert set(CELL_CYCLE) | {"Akt_kinase", "Rb_hypo", "E2F_free", "E2F_released"} <= readable
     drugs = {"palbociclib", "ribociclib", "abemaciclib", "capivasertib", "dactolisib",
              "azd8055", "trametinib"}
     assert drugs <= set(sim.drugs().index)
