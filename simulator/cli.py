@@ -144,7 +144,7 @@ def cmd_drugs(args) -> int:
     table = sim.drugs()
     cols = ["target", "clinical_exposure_nM", "potency_nM", "mechanism"]
     with _pd_display():
-        print(table[cols].to_string(max_colwidth=70))
+        print(table[cols].to_string(max_colwidth=70, na_rep="n/a"))  # no label PK
     return EXIT_OK
 
 

@@ -43,7 +43,7 @@ def test_literal_lists_are_parsed_not_run():
     assert raw["experiments", "Phosphorylated_ERKc"]["HRG"][2] == 1.0
 
 
-@pytest.mark.parametrize("name", ["egf_hrg_time_courses", "ccle_viability"])
+@pytest.mark.parametrize("name", ["hpn_dream_mcf7", "egf_hrg_time_courses", "ccle_viability"])
 def test_problem_evaluates_on_the_bundled_model(name):
     problem = sim.load_petab(DATA / name / f"{name}.yaml")
     value = problem.nllh()

@@ -19,12 +19,14 @@ from tests.roadrunner_runner import RoadRunnerRunner
 
 PUBLIC_IDS = """E2 ER_total ER_activity pER EGFR_total HER2_total HER3_total IGF1R_total pEGFR
 pHER2 pHER3 pIGF1R IRS1_pS PIP3 pAkt_T308 pAkt_S473 mTORC1_active mTORC2_active pS6K1 pS6
-p4EBP1 FOXO_nuclear pERK cyclinD1 proliferation apoptosis growth_rate tumor_burden""".split()
+p4EBP1 FOXO_nuclear pERK cyclinD1 proliferation apoptosis growth_rate tumor_burden
+pRb E2F_activity cyclinE CDK46_activity CDK2_activity pRb_fraction Akt_kinase""".split()
 DRUGS = """tamoxifen fulvestrant letrozole anastrozole exemestane lapatinib trastuzumab gefitinib
-everolimus temsirolimus alpelisib buparlisib taselisib""".split()
+everolimus temsirolimus alpelisib buparlisib taselisib palbociclib ribociclib abemaciclib
+capivasertib dactolisib azd8055 trametinib""".split()
 INPUTS = ["androstenedione", "EGF", "HRG", "IGF1"]
 PHENOTYPES = """HER2_amplified PTEN_loss PIK3CA_mutant ESR1_mutant AKT_myr LTED CYP2D6_poor
-ER_low""".split()
+ER_low RB1_loss CCNE1_high""".split()
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +90,22 @@ def test_sbml_in_sync_with_antimony():
 
 
 def test_drugs_table_complete():
+    """Every drug has its target, potency, dose and sources; its PK numbers are complete,
+    or its sources say they were not found (investigational drugs without a label)."""
     table = tables.drugs()
     assert set(table.index) == set(DRUGS)
-    for col in ("target", "mechanism", "potency_nM", "potency_source",
-                "clinical_exposure_nM", "exposure_source", "pk_dose_mg", "pk_F", "pk_V_F_L",
-                "pk_t_half_h", "pk_MW_g_mol", "pk_source"):
+    for col in ("target", "mechanism", "potency_nM", "potency_source", "exposure_source",
+                "pk_dose_mg", "pk_tau_h", "pk_MW_g_mol", "pk_source"):
         assert table[col].notna().all(), col
     assert (table["potency_nM"] > 0).all()
+    pk = ["clinical_exposure_nM", "pk_F", "pk_V_F_L", "pk_t_half_h"]
+    complete = table[pk].notna().all(axis=1)
+    assert (table.loc[complete, pk] > 0).all().all()
+    for drug in table.index[~complete]:
+        assert table.loc[drug, pk].isna().all(), drug     # all or nothing
+        for col in ("exposure_source", "pk_source"):
+            assert "not found" in table.loc[drug, col], (drug, col)
+    assert set(table.index[~complete]) == {"dactolisib", "azd8055"}
 
 
 def test_phenotypes_name_real_parameters(runner):

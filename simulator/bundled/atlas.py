@@ -118,8 +118,16 @@ SECTIONS = (
             "Not one of the model's checked behaviours: a consequence of the same mechanisms. In "
             "aromatase-inhibitor-resistant (LTED) cells everolimus removes S6K1's activation of "
             "ER and restores tamoxifen.", experiments=("tamrad_tamoxifen_everolimus",)),
+    Section("", "Further study: an aromatase inhibitor + a CDK4/6 inhibitor",
+            "Not one of the model's checked behaviours (tests/test_model_v2.py checks it). ER "
+            "and ERK transcribe cyclin D1 and mTORC1 translates it; cyclin D1-CDK4/6 "
+            "phosphorylates Rb to release E2F. Letrozole lowers cyclin D1, palbociclib or "
+            "abemaciclib blocks the rest (PALOMA-2, MONALEESA-2 analogues). Without Rb "
+            "(RB1_loss) or with amplified cyclin E1 (CCNE1_high), whose CDK2 phosphorylates "
+            "Rb instead, cells escape the combination.", experiments=("cdk46_endocrine",)),
     Section("", "Further study: all drug pairs",
-            "Every pair of the 13 drugs on a small grid of clinical doses in LTED and "
+            "Every pair of the catalogue's drugs with a clinical exposure (18 of 20; "
+            "dactolisib and AZD8055 have no label PK) on a small grid of clinical doses in LTED and "
             "HER2-amplified cells, scored for synergy (Bliss, Loewe, HSA, ZIP); the heatmap "
             "shows the Bliss score of each pair.", experiments=("combination_screen",)),
 )

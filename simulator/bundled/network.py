@@ -26,7 +26,7 @@ MODULES = {
     "PI3K-Akt": ["PIP3", "mTORC2_active", "Akt_T", "Akt_S", "Akt_TS", "FOXO_nuclear"],
     "mTORC1": ["TSC2_p", "mTORC1_active", "FKBP12_drug", "pS6K1", "pS6", "p4EBP1"],
     "MAPK": ["SOS_p", "RasGTP", "Raf_active", "pMEK", "pERK"],
-    "fate": ["cycD_mRNA", "cyclinD1", "pRb", "tumor_burden"],
+    "fate": ["cycD_mRNA", "cyclinD1", "cyclinE", "pRb", "tumor_burden"],
 }
 COLORS = {"hormone": "#f4c7c3", "ER": "#f9e0a8", "RTK": "#c9e4f6", "PI3K-Akt": "#d5ecc2",
           "mTORC1": "#c8ead8", "MAPK": "#e1d5f0", "fate": "#e6e6e6"}
@@ -35,7 +35,9 @@ DRUG_TARGETS = {"letrozole": "Arom", "anastrozole": "Arom", "exemestane": "Arom"
                 "tamoxifen": "endoxifen", "fulvestrant": "ER_F", "lapatinib": "pEGFR",
                 "gefitinib": "pEGFR", "trastuzumab": "HER2_Tz", "alpelisib": "PIP3",
                 "buparlisib": "PIP3", "taselisib": "PIP3", "everolimus": "FKBP12_drug",
-                "temsirolimus": "FKBP12_drug"}
+                "temsirolimus": "FKBP12_drug", "dactolisib": "PIP3", "azd8055": "pS6K1",
+                "capivasertib": "Akt_TS", "trametinib": "pMEK", "palbociclib": "pRb",
+                "ribociclib": "pRb", "abemaciclib": "pRb"}
 
 SPECIES_LABELS = {
     "Arom": "aromatase", "Arom_inact": "aromatase, inactivated", "endoxifen": "endoxifen",
@@ -51,7 +53,8 @@ SPECIES_LABELS = {
     "FKBP12_drug": "FKBP12 + rapalog", "pS6K1": "S6K1, active", "pS6": "S6, phosphorylated",
     "p4EBP1": "4E-BP1, phosphorylated", "SOS_p": "SOS, blocked", "RasGTP": "Ras, active",
     "Raf_active": "Raf, active", "pMEK": "MEK, active", "pERK": "ERK, active",
-    "cycD_mRNA": "cyclin D1 mRNA", "cyclinD1": "cyclin D1", "pRb": "Rb, phosphorylated",
+    "cycD_mRNA": "cyclin D1 mRNA", "cyclinD1": "cyclin D1", "cyclinE": "cyclin E1-CDK2",
+    "pRb": "Rb, phosphorylated",
     "tumor_burden": "tumour burden",
 }
 
@@ -80,6 +83,9 @@ READOUT_LABELS = {
     "pERK": "active ERK",
     "FOXO_nuclear": "FOXO in the nucleus",
     "cyclinD1": "cyclin D1",
+    "cyclinE": "cyclin E1-CDK2",
+    "pRb": "phosphorylated Rb",
+    "E2F_activity": "E2F activity (0 to 1)",
     "adaptation": "adaptation to estrogen loss (0 to 1)",
 }
 
@@ -88,6 +94,7 @@ PHENOTYPE_LABELS = {
     "PIK3CA_mutant": "PIK3CA mutant", "ESR1_mutant": "ESR1 mutant (Y537S-like)",
     "AKT_myr": "constitutively active Akt", "LTED": "long-term estrogen-deprived (LTED)",
     "CYP2D6_poor": "CYP2D6 poor metaboliser", "ER_low": "low ER",
+    "RB1_loss": "RB1 loss", "CCNE1_high": "cyclin E1 amplified",
 }
 
 # inputs of the medium a student can change: id -> words (nM)
