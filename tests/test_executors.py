@@ -193,7 +193,10 @@ def test_dask_lost_worker_is_retried_then_reported(setup, tmp_path, monkeypatch)
             distributed.Client(cluster) as client:
         ens = sim.sweep(m, T, samples=s, readouts=["A", "B", "ratio"], chunk_size=5,
                         executor=client, progress=False)
-    assert _tries(tmp_path, 0) == 2 and _tries(tmp_path, 3) == 2
+    # chunk 3 kills its worker on each of its 2 tries. Chunk 0 kills its worker once; it
+    # can also have been in flight on the worker chunk 3 killed, which costs it one more try
+    # (it depends on scheduling), and it then succeeds
+    assert _tries(tmp_path, 3) == 2 and 2 <= _tries(tmp_path, 0) <= 3
     lost = np.arange(15, 20)
     assert ens.failures["member"].tolist() == lost.tolist()
     assert (ens.failures["status"] == WORKER_LOST).all()
