@@ -46,7 +46,6 @@ import argparse
 import ast
 import math
 import sys
-import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -305,10 +304,14 @@ def read_biomass_observable(path: Path) -> dict:
     return out
 
 
-def _phenotype_overrides(name: str) -> dict:
-    """``{parameter: value}`` of a phenotype of the bundled catalogue (``set`` overrides)."""
-    table = tomllib.loads((MODELS_DIR / "phenotypes.toml").read_text())[name]["overrides"]
-    return {pid: float(rule["set"]) for pid, rule in table.items()}
+def _cell_parameters(model, values: dict, phenotypes: dict) -> dict:
+    """``{cell: {parameter: value}}`` for cells given as ``{cell: phenotype or None}``: the
+    parameters any of the phenotypes change, at the phenotype's value (the catalogue's own
+    ``apply_phenotypes``) or, for the others, at the model's value."""
+    changed = {cell: model.catalog.apply_phenotypes([ph] if ph else [], values)
+               for cell, ph in phenotypes.items()}
+    ids = sorted({k for c in changed.values() for k in c})
+    return {cell: {k: c.get(k, float(values[k])) for k in ids} for cell, c in changed.items()}
 
 
 def _time_course_rows(raw: dict, mapping: dict, hours: list, cell: str, dataset: str):
@@ -323,7 +326,7 @@ def _time_course_rows(raw: dict, mapping: dict, hours: list, cell: str, dataset:
                            noiseParameters=max(e, NOISE_FLOOR), datasetId=dataset)
 
 
-def build_time_courses(shared: Path, out: Path) -> Path:
+def build_time_courses(shared: Path, out: Path, model, values: dict) -> Path:
     imoto, nakakuki = shared / "imoto2022-breast", shared / "nakakuki2010-mcf7"
     rows, observables_ = [], []
     sources = [("MCF7", imoto / "MCF7_observable.py", IMOTO, [m / 60 for m in IMOTO_MINUTES],
@@ -341,10 +344,9 @@ def build_time_courses(shared: Path, out: Path) -> Path:
                                      noiseFormula=f"noiseParameter1_{oid}",
                                      observableTransformation="lin",
                                      noiseDistribution="normal"))
-    her2 = _phenotype_overrides("HER2_amplified")
+    cells = _cell_parameters(model, values, {"MCF7": None, "BT474": "HER2_amplified"})
     conds = []
-    for cell, extra in (("MCF7", {}), ("BT474", her2)):
-        base = {k: 1.0 for k in her2} | extra if extra else {k: 1.0 for k in her2}
+    for cell, base in cells.items():
         conds.append(dict(conditionId=f"starved_{cell}", EGF=0.0, HRG=0.0, IGF1=0.0, **base))
         for ligand in ("EGF", "HRG"):
             conds.append(dict(conditionId=f"{ligand}_{cell}", EGF=LIGAND_NM * (ligand == "EGF"),
@@ -369,7 +371,7 @@ CCLE_CELLS = {"BT474": "HER2_amplified", "ZR751": "PTEN_loss"}
 CCLE_DRUGS = {"Lapatinib": "lapatinib"}
 
 
-def build_viability(shared: Path, out: Path) -> Path:
+def build_viability(shared: Path, out: Path, model, values: dict) -> Path:
     raw = pd.read_csv(shared / "froehlich2018-ccle" / "measurements_BT474_ZR751.tsv", sep="\t")
     pattern = r"TUMOR_(?P<cell>[A-Z0-9]+)_cellline_01_01_(?P<drug>[A-Za-z0-9_]+?)_Conc(?P<dose>[0-9_]+)nM"
     parts = raw["simulationConditionId"].str.extract(pattern)
@@ -379,15 +381,13 @@ def build_viability(shared: Path, out: Path) -> Path:
         r"TUMOR_([A-Z0-9]+)_cellline")[0]
     keep = control | raw["drug"].isin(CCLE_DRUGS)
     raw = raw[keep].copy()
-    overrides = {cell: _phenotype_overrides(ph) for cell, ph in CCLE_CELLS.items()}
-    keys = sorted({k for o in overrides.values() for k in o})
+    cells = _cell_parameters(model, values, CCLE_CELLS)
     conds, rows = [], []
     for r in raw.itertuples(index=False):
         dose = 0.0 if not isinstance(r.drug, str) else float(r.dose.replace("_", "."))
         drug = CCLE_DRUGS.get(r.drug, "lapatinib")
         cid = f"{r.cell}_{drug}_{dose:g}nM".replace(".", "p")
-        base = {k: overrides[r.cell].get(k, 1.0) for k in keys}
-        conds.append(dict(conditionId=cid, lapatinib=dose, **base))
+        conds.append(dict(conditionId=cid, lapatinib=dose, **cells[r.cell]))
         rows.append(dict(observableId=f"viability_{r.cell}", simulationConditionId=cid,
                          measurement=float(r.measurement), time="inf",
                          datasetId="froehlich2018_ccle"))
@@ -416,10 +416,12 @@ def _write_tables(folder: Path, name: str, conditions_, observables_, data, para
     return _write_problem(folder, name, "measurements.tsv")
 
 
-def _model_values() -> dict:
-    """The bundled model's parameter values, the nominal point of the kinetic parameters."""
-    system = api.compile_model(api.load_model()).system
-    return dict(zip(system.param_ids, system.p_default))
+def _bundled() -> tuple:
+    """The bundled model (its catalogue's phenotypes) and its parameter values (the nominal
+    point of the kinetic parameters, and the parental cell)."""
+    model = api.load_model()
+    system = api.compile_model(model).system
+    return model, dict(zip(system.param_ids, system.p_default))
 
 
 def main(argv=None) -> int:
@@ -433,8 +435,10 @@ def main(argv=None) -> int:
         print(f"error: {args.shared / 'hpn-dream-mcf7'} not found (the shared data folder)",
               file=sys.stderr)
         return 2
-    for path in [*build(args.shared, args.out, _model_values()),
-                 build_time_courses(args.shared, args.out), build_viability(args.shared, args.out)]:
+    model, values = _bundled()
+    for path in [*build(args.shared, args.out, values),
+                 build_time_courses(args.shared, args.out, model, values),
+                 build_viability(args.shared, args.out, model, values)]:
         print(path)
     return 0
 
