@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from simulator.derivatives import Differentiator, derivative, gradient, jacobian_entries
+from simulator.derivatives import Differentiator, gradient, jacobian_entries
 from simulator.errors import UnsupportedFeatureError
 from simulator.system import EventSpec, OdeSystem
 
@@ -120,28 +120,33 @@ def _jump(system: OdeSystem, ev: EventSpec, S, D: dict, m: int) -> EventSpec:
     g = relations[0].lhs - relations[0].rhs if relations else None
     assigned = [j for j in range(n) if h[j] is not y[j]]
     f_minus = list(system.rhs)
+    d = Differentiator()
+
+    def by_states(e) -> list:      # the nonzero (state index, d e / d y_c)
+        return [(c, dc) for c in range(n) if (dc := d(e, y[c])) != 0]
+
+    def by_directions(e, i):       # sum_k d e / d p_k D[k, i]
+        return sympy.Add(*(d(e, pk) * sym for pk, sym in Dk.get(i, ())))
+
+    dh = {j: by_states(h[j]) for j in assigned}
     if g is not None:
         after = {**{y[j]: h[j] for j in assigned}, **p_new}
         f_plus = [f.xreplace(after) for f in system.rhs]
-        denominator = (sum((derivative(g, y[c]) * f_minus[c] for c in range(n)), sympy.Integer(0))
-                       + derivative(g, system.t))
+        dg = by_states(g)
+        denominator = sympy.Add(*(dc * f_minus[c] for c, dc in dg)) + d(g, system.t)
+        hf = {j: sympy.Add(*(dc * f_minus[c] for c, dc in dh[j])) for j in assigned}
     extra = []
     for i in range(m):
         Si = S[i]
         dtau = None
         if g is not None:
-            numerator = sum((derivative(g, y[c]) * Si[c] for c in range(n)), sympy.Integer(0))
-            numerator += sum((derivative(g, pk) * d for pk, d in Dk.get(i, ())), sympy.Integer(0))
+            numerator = sympy.Add(*(dc * Si[c] for c, dc in dg)) + by_directions(g, i)
             dtau = -numerator / denominator
         for j in range(n):
-            if j in assigned:
-                new = sum((derivative(h[j], y[c]) * Si[c] for c in range(n)), sympy.Integer(0))
-                new += sum((derivative(h[j], pk) * d for pk, d in Dk.get(i, ())),
-                           sympy.Integer(0))
+            if j in dh:
+                new = sympy.Add(*(dc * Si[c] for c, dc in dh[j])) + by_directions(h[j], i)
                 if dtau is not None:
-                    hf = sum((derivative(h[j], y[c]) * f_minus[c] for c in range(n)),
-                             sympy.Integer(0))
-                    new += (hf - f_plus[j]) * dtau
+                    new += (hf[j] - f_plus[j]) * dtau
             elif dtau is not None:
                 new = Si[j] + (f_minus[j] - f_plus[j]) * dtau
             else:

@@ -34,17 +34,7 @@ class SymbolMap:
 
     def rename(self, expr, what: str = "expression"):
         """Return ``expr`` in generated names; raise if a foreign symbol remains."""
-        if isinstance(expr, bool):
-            expr = sympy.true if expr else sympy.false
-        elif not isinstance(expr, sympy.Basic):
-            expr = sympy.Float(float(expr))
-        out = expr.xreplace(self.subs)
-        allowed = {self.t, *self.y, *self.p}
-        foreign = [s for s in out.free_symbols if s not in allowed]
-        if foreign:
-            names = ", ".join(sorted(str(s) for s in foreign))
-            raise ModelError(f"{what} refers to undefined symbol(s) {names}")
-        return out
+        return self.rename_all([expr], what)[0]
 
     def rename_all(self, exprs, what="expression") -> list:
         """:meth:`rename` for many expressions sharing subexpressions (assignment rules
