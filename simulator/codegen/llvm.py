@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import sympy
 
 from simulator.codegen.common import SymbolMap, equality_switches, trigger_switches
-from simulator.derivatives import derivative, jacobian_entries, system_jacobian
+from simulator.derivatives import Differentiator, jacobian_entries, system_jacobian
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.model import is_boolean
 from simulator.system import OdeSystem
@@ -551,7 +551,8 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
         jrows, jcols, given = system_jacobian(system)
         jexprs = smap.rename_all(given, "Jacobian")
     time_dep = any(smap.t in f.free_symbols for f in rhs)
-    dfdt = ([derivative(f, smap.t) for f in rhs] if time_dep
+    diff = Differentiator()
+    dfdt = ([diff(f, smap.t) for f in rhs] if time_dep
             else [sympy.Integer(0)] * n)
     trig = [smap.rename(ev.trigger, f"trigger of event '{ev.id}'") for ev in system.events]
     switches = [smap.rename(e, "event trigger")
