@@ -25,6 +25,7 @@ import pandas as pd
 import simulator as sim
 from simulator.bundled.atlas import run_atlas, sections_named
 from simulator.ensemble.executors import open_executor
+from simulator.estimation.calibration import OPTIMIZERS
 from simulator.estimation.sampling import MIN_GEWEKE_SAMPLES, SAMPLERS
 from simulator.lab.server import LOCALHOST, check_host, check_port, serve
 
@@ -651,7 +652,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "alpelisib data, see docs/estimation.md)")
     p.add_argument("--starts", type=int, default=50, help="number of starts")
     p.add_argument("--seed", type=int, default=0, help="seed of the start points")
-    p.add_argument("--optimizer", choices=["fides", "least_squares"], default="fides")
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="fides",
+                   help="fides: trust region starting from the Fisher information, then "
+                        "BFGS (default); fides-bfgs: BFGS throughout; least_squares: scipy's "
+                        "trust-region reflective on the residuals")
     p.add_argument("--max-iterations", type=int, default=1000, metavar="N")
     p.add_argument("--executor", choices=["processes", "dask"], default=None,
                    help="run the starts in a process pool, or on a Dask cluster (a local one "

@@ -278,3 +278,51 @@ def test_any_junk_cell_gives_a_result_or_a_typed_error(tmp_path_factory, table, 
         return
     value = problem.nllh()
     assert np.isfinite(value) or problem.last_failure
+
+
+# --- Fisher information ----------------------------------------------------------------
+def test_fisher_information_is_gauss_newton_when_the_noise_is_fixed(tmp_path):
+    problem = sim.load_petab(write_problem(tmp_path))
+    x = np.array([np.log10(0.4), 1.2])
+    value, g, fim = problem.nllh(x, fisher=True)
+    assert (value, *g) == pytest.approx((problem.nllh(x), *problem.nllh(x, gradient=True)[1]))
+    _, J = problem.residuals(x, jacobian=True)
+    np.testing.assert_allclose(fim, J.T @ J, rtol=1e-10)
+
+
+@pytest.mark.parametrize("noise", ["normal", "laplace"])
+def test_fisher_information_with_estimated_noise_is_the_hessian_at_the_optimum(tmp_path, noise):
+    # y = scale * A with A known (k1 fixed) and sigma estimated on log10: at the maximum
+    # likelihood point the expected information equals the Hessian (normal noise: the
+    # cross term vanishes, d2/dsigma2 = 2N/sigma^2; checked by differences of the gradient)
+    params = [dict(p, estimate=0) if p["parameterId"] == "k1" else p
+              for p in default_parameters()]
+    params.append({"parameterId": "sigma", "parameterScale": "log10", "lowerBound": 1e-4,
+                   "upperBound": 10, "nominalValue": 0.05, "estimate": 1})
+    observables = [{"observableId": "obs_a", "observableFormula": "observableParameter1_obs_a * A",
+                    "noiseFormula": "noiseParameter1_obs_a", "noiseDistribution": noise}]
+    times = [0.5, 1.0, 2.0, 3.0, 4.0]
+    measurements = [{"observableId": "obs_a", "simulationConditionId": "c0", "time": t,
+                     "measurement": 3 * np.exp(-0.3 * t) * (1 + 0.03 * np.sin(3 * k)),
+                     "observableParameters": "scale", "noiseParameters": "sigma"}
+                    for k, t in enumerate(times)]
+    problem = sim.load_petab(write_problem(tmp_path, observables=observables,
+                                           measurements=measurements, parameters=params))
+    A = 2 * np.exp(-0.3 * np.array(times))
+    m = np.array([row["measurement"] for row in measurements])
+    scale = m @ A / (A @ A)
+    if noise == "normal":
+        sigma = np.sqrt(np.mean((m - scale * A) ** 2))
+    else:  # Laplace: sigma's optimum at this scale (the scale's nllh is not smooth)
+        sigma = np.mean(np.abs(m - scale * A))
+    x = np.array([scale, np.log10(sigma)])
+    _, g, fim = problem.nllh(x, fisher=True)
+    assert np.abs(g if noise == "normal" else g[1]).max() < 1e-4
+    hessian = np.column_stack([
+        (problem.nllh(x + e, gradient=True)[1] - problem.nllh(x - e, gradient=True)[1]) / 2e-5
+        for e in np.eye(2) * 1e-5])
+    if noise == "normal":
+        np.testing.assert_allclose(fim, hessian, rtol=1e-4, atol=1e-6 * np.abs(hessian).max())
+    else:  # the Laplace nllh is not smooth in scale; its sigma information is exact
+        assert fim[1, 1] == pytest.approx(hessian[1, 1], rel=1e-4)
+    assert np.linalg.eigvalsh(fim).min() >= 0

@@ -47,17 +47,24 @@ from simulator.estimation.problem import CalibrationProblem
 __all__ = ["calibrate", "profile", "CalibrationResult", "ProfileResult", "pypesto_problem",
            "start_points", "OPTIMIZERS"]
 
-OPTIMIZERS = ("fides", "least_squares")
+OPTIMIZERS = ("fides", "fides-bfgs", "least_squares")
+# fides' Hessian: the Fisher information, then BFGS updates (the default, as pyPESTO
+# uses fides with AMICI's objectives), or BFGS from the start
+HESSIANS = {"fides": "fisher information, then BFGS (fides.HybridFixed)",
+            "fides-bfgs": "BFGS (fides.BFGS)"}
 
 
 class _Value:
-    """``x -> (nllh, gradient)`` for pyPESTO (picklable: holds the problem)."""
+    """``x -> (nllh, gradient, Fisher information)`` for pyPESTO (picklable: holds the
+    problem). The Fisher information is pyPESTO's and fides' Hessian: fides starts from it
+    and switches to BFGS updates later (``fides.HybridFixed``), as with AMICI's
+    objectives."""
 
     def __init__(self, problem: CalibrationProblem):
         self.problem = problem
 
     def __call__(self, x):
-        return self.problem.nllh(x, gradient=True)
+        return self.problem.nllh(x, fisher=True)
 
 
 class _Residuals:
@@ -72,8 +79,9 @@ class _Residuals:
 
 def pypesto_problem(problem: CalibrationProblem, x_guesses=None) -> pypesto.Problem:
     """``problem`` as a ``pypesto.Problem`` on the estimation scale, with its bounds."""
-    objective = pypesto.Objective(fun=_Value(problem), grad=True, res=_Residuals(problem),
-                                  sres=True, x_names=list(problem.parameter_ids))
+    objective = pypesto.Objective(fun=_Value(problem), grad=True, hess=True,
+                                  res=_Residuals(problem), sres=True,
+                                  x_names=list(problem.parameter_ids))
     return pypesto.Problem(objective, lb=problem.bounds[:, 0], ub=problem.bounds[:, 1],
                            x_names=list(problem.parameter_ids),
                            x_scales=list(problem.scales),
@@ -81,10 +89,10 @@ def pypesto_problem(problem: CalibrationProblem, x_guesses=None) -> pypesto.Prob
 
 
 def _optimizer(name: str, max_iterations: int):
-    if name == "fides":
+    if name in HESSIANS:
         return pypesto.optimize.FidesOptimizer(
-            hessian_update=fides.BFGS(), verbose=0,
-            options={fides.Options.MAXITER: max_iterations})
+            hessian_update=fides.HybridFixed() if name == "fides" else fides.BFGS(),
+            verbose=0, options={fides.Options.MAXITER: max_iterations})
     if name == "least_squares":
         return pypesto.optimize.ScipyOptimizer(method="ls_trf",
                                                options={"max_nfev": max_iterations})
@@ -360,8 +368,11 @@ def _fingerprint(problem, n_starts, seed, optimizer, max_iterations) -> dict:
     for df in (t.conditions, t.observables, t.measurements, t.parameters):
         d.update(df.to_csv(sep="\t").encode())
     d.update(problem.model.hash.encode())
-    return {"problem": d.hexdigest()[:16], "n_starts": n_starts, "seed": seed,
-            "optimizer": optimizer, "max_iterations": max_iterations}
+    out = {"problem": d.hexdigest()[:16], "n_starts": n_starts, "seed": seed,
+           "optimizer": optimizer, "max_iterations": max_iterations}
+    if optimizer in HESSIANS:
+        out["hessian"] = HESSIANS[optimizer]
+    return out
 
 
 # --- profiles --------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TRANSFORMS", "noise_nllh", "residuals", "PRIORS", "prior_base", "prior_nllh",
-           "to_linear",
+__all__ = ["TRANSFORMS", "noise_nllh", "residuals", "fisher_weights", "PRIORS", "prior_base",
+           "prior_nllh", "prior_fisher", "to_linear",
            "from_linear", "linear_derivative"]
 
 LOG10 = np.log(10.0)
@@ -64,6 +64,17 @@ def residuals(kind: str, m, y, sigma):
     """``(h(y) - h(m)) / sigma`` and its derivatives by ``y`` and by ``sigma``."""
     r = (transform(kind, y) - transform(kind, m)) / sigma
     return r, transform_derivative(kind, y) / sigma, -r / sigma
+
+
+def fisher_weights(noise: str, kind: str, y, sigma):
+    """``(w_y, w_sigma)`` per measurement, such that its expected Fisher information is
+    ``w_y² ∇y ∇yᵀ + w_sigma² ∇sigma ∇sigmaᵀ``: the information of a normal (or Laplace)
+    variable about its location ``h(y)`` is ``1/sigma²``, about its scale ``2/sigma²``
+    (Laplace: ``1/sigma²``)."""
+    with np.errstate(all="ignore"):
+        w_y = transform_derivative(kind, y) / sigma
+        w_s = (np.sqrt(2.0) if noise == "normal" else 1.0) / sigma
+    return w_y, w_s
 
 
 # --- parameter scales -----------------------------------------------------------------
@@ -118,3 +129,16 @@ def prior_nllh(kind: str, a: float, b: float, x: float, value: float, dvalue: fl
     if base == "logLaplace":
         return lv + np.log(2 * b) + abs(lv - a) / b, (1.0 / v + np.sign(lv - a) / (b * v)) * dv
     raise ValueError(f"unknown prior {kind!r}")
+
+
+def prior_fisher(kind: str, b: float, value: float, dvalue: float) -> float:
+    """The expected Fisher information of one prior about its estimation-scale parameter:
+    ``(d u/d x)² / b²`` for a normal or Laplace prior on ``u`` (the parameter on its scale,
+    its linear value, or the log of it), 0 for a uniform one."""
+    base, on_scale = prior_base(kind)
+    if base == "uniform":
+        return 0.0
+    du = 1.0 if on_scale else dvalue
+    if base in ("logNormal", "logLaplace"):
+        du = dvalue / value if value > 0 else 0.0
+    return du ** 2 / b ** 2

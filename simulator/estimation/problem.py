@@ -314,20 +314,27 @@ class CalibrationProblem:
         return theta, y, sigma, dy, dsigma
 
     # --- objective ----------------------------------------------------------------------
-    def nllh(self, x=None, *, gradient: bool = False, prior: bool = True, strict: bool = False):
+    def nllh(self, x=None, *, gradient: bool = False, fisher: bool = False,
+             prior: bool = True, strict: bool = False):
         """The negative log-likelihood at ``x`` (estimation scale; nominal when None), with
         the objective priors' negative log densities when ``prior``.
 
-        ``gradient=True`` returns ``(nllh, gradient by x)`` from forward sensitivities. A
-        failed simulation gives ``nan`` (and a ``nan`` gradient; the reason in
-        :attr:`last_failure`), or raises with ``strict=True``.
+        ``gradient=True`` returns ``(nllh, gradient by x)`` from forward sensitivities;
+        ``fisher=True`` adds the expected Fisher information matrix (a positive
+        semi-definite Hessian approximation, from the same sensitivities):
+        ``(nllh, gradient, fim)``. A failed simulation gives ``nan`` (and ``nan``
+        derivatives; the reason in :attr:`last_failure`), or raises with ``strict=True``.
         """
+        gradient = gradient or fisher
         got = self._evaluate(x, strict, gradient)
         n_est = len(self.parameter_ids)
         if got is None:
-            return (np.nan, np.full(n_est, np.nan)) if gradient else np.nan
+            nan = np.full(n_est, np.nan)
+            return ((np.nan, nan, np.full((n_est, n_est), np.nan)) if fisher else
+                    (np.nan, nan) if gradient else np.nan)
         theta, y, sigma, dy, dsigma = got
         total, grad = 0.0, np.zeros(n_est)
+        fim = np.zeros((n_est, n_est)) if fisher else None
         with np.errstate(all="ignore"):
             for o, obs in enumerate(self._observables):
                 rows = self._obs_index == o
@@ -337,10 +344,17 @@ class CalibrationProblem:
                 total += float(value.sum())
                 if gradient:
                     grad += d_y @ dy[rows] + d_s @ dsigma[rows]
+                if fisher:
+                    w_y, w_s = likelihood.fisher_weights(obs.distribution, obs.transform,
+                                                         y[rows], sigma[rows])
+                    a, b = w_y[:, None] * dy[rows], w_s[:, None] * dsigma[rows]
+                    fim += a.T @ a + b.T @ b
         if prior and self._priors:
             p_value, p_grad = self.prior_nllh(x)
             total += p_value
             grad += p_grad
+            if fisher:
+                fim += self._prior_fisher(x)
         if not (np.isfinite(total) and np.isfinite(grad).all()):
             # e.g. a simulated value <= 0 under a log transformation: never a silent NaN
             msg = (f"the objective is {total!r} at x = {np.asarray(x if x is not None else self.x_nominal).tolist()}"
@@ -351,6 +365,10 @@ class CalibrationProblem:
             self.last_failure = msg
             total = np.nan
             grad = np.full(n_est, np.nan)
+        if fisher:
+            if not (np.isfinite(total) and np.isfinite(fim).all()):
+                fim = np.full((n_est, n_est), np.nan)
+            return total, grad, fim
         return (total, grad) if gradient else total
 
     @property
@@ -370,6 +388,17 @@ class CalibrationProblem:
             total += v
             grad[i] += g
         return total, grad
+
+    def _prior_fisher(self, x=None) -> np.ndarray:
+        """The priors' expected Fisher information (diagonal) at ``x``."""
+        x = self.x_nominal if x is None else np.asarray(x, dtype=float)
+        scales = np.array(self.scales)
+        values = likelihood.to_linear(scales, x)
+        dvalues = likelihood.linear_derivative(scales, x)
+        out = np.zeros((x.size, x.size))
+        for i, kind, _a, b in self._priors:
+            out[i, i] += likelihood.prior_fisher(kind, b, values[i], dvalues[i])
+        return out
 
     def residuals(self, x=None, *, jacobian: bool = False, strict: bool = False):
         """Weighted residuals ``(h(y) - h(m)) / sigma``, one per measurement row; with
