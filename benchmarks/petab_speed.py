@@ -73,15 +73,16 @@ def ours(yaml: Path, repeats: int) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def amici(python: str | None, yamls: list[Path]) -> dict:
-    """AMICI's figures by problem name, or {} with a message when it is not available."""
+def amici(python: str | None, yamls: list[Path], *flags: str) -> dict:
+    """AMICI's figures by problem name (``amici_petab.py``'s records, run with ``flags``),
+    or {} with a message when it is not available."""
     if not python:
         print("AMICI: not installed here (give --amici-python or $CROSSTALK_AMICI_PYTHON); "
               "its columns are skipped", file=sys.stderr)
         return {}
     env = dict(os.environ, PATH=f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}")
     models = ROOT / ".cache" / "amici-models"
-    res = subprocess.run([python, str(ROOT / "benchmarks" / "amici_petab.py"), str(models),
+    res = subprocess.run([python, str(ROOT / "benchmarks" / "amici_petab.py"), *flags, str(models),
                           *map(str, yamls)], capture_output=True, text=True, env=env)
     out = {}
     for line in res.stdout.splitlines():
