@@ -326,3 +326,23 @@ def test_fisher_information_with_estimated_noise_is_the_hessian_at_the_optimum(t
     else:  # the Laplace nllh is not smooth in scale; its sigma information is exact
         assert fim[1, 1] == pytest.approx(hessian[1, 1], rel=1e-4)
     assert np.linalg.eigvalsh(fim).min() >= 0
+
+
+def test_dense_simulation_passes_through_the_simulated_measurements(tmp_path):
+    # two override sets (scale 1.5 and 3) for one observable: two curves, each equal to
+    # problem.simulate at its own measurement times and to the analytic solution between
+    times = [0.5, 1.0, 2.0, 4.0]
+    measurements = [{"observableId": "obs_a", "simulationConditionId": "c0", "time": t,
+                     "measurement": 1.0, "observableParameters": s}
+                    for s in ("scale", "3") for t in times]
+    problem = sim.load_petab(write_problem(tmp_path, measurements=measurements))
+    dense = problem.simulate_dense(n_points=50)
+    table = problem.simulate()
+    curves = np.split(dense, np.flatnonzero(np.diff(dense["time"].to_numpy()) < 0) + 1)
+    assert len(curves) == 2
+    for curve, s, rows in zip(curves, (1.5, 3.0), (table.iloc[:4], table.iloc[4:])):
+        t = curve["time"].to_numpy()
+        assert t[0] == 0 and t[-1] == 4.0 and len(t) == 50 + 3  # 0.5, 1 and 2 added
+        np.testing.assert_allclose(curve["simulation"], s * 2 * np.exp(-0.3 * t), rtol=1e-5)
+        at = curve.set_index("time").loc[times, "simulation"].to_numpy()
+        np.testing.assert_allclose(at, rows["simulation"].to_numpy(), rtol=1e-9)

@@ -35,10 +35,12 @@ def waterfall(result, ax=None):
 
 
 def fit(problem, x):
-    """Measurements (points) and simulation (lines) at ``x``, one panel per observable,
-    one colour per simulation condition."""
+    """Measurements (points) and simulation (curves on a dense time grid, with the
+    simulated value at each measurement as a small cross) at ``x``, one panel per
+    observable, one colour per simulation condition."""
     plt = pyplot()
     table = problem.simulate(x)
+    dense = problem.simulate_dense(x)
     data = problem.tables.measurements
     observables = list(dict.fromkeys(table["observableId"]))
     n = len(observables)
@@ -53,16 +55,25 @@ def fit(problem, x):
             rows_ = (table["observableId"] == oid) & (table["simulationConditionId"] == cid)
             if not rows_.any():
                 continue
-            t = table.loc[rows_, "time"].to_numpy(dtype=float)
-            order = np.argsort(t)
             color = colors[c % len(colors)]
-            ax.plot(t[order], table.loc[rows_, "simulation"].to_numpy()[order], "-",
-                    color=color, label=cid if len(conditions) <= 8 else None)
-            ax.plot(t, data.loc[rows_, "measurement"].to_numpy(), "o", ms=3, color=color)
+            curve = dense[(dense["observableId"] == oid) & (dense["simulationConditionId"] == cid)]
+            label = cid if len(conditions) <= 8 else None
+            for _, one in curve.groupby("preequilibrationConditionId", sort=False):
+                # one curve per override set: a new one starts where time goes back to 0
+                part = np.cumsum(np.r_[0, np.diff(one["time"].to_numpy()) < 0])
+                for j in np.unique(part):
+                    seg = one[part == j]
+                    ax.plot(seg["time"], seg["simulation"], "-", lw=1.2, color=color,
+                            label=label)
+                    label = None
+            t = table.loc[rows_, "time"].to_numpy(dtype=float)
+            ax.plot(t, table.loc[rows_, "simulation"].to_numpy(), "x", ms=3, color=color)
+            ax.plot(t, data.loc[rows_, "measurement"].to_numpy(), "o", ms=3.5, color=color,
+                    mfc="none")
         ax.set_title(oid, fontsize=9)
         ax.set_xlabel("time")
         if k == 0 and len(conditions) <= 8:
-            ax.legend(fontsize=7, title="condition (lines: fit, points: data)",
+            ax.legend(fontsize=7, title="condition (curves: fit, o: data)",
                       title_fontsize=7)
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].axis("off")

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -432,6 +432,43 @@ class CalibrationProblem:
         df = df.rename(columns={"measurement": "simulation"})
         df["simulation"] = y
         return df
+
+    def simulate_dense(self, x=None, n_points: int = 200) -> pd.DataFrame:
+        """Observables on a dense time grid, for plotting fits as curves rather than as
+        lines between the data times: per experiment and observable (and per set of
+        observable/noise overrides it is measured with), ``n_points`` times from 0 to its
+        last finite measurement time, plus the measurement times themselves. Columns
+        ``observableId``, ``simulationConditionId``, ``preequilibrationConditionId``,
+        ``time``, ``simulation``. Steady-state (``inf``) rows are left out."""
+        theta = self._theta(x)
+        obs_index, times, overrides, experiments, labels = [], [], [], [], []
+        for exp in self._experiments:
+            finite = exp.rows[exp.t_index >= 0]
+            if finite.size == 0:
+                continue
+            grid = np.unique(np.concatenate([np.linspace(0.0, exp.t_out.max(), n_points),
+                                             exp.t_out]))
+            first = {}
+            for r in finite:
+                first.setdefault((int(self._obs_index[r]), repr(self._overrides[r])), r)
+            start = len(times)
+            for (o, _), r in first.items():
+                obs_index += [o] * grid.size
+                times += list(grid)
+                overrides += [self._overrides[r]] * grid.size
+                labels += [(self._observables[o].id, exp.sim, exp.preeq or "")] * grid.size
+            rows = np.arange(start, len(times))
+            experiments.append(_Experiment(exp.preeq, exp.sim, rows, grid,
+                                           np.tile(np.arange(grid.size), len(first))))
+        dense = replace(self, _obs_index=np.array(obs_index, dtype=int),
+                        _measured=np.zeros(len(times)), _times=np.array(times),
+                        _overrides=tuple(overrides), _experiments=tuple(experiments))
+        y = dense._simulated(theta)[0]
+        table = pd.DataFrame(labels, columns=["observableId", "simulationConditionId",
+                                              "preequilibrationConditionId"])
+        table["time"] = times
+        table["simulation"] = y
+        return table
 
     def __deepcopy__(self, memo):
         """The problem itself: it holds no state an evaluation changes but caches (pyPESTO
