@@ -55,8 +55,10 @@ petab-gradients: $(STAMP)
 FIT_PROBLEMS ?= Boehm_JProteomeRes2014 Fujita_SciSignal2010 Zheng_PNAS2012
 petab-fits: $(STAMP)
 	for p in $(FIT_PROBLEMS); do \
+		ref=$$(awk -F'\t' -v p=$$p '$$1 == p {print $$2}' benchmarks/petab_best_known.tsv); \
 		$(VENV)/bin/crosstalk calibrate ../shared/petab/benchmark/$$p/$$p.yaml --starts 50 \
-			--seed 0 --executor processes --out out/fits/$$p || exit 1; done
+			--seed 0 --executor processes --out out/fits/$$p \
+			$${ref:+--reference $$ref} || exit 1; done
 
 bench-models: $(STAMP)
 	$(PY) benchmarks/models.py

@@ -367,7 +367,7 @@ def cmd_calibrate(args) -> int:
         if args.sbml:
             result.write_sbml(out / "model_fitted.xml")
             files.append("model_fitted.xml")
-        _savefig(result.plot_waterfall(), out / "waterfall.png")
+        _savefig(result.plot_waterfall(reference=args.reference), out / "waterfall.png")
         _savefig(result.plot_fit(), out / "fit.png")
         files += ["waterfall.png", "fit.png"]
     extra = {"calibration": result.provenance}
@@ -383,6 +383,12 @@ def cmd_calibrate(args) -> int:
     if n_ok:
         best = result.best
         print(f"best start {best['start']}: nllh {best['nllh']:.6g}")
+        if args.reference is not None:
+            values = result.starts.loc[~result.starts["failed"], "nllh"].to_numpy(float)
+            print(f"reference nllh {args.reference:.6g}: best minus reference "
+                  f"{best['nllh'] - args.reference:+.4g}; "
+                  f"{int(np.sum(values - args.reference < 0.1))} of {len(result.starts)} "
+                  "starts within 0.1 of it")
         for pid, scale, v in zip(problem.parameter_ids, problem.scales, result.best_x):
             linear = float(sim.estimation.likelihood.to_linear(np.array([scale]), np.array([v]))[0])
             print(f"  {pid} = {linear:.6g}" + (f"   ({scale} {v:.6g})" if scale != "lin" else ""))
@@ -657,6 +663,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "BFGS (default); fides-bfgs: BFGS throughout; least_squares: scipy's "
                         "trust-region reflective on the residuals")
     p.add_argument("--max-iterations", type=int, default=1000, metavar="N")
+    p.add_argument("--reference", type=float, default=None, metavar="NLLH",
+                   help="a known nllh to compare with (e.g. the best published for the "
+                        "problem): drawn in the waterfall, and the starts within 0.1 of it "
+                        "counted")
     p.add_argument("--executor", choices=["processes", "dask"], default=None,
                    help="run the starts in a process pool, or on a Dask cluster (a local one "
                         "of worker processes, or the one at --scheduler); default: this "

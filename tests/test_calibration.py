@@ -49,6 +49,19 @@ def test_least_squares_reaches_the_same_optimum_and_reports_the_nllh(decay, fitt
     np.testing.assert_allclose(ls.best_x, fitted.best_x, rtol=1e-3)
 
 
+def test_fides_bfgs_reaches_the_same_optimum(decay, fitted):
+    bfgs = sim.calibrate(decay, n_starts=2, seed=0, optimizer="fides-bfgs", progress=False)
+    assert bfgs.best_nllh == pytest.approx(fitted.best_nllh, abs=1e-4)
+
+
+def test_waterfall_counts_the_starts_near_a_reference(fitted):
+    best = fitted.best_nllh
+    title = fitted.plot_waterfall(reference=best - 0.05).axes[0].get_title()
+    assert "4 within 0.1 of the best known value" in title
+    title = fitted.plot_waterfall(reference=best - 5).axes[0].get_title()
+    assert "0 within 0.1 of the best known value" in title
+
+
 def test_store_resumes_and_refuses_another_calibration(decay, tmp_path):
     store = tmp_path / "starts"
     first = sim.calibrate(decay, n_starts=3, seed=2, progress=False, store=store)

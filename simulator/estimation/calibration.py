@@ -276,9 +276,12 @@ class CalibrationResult:
             raise StoreError(f"cannot write the fitted model to {path}")
         return changed
 
-    def plot_waterfall(self, ax=None):
-        """Sorted final objective values of the starts (pyPESTO's waterfall)."""
-        return figures.waterfall(self, ax=ax)
+    def plot_waterfall(self, ax=None, reference: float | None = None,
+                       reference_label: str = "best known"):
+        """Sorted final objective values of the starts (pyPESTO's waterfall), with an
+        optional reference nllh (e.g. the best value published for the problem)."""
+        return figures.waterfall(self, ax=ax, reference=reference,
+                                 reference_label=reference_label)
 
     def plot_fit(self, x=None):
         """Data and simulation at the best fit, one panel per observable, by condition."""

@@ -11,25 +11,36 @@ from simulator.plot import pyplot
 __all__ = ["waterfall", "fit", "profiles", "trace", "marginals"]
 
 
-def waterfall(result, ax=None):
+def waterfall(result, ax=None, reference: float | None = None,
+              reference_label: str = "best known"):
     """The starts' final ``nllh`` in increasing order, relative to the best (log scale):
-    a plateau at the left is the same optimum found by many starts."""
+    a plateau at the left is the same optimum found by many starts. ``reference`` (an
+    nllh, e.g. the best value published for the problem) is drawn as a dashed line, and
+    the starts within 0.1 of it are counted in the title."""
     plt = pyplot()
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.0, 4.0))
     starts = result.starts
     ok = starts[~starts["failed"]]
     values = ok["nllh"].to_numpy(dtype=float)
     best = values.min() if values.size else np.nan
-    ax.plot(np.arange(1, values.size + 1), values - best + 1.0, "o-", ms=4)
+    floor = best if reference is None else min(best, reference)
+    ax.plot(np.arange(1, values.size + 1), values - floor + 1.0, "o-", ms=4)
     ax.set_yscale("log")
     ax.set_xlabel("start (sorted by final value)")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_ylabel("nllh - best nllh + 1")
+    ax.set_ylabel("nllh - " + ("best nllh" if reference is None else
+                               f"min(best, {reference_label})") + " + 1")
     n_fail = int(starts["failed"].sum())
     hits = int(np.sum(values - best < 0.1))
-    ax.set_title(f"{result.problem.path.stem}: best nllh {best:.4g}, reached by {hits} of "
-                 f"{len(starts)} starts" + (f" ({n_fail} failed)" if n_fail else ""),
-                 fontsize=9)
+    title = (f"{result.problem.path.stem}: best nllh {best:.6g}, reached by {hits} of "
+             f"{len(starts)} starts" + (f" ({n_fail} failed)" if n_fail else ""))
+    if reference is not None:
+        ax.axhline(reference - floor + 1.0, color="C3", ls="--", lw=1,
+                   label=f"{reference_label}: {reference:.6g}")
+        ax.legend(fontsize=8, loc="lower right")
+        title += (f"\n{int(np.sum(values - reference < 0.1))} within 0.1 of the "
+                  f"{reference_label} value")
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     return fig
 
