@@ -49,9 +49,9 @@ def test_least_squares_reaches_the_same_optimum_and_reports_the_nllh(decay, fitt
     np.testing.assert_allclose(ls.best_x, fitted.best_x, rtol=1e-3)
 
 
-def test_fides_bfgs_reaches_the_same_optimum(decay, fitted):
-    bfgs = sim.calibrate(decay, n_starts=2, seed=0, optimizer="fides-bfgs", progress=False)
-    assert bfgs.best_nllh == pytest.approx(fitted.best_nllh, abs=1e-4)
+def test_fides_from_the_fisher_information_reaches_the_same_optimum(decay, fitted):
+    fim = sim.calibrate(decay, n_starts=2, seed=0, optimizer="fides-fim", progress=False)
+    assert fim.best_nllh == pytest.approx(fitted.best_nllh, abs=1e-4)
 
 
 def test_waterfall_counts_the_starts_near_a_reference(fitted):
