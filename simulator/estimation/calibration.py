@@ -52,6 +52,11 @@ OPTIMIZERS = ("fides", "fides-fim", "least_squares")
 # al. 2026), or the Fisher information first and BFGS updates after 20 iterations without
 # a trust-region change (fides.HybridFixed, pyPESTO's default for AMICI objectives)
 HESSIANS = {"fides": fides.BFGS, "fides-fim": fides.HybridFixed}
+# fides stops when the objective changes by less than 1e-10 in an accepted step (its default,
+# 1e-8 + 1e-8·|f|, stopped most Zheng_PNAS2012 starts with a projected gradient norm of
+# 0.5-0.8, far from a stationary point), when the gradient vanishes, when the trust region
+# collapses, or at max_iterations
+FIDES_OPTIONS = {fides.Options.FATOL: 1e-10, fides.Options.FRTOL: 0.0}
 
 
 class _Value:
@@ -91,7 +96,7 @@ def _optimizer(name: str, max_iterations: int):
     if name in HESSIANS:
         return pypesto.optimize.FidesOptimizer(
             hessian_update=HESSIANS[name](), verbose=0,
-            options={fides.Options.MAXITER: max_iterations})
+            options={fides.Options.MAXITER: max_iterations, **FIDES_OPTIONS})
     if name == "least_squares":
         return pypesto.optimize.ScipyOptimizer(method="ls_trf",
                                                options={"max_nfev": max_iterations})
@@ -373,6 +378,8 @@ def _fingerprint(problem, n_starts, seed, optimizer, max_iterations) -> dict:
     d.update(problem.model.hash.encode())
     out = {"problem": d.hexdigest()[:16], "n_starts": n_starts, "seed": seed,
            "optimizer": optimizer, "max_iterations": max_iterations}
+    if optimizer in HESSIANS:
+        out["stop"] = {str(k.value): v for k, v in FIDES_OPTIONS.items()}
     return out
 
 
