@@ -56,11 +56,20 @@ def factorial(x):
 MODULES = [{"factorial": factorial, "select": select}, "numpy", "scipy"]
 
 
+def _identity(x):
+    return x
+
+
 def numeric_function(expr: sympy.Basic):
     """Argument ids (None for time) and a numpy function of ``expr`` (a boolean gives 1/0).
 
     Symbols are renamed to ``a0, a1, ...`` before printing: no model id reaches the source.
     """
+    if isinstance(expr, sympy.Number):   # most initial values: no code to print
+        value = float(expr)
+        return [], lambda: value
+    if isinstance(expr, sympy.Symbol):
+        return [None if expr == TIME else expr.name], _identity
     syms = sorted(expr.free_symbols, key=lambda s: s.name)
     ours = [sympy.Symbol(f"a{i}") for i in range(len(syms))]
     renamed = as_number(expr.xreplace(dict(zip(syms, ours))))

@@ -87,7 +87,13 @@ class _Builder:
         self.reactions = {r.id: r for r in model.reactions}
         self.local = {k: v for r in model.reactions for k, v in r.local_parameters}
         self.srefs: dict[str, SpeciesReference] = {}
+        # species -> (reaction, sign, reference) of every reaction that changes it, in model
+        # order: one pass over the reactions, not one per species
+        self.changed_by: dict[str, list] = {}
         for r in model.reactions:
+            for sign, group in ((-1, r.reactants), (1, r.products)):
+                for sr in group:
+                    self.changed_by.setdefault(sr.species, []).append((r, sign, sr))
             for sr in (*r.reactants, *r.products):
                 if sr.id:
                     self.srefs[sr.id] = sr
@@ -257,15 +263,10 @@ class _Builder:
             if name in self.rr:
                 out = self.resolve(self.rr[name])
             else:
-                out = sympy.Integer(0)
-                for r in self.m.reactions:   # only the reactions that change it: a rate may
-                    refs = [(sign, sr) for sign, group in ((-1, r.reactants), (1, r.products))
-                            for sr in group if sr.species == name]   # use rateOf of others
-                    if not refs:
-                        continue
-                    v = self.val(sympy.Symbol(r.id))
-                    for sign, sr in refs:
-                        out += sign * self.stoich(sr) * v
+                # only the reactions that change it (a rate may use rateOf of others),
+                # summed once: adding term by term re-flattens the sum each time
+                out = sympy.Add(*(sign * self.stoich(sr) * self.val(sympy.Symbol(r.id))
+                                  for r, sign, sr in self.changed_by.get(name, ())))
                 s = self.species[name]
                 cf = s.conversion_factor or self.m.conversion_factor
                 if cf:
