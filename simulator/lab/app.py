@@ -36,6 +36,7 @@ __all__ = ["create_app", "Explorer", "POOL"]
 LOG = logging.getLogger("simulator.lab")
 POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lab-sim")
 ARM_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+UNIT_OPTIONS = {"nM": "nM", "mg": "mg"}     # a concentration, or mg every so many hours
 MSG_STYLE = "color:#9b1c1c;font-size:0.92em;margin:2px 0"
 NOTE_STYLE = "color:#555;font-size:0.92em"
 
@@ -99,16 +100,23 @@ class Explorer:
             rows = []
             for j in range(MAX_DRUGS):
                 rows.append({
-                    "drug": pn.widgets.Select(name=f"drug {j + 1}", options=drugs, width=130,
+                    "drug": pn.widgets.Select(name=f"drug {j + 1}", options=drugs, width=136,
                                               css_classes=[f"lab-drug-{i + 1}-{j + 1}"]),
-                    "dose": pn.widgets.TextInput(name="dose (nM)", value="", width=80,
+                    "dose": pn.widgets.TextInput(name="dose", value="", width=62,
                                                  css_classes=[f"lab-dose-{i + 1}-{j + 1}"]),
-                    "start": pn.widgets.TextInput(name="from (h)", value="0", width=60,
+                    "unit": pn.widgets.Select(name="unit", options=UNIT_OPTIONS, width=72,
+                                              css_classes=[f"lab-unit-{i + 1}-{j + 1}"]),
+                    "every": pn.widgets.TextInput(name="every (h)", value="24", width=58,
+                                                  disabled=True,
+                                                  css_classes=[f"lab-every-{i + 1}-{j + 1}"]),
+                    "start": pn.widgets.TextInput(name="from (h)", value="0", width=52,
                                                   css_classes=[f"lab-start-{i + 1}-{j + 1}"]),
                     "stop": pn.widgets.TextInput(name="to (h)", value="", placeholder="end",
-                                                 width=60,
+                                                 width=52,
                                                  css_classes=[f"lab-stop-{i + 1}-{j + 1}"]),
                 })
+                rows[-1]["unit"].param.watch(
+                    lambda e, row=rows[-1]: self._unit_chosen(row, e.new), "value")
             self.arm_widgets.append(rows)
         self.msgs = {k: pn.pane.HTML("", margin=(0, 5), css_classes=[f"lab-msgs-{k}"]) for k in
                      ("url", "cell", "medium", "hours", "readouts", "lesson",
@@ -144,25 +152,29 @@ class Explorer:
         pn = self.pn
         self.arm_cards = []
         for i, rows in enumerate(self.arm_widgets):
-            body = [pn.Row(r["drug"], r["dose"], r["start"], r["stop"], margin=0) for r in rows]
+            body = [pn.Row(r["drug"], r["dose"], r["unit"], r["every"], r["start"], r["stop"],
+                           margin=0) for r in rows]
             card = pn.Card(*body, self.msgs[f"arm{i + 1}"], title=f"Arm {i + 1}",
-                           header_color=ARM_COLORS[i], collapsible=False, width=420,
+                           header_color=ARM_COLORS[i], collapsible=False, width=510,
                            css_classes=[f"lab-arm{i + 1}"])
             self.arm_cards.append(card)
         medium = pn.Card(pn.Row(*list(self.medium.values())[:3], margin=0),
                          pn.Row(*list(self.medium.values())[3:], margin=0), self.msgs["medium"],
                          title="Medium (applied before and during treatment)", collapsed=True,
-                         width=420)
+                         width=510)
         self.sidebar = pn.Column(
             pn.pane.Markdown("## Crosstalk lab\nAn ER+ breast cancer cell, simulated as you "
                              "change it."),
             self.msgs["url"], self.lesson, self.msgs["lesson"], self.cell, self.msgs["cell"],
             medium, self.hours, self.msgs["hours"], self.readouts, self.msgs["readouts"],
-            pn.pane.Markdown("**Treatment arms** (each compared with the untreated cell)"),
-            self.n_arms, *self.arm_cards, width=440)
+            pn.pane.Markdown("**Treatment arms** (each compared with the untreated cell): "
+                             "a drug at a constant concentration in nM, or a clinical "
+                             "regimen, mg every so many hours, through the drug's "
+                             "pharmacokinetics"),
+            self.n_arms, *self.arm_cards, width=520)
         self.plot_box = pn.Column()
         self.network_pane = pn.pane.Bokeh(None)
-        self.lesson_pane = pn.Column(visible=False, width=1150, css_classes=["lab-lesson"])
+        self.lesson_pane = pn.Column(visible=False, width=1080, css_classes=["lab-lesson"])
         self.link = pn.pane.HTML("")
         exports = pn.Row(self.csv_button, self.png_button, self.svg_button, self.py_button)
         self.tabs = tabs = pn.Tabs(("Time courses", self.plot_box),
@@ -176,7 +188,7 @@ class Explorer:
                        dynamic=True)
         tabs.param.watch(lambda e: self._draw_network() if e.new == 1 else None, "active")
         self.main = pn.Column(self.lesson_pane, self.status, tabs, exports, self.link,
-                              self.data, width=1180)
+                              self.data, width=1100)
         self.layout = pn.Row(self.sidebar, self.main)
 
     def _about(self) -> str:
@@ -207,7 +219,11 @@ class Explorer:
                 for j, row in enumerate(rows):
                     d = drugs[j] if j < len(drugs) else None
                     row["drug"].value = d.drug if d else ""
-                    row["dose"].value = f"{d.nM:g}" if d else ""
+                    row["dose"].value = f"{d.amount:g}" if d else ""
+                    row["unit"].value = d.unit if d else "nM"
+                    row["every"].value = (f"{d.every_h:g}" if d and d.every_h is not None
+                                          else "24")
+                    row["every"].disabled = row["unit"].value != "mg"
                     row["start"].value = f"{d.start_h:g}" if d else "0"
                     row["stop"].value = "" if d is None or d.stop_h is None else f"{d.stop_h:g}"
         finally:
@@ -238,10 +254,18 @@ class Explorer:
                 where = f"arm{i + 1}"
                 if not drug:
                     continue
-                nM, msg = parse_dose(row["dose"].value, drug)
+                unit = row["unit"].value
+                amount, msg = parse_dose(row["dose"].value, drug, unit)
                 if msg:
                     problems.append(Problem(where, msg))
                     continue
+                every = None
+                if unit == "mg":
+                    every, msg = parse_number(row["every"].value,
+                                              f"interval between doses of {drug} (h)")
+                    if msg:
+                        problems.append(Problem(where, msg))
+                        continue
                 start, msg = parse_number(row["start"].value or "0", f"start of {drug} (h)")
                 if msg:
                     problems.append(Problem(where, msg))
@@ -252,13 +276,28 @@ class Explorer:
                     if msg:
                         problems.append(Problem(where, msg))
                         continue
-                drugs.append(DrugDose(drug, nM, start, stop))
+                drugs.append(DrugDose(drug, amount, start, stop, unit, every))
             arms.append(Arm(tuple(drugs)))
         state = LabState(cell=tuple(self.cell.value), medium=tuple(sorted(medium)),
                          arms=tuple(arms), readouts=tuple(self.readouts.value),
                          hours=float(self.hours.value), lesson=self.lesson.value or "")
         problems += validate(state, self.cat)
         return state, problems
+
+    def _unit_chosen(self, row, unit):
+        """A drug switched to mg starts at its label regimen (the catalogue's ``dose_mg``
+        every ``tau_h``), so a student does not give 300 mg where 300 nM was meant."""
+        row["every"].disabled = unit != "mg"
+        if self.loading or unit != "mg" or not row["drug"].value:
+            return
+        pk = self.model.catalog.drug(row["drug"].value).get("pk") or {}
+        if "dose_mg" in pk and "tau_h" in pk:
+            self.loading = True
+            try:
+                row["dose"].value = f"{pk['dose_mg']:g}"
+                row["every"].value = f"{pk['tau_h']:g}"
+            finally:
+                self.loading = False
 
     def _show_arms(self):
         n = int(self.n_arms.value)
@@ -507,18 +546,18 @@ class Explorer:
             parts.append(f"*How sure is the model?* This behaviour still holds in {share} of "
                          f"random perturbations of its parameters (docs/model.md, Robustness).")
         srcs = L.sources(les, self.model)
-        body = pn.pane.Markdown("\n\n".join(parts), width=1100)
+        body = pn.pane.Markdown("\n\n".join(parts), width=1060)
         source_card = pn.Card(pn.pane.Markdown("\n".join(f"* {s}" for s in srcs) or
                                                "(no published source listed)"),
-                              title="Sources", collapsed=True, width=1100)
+                              title="Sources", collapsed=True, width=1060)
         question = pn.pane.Markdown(f"**Question for the class:** {les.question}",
-                                    width=1100)
+                                    width=1060)
         answer = pn.pane.Markdown(f"**Answer:** {les.answer}", visible=False,
-                                  css_classes=["lab-answer"], width=1100)
+                                  css_classes=["lab-answer"], width=1060)
         reveal = pn.widgets.Button(name="Show the answer", button_type="primary", width=160)
         reveal.on_click(lambda e: setattr(answer, "visible", True))
         nxt_text = pn.pane.Markdown(f"**Try this next:** {les.try_next_text}",
-                                    width=1100)
+                                    width=1060)
         nxt = pn.widgets.Button(name="Try this next", button_type="success", width=160)
         nxt.on_click(lambda e: self.load(les.try_next))
         back = pn.widgets.Button(name="Back to the preset", width=160)

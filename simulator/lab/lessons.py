@@ -30,6 +30,11 @@ def _arm(*drugs) -> Arm:
     return Arm(tuple(DrugDose(d, float(nM)) for d, nM in drugs))
 
 
+def _regimen(*drugs) -> Arm:
+    """An arm of clinical regimens: ``(drug, mg, every hours)``."""
+    return Arm(tuple(DrugDose(d, float(mg), unit="mg", every_h=float(h)) for d, mg, h in drugs))
+
+
 def _state(*arms, cell=(), readouts=("tumor_burden", "growth_rate"), hours=336.0, medium=(),
            key="") -> LabState:
     return LabState(cell=tuple(cell), medium=tuple(sorted(medium)), arms=tuple(arms),
