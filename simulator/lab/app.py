@@ -67,6 +67,8 @@ class Explorer:
         self.lab = None           # the last good run
         self.state = None
         self.grid_key = None
+        self.clock = {}
+        self.drawn_generation = 0
         self.link_problems = []
         self._build_widgets()
         self._build_layout()
@@ -124,7 +126,10 @@ class Explorer:
         for w in self._all_widgets():
             w.param.watch(self._changed, "value")
         self.lesson.param.watch(self._lesson_chosen, "value")
-        self.status = pn.pane.HTML("", css_classes=["lab-status"])
+        # fixed heights: a new message does not move the plots (no re-layout in the browser)
+        self.status = pn.pane.HTML("", css_classes=["lab-status"], height=44,
+                                   styles={"overflow-y": "auto"},
+                                   sizing_mode="fixed", width=1080)
         self.data = pn.pane.HTML("", visible=True, height=0, margin=0)
         self.network_arm = pn.widgets.RadioButtonGroup(name="Arm shown", options=["arm 1"])
         self.network_arm.param.watch(lambda e: self._draw_network(), "value")
@@ -175,7 +180,7 @@ class Explorer:
         self.plot_box = pn.Column()
         self.network_pane = pn.pane.Bokeh(None)
         self.lesson_pane = pn.Column(visible=False, width=1080, css_classes=["lab-lesson"])
-        self.link = pn.pane.HTML("")
+        self.link = pn.pane.HTML("", height=44, width=1080, sizing_mode="fixed")
         exports = pn.Row(self.csv_button, self.png_button, self.svg_button, self.py_button)
         self.tabs = tabs = pn.Tabs(("Time courses", self.plot_box),
                        ("Network", pn.Column(
@@ -316,6 +321,7 @@ class Explorer:
     def _changed(self, *events):
         if self.loading:
             return
+        self.clock = {"changed": time.time()}     # wall clock: the benchmark's stages
         self.link_problems = []
         self._show_arms()
         self._schedule()
@@ -339,10 +345,20 @@ class Explorer:
             return
         self.generation += 1
         gen = self.generation
-        self.status.object = "simulating..."
         t0 = time.perf_counter()
         self._background(R.run, (state,), lambda lab: self._finished(lab, gen, t0),
                          "simulation")
+        self._say_busy(gen)
+
+    def _say_busy(self, gen):
+        """Show "simulating..." only for a run still going after a quarter of a second (a
+        fast run's redraw replaces it anyway; sending it would cost the browser a redraw)."""
+        def busy():
+            if self.generation == gen and self.drawn_generation != gen:
+                self.status.object = "simulating..."
+        doc = self.pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            doc.add_timeout_callback(busy, 250)
 
     def _background(self, fn, args, done, what):
         """Run ``fn(*args)`` in the pool; ``done(result)`` on the session's document (under
@@ -351,7 +367,14 @@ class Explorer:
 
         def finish(result):
             try:
-                done(result)
+                if doc is not None and doc.session_context is not None:
+                    doc.hold("combine")      # every change of a redraw in one message
+                    try:
+                        done(result)
+                    finally:
+                        doc.unhold()
+                else:
+                    done(result)
             except Exception as err:   # never a traceback on the page; the log has it
                 LOG.exception("%s: drawing failed", what)
                 self.status.object = f"<b>Internal error ({what}):</b> {html.escape(str(err))}"
@@ -383,6 +406,8 @@ class Explorer:
     def _finished(self, lab, gen, t0):
         if gen != self.generation:
             return                  # a newer change is on its way
+        self.clock["simulated"] = time.time()
+        self.drawn_generation = gen
         self._draw(lab, time.perf_counter() - t0)
 
     # ----------------------------------------------------------------- drawing
@@ -398,15 +423,18 @@ class Explorer:
             self.network_arm.value = "arm 1"
         if self.tabs.active == 1:
             self._draw_network()
-        self.status.object = (f"{len(lab.arms)} arm{'s' if len(lab.arms) > 1 else ''} and the "
-                              f"untreated control simulated in {seconds * 1000:.0f} ms." + note)
+        status = (f"{len(lab.arms)} arm{'s' if len(lab.arms) > 1 else ''} and the untreated "
+                  f"control, simulated." + note)    # the same text: no update sent
+        if self.status.object != status:
+            self.status.object = status
         query = to_query(lab.state)
         if self.pn.state.location is not None:
             self.pn.state.location.search = "?" + query
         self.link.object = (f'<span style="{NOTE_STYLE}">Link to this experiment: '
                             f'<code id="lab-link">?{html.escape(query)}</code></span>')
         payload = lab.plotted()
-        payload.update(run=self.run_count, query=query, seconds=lab.seconds)
+        payload.update(run=self.run_count, query=query, seconds=lab.seconds,
+                       clock={**self.clock, "drawn": time.time()})
         self.data.object = (f'<pre id="lab-data" hidden>'
                             f'{html.escape(json.dumps(payload, default=lambda x: None))}</pre>')
 
@@ -421,19 +449,23 @@ class Explorer:
         new_grid = None
         if key != self.grid_key:
             self.grid_key = key
-            self.sources, self.ranges, self.figs = {}, {}, {}
-            x_range = Range1d(0, float(x[-1]))
+            self.sources, self.ranges, self.figs, self.shown = {}, {}, {}, {}
+            self.x_range = x_range = Range1d(0, float(x[-1]))
             rows = []
             for i, rid in enumerate(state.readouts):
                 y_range = Range1d(0.5, 2.0)      # > 0: also a valid log range
                 self.ranges[rid] = y_range
+                ctl = ColumnDataSource({"x": [], "y": []})    # one per row, in every panel
+                self.sources[rid] = ctl
                 row = []
                 for j in range(len(lab.arms)):
-                    width = max(260, 1040 // len(lab.arms)) + (60 if j == 0 else 0)
-                    fig = figure(height=220, width=width, x_range=x_range,
+                    # small multiples: the y axis in the first column, the x axis in the
+                    # bottom row (every axis costs the browser text measurement per redraw)
+                    last = i == len(state.readouts) - 1
+                    width = max(240, 960 // len(lab.arms)) + (60 if j == 0 else 0)
+                    fig = figure(height=220 + (40 if last else 0), width=width, x_range=x_range,
                                  y_range=y_range, tools="pan,box_zoom,reset",
                                  y_axis_type="log" if rid == "tumor_burden" else "linear")
-                    ctl = ColumnDataSource({"x": [], "y": []})
                     arm = ColumnDataSource({"x": [], "y": []})
                     fig.line("x", "y", source=ctl, color="#777777", line_dash="dashed",
                              line_width=1.6, legend_label="untreated")
@@ -445,14 +477,21 @@ class Explorer:
                     fig.legend.location = "top_left"
                     fig.legend.label_text_font_size = "8pt"
                     fig.yaxis.axis_label = readout_label(rid) if j == 0 else ""
-                    fig.xaxis.axis_label = xlabel if i == len(state.readouts) - 1 else ""
+                    fig.yaxis.visible = j == 0
+                    fig.xaxis.axis_label = xlabel if last else ""
+                    fig.xaxis.visible = last
+                    fig.xgrid.visible = False
                     fig.toolbar.logo = None
-                    self.sources[rid, j] = (ctl, arm)
+                    self.sources[rid, j] = arm
                     self.figs[rid, j] = fig
                     row.append(fig)
                 rows.append(row)
             new_grid = gridplot(rows, toolbar_location="right")
         first = state.readouts[0]
+        if float(x[-1]) != self.x_range.end:
+            self.x_range.end = float(x[-1])
+        # only what changed goes to the browser: an arm whose run is the same object as the
+        # one drawn (the run cache hands it back) keeps its data source untouched
         for rid in state.readouts:
             c = lab.values(lab.control, rid)
             values = [c] + [lab.values(a, rid) for a in lab.arms]
@@ -464,16 +503,24 @@ class Explorer:
             else:
                 pad = 0.06 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
                 lo, hi = lo - pad, hi + pad
-            self.ranges[rid].update(start=lo, end=hi)
+            rng = self.ranges[rid]
+            if _rescale(rng.start, rng.end, lo, hi, log=rid == "tumor_burden"):
+                rng.update(start=lo, end=hi)
+            if self.shown.get(rid) is not lab.control:
+                self.shown[rid] = lab.control
+                self.sources[rid].data = {"x": x, "y": c if c is not None else np.zeros(0)}
             for j, arm in enumerate(lab.arms):
-                ctl, src = self.sources[rid, j]
-                ctl.data = {"x": x, "y": c if c is not None else np.zeros(0)}
-                v = values[j + 1]
-                src.data = {"x": x if v is not None else np.zeros(0),
-                            "y": v if v is not None else np.zeros(0)}
                 fig = self.figs[rid, j]
-                fig.title.text = (arm.name if rid == first else "") + \
+                title = (arm.name if rid == first else "") + \
                     (f"  (failed: {arm.error[:80]})" if arm.error and rid == first else "")
+                if fig.title.text != title:
+                    fig.title.text = title
+                if self.shown.get((rid, j)) is arm:
+                    continue
+                self.shown[rid, j] = arm
+                v = values[j + 1]
+                self.sources[rid, j].data = {"x": x if v is not None else np.zeros(0),
+                                             "y": v if v is not None else np.zeros(0)}
         if new_grid is not None:     # shown once filled: a grid drawn empty stays collapsed
             self.plot_box.objects = [self.pn.pane.Bokeh(new_grid)]
 
@@ -584,6 +631,16 @@ class Explorer:
 
     def _snippet(self):
         return io.StringIO(R.snippet(self.state) if self.state else "")
+
+
+def _rescale(start, end, lo, hi, *, log=False) -> bool:
+    """Whether a row's y range (start, end) must change to show (lo, hi), padded: when the
+    data leave it, or fill less than 70% of it. A change that stays inside keeps the axis,
+    so the panels of unchanged arms are not redrawn."""
+    if start is None or end is None or not (start <= lo and hi <= end):
+        return True
+    f = (lambda v: math.log(max(v, 1e-12))) if log else (lambda v: v)
+    return (f(hi) - f(lo)) < 0.7 * (f(end) - f(start))
 
 
 def bliss_figure(les):
