@@ -230,8 +230,16 @@ def test_lessons_cover_the_atlas_mechanisms(cat):
         assert L.sources(les, model), les.key
         if les.notes:
             assert len(L.model_notes(les)) == len(les.notes), les.key
-    assert L.lesson("virtual_trial").placeholder
+    assert L.lesson("virtual_trial").trial and L.trial_path(L.lesson("virtual_trial")).exists()
     assert L.lesson("synergy").bliss
+
+
+def test_the_trial_lesson_quotes_docs_trials_md():
+    les = L.lesson("virtual_trial")
+    caveat = L.trial_caveat()
+    assert "far too good" in caveat and caveat[:60] in " ".join(L.TRIALS_MD.read_text().split())
+    assert L.sources(les, R.lab_model())[0].startswith("TAnDEM: Kaufman B et al.")
+    assert all(d.unit == "mg" for a in les.preset.arms for d in a.drugs)   # clinical regimens
 
 
 def test_lesson_text_comes_from_docs_model_md():

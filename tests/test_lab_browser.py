@@ -37,6 +37,7 @@ from simulator.lab import lessons as L  # noqa: E402
 from simulator.lab.state import LabState, to_query  # noqa: E402
 
 TIMEOUT = 90.0      # s: a loaded 2-core machine
+TRIAL_TIMEOUT = 600.0   # s: the virtual-trial lesson's cohort (20-60 s unloaded)
 
 
 def _free_port() -> int:
@@ -265,6 +266,11 @@ def test_every_lesson_loads_its_preset_and_plot(server, page):
         page.locator(".lab-answer").wait_for(state="visible")
         if les.bliss:
             page.locator(".lab-lesson img").first.wait_for()
+        if les.trial:                  # the virtual trial runs on demand: KM plot and HR
+            page.get_by_role("button", name="Run the virtual trial").click()
+            page.locator(".lab-trial-plot img").wait_for(timeout=TRIAL_TIMEOUT * 1000)
+            page.locator(".lab-trial-text").get_by_text("hazard ratio").wait_for()
+            page.locator(".lab-trial-text").get_by_text("Caveat").wait_for()
         page.wait_for_timeout(400)
         page.screenshot(path=str(OUT / f"{les.key}.png"), full_page=True)
     page.get_by_role("button", name="Try this next").click()

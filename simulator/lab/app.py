@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import math
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -101,21 +102,20 @@ class Explorer:
         for i in range(MAX_ARMS):
             rows = []
             for j in range(MAX_DRUGS):
+                css = lambda k: dict(margin=(2, 3),  # noqa: E731
+                                     css_classes=[f"lab-{k}-{i + 1}-{j + 1}"])
                 rows.append({
                     "drug": pn.widgets.Select(name=f"drug {j + 1}", options=drugs, width=136,
-                                              css_classes=[f"lab-drug-{i + 1}-{j + 1}"]),
-                    "dose": pn.widgets.TextInput(name="dose", value="", width=62,
-                                                 css_classes=[f"lab-dose-{i + 1}-{j + 1}"]),
+                                              **css("drug")),
+                    "dose": pn.widgets.TextInput(name="dose", value="", width=62, **css("dose")),
                     "unit": pn.widgets.Select(name="unit", options=UNIT_OPTIONS, width=72,
-                                              css_classes=[f"lab-unit-{i + 1}-{j + 1}"]),
+                                              **css("unit")),
                     "every": pn.widgets.TextInput(name="every (h)", value="24", width=58,
-                                                  disabled=True,
-                                                  css_classes=[f"lab-every-{i + 1}-{j + 1}"]),
+                                                  disabled=True, **css("every")),
                     "start": pn.widgets.TextInput(name="from (h)", value="0", width=52,
-                                                  css_classes=[f"lab-start-{i + 1}-{j + 1}"]),
+                                                  **css("start")),
                     "stop": pn.widgets.TextInput(name="to (h)", value="", placeholder="end",
-                                                 width=52,
-                                                 css_classes=[f"lab-stop-{i + 1}-{j + 1}"]),
+                                                 width=52, **css("stop")),
                 })
                 rows[-1]["unit"].param.watch(
                     lambda e, row=rows[-1]: self._unit_chosen(row, e.new), "value")
@@ -478,6 +478,7 @@ class Explorer:
                     fig.legend.label_text_font_size = "8pt"
                     fig.yaxis.axis_label = readout_label(rid) if j == 0 else ""
                     fig.yaxis.visible = j == 0
+                    fig.yaxis.axis_label_text_font_size = "8.5pt"
                     fig.xaxis.axis_label = xlabel if last else ""
                     fig.xaxis.visible = last
                     fig.xgrid.visible = False
@@ -619,8 +620,44 @@ class Explorer:
                                       self.bliss_pane))
             self._background(bliss_figure, (les,),
                              lambda fig: setattr(self.bliss_pane, "object", fig), "Bliss map")
+        if les.trial:
+            items.insert(1, self._trial_panel(les))
         self.lesson_pane.extend(items)
         self.lesson_pane.visible = True
+
+    def _trial_panel(self, les):
+        """The lesson's virtual trial: run on demand (a button) in the pool, once per server
+        (then shared by every session); Kaplan-Meier plot, hazard ratio, the caveat."""
+        pn = self.pn
+        name, patients, seed, draws = les.trial
+        intro = pn.pane.Markdown(
+            f"**The virtual trial.** {patients} virtual patients per arm (seed {seed}), each a "
+            f"tumour of cell states drawn from the trial's population (HER2 amplified in all, "
+            f"PIK3CA mutant in some, a small ESR1-mutant subclone in a few), given the "
+            f"trial's regimens through pharmacokinetics and scanned every 8 weeks; "
+            f"progression by RECIST 1.1. One number, the tumours' untreated doubling time, is "
+            f"fitted to the control arm; the trastuzumab arm is a prediction. Running it "
+            f"takes 20 to 60 seconds (then it is kept for everyone).", width=1060)
+        self.trial_pane = pn.pane.Matplotlib(None, dpi=80, tight=True, height=400,
+                                             format="png", css_classes=["lab-trial-plot"],
+                                             visible=False)
+        self.trial_text = pn.pane.Markdown("", width=1060, css_classes=["lab-trial-text"])
+        button = pn.widgets.Button(name="Run the virtual trial", button_type="primary",
+                                   width=200, css_classes=["lab-trial-run"])
+
+        def show(out):
+            fig, text = out
+            self.trial_pane.object = fig
+            self.trial_pane.visible = True
+            self.trial_text.object = text
+
+        def run(event):
+            button.disabled = True
+            self.trial_text.object = ("*Simulating the trial's patients... (20 to 60 "
+                                      "seconds; the explorer keeps working)*")
+            self._background(trial_result, (les,), show, "virtual trial")
+        button.on_click(run)
+        return pn.Column(intro, button, self.trial_text, self.trial_pane)
 
     # ----------------------------------------------------------------- exports
     def _csv(self):
@@ -658,6 +695,60 @@ def bliss_figure(les):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+_TRIALS: dict = {}
+_TRIALS_LOCK = threading.Lock()
+
+
+def trial_result(les):
+    """``(figure, Markdown)`` of a trial lesson's virtual trial: Kaplan-Meier curves and
+    lesion trajectories (``TrialResult.plot``), the hazard ratio and medians beside the
+    published ones, and docs/trials.md's caveat. Computed once per process; a second caller
+    waits for the first."""
+    with _TRIALS_LOCK:
+        entry = _TRIALS.setdefault(les.trial, [threading.Lock(), None])
+    with entry[0]:
+        if entry[1] is None:
+            entry[1] = _run_trial(les)
+        return entry[1]
+
+
+def _run_trial(les):
+    from matplotlib.figure import Figure
+    name, patients, seed, draws = les.trial
+    model = R.lab_model()
+    trial = sim.Trial.from_toml(L.trial_path(les), catalog=model.catalog)
+    t0 = time.perf_counter()
+    res = sim.virtual_trial(model, trial, patients=patients, seed=seed, draws=draws,
+                            progress=False)
+    seconds = time.perf_counter() - t0
+    fig = res.plot(fig=Figure(figsize=(12, 4.6)))
+    hr, lo, hi, p = res.hazard_ratio
+    pub = trial.published
+    labels = {a: trial.arms[a].label for a in res.arms}
+    medians = "; ".join(
+        f"{labels[a]}: {_months(res.median_pfs[a][0])}"
+        + (f" (published {pub.median_pfs_months[a]:g})" if a in pub.median_pfs_months else "")
+        for a in res.arms)
+    text = [f"**Simulated {trial.name}** ({patients} patients per arm, {seconds:.0f} s): "
+            f"hazard ratio of progression **{_num(hr)}** (95% CI {_num(lo)} to {_num(hi)}, "
+            f"log-rank p = {p:.2g})" + (f"; the trial published **{pub.hazard_ratio[0]:g}** "
+                                        f"({pub.hazard_ratio[1]:g} to {pub.hazard_ratio[2]:g})"
+                                        if pub.hazard_ratio and len(pub.hazard_ratio) == 3
+                                        else "") + ".",
+            f"Median progression-free survival, months: {medians}.",
+            f"**Caveat** (docs/trials.md, on the bundled trials at 500 patients per arm): "
+            f"{L.trial_caveat()} Read the direction, not the size of the benefit."]
+    return fig, "\n\n".join(text)
+
+
+def _num(x) -> str:
+    return f"{x:.2f}" if x is not None and math.isfinite(x) else "not estimable"
+
+
+def _months(m) -> str:
+    return f"{m:.1f}" if math.isfinite(m) else "not reached"
 
 
 def create_app():
