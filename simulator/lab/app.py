@@ -130,7 +130,8 @@ class Explorer:
         self.status = pn.pane.HTML("", css_classes=["lab-status"], height=44,
                                    styles={"overflow-y": "auto"},
                                    sizing_mode="fixed", width=1080)
-        self.data = pn.pane.HTML("", visible=True, height=0, margin=0)
+        # the plotted numbers for tests and the benchmark: rendered but not laid out
+        self.data = pn.pane.HTML("", visible=False, height=0, margin=0)
         self.network_arm = pn.widgets.RadioButtonGroup(name="Arm shown", options=["arm 1"])
         self.network_arm.param.watch(lambda e: self._draw_network(), "value")
         self.csv_button = pn.widgets.FileDownload(callback=self._csv, filename="crosstalk_lab.csv",
