@@ -631,14 +631,21 @@ class Explorer:
         (then shared by every session); Kaplan-Meier plot, hazard ratio, the caveat."""
         pn = self.pn
         name, patients, seed, draws = les.trial
+        trial = sim.Trial.from_toml(L.trial_path(les), catalog=self.model.catalog)
+        pop = trial.population
+        traits = ", ".join(
+            f"{phenotype_label(p)} in {'all' if f >= 1 else f'{100 * f:g}%'}"
+            + (" (as a small subclone)" if p in pop.subclonal else "")
+            for p, f in pop.phenotypes.items())
+        arms = " vs ".join(a.label for a in trial.arms.values())
         intro = pn.pane.Markdown(
-            f"**The virtual trial.** {patients} virtual patients per arm (seed {seed}), each a "
-            f"tumour of cell states drawn from the trial's population (HER2 amplified in all, "
-            f"PIK3CA mutant in some, a small ESR1-mutant subclone in a few), given the "
-            f"trial's regimens through pharmacokinetics and scanned every 8 weeks; "
-            f"progression by RECIST 1.1. One number, the tumours' untreated doubling time, is "
-            f"fitted to the control arm; the trastuzumab arm is a prediction. Running it "
-            f"takes 20 to 60 seconds (then it is kept for everyone).", width=1060)
+            f"**The virtual trial: {trial.name}, {arms}.** {patients} virtual patients per "
+            f"arm (seed {seed}) with {pop.description}: each tumour is a mixture of cell "
+            f"states drawn from the population ({traits}), given the trial's regimens "
+            f"through pharmacokinetics and scanned every {trial.scan_every_weeks:g} weeks; "
+            f"progression by RECIST 1.1. One number, the tumours' untreated doubling time, "
+            f"is fitted to the control arm; the other arm is a prediction. Running it takes "
+            f"20 to 60 seconds (then it is kept for everyone).", width=1060)
         self.trial_pane = pn.pane.Matplotlib(None, dpi=80, tight=True, height=400,
                                              format="png", css_classes=["lab-trial-plot"],
                                              visible=False)
