@@ -19,6 +19,7 @@ from pathlib import Path
 from simulator.bundled import MODELS_DIR, PARAMETERS_CSV
 from simulator.bundled.atlas import SECTIONS
 from simulator.lab.state import Arm, DrugDose, LabState
+from simulator.trials import Trial
 
 __all__ = ["Lesson", "LESSONS", "lesson", "model_notes", "robustness_share", "sources",
            "MODEL_MD", "TRIALS_MD", "explanation", "cannot_say", "trial_path", "trial_caveat"]
@@ -441,7 +442,6 @@ def sources(les: Lesson, model) -> list[str]:
     out = []
     cat = model.catalog
     if les.trial:
-        from simulator.trials import Trial
         trial = Trial.from_toml(trial_path(les), catalog=cat)
         out.append(f"{trial.name}: {trial.source}")
     for p in les.phenotypes:

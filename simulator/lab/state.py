@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlencode
 
 from simulator.bundled.network import INPUT_LABELS, READOUT_LABELS
 from simulator.errors import PerturbationError, suggest
+from simulator.treatments import PK
 
 __all__ = ["DrugDose", "Arm", "LabState", "Problem", "MAX_ARMS", "MAX_DRUGS", "DURATIONS",
            "DEFAULT_READOUTS", "UNITS", "parse_number", "parse_dose", "from_query", "to_query",
@@ -147,7 +148,6 @@ class _Catalog:
 def catalog_of(model, lessons=()) -> _Catalog:
     """The ids a state may use: the model catalogue's drugs and phenotypes, the labelled
     readouts and inputs, the lesson keys, and which drugs have no PK (no doses in mg)."""
-    from simulator.treatments import PK
     no_pk = {}
     for d in model.catalog.drugs:
         try:
