@@ -76,6 +76,52 @@ def test_bad_queries_are_named_and_the_default_kept(cat, query, control, words):
     assert not validate(state, cat)           # what is left runs
 
 
+REGIMEN = LabState(cell=("HER2_amplified",),
+                   arms=(Arm((DrugDose("letrozole", 2.5, unit="mg", every_h=24.0),)),
+                         Arm((DrugDose("letrozole", 2.5, 24.0, 200.0, "mg", 24.0),
+                              DrugDose("lapatinib", 1250.0, unit="mg", every_h=12.0)))),
+                   readouts=("tumor_burden", "ER_activity"), hours=336.0)
+
+
+def test_a_regimen_round_trips_as_data(cat):
+    q = to_query(REGIMEN)
+    assert q.endswith("&arm1=letrozole:2.5mg/q24h"
+                      "&arm2=letrozole:2.5mg/q24h@24-200,lapatinib:1250mg/q12h")
+    assert from_query(q, cat) == (REGIMEN, [])
+    assert from_query({"arm1": "letrozole:2.5mg/q24h"}, cat)[0].arms[0].drugs[0] == \
+        DrugDose("letrozole", 2.5, unit="mg", every_h=24.0)
+    assert REGIMEN.arms[1].label == ("letrozole 2.5 mg daily from day 1 to 200 h + lapatinib "
+                                     "1250 mg twice daily")
+
+
+@pytest.mark.parametrize("query, control, words", [
+    ("arm1=letrozole:-2.5mg/q24h", "arm1.drug1", "(mg) must be >= 0"),
+    ("arm1=letrozole:1e5mg/q24h", "arm1.drug1", "at most 10000"),
+    ("arm1=dactolisib:10mg/q24h", "arm1", "cannot be given in mg"),
+    ("arm1=letrozole:2.5mg/q0h", "arm1", "at least 1 hour apart"),
+    ("arm1=letrozole:2.5mg/q-24h", "arm1.drug1", ">= 0"),
+    ("arm1=letrozole:2.5mg/qdailyh", "arm1.drug1", "must be a number, got 'daily'"),
+    ("arm1=letrozole:2.5mg", "arm1.drug1", "MGmg/qHOURSh"),
+    ("arm1=letrozole:2.5mg/daily", "arm1.drug1", "MGmg/qHOURSh"),
+    ("arm1=letrozole:2.5mg/q1h&hours=4320", "arm1", "at most 1000"),
+    ("arm1=letrozole:2.5mg/q24h@48-24", "arm1", "stops (24 h) before it starts"),
+])
+def test_a_bad_regimen_is_named(cat, query, control, words):
+    state, problems = from_query(query, cat)
+    assert any(p.control.startswith(control) and words in p.message for p in problems), problems
+    assert state.arms == LabState().arms
+
+
+def test_a_regimen_in_a_state_is_checked(cat):
+    bad = LabState(arms=(Arm((DrugDose("azd8055", 10.0, unit="mg", every_h=24.0),
+                              DrugDose("letrozole", 2.5, unit="g", every_h=24.0),
+                              DrugDose("tamoxifen", 20.0, unit="mg"))),))
+    text = " | ".join(p.message for p in validate(bad, cat))
+    assert "azd8055 has no complete pharmacokinetics" in text
+    assert "unit of letrozole must be nM or mg" in text
+    assert "tamoxifen: a dose in mg needs an interval" in text
+
+
 def test_long_query_is_refused(cat):
     state, problems = from_query("arm1=" + "x" * 5000, cat)
     assert state == LabState() and "too long" in problems[0].message
@@ -123,6 +169,24 @@ def test_the_snippet_gives_the_same_numbers():
     assert list(table["treatment"].unique()) == [r.name for r in lab.runs]
 
 
+def test_a_regimen_runs_through_pk_and_its_snippet_gives_the_same_numbers():
+    lab = R.run(REGIMEN)
+    model = sim.load_model()
+    t = np.linspace(0, 336, R.N_POINTS)
+    ref = sim.run_treatment(model, sim.Treatment({
+        "letrozole": sim.Dose(2.5, "mg", sim.Schedule.every(24.0, start=24.0, stop=200.0)),
+        "lapatinib": sim.Dose(1250.0, "mg", sim.Schedule.every(12.0))}), t,
+        phenotype=["HER2_amplified"])
+    np.testing.assert_array_equal(lab.values(lab.arms[1], "ER_activity"), ref["ER_activity"])
+    nM = R.run(REGIMEN.with_(arms=(Arm((DrugDose("letrozole", 2.5),)),)))
+    assert not np.allclose(lab.values(lab.arms[0], "ER_activity"),
+                           nM.values(nM.arms[0], "ER_activity"))   # mg is not nM
+    namespace = {}
+    exec(compile(R.snippet(REGIMEN), "<snippet>", "exec"), namespace)  # our own generated code
+    np.testing.assert_array_equal(namespace["table"][list(REGIMEN.readouts)].to_numpy(),
+                                  lab.table()[list(REGIMEN.readouts)].to_numpy())
+
+
 def test_a_failed_arm_carries_its_message(monkeypatch):
     real = sim.run_treatment
 
@@ -166,8 +230,16 @@ def test_lessons_cover_the_atlas_mechanisms(cat):
         assert L.sources(les, model), les.key
         if les.notes:
             assert len(L.model_notes(les)) == len(les.notes), les.key
-    assert L.lesson("virtual_trial").placeholder
+    assert L.lesson("virtual_trial").trial and L.trial_path(L.lesson("virtual_trial")).exists()
     assert L.lesson("synergy").bliss
+
+
+def test_the_trial_lesson_quotes_docs_trials_md():
+    les = L.lesson("virtual_trial")
+    caveat = L.trial_caveat()
+    assert "far too good" in caveat and caveat[:60] in " ".join(L.TRIALS_MD.read_text().split())
+    assert L.sources(les, R.lab_model())[0].startswith("TAnDEM: Kaufman B et al.")
+    assert all(d.unit == "mg" for a in les.preset.arms for d in a.drugs)   # clinical regimens
 
 
 def test_lesson_text_comes_from_docs_model_md():
@@ -208,12 +280,24 @@ def test_explorer_reads_widgets_and_keeps_the_last_good_plot():
     first = json.loads(html.unescape(re.search(r">(.*)</pre>", ex.data.object).group(1)))
     assert first["query"] == "hours=72&readouts=pS6&arm1=everolimus:20"
     ex.arm_widgets[0][0]["dose"].value = "2"            # a change re-simulates
-    assert ex.lab.state.arms[0].drugs[0].nM == 2.0 and ex.run_count == 2
+    assert ex.lab.state.arms[0].drugs[0].amount == 2.0 and ex.run_count == 2
     ex.arm_widgets[0][0]["dose"].value = "-3"           # bad: message, plot kept
-    assert ex.run_count == 2 and ex.lab.state.arms[0].drugs[0].nM == 2.0
+    assert ex.run_count == 2 and ex.lab.state.arms[0].drugs[0].amount == 2.0
     assert "must be &gt;= 0" in ex.msgs["arm1"].object
     ex.arm_widgets[0][0]["dose"].value = "20"
     assert ex.msgs["arm1"].object == "" and ex.run_count == 3
+    row = ex.arm_widgets[0][0]
+    row["unit"].value = "mg"                            # a regimen: the label dose first
+    assert (row["dose"].value, row["every"].value) == ("10", "24")
+    assert ex.lab.state.arms[0].drugs[0] == DrugDose("everolimus", 10.0, unit="mg",
+                                                     every_h=24.0)
+    n = ex.run_count
+    row["every"].value = "0.1"                          # nonsense schedule: message, plot kept
+    assert ex.run_count == n and "at least 1 hour apart" in ex.msgs["arm1"].object
+    row["drug"].value = "dactolisib"                    # no PK: message, plot kept
+    assert ex.run_count == n and "cannot be given in mg" in ex.msgs["arm1"].object
+    row["drug"].value, row["unit"].value, row["dose"].value = "everolimus", "nM", "20"
+    assert ex.msgs["arm1"].object == "" and ex.lab.state.arms[0].drugs[0].unit == "nM"
     ex.lesson.value = "b02_her2_tamoxifen"              # a lesson loads its preset
     assert ex.lab.state == L.lesson("b02_her2_tamoxifen").preset
     assert ex.lesson_pane.visible

@@ -37,6 +37,7 @@ from simulator.lab import lessons as L  # noqa: E402
 from simulator.lab.state import LabState, to_query  # noqa: E402
 
 TIMEOUT = 90.0      # s: a loaded 2-core machine
+TRIAL_TIMEOUT = 600.0   # s: the virtual-trial lesson's cohort (20-60 s unloaded)
 
 
 def _free_port() -> int:
@@ -172,6 +173,38 @@ def test_a_dose_change_redraws_what_simulate_gives(server, page):
     assert page.problems == []
 
 
+def test_a_regimen_in_mg_redraws_what_the_pk_gives(server, page):
+    import simulator as sim
+    from simulator.lab.runs import N_POINTS
+    d0 = open_lab(page, server, "hours=336&readouts=tumor_burden,ER_activity&arm1=letrozole:100")
+    page.locator(".lab-unit-1-1 select").select_option(label="mg")
+    d1 = wait_for(page, lambda d: d["run"] > d0["run"], "the redraw of a regimen")
+    assert d1["query"].endswith("arm1=letrozole:2.5mg/q24h")          # the label regimen
+    assert d1["runs"][1]["name"] == "letrozole 2.5 mg daily"
+    assert d1["runs"][1]["values"]["ER_activity"] != d0["runs"][1]["values"]["ER_activity"]
+    t = np.linspace(0.0, 336.0, N_POINTS)
+    ref = sim.run_treatment(sim.load_model(), sim.Treatment(
+        {"letrozole": sim.Dose(2.5, "mg", sim.Schedule.every(24.0))}), t)
+    for rid in ("tumor_burden", "ER_activity"):
+        assert d1["runs"][1]["values"][rid] == ref[rid].tolist()
+    run = d1["run"]
+    for css, bad, words in ((".lab-every-1-1", "0.1", "at least 1 hour apart"),
+                            (".lab-every-1-1", "daily", "must be a number"),
+                            (".lab-dose-1-1", "-2.5", ">= 0")):
+        type_into(page, css, bad)
+        page.locator(".lab-msgs-arm1 .lab-msg").filter(has_text=words).wait_for()
+        page.locator(".lab-status").get_by_text("Not simulated").wait_for()
+        assert data(page)["run"] == run and plots_shown(page) >= 2
+        type_into(page, css, "24" if "every" in css else "2.5")
+        run = wait_for(page, lambda d: d["run"] > run, "the redraw after a fix")["run"]
+    page.locator(".lab-drug-1-1 select").select_option("dactolisib")    # no PK in the catalogue
+    page.locator(".lab-msgs-arm1 .lab-msg").filter(has_text="cannot be given in mg").wait_for()
+    assert data(page)["run"] == run and plots_shown(page) >= 2
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / "regimen_no_pk.png"), full_page=True)
+    assert page.problems == []
+
+
 def test_a_bad_dose_shows_a_message_and_keeps_the_plot(server, page):
     d0 = open_lab(page, server, "arm1=everolimus:20&hours=72&readouts=pS6")
     for bad, words in (("-5", ">= 0"), ("abc", "must be a number"), ("1e999", "finite")):
@@ -233,6 +266,11 @@ def test_every_lesson_loads_its_preset_and_plot(server, page):
         page.locator(".lab-answer").wait_for(state="visible")
         if les.bliss:
             page.locator(".lab-lesson img").first.wait_for()
+        if les.trial:                  # the virtual trial runs on demand: KM plot and HR
+            page.get_by_role("button", name="Run the virtual trial").click()
+            page.locator(".lab-trial-plot img").wait_for(timeout=TRIAL_TIMEOUT * 1000)
+            page.locator(".lab-trial-text").get_by_text("hazard ratio").wait_for()
+            page.locator(".lab-trial-text").get_by_text("Caveat").wait_for()
         page.wait_for_timeout(400)
         page.screenshot(path=str(OUT / f"{les.key}.png"), full_page=True)
     page.get_by_role("button", name="Try this next").click()

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import math
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -36,6 +37,7 @@ __all__ = ["create_app", "Explorer", "POOL"]
 LOG = logging.getLogger("simulator.lab")
 POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lab-sim")
 ARM_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+UNIT_OPTIONS = {"nM": "nM", "mg": "mg"}     # a concentration, or mg every so many hours
 MSG_STYLE = "color:#9b1c1c;font-size:0.92em;margin:2px 0"
 NOTE_STYLE = "color:#555;font-size:0.92em"
 
@@ -66,6 +68,8 @@ class Explorer:
         self.lab = None           # the last good run
         self.state = None
         self.grid_key = None
+        self.clock = {}
+        self.drawn_generation = 0
         self.link_problems = []
         self._build_widgets()
         self._build_layout()
@@ -98,17 +102,23 @@ class Explorer:
         for i in range(MAX_ARMS):
             rows = []
             for j in range(MAX_DRUGS):
+                css = lambda k: dict(margin=(2, 3),  # noqa: E731
+                                     css_classes=[f"lab-{k}-{i + 1}-{j + 1}"])
                 rows.append({
-                    "drug": pn.widgets.Select(name=f"drug {j + 1}", options=drugs, width=130,
-                                              css_classes=[f"lab-drug-{i + 1}-{j + 1}"]),
-                    "dose": pn.widgets.TextInput(name="dose (nM)", value="", width=80,
-                                                 css_classes=[f"lab-dose-{i + 1}-{j + 1}"]),
-                    "start": pn.widgets.TextInput(name="from (h)", value="0", width=60,
-                                                  css_classes=[f"lab-start-{i + 1}-{j + 1}"]),
+                    "drug": pn.widgets.Select(name=f"drug {j + 1}", options=drugs, width=136,
+                                              **css("drug")),
+                    "dose": pn.widgets.TextInput(name="dose", value="", width=62, **css("dose")),
+                    "unit": pn.widgets.Select(name="unit", options=UNIT_OPTIONS, width=72,
+                                              **css("unit")),
+                    "every": pn.widgets.TextInput(name="every (h)", value="24", width=58,
+                                                  disabled=True, **css("every")),
+                    "start": pn.widgets.TextInput(name="from (h)", value="0", width=52,
+                                                  **css("start")),
                     "stop": pn.widgets.TextInput(name="to (h)", value="", placeholder="end",
-                                                 width=60,
-                                                 css_classes=[f"lab-stop-{i + 1}-{j + 1}"]),
+                                                 width=52, **css("stop")),
                 })
+                rows[-1]["unit"].param.watch(
+                    lambda e, row=rows[-1]: self._unit_chosen(row, e.new), "value")
             self.arm_widgets.append(rows)
         self.msgs = {k: pn.pane.HTML("", margin=(0, 5), css_classes=[f"lab-msgs-{k}"]) for k in
                      ("url", "cell", "medium", "hours", "readouts", "lesson",
@@ -116,8 +126,12 @@ class Explorer:
         for w in self._all_widgets():
             w.param.watch(self._changed, "value")
         self.lesson.param.watch(self._lesson_chosen, "value")
-        self.status = pn.pane.HTML("", css_classes=["lab-status"])
-        self.data = pn.pane.HTML("", visible=True, height=0, margin=0)
+        # fixed heights: a new message does not move the plots (no re-layout in the browser)
+        self.status = pn.pane.HTML("", css_classes=["lab-status"], height=44,
+                                   styles={"overflow-y": "auto"},
+                                   sizing_mode="fixed", width=1080)
+        # the plotted numbers for tests and the benchmark: rendered but not laid out
+        self.data = pn.pane.HTML("", visible=False, height=0, margin=0)
         self.network_arm = pn.widgets.RadioButtonGroup(name="Arm shown", options=["arm 1"])
         self.network_arm.param.watch(lambda e: self._draw_network(), "value")
         self.csv_button = pn.widgets.FileDownload(callback=self._csv, filename="crosstalk_lab.csv",
@@ -144,26 +158,30 @@ class Explorer:
         pn = self.pn
         self.arm_cards = []
         for i, rows in enumerate(self.arm_widgets):
-            body = [pn.Row(r["drug"], r["dose"], r["start"], r["stop"], margin=0) for r in rows]
+            body = [pn.Row(r["drug"], r["dose"], r["unit"], r["every"], r["start"], r["stop"],
+                           margin=0) for r in rows]
             card = pn.Card(*body, self.msgs[f"arm{i + 1}"], title=f"Arm {i + 1}",
-                           header_color=ARM_COLORS[i], collapsible=False, width=420,
+                           header_color=ARM_COLORS[i], collapsible=False, width=510,
                            css_classes=[f"lab-arm{i + 1}"])
             self.arm_cards.append(card)
         medium = pn.Card(pn.Row(*list(self.medium.values())[:3], margin=0),
                          pn.Row(*list(self.medium.values())[3:], margin=0), self.msgs["medium"],
                          title="Medium (applied before and during treatment)", collapsed=True,
-                         width=420)
+                         width=510)
         self.sidebar = pn.Column(
             pn.pane.Markdown("## Crosstalk lab\nAn ER+ breast cancer cell, simulated as you "
                              "change it."),
             self.msgs["url"], self.lesson, self.msgs["lesson"], self.cell, self.msgs["cell"],
             medium, self.hours, self.msgs["hours"], self.readouts, self.msgs["readouts"],
-            pn.pane.Markdown("**Treatment arms** (each compared with the untreated cell)"),
-            self.n_arms, *self.arm_cards, width=440)
+            pn.pane.Markdown("**Treatment arms** (each compared with the untreated cell): "
+                             "a drug at a constant concentration in nM, or a clinical "
+                             "regimen, mg every so many hours, through the drug's "
+                             "pharmacokinetics"),
+            self.n_arms, *self.arm_cards, width=520)
         self.plot_box = pn.Column()
         self.network_pane = pn.pane.Bokeh(None)
-        self.lesson_pane = pn.Column(visible=False, width=1150, css_classes=["lab-lesson"])
-        self.link = pn.pane.HTML("")
+        self.lesson_pane = pn.Column(visible=False, width=1080, css_classes=["lab-lesson"])
+        self.link = pn.pane.HTML("", height=44, width=1080, sizing_mode="fixed")
         exports = pn.Row(self.csv_button, self.png_button, self.svg_button, self.py_button)
         self.tabs = tabs = pn.Tabs(("Time courses", self.plot_box),
                        ("Network", pn.Column(
@@ -176,7 +194,7 @@ class Explorer:
                        dynamic=True)
         tabs.param.watch(lambda e: self._draw_network() if e.new == 1 else None, "active")
         self.main = pn.Column(self.lesson_pane, self.status, tabs, exports, self.link,
-                              self.data, width=1180)
+                              self.data, width=1100)
         self.layout = pn.Row(self.sidebar, self.main)
 
     def _about(self) -> str:
@@ -207,7 +225,11 @@ class Explorer:
                 for j, row in enumerate(rows):
                     d = drugs[j] if j < len(drugs) else None
                     row["drug"].value = d.drug if d else ""
-                    row["dose"].value = f"{d.nM:g}" if d else ""
+                    row["dose"].value = f"{d.amount:g}" if d else ""
+                    row["unit"].value = d.unit if d else "nM"
+                    row["every"].value = (f"{d.every_h:g}" if d and d.every_h is not None
+                                          else "24")
+                    row["every"].disabled = row["unit"].value != "mg"
                     row["start"].value = f"{d.start_h:g}" if d else "0"
                     row["stop"].value = "" if d is None or d.stop_h is None else f"{d.stop_h:g}"
         finally:
@@ -238,10 +260,18 @@ class Explorer:
                 where = f"arm{i + 1}"
                 if not drug:
                     continue
-                nM, msg = parse_dose(row["dose"].value, drug)
+                unit = row["unit"].value
+                amount, msg = parse_dose(row["dose"].value, drug, unit)
                 if msg:
                     problems.append(Problem(where, msg))
                     continue
+                every = None
+                if unit == "mg":
+                    every, msg = parse_number(row["every"].value,
+                                              f"interval between doses of {drug} (h)")
+                    if msg:
+                        problems.append(Problem(where, msg))
+                        continue
                 start, msg = parse_number(row["start"].value or "0", f"start of {drug} (h)")
                 if msg:
                     problems.append(Problem(where, msg))
@@ -252,13 +282,28 @@ class Explorer:
                     if msg:
                         problems.append(Problem(where, msg))
                         continue
-                drugs.append(DrugDose(drug, nM, start, stop))
+                drugs.append(DrugDose(drug, amount, start, stop, unit, every))
             arms.append(Arm(tuple(drugs)))
         state = LabState(cell=tuple(self.cell.value), medium=tuple(sorted(medium)),
                          arms=tuple(arms), readouts=tuple(self.readouts.value),
                          hours=float(self.hours.value), lesson=self.lesson.value or "")
         problems += validate(state, self.cat)
         return state, problems
+
+    def _unit_chosen(self, row, unit):
+        """A drug switched to mg starts at its label regimen (the catalogue's ``dose_mg``
+        every ``tau_h``), so a student does not give 300 mg where 300 nM was meant."""
+        row["every"].disabled = unit != "mg"
+        if self.loading or unit != "mg" or not row["drug"].value:
+            return
+        pk = self.model.catalog.drug(row["drug"].value).get("pk") or {}
+        if "dose_mg" in pk and "tau_h" in pk:
+            self.loading = True
+            try:
+                row["dose"].value = f"{pk['dose_mg']:g}"
+                row["every"].value = f"{pk['tau_h']:g}"
+            finally:
+                self.loading = False
 
     def _show_arms(self):
         n = int(self.n_arms.value)
@@ -277,6 +322,7 @@ class Explorer:
     def _changed(self, *events):
         if self.loading:
             return
+        self.clock = {"changed": time.time()}     # wall clock: the benchmark's stages
         self.link_problems = []
         self._show_arms()
         self._schedule()
@@ -300,10 +346,20 @@ class Explorer:
             return
         self.generation += 1
         gen = self.generation
-        self.status.object = "simulating..."
         t0 = time.perf_counter()
         self._background(R.run, (state,), lambda lab: self._finished(lab, gen, t0),
                          "simulation")
+        self._say_busy(gen)
+
+    def _say_busy(self, gen):
+        """Show "simulating..." only for a run still going after a quarter of a second (a
+        fast run's redraw replaces it anyway; sending it would cost the browser a redraw)."""
+        def busy():
+            if self.generation == gen and self.drawn_generation != gen:
+                self.status.object = "simulating..."
+        doc = self.pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            doc.add_timeout_callback(busy, 250)
 
     def _background(self, fn, args, done, what):
         """Run ``fn(*args)`` in the pool; ``done(result)`` on the session's document (under
@@ -312,7 +368,14 @@ class Explorer:
 
         def finish(result):
             try:
-                done(result)
+                if doc is not None and doc.session_context is not None:
+                    doc.hold("combine")      # every change of a redraw in one message
+                    try:
+                        done(result)
+                    finally:
+                        doc.unhold()
+                else:
+                    done(result)
             except Exception as err:   # never a traceback on the page; the log has it
                 LOG.exception("%s: drawing failed", what)
                 self.status.object = f"<b>Internal error ({what}):</b> {html.escape(str(err))}"
@@ -344,6 +407,8 @@ class Explorer:
     def _finished(self, lab, gen, t0):
         if gen != self.generation:
             return                  # a newer change is on its way
+        self.clock["simulated"] = time.time()
+        self.drawn_generation = gen
         self._draw(lab, time.perf_counter() - t0)
 
     # ----------------------------------------------------------------- drawing
@@ -359,15 +424,18 @@ class Explorer:
             self.network_arm.value = "arm 1"
         if self.tabs.active == 1:
             self._draw_network()
-        self.status.object = (f"{len(lab.arms)} arm{'s' if len(lab.arms) > 1 else ''} and the "
-                              f"untreated control simulated in {seconds * 1000:.0f} ms." + note)
+        status = (f"{len(lab.arms)} arm{'s' if len(lab.arms) > 1 else ''} and the untreated "
+                  f"control, simulated." + note)    # the same text: no update sent
+        if self.status.object != status:
+            self.status.object = status
         query = to_query(lab.state)
         if self.pn.state.location is not None:
             self.pn.state.location.search = "?" + query
         self.link.object = (f'<span style="{NOTE_STYLE}">Link to this experiment: '
                             f'<code id="lab-link">?{html.escape(query)}</code></span>')
         payload = lab.plotted()
-        payload.update(run=self.run_count, query=query, seconds=lab.seconds)
+        payload.update(run=self.run_count, query=query, seconds=lab.seconds,
+                       clock={**self.clock, "drawn": time.time()})
         self.data.object = (f'<pre id="lab-data" hidden>'
                             f'{html.escape(json.dumps(payload, default=lambda x: None))}</pre>')
 
@@ -382,19 +450,23 @@ class Explorer:
         new_grid = None
         if key != self.grid_key:
             self.grid_key = key
-            self.sources, self.ranges, self.figs = {}, {}, {}
-            x_range = Range1d(0, float(x[-1]))
+            self.sources, self.ranges, self.figs, self.shown = {}, {}, {}, {}
+            self.x_range = x_range = Range1d(0, float(x[-1]))
             rows = []
             for i, rid in enumerate(state.readouts):
                 y_range = Range1d(0.5, 2.0)      # > 0: also a valid log range
                 self.ranges[rid] = y_range
+                ctl = ColumnDataSource({"x": [], "y": []})    # one per row, in every panel
+                self.sources[rid] = ctl
                 row = []
                 for j in range(len(lab.arms)):
-                    width = max(260, 1040 // len(lab.arms)) + (60 if j == 0 else 0)
-                    fig = figure(height=220, width=width, x_range=x_range,
+                    # small multiples: the y axis in the first column, the x axis in the
+                    # bottom row (every axis costs the browser text measurement per redraw)
+                    last = i == len(state.readouts) - 1
+                    width = max(240, 960 // len(lab.arms)) + (60 if j == 0 else 0)
+                    fig = figure(height=220 + (40 if last else 0), width=width, x_range=x_range,
                                  y_range=y_range, tools="pan,box_zoom,reset",
                                  y_axis_type="log" if rid == "tumor_burden" else "linear")
-                    ctl = ColumnDataSource({"x": [], "y": []})
                     arm = ColumnDataSource({"x": [], "y": []})
                     fig.line("x", "y", source=ctl, color="#777777", line_dash="dashed",
                              line_width=1.6, legend_label="untreated")
@@ -406,14 +478,22 @@ class Explorer:
                     fig.legend.location = "top_left"
                     fig.legend.label_text_font_size = "8pt"
                     fig.yaxis.axis_label = readout_label(rid) if j == 0 else ""
-                    fig.xaxis.axis_label = xlabel if i == len(state.readouts) - 1 else ""
+                    fig.yaxis.visible = j == 0
+                    fig.yaxis.axis_label_text_font_size = "8.5pt"
+                    fig.xaxis.axis_label = xlabel if last else ""
+                    fig.xaxis.visible = last
+                    fig.xgrid.visible = False
                     fig.toolbar.logo = None
-                    self.sources[rid, j] = (ctl, arm)
+                    self.sources[rid, j] = arm
                     self.figs[rid, j] = fig
                     row.append(fig)
                 rows.append(row)
             new_grid = gridplot(rows, toolbar_location="right")
         first = state.readouts[0]
+        if float(x[-1]) != self.x_range.end:
+            self.x_range.end = float(x[-1])
+        # only what changed goes to the browser: an arm whose run is the same object as the
+        # one drawn (the run cache hands it back) keeps its data source untouched
         for rid in state.readouts:
             c = lab.values(lab.control, rid)
             values = [c] + [lab.values(a, rid) for a in lab.arms]
@@ -425,16 +505,24 @@ class Explorer:
             else:
                 pad = 0.06 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
                 lo, hi = lo - pad, hi + pad
-            self.ranges[rid].update(start=lo, end=hi)
+            rng = self.ranges[rid]
+            if _rescale(rng.start, rng.end, lo, hi, log=rid == "tumor_burden"):
+                rng.update(start=lo, end=hi)
+            if self.shown.get(rid) is not lab.control:
+                self.shown[rid] = lab.control
+                self.sources[rid].data = {"x": x, "y": c if c is not None else np.zeros(0)}
             for j, arm in enumerate(lab.arms):
-                ctl, src = self.sources[rid, j]
-                ctl.data = {"x": x, "y": c if c is not None else np.zeros(0)}
-                v = values[j + 1]
-                src.data = {"x": x if v is not None else np.zeros(0),
-                            "y": v if v is not None else np.zeros(0)}
                 fig = self.figs[rid, j]
-                fig.title.text = (arm.name if rid == first else "") + \
+                title = (arm.name if rid == first else "") + \
                     (f"  (failed: {arm.error[:80]})" if arm.error and rid == first else "")
+                if fig.title.text != title:
+                    fig.title.text = title
+                if self.shown.get((rid, j)) is arm:
+                    continue
+                self.shown[rid, j] = arm
+                v = values[j + 1]
+                self.sources[rid, j].data = {"x": x if v is not None else np.zeros(0),
+                                             "y": v if v is not None else np.zeros(0)}
         if new_grid is not None:     # shown once filled: a grid drawn empty stays collapsed
             self.plot_box.objects = [self.pn.pane.Bokeh(new_grid)]
 
@@ -507,18 +595,18 @@ class Explorer:
             parts.append(f"*How sure is the model?* This behaviour still holds in {share} of "
                          f"random perturbations of its parameters (docs/model.md, Robustness).")
         srcs = L.sources(les, self.model)
-        body = pn.pane.Markdown("\n\n".join(parts), width=1100)
+        body = pn.pane.Markdown("\n\n".join(parts), width=1060)
         source_card = pn.Card(pn.pane.Markdown("\n".join(f"* {s}" for s in srcs) or
                                                "(no published source listed)"),
-                              title="Sources", collapsed=True, width=1100)
+                              title="Sources", collapsed=True, width=1060)
         question = pn.pane.Markdown(f"**Question for the class:** {les.question}",
-                                    width=1100)
+                                    width=1060)
         answer = pn.pane.Markdown(f"**Answer:** {les.answer}", visible=False,
-                                  css_classes=["lab-answer"], width=1100)
+                                  css_classes=["lab-answer"], width=1060)
         reveal = pn.widgets.Button(name="Show the answer", button_type="primary", width=160)
         reveal.on_click(lambda e: setattr(answer, "visible", True))
         nxt_text = pn.pane.Markdown(f"**Try this next:** {les.try_next_text}",
-                                    width=1100)
+                                    width=1060)
         nxt = pn.widgets.Button(name="Try this next", button_type="success", width=160)
         nxt.on_click(lambda e: self.load(les.try_next))
         back = pn.widgets.Button(name="Back to the preset", width=160)
@@ -533,8 +621,51 @@ class Explorer:
                                       self.bliss_pane))
             self._background(bliss_figure, (les,),
                              lambda fig: setattr(self.bliss_pane, "object", fig), "Bliss map")
+        if les.trial:
+            items.insert(1, self._trial_panel(les))
         self.lesson_pane.extend(items)
         self.lesson_pane.visible = True
+
+    def _trial_panel(self, les):
+        """The lesson's virtual trial: run on demand (a button) in the pool, once per server
+        (then shared by every session); Kaplan-Meier plot, hazard ratio, the caveat."""
+        pn = self.pn
+        name, patients, seed, draws = les.trial
+        trial = sim.Trial.from_toml(L.trial_path(les), catalog=self.model.catalog)
+        pop = trial.population
+        traits = ", ".join(
+            f"{phenotype_label(p)} in {'all' if f >= 1 else f'{100 * f:g}%'}"
+            + (" (as a small subclone)" if p in pop.subclonal else "")
+            for p, f in pop.phenotypes.items())
+        arms = " vs ".join(a.label for a in trial.arms.values())
+        intro = pn.pane.Markdown(
+            f"**The virtual trial: {trial.name}, {arms}.** {patients} virtual patients per "
+            f"arm (seed {seed}) with {pop.description}: each tumour is a mixture of cell "
+            f"states drawn from the population ({traits}), given the trial's regimens "
+            f"through pharmacokinetics and scanned every {trial.scan_every_weeks:g} weeks; "
+            f"progression by RECIST 1.1. One number, the tumours' untreated doubling time, "
+            f"is fitted to the control arm; the other arm is a prediction. Running it takes "
+            f"20 to 60 seconds (then it is kept for everyone).", width=1060)
+        self.trial_pane = pn.pane.Matplotlib(None, dpi=80, tight=True, height=400,
+                                             format="png", css_classes=["lab-trial-plot"],
+                                             visible=False)
+        self.trial_text = pn.pane.Markdown("", width=1060, css_classes=["lab-trial-text"])
+        button = pn.widgets.Button(name="Run the virtual trial", button_type="primary",
+                                   width=200, css_classes=["lab-trial-run"])
+
+        def show(out):
+            fig, text = out
+            self.trial_pane.object = fig
+            self.trial_pane.visible = True
+            self.trial_text.object = text
+
+        def run(event):
+            button.disabled = True
+            self.trial_text.object = ("*Simulating the trial's patients... (20 to 60 "
+                                      "seconds; the explorer keeps working)*")
+            self._background(trial_result, (les,), show, "virtual trial")
+        button.on_click(run)
+        return pn.Column(intro, button, self.trial_text, self.trial_pane)
 
     # ----------------------------------------------------------------- exports
     def _csv(self):
@@ -545,6 +676,16 @@ class Explorer:
 
     def _snippet(self):
         return io.StringIO(R.snippet(self.state) if self.state else "")
+
+
+def _rescale(start, end, lo, hi, *, log=False) -> bool:
+    """Whether a row's y range (start, end) must change to show (lo, hi), padded: when the
+    data leave it, or fill less than 70% of it. A change that stays inside keeps the axis,
+    so the panels of unchanged arms are not redrawn."""
+    if start is None or end is None or not (start <= lo and hi <= end):
+        return True
+    f = (lambda v: math.log(max(v, 1e-12))) if log else (lambda v: v)
+    return (f(hi) - f(lo)) < 0.7 * (f(end) - f(start))
 
 
 def bliss_figure(les):
@@ -562,6 +703,60 @@ def bliss_figure(les):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+_TRIALS: dict = {}
+_TRIALS_LOCK = threading.Lock()
+
+
+def trial_result(les):
+    """``(figure, Markdown)`` of a trial lesson's virtual trial: Kaplan-Meier curves and
+    lesion trajectories (``TrialResult.plot``), the hazard ratio and medians beside the
+    published ones, and docs/trials.md's caveat. Computed once per process; a second caller
+    waits for the first."""
+    with _TRIALS_LOCK:
+        entry = _TRIALS.setdefault(les.trial, [threading.Lock(), None])
+    with entry[0]:
+        if entry[1] is None:
+            entry[1] = _run_trial(les)
+        return entry[1]
+
+
+def _run_trial(les):
+    from matplotlib.figure import Figure
+    name, patients, seed, draws = les.trial
+    model = R.lab_model()
+    trial = sim.Trial.from_toml(L.trial_path(les), catalog=model.catalog)
+    t0 = time.perf_counter()
+    res = sim.virtual_trial(model, trial, patients=patients, seed=seed, draws=draws,
+                            progress=False)
+    seconds = time.perf_counter() - t0
+    fig = res.plot(fig=Figure(figsize=(12, 4.6)))
+    hr, lo, hi, p = res.hazard_ratio
+    pub = trial.published
+    labels = {a: trial.arms[a].label for a in res.arms}
+    medians = "; ".join(
+        f"{labels[a]}: {_months(res.median_pfs[a][0])}"
+        + (f" (published {pub.median_pfs_months[a]:g})" if a in pub.median_pfs_months else "")
+        for a in res.arms)
+    text = [f"**Simulated {trial.name}** ({patients} patients per arm, {seconds:.0f} s): "
+            f"hazard ratio of progression **{_num(hr)}** (95% CI {_num(lo)} to {_num(hi)}, "
+            f"log-rank p = {p:.2g})" + (f"; the trial published **{pub.hazard_ratio[0]:g}** "
+                                        f"({pub.hazard_ratio[1]:g} to {pub.hazard_ratio[2]:g})"
+                                        if pub.hazard_ratio and len(pub.hazard_ratio) == 3
+                                        else "") + ".",
+            f"Median progression-free survival, months: {medians}.",
+            f"**Caveat** (docs/trials.md, on the bundled trials at 500 patients per arm): "
+            f"{L.trial_caveat()} Read the direction, not the size of the benefit."]
+    return fig, "\n\n".join(text)
+
+
+def _num(x) -> str:
+    return f"{x:.2f}" if x is not None and math.isfinite(x) else "not estimable"
+
+
+def _months(m) -> str:
+    return f"{m:.1f}" if math.isfinite(m) else "not reached"
 
 
 def create_app():

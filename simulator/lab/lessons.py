@@ -16,18 +16,25 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from simulator.bundled import PARAMETERS_CSV
+from simulator.bundled import MODELS_DIR, PARAMETERS_CSV
 from simulator.bundled.atlas import SECTIONS
 from simulator.lab.state import Arm, DrugDose, LabState
+from simulator.trials import Trial
 
 __all__ = ["Lesson", "LESSONS", "lesson", "model_notes", "robustness_share", "sources",
-           "MODEL_MD", "explanation", "cannot_say"]
+           "MODEL_MD", "TRIALS_MD", "explanation", "cannot_say", "trial_path", "trial_caveat"]
 
 MODEL_MD = Path(__file__).resolve().parents[2] / "docs" / "model.md"
+TRIALS_MD = MODEL_MD.with_name("trials.md")
 
 
 def _arm(*drugs) -> Arm:
     return Arm(tuple(DrugDose(d, float(nM)) for d, nM in drugs))
+
+
+def _regimen(*drugs) -> Arm:
+    """An arm of clinical regimens: ``(drug, mg, every hours)``."""
+    return Arm(tuple(DrugDose(d, float(mg), unit="mg", every_h=float(h)) for d, mg, h in drugs))
 
 
 def _state(*arms, cell=(), readouts=("tumor_burden", "growth_rate"), hours=336.0, medium=(),
@@ -56,6 +63,9 @@ class Lesson:
         Catalogue entries whose sources are cited.
     bliss : tuple, optional
         ``(drug_a, doses_a, drug_b, doses_b, phenotype)`` for a Bliss map.
+    trial : tuple, optional
+        ``(bundled trial name, patients per arm, seed, draws)``: a virtual clinical trial
+        (``sim.virtual_trial``) the lesson runs on demand, with its Kaplan-Meier plot.
     placeholder : str
         A lesson that is not there yet says why.
     section_title : str
@@ -74,6 +84,7 @@ class Lesson:
     phenotypes: tuple = ()
     drugs: tuple = ()
     bliss: tuple | None = None
+    trial: tuple | None = None
     placeholder: str = ""
     section_title: str = ""
     extra: dict = field(default_factory=dict, compare=False)
@@ -282,24 +293,37 @@ def _lessons() -> tuple:
                (0.0, 30.0, 300.0, 3000.0), ("LTED",)),
         section_title="LTED cells: fulvestrant + a PI3K inhibitor")
 
-    ro = ("tumor_burden", "growth_rate")
-    add("virtual_trial", "A virtual clinical trial (coming with the trials issue)",
-        _state(_arm(("exemestane", 100)), _arm(("exemestane", 100), ("everolimus", 20)),
-               cell=("LTED",), readouts=ro, hours=672.0),
-        "In one cell line, exemestane plus everolimus holds the tumour better than "
-        "exemestane alone (a cell-level analogue of BOLERO-2). Would every patient "
-        "benefit the same way?",
-        "Not necessarily: patients differ in tumour biology and in drug exposure. A virtual "
-        "trial runs many virtual patients at clinical doses and counts responses; this "
-        "lab will offer it once the trials issue (issue 12) lands.",
-        _state(_arm(("exemestane", 100)), _arm(("exemestane", 100), ("everolimus", 20)),
-               cell=("LTED", "PIK3CA_mutant"), readouts=ro, hours=672.0),
-        "Change the cell (add a PIK3CA mutation) and see how the benefit of everolimus "
-        "changes: a first taste of patient-to-patient variation.",
-        placeholder="The virtual-trial lesson awaits the virtual clinical trials issue "
-                    "(issue 12): cohorts of virtual patients at clinical doses. Until then "
-                    "it shows the cell-level BOLERO-2 analogue from the atlas.",
-        drugs=("exemestane", "everolimus"),
+    ro = ("tumor_burden", "growth_rate", "pERK")
+    her2 = ("HER2_amplified",)
+    add("virtual_trial", "A virtual clinical trial: anastrozole with or without trastuzumab "
+                         "(TAnDEM)",
+        _state(_regimen(("anastrozole", 1, 24)),
+               _regimen(("anastrozole", 1, 24), ("trastuzumab", 140, 168)),
+               cell=her2, readouts=ro, hours=672.0),
+        "The explorer shows one HER2-amplified cell on the TAnDEM regimens (anastrozole 1 mg "
+        "daily, trastuzumab 2 mg/kg weekly). The virtual trial gives them to 100 virtual "
+        "patients per arm whose tumours differ. In the trial, which arm stays free of "
+        "progression longer? Is the simulated hazard ratio the one TAnDEM published (0.63), "
+        "and why do patients on the same drugs progress at different times?",
+        "Trastuzumab delays progression: HER2 drives growth past the aromatase inhibitor, "
+        "and blocking it takes that route away, so the trastuzumab curve lies above the "
+        "anastrozole one (hazard ratio below 1). Patients progress at different times "
+        "because their tumours differ: PIK3CA mutations, a small ESR1-mutant subclone, ER "
+        "levels, how fast they adapt to estrogen deprivation, how fast they clear the drugs "
+        "and how fast the tumour grows. The simulated hazard ratio is lower than TAnDEM's, "
+        "a bigger benefit than the patients had: the model overstates what targeted drugs "
+        "add at clinical doses (see the caveat under the plot). The medians move in steps "
+        "of the 8-weekly scans: compare the whole curves and the hazard ratio.",
+        _state(_regimen(("letrozole", 2.5, 24)),
+               _regimen(("letrozole", 2.5, 24), ("lapatinib", 1500, 24)),
+               cell=her2, readouts=ro, hours=672.0),
+        "The same question with a HER2 kinase inhibitor: letrozole with or without lapatinib "
+        "(the EGF30008 trial, HER2-positive patients). Does the cell respond like it did to "
+        "trastuzumab? The trial library also holds EGF30008 and BOLERO-2 "
+        "(crosstalk trial simulator/models/trials/egf30008_her2pos.toml).",
+        params=("a_T_HER2", "koff_trastuzumab"),
+        phenotypes=("HER2_amplified",), drugs=("anastrozole", "trastuzumab"),
+        trial=("tandem", 100, 0, 2),
         section_title="Clinical trials at the cell level: EGF30008, TAnDEM, BOLERO-2")
     return tuple(out)
 
@@ -365,6 +389,29 @@ def cannot_say() -> list[str]:
     return []
 
 
+def trial_path(les: Lesson) -> Path:
+    """The bundled trial TOML of a trial lesson."""
+    return MODELS_DIR / "trials" / f"{les.trial[0]}.toml"
+
+
+_CAVEAT = ("The simulated hazard ratios do not yet match the published ones: the model "
+           "overstates what targeted drugs add at clinical doses (docs/trials.md).")
+
+
+@cache
+def trial_caveat() -> str:
+    """docs/trials.md's paragraph on what does not match (the simulated hazard ratios are far
+    below the published ones, and why), as Markdown; a one-line summary when the file is
+    not there (an installed wheel carries no docs)."""
+    if not TRIALS_MD.exists():
+        return _CAVEAT
+    for para in TRIALS_MD.read_text(encoding="utf-8").split("\n\n"):
+        if para.startswith("**What does not, and why.**"):
+            text = " ".join(para.split())
+            return text.replace("**What does not, and why.**", "").strip().rstrip(":") + "."
+    return _CAVEAT
+
+
 @cache
 def _robustness() -> dict:
     if not MODEL_MD.exists():
@@ -394,6 +441,9 @@ def sources(les: Lesson, model) -> list[str]:
     (duplicates and "assumed" entries left out)."""
     out = []
     cat = model.catalog
+    if les.trial:
+        trial = Trial.from_toml(trial_path(les), catalog=cat)
+        out.append(f"{trial.name}: {trial.source}")
     for p in les.phenotypes:
         if p in cat.phenotypes and cat.phenotypes[p].source:
             out.append(f"{p}: {cat.phenotypes[p].source}")

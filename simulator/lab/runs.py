@@ -47,15 +47,20 @@ def times(hours: float) -> np.ndarray:
 
 
 def treatment(arm: Arm) -> sim.Treatment:
-    """The arm as a :class:`~simulator.Treatment` (a drug with a start or stop time on a
-    continuous :class:`~simulator.Schedule`)."""
+    """The arm as a :class:`~simulator.Treatment`: a concentration from ``t = 0`` as a
+    number, one with a start or stop time on a continuous :class:`~simulator.Schedule`, a
+    regimen in mg as ``Dose(mg, "mg", Schedule.every(hours, start=, stop=))`` (exposure
+    through the catalogue's PK)."""
     return sim.Treatment({d.drug: _dose(d) for d in arm.drugs})
 
 
 def _dose(d: DrugDose):
+    if d.unit == "mg":
+        return sim.Dose(d.amount, "mg", sim.Schedule.every(d.every_h, start=d.start_h,
+                                                           stop=d.stop_h))
     if not d.start_h and d.stop_h is None:
-        return d.nM
-    return sim.Dose(d.nM, "nM", sim.Schedule.continuous(start=d.start_h, stop=d.stop_h))
+        return d.amount
+    return sim.Dose(d.amount, "nM", sim.Schedule.continuous(start=d.start_h, stop=d.stop_h))
 
 
 @dataclass(frozen=True)
@@ -208,9 +213,12 @@ print(table.groupby("treatment", sort=False)[readouts].last())
 
 
 def _dose_code(d: DrugDose) -> str:
+    if d.unit == "mg":
+        return (f"sim.Dose({d.amount!r}, 'mg', sim.Schedule.every({d.every_h!r}, "
+                f"start={d.start_h!r}, stop={d.stop_h!r}))")
     if not d.start_h and d.stop_h is None:
-        return repr(d.nM)
-    return (f"sim.Dose({d.nM!r}, 'nM', sim.Schedule.continuous(start={d.start_h!r}, "
+        return repr(d.amount)
+    return (f"sim.Dose({d.amount!r}, 'nM', sim.Schedule.continuous(start={d.start_h!r}, "
             f"stop={d.stop_h!r}))")
 
 

@@ -1,8 +1,9 @@
 """The explorer's state: what a student set up, as plain data, and its URL query.
 
 A :class:`LabState` is a cell (phenotypes and medium), up to four treatment arms of up to
-three drugs (a dose in nM, a start and an optional stop time), the readouts to plot and the
-length of the run. It is written into the page's URL (:func:`to_query`) and read back from
+three drugs (a concentration in nM, or a clinical regimen: mg every so many hours, turned
+into exposure by the catalogue's PK; a start and an optional stop time), the readouts to
+plot and the length of the run. It is written into the page's URL (:func:`to_query`) and read back from
 one (:func:`from_query`) so a teacher can send a link to a precise experiment.
 
 The query is parsed as data: split on fixed separators, ids looked up in the model's
@@ -17,6 +18,7 @@ Query grammar (``to_query`` writes exactly this)::
     hours=336                              length of the run (h)
     readouts=growth_rate,tumor_burden      ids of the plotted readouts
     arm1=tamoxifen:300,lapatinib:1000@24-168   drug:nM[@start-stop] (hours; stop optional)
+    arm1=letrozole:2.5mg/q24h@0-336            drug:MGmg/qHOURSh[@start-stop]: a regimen
     arm2=...  (up to arm4)
     lesson=b02_her2_tamoxifen              the lesson shown beside the explorer
 """
@@ -29,16 +31,21 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, urlencode
 
 from simulator.bundled.network import INPUT_LABELS, READOUT_LABELS
-from simulator.errors import suggest
+from simulator.errors import PerturbationError, suggest
+from simulator.treatments import PK
 
 __all__ = ["DrugDose", "Arm", "LabState", "Problem", "MAX_ARMS", "MAX_DRUGS", "DURATIONS",
-           "DEFAULT_READOUTS", "parse_number", "parse_dose", "from_query", "to_query",
-           "validate"]
+           "DEFAULT_READOUTS", "UNITS", "parse_number", "parse_dose", "from_query", "to_query",
+           "validate", "every_label"]
 
 MAX_ARMS = 4
 MAX_DRUGS = 3
 MAX_HOURS = 24 * 365.0
 MAX_DOSE_NM = 1e6           # 1 mM: far beyond any exposure; a typo guard, not biology
+MAX_DOSE_MG = 1e4           # 10 g per administration: a typo guard
+MIN_EVERY_H = 1.0           # doses at least an hour apart
+MAX_ADMINISTRATIONS = 1000  # doses in one run (each is an event of the integrator)
+UNITS = ("nM", "mg")
 MAX_QUERY = 4000            # characters of a query we read at all
 DURATIONS = {24.0: "1 day", 72.0: "3 days", 168.0: "1 week", 336.0: "2 weeks",
              672.0: "4 weeks", 2160.0: "3 months", 4320.0: "6 months"}
@@ -49,17 +56,23 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 @dataclass(frozen=True)
 class DrugDose:
-    """One drug of an arm: ``nM`` from ``start_h`` (hours after treatment start) until
-    ``stop_h`` (None: to the end)."""
+    """One drug of an arm from ``start_h`` (hours after treatment start) until ``stop_h``
+    (None: to the end): a constant concentration (``amount`` nM), or a clinical regimen,
+    ``amount`` mg every ``every_h`` hours (``unit="mg"``), which the catalogue's PK turns
+    into exposure (after ``stop_h`` no dose is given and the drug washes out)."""
 
     drug: str
-    nM: float
+    amount: float
     start_h: float = 0.0
     stop_h: float | None = None
+    unit: str = "nM"
+    every_h: float | None = None
 
     @property
     def label(self) -> str:
-        text = f"{self.drug} {self.nM:g} nM"
+        text = f"{self.drug} {self.amount:g} {self.unit}"
+        if self.unit == "mg" and self.every_h is not None:
+            text += f" {every_label(self.every_h)}"
         if self.start_h or self.stop_h is not None:
             text += f" from {_hours(self.start_h)}"
             if self.stop_h is not None:
@@ -69,6 +82,17 @@ class DrugDose:
 
 def _hours(h: float) -> str:
     return f"day {h / 24:g}" if h and h % 24 == 0 else f"{h:g} h"
+
+
+def every_label(h: float) -> str:
+    """Words for a dosing interval: "daily", "twice daily", "every 7 days", "every 8 h"."""
+    if h == 24:
+        return "daily"
+    if h == 12:
+        return "twice daily"
+    if h % 24 == 0:
+        return f"every {h / 24:g} days"
+    return f"every {h:g} h"
 
 
 @dataclass(frozen=True)
@@ -117,14 +141,21 @@ class _Catalog:
     readouts: tuple = tuple(READOUT_LABELS)
     inputs: tuple = tuple(INPUT_LABELS)
     lessons: tuple = ()
+    no_pk: dict = field(default_factory=dict)     # drug -> why it cannot be given in mg
     extra: dict = field(default_factory=dict)
 
 
 def catalog_of(model, lessons=()) -> _Catalog:
     """The ids a state may use: the model catalogue's drugs and phenotypes, the labelled
-    readouts and inputs, and the lesson keys."""
+    readouts and inputs, the lesson keys, and which drugs have no PK (no doses in mg)."""
+    no_pk = {}
+    for d in model.catalog.drugs:
+        try:
+            PK.for_drug(d, model.catalog)
+        except PerturbationError as err:
+            no_pk[d] = str(err)
     return _Catalog(tuple(model.catalog.drugs), tuple(model.catalog.phenotypes),
-                    lessons=tuple(lessons))
+                    lessons=tuple(lessons), no_pk=no_pk)
 
 
 # --------------------------------------------------------------------------- numbers
@@ -147,9 +178,12 @@ def parse_number(text, what: str, *, minimum: float = 0.0, maximum: float = math
     return v, ""
 
 
-def parse_dose(text, drug: str) -> tuple[float | None, str]:
-    """A dose in nM typed by a student: finite, non-negative, at most 1 mM."""
-    return parse_number(text, f"dose of {drug} (nM)", maximum=MAX_DOSE_NM)
+def parse_dose(text, drug: str, unit: str = "nM") -> tuple[float | None, str]:
+    """A dose typed by a student: finite, non-negative, at most 1 mM (nM) or 10 g (mg)."""
+    if unit not in UNITS:
+        return None, f"unit of {drug} must be nM or mg, got '{_clip(str(unit))}'"
+    return parse_number(text, f"dose of {drug} ({unit})",
+                        maximum=MAX_DOSE_NM if unit == "nM" else MAX_DOSE_MG)
 
 
 def _clip(s: str, n: int = 24) -> str:
@@ -212,9 +246,19 @@ def _arm_problems(arm: Arm, i: int, hours: float, cat: _Catalog) -> list[Problem
         if d.drug in seen:
             out.append(Problem(where, f"arm {i} gives {d.drug} twice"))
         seen.add(d.drug)
-        if not (isinstance(d.nM, float) and math.isfinite(d.nM) and 0 <= d.nM <= MAX_DOSE_NM):
-            out.append(Problem(where, f"dose of {d.drug} must be a finite number of nM "
-                                      f">= 0, got {d.nM!r}"))
+        if d.unit not in UNITS:
+            out.append(Problem(where, f"unit of {d.drug} must be nM or mg, got {d.unit!r}"))
+            continue
+        top = MAX_DOSE_NM if d.unit == "nM" else MAX_DOSE_MG
+        if not (isinstance(d.amount, float) and math.isfinite(d.amount)
+                and 0 <= d.amount <= top):
+            out.append(Problem(where, f"dose of {d.drug} must be a finite number of {d.unit} "
+                                      f">= 0 and at most {top:g}, got {d.amount!r}"))
+        if d.unit == "mg":
+            out += _regimen_problems(d, where, hours, cat)
+        elif d.every_h is not None:
+            out.append(Problem(where, f"{d.drug}: a concentration in nM is constant; only a "
+                                      f"dose in mg has an interval"))
         if not (isinstance(d.start_h, float) and math.isfinite(d.start_h) and d.start_h >= 0):
             out.append(Problem(where, f"{d.drug}: start must be >= 0 hours, got {d.start_h!r}"))
         elif d.start_h >= hours:
@@ -226,6 +270,33 @@ def _arm_problems(arm: Arm, i: int, hours: float, cat: _Catalog) -> list[Problem
             elif d.stop_h <= d.start_h:
                 out.append(Problem(where, f"{d.drug} stops ({d.stop_h:g} h) before it starts "
                                           f"({d.start_h:g} h)"))
+    return out
+
+
+def _regimen_problems(d: DrugDose, where: str, hours: float, cat: _Catalog) -> list[Problem]:
+    """What is wrong with a regimen in mg: a drug without PK, a nonsense interval."""
+    out = []
+    if d.drug in cat.no_pk:
+        out.append(Problem(where, f"{d.drug} has no complete pharmacokinetics in the drug "
+                                  f"catalogue (bioavailability, volume, half-life), so it "
+                                  f"cannot be given in mg; give a concentration in nM"))
+    e = d.every_h
+    if not (isinstance(e, float) and math.isfinite(e)):
+        out.append(Problem(where, f"{d.drug}: a dose in mg needs an interval, a number of "
+                                  f"hours between doses (24: daily), got {e!r}"))
+    elif e < MIN_EVERY_H:
+        out.append(Problem(where, f"{d.drug}: doses must be at least {MIN_EVERY_H:g} hour "
+                                  f"apart, got every {e:g} h"))
+    elif e > MAX_HOURS:
+        out.append(Problem(where, f"{d.drug}: the interval must be at most {MAX_HOURS:g} h, "
+                                  f"got {e:g} h"))
+    elif isinstance(hours, float) and math.isfinite(hours) and isinstance(d.start_h, float):
+        end = hours if d.stop_h is None else min(hours, d.stop_h)
+        n = math.floor(max(end - d.start_h, 0.0) / e) + 1
+        if n > MAX_ADMINISTRATIONS:
+            out.append(Problem(where, f"{d.drug}: {n} doses in this run (every {e:g} h); at "
+                                      f"most {MAX_ADMINISTRATIONS}: give them less often or "
+                                      f"as a concentration in nM"))
     return out
 
 
@@ -244,11 +315,13 @@ def to_query(state: LabState) -> str:
         q[f"arm{i}"] = ",".join(_drug_text(d) for d in arm.drugs)
     if state.lesson:
         q["lesson"] = state.lesson
-    return urlencode(q, safe=",:@")
+    return urlencode(q, safe=",:@/")
 
 
 def _drug_text(d: DrugDose) -> str:
-    text = f"{d.drug}:{d.nM:.12g}"
+    text = f"{d.drug}:{d.amount:.12g}"
+    if d.unit == "mg":
+        text += "mg/q" + ("" if d.every_h is None else f"{d.every_h:.12g}") + "h"
     if d.start_h or d.stop_h is not None:
         text += f"@{d.start_h:.12g}-" + ("" if d.stop_h is None else f"{d.stop_h:.12g}")
     return text
@@ -363,9 +436,23 @@ def _arm(text: str, key: str) -> tuple[Arm, list[Problem]]:
         spec, _, timing = item.partition("@")
         name, sep, dose = spec.partition(":")
         if not sep or not _ID.match(name):
-            bad.append(Problem(where, f"a drug must be written drug:nM, got '{_clip(item)}'"))
+            bad.append(Problem(where, f"a drug must be written drug:nM or "
+                                      f"drug:MGmg/qHOURSh, got '{_clip(item)}'"))
             continue
-        nM, msg = parse_dose(dose, name)
+        unit, every = "nM", None
+        if "mg" in dose:
+            dose, _, regimen = dose.partition("mg")
+            unit = "mg"
+            if not (regimen.startswith("/q") and regimen.endswith("h")):
+                bad.append(Problem(where, f"a regimen of {name} must be written MGmg/qHOURSh "
+                                          f"(2.5mg/q24h: 2.5 mg daily), got "
+                                          f"'{_clip(item)}'"))
+                continue
+            every, msg = parse_number(regimen[2:-1], f"dosing interval of {name} (hours)")
+            if msg:
+                bad.append(Problem(where, msg))
+                continue
+        amount, msg = parse_dose(dose, name, unit)
         if msg:
             bad.append(Problem(where, msg))
             continue
@@ -379,5 +466,5 @@ def _arm(text: str, key: str) -> tuple[Arm, list[Problem]]:
                 bad.append(Problem(where, msg or f"timing of {name} must be start-stop hours "
                                                  f"(stop may be empty), got '{_clip(timing)}'"))
                 continue
-        drugs.append(DrugDose(name, nM, start, stop))
+        drugs.append(DrugDose(name, amount, start, stop, unit, every))
     return Arm(tuple(drugs)), bad
