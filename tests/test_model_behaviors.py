@@ -24,7 +24,7 @@ p4EBP1 FOXO_nuclear pERK cyclinD1 proliferation apoptosis growth_rate tumor_burd
 pRb E2F_activity cyclinE CDK46_activity CDK2_activity pRb_fraction Akt_kinase""".split()
 DRUGS = """tamoxifen fulvestrant letrozole anastrozole exemestane lapatinib trastuzumab gefitinib
 everolimus temsirolimus alpelisib buparlisib taselisib palbociclib ribociclib abemaciclib
-capivasertib dactolisib azd8055 trametinib""".split()
+capivasertib dactolisib azd8055 trametinib erlotinib""".split()
 INPUTS = ["androstenedione", "EGF", "HRG", "IGF1"]
 PHENOTYPES = """HER2_amplified PTEN_loss PIK3CA_mutant ESR1_mutant AKT_myr LTED CYP2D6_poor
 ER_low RB1_loss CCNE1_high""".split()

@@ -45,6 +45,8 @@ LABEL = {
                    # trough 12.1 ng/mL (SmPC) is not reproduced: one compartment with the
                    # 11-day terminal t1/2 gives 18 ng/mL (+49%); docs/model.md says so
                    ("cavg", 370.0 / 24.0, "Mekinist SmPC: AUC(0-tau) 370 ng*h/mL")],
+    "erlotinib": [("cavg", 150e3 / (3.95 * 24.0),
+                   "Lu 2006, Clin Pharmacol Ther 80:136: population CL/F 3.95 L/h")],
 }
 # drugs that have label PK in the catalogue but no cited unbound fraction: mg is refused
 NO_FU = ("buparlisib", "taselisib", "capivasertib")
