@@ -114,10 +114,16 @@ def main(argv=None):
     names = [n for n in ORDER if not args.only or n in args.only.split(",")]
     rows, contrasts = [], {}
     results = {}
+    refused = {}
     for n in names:
         t0 = time.perf_counter()
-        res = sim.virtual_trial(model, ROOT / f"{n}.toml", patients=args.patients, seed=0,
-                                draws=args.draws, progress=False, store=out / "store" / n)
+        try:
+            res = sim.virtual_trial(model, ROOT / f"{n}.toml", patients=args.patients, seed=0,
+                                    draws=args.draws, progress=False, store=out / "store" / n)
+        except (sim.PerturbationError, sim.TrialError) as err:   # e.g. no cited unbound fraction
+            refused[n] = str(err)
+            print(f"{n:18s} refused: {err}", flush=True)
+            continue
         results[n] = res
         r = row(n, res)
         rows.append(r)
@@ -160,6 +166,7 @@ def main(argv=None):
         "direction_ok": int(table["direction_ok"].sum()), "n_trials": len(table),
         "contrasts": {k: bool(v) for k, v in checks.items()},
         "subgroup_hrs": contrasts,
+        "refused": refused,
     }
     if len(table) > 1:
         forest(table, out / "forest.png")

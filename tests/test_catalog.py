@@ -34,7 +34,7 @@ overrides = { k = { scale = 2.0 } }
 DRUGS = """
 [inhibitor]
 target = "turnover"
-pk = { dose_mg = 10.0, tau_h = 24.0, F = 1.0, V_F_L = 10.0, t_half_h = 6.0, MW_g_mol = 1.0e5 }
+pk = { dose_mg = 10.0, tau_h = 24.0, V_F_L = 10.0, t_half_h = 6.0, MW_g_mol = 1.0e5, fu = 1.0 }
 """
 
 

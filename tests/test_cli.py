@@ -112,7 +112,7 @@ def test_drugs_and_phenotypes_list_the_catalogue():
     res = crosstalk("drugs")
     assert res.returncode == 0
     names = simulator.drugs().index
-    assert len(names) == 20 and all(name in res.stdout for name in names)
+    assert len(names) == 21 and all(name in res.stdout for name in names)
     res = crosstalk("phenotypes")
     assert res.returncode == 0 and "ESR1_mutant" in res.stdout and "CCNE1_high" in res.stdout
 

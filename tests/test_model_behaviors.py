@@ -8,6 +8,7 @@ import csv
 import tomllib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from simulator.bundled import (MODEL_ANT, MODEL_SBML, PARAMETERS_CSV, PHENOTYPES_TOML,
@@ -23,7 +24,7 @@ p4EBP1 FOXO_nuclear pERK cyclinD1 proliferation apoptosis growth_rate tumor_burd
 pRb E2F_activity cyclinE CDK46_activity CDK2_activity pRb_fraction Akt_kinase""".split()
 DRUGS = """tamoxifen fulvestrant letrozole anastrozole exemestane lapatinib trastuzumab gefitinib
 everolimus temsirolimus alpelisib buparlisib taselisib palbociclib ribociclib abemaciclib
-capivasertib dactolisib azd8055 trametinib""".split()
+capivasertib dactolisib azd8055 trametinib erlotinib""".split()
 INPUTS = ["androstenedione", "EGF", "HRG", "IGF1"]
 PHENOTYPES = """HER2_amplified PTEN_loss PIK3CA_mutant ESR1_mutant AKT_myr LTED CYP2D6_poor
 ER_low RB1_loss CCNE1_high""".split()
@@ -98,11 +99,15 @@ def test_drugs_table_complete():
                 "pk_dose_mg", "pk_tau_h", "pk_MW_g_mol", "pk_source"):
         assert table[col].notna().all(), col
     assert (table["potency_nM"] > 0).all()
-    pk = ["clinical_exposure_nM", "pk_F", "pk_V_F_L", "pk_t_half_h"]
-    complete = table[pk].notna().all(axis=1)
-    assert (table.loc[complete, pk] > 0).all().all()
+    # the volume is the apparent V/F (no F) or the systemic V with F, never both
+    volume = table["pk_V_F_L"].fillna(table["pk_V_L"])
+    assert not (table["pk_V_F_L"].notna() & table["pk_F"].notna()).any()
+    assert (table["pk_V_L"].notna() == table["pk_F"].notna()).all()
+    pk = ["clinical_exposure_nM", "pk_t_half_h"]
+    complete = table[pk].notna().all(axis=1) & volume.notna()
+    assert (table.loc[complete, pk] > 0).all().all() and (volume[complete] > 0).all()
     for drug in table.index[~complete]:
-        assert table.loc[drug, pk].isna().all(), drug     # all or nothing
+        assert table.loc[drug, pk].isna().all() and pd.isna(volume[drug]), drug  # all or nothing
         for col in ("exposure_source", "pk_source"):
             assert "not found" in table.loc[drug, col], (drug, col)
     assert set(table.index[~complete]) == {"dactolisib", "azd8055"}

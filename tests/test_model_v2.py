@@ -193,13 +193,14 @@ def test_trametinib_lowers_perk_and_relieves_erk_feedback(model):
 
 # --------------------------------------------------------------------------- catalogue PK
 def test_clinical_doses_of_the_new_drugs(model):
-    """Label doses through the catalogue's PK reach the stated average exposure; drugs
-    without label PK refuse mg doses with a typed error naming what is missing."""
+    """Label doses through the catalogue's PK reach the stated average exposure (total; the
+    drug parameter holds the unbound fu x total); drugs without label PK refuse mg doses
+    with a typed error naming what is missing."""
     t = np.linspace(0.0, 14 * 24.0, 14 * 24 + 1)
     table = sim.drugs()
     for drug in ("palbociclib", "abemaciclib", "trametinib"):
         traj = sim.run_treatment(model, sim.Treatment.clinical(drug, catalog=model), t)
-        last_week = traj[drug][t >= 7 * 24.0]
+        last_week = traj[drug][t >= 7 * 24.0] / table.loc[drug, "pk_fu"]   # total
         if drug == "trametinib":      # t1/2 ~9 days: not at steady state after 2 weeks
             assert last_week.mean() < table.loc[drug, "clinical_exposure_nM"] * 1.3
         else:
@@ -226,3 +227,34 @@ def test_new_mechanisms_match_libroadrunner(model, phenotype, drugs):
     for k in ("pRb", "cyclinE", "E2F_activity", "pAkt_S473", "pS6", "pERK", "growth_rate",
               "tumor_burden"):
         np.testing.assert_allclose(ours[k], ref[k], rtol=1e-4, atol=1e-8, err_msg=k)
+
+
+# --------------------------------------------------------------------------- erlotinib
+def test_erlotinib_blocks_the_egfr_kinase_like_the_other_egfr_tkis(model):
+    """Erlotinib lowers pEGFR of an EGF-stimulated cell through inh_EGFR_kinase (the term
+    lapatinib and gefitinib share) and spares the HER2 kinase; at equal multiples of their
+    EGFR IC50 (2 vs 33 nM) erlotinib and gefitinib give the same EGFR kinase inhibition."""
+    egf = {"EGF": 10.0}                                  # stimulated, kept while equilibrating
+    ctrl = at(model, {}, 2.0, params=egf)
+    erl = at(model, {"erlotinib": 100.0}, 2.0, params=egf)
+    assert erl["pEGFR"] < 0.3 * ctrl["pEGFR"]
+    assert erl["inh_EGFR_kinase"] == pytest.approx(1 / (1 + 100.0 / 2.0))
+    assert erl["inh_HER2_kinase"] == pytest.approx(1.0)
+    gef = at(model, {"gefitinib": 100.0 * 33 / 2}, 2.0, params=egf)
+    assert gef["inh_EGFR_kinase"] == pytest.approx(erl["inh_EGFR_kinase"])
+    # pERK, downstream of EGFR, falls too; 1 nM (half the IC50) acts less than 100 nM
+    low = at(model, {"erlotinib": 1.0}, 2.0, params=egf)
+    assert erl["pERK"] < ctrl["pERK"]
+    assert erl["pEGFR"] < low["pEGFR"] < ctrl["pEGFR"]
+
+
+def test_erlotinib_label_dose_acts_through_the_unbound_drug(model):
+    """150 mg daily: the cell sees fu x C_total (fu 0.07, ~250 nM), far above the 2 nM IC50."""
+    t = np.linspace(0.0, 10 * 24.0, 241)
+    traj = sim.run_treatment(model, sim.Treatment.clinical("erlotinib", catalog=model), t,
+                             params={"EGF": 10.0})
+    last = t >= 9 * 24.0
+    free = np.trapezoid(traj["erlotinib"][last], t[last]) / 24.0
+    assert free == pytest.approx(0.07 * sim.drugs().loc["erlotinib", "clinical_exposure_nM"],
+                                 rel=0.1)
+    assert traj["pEGFR"][-1] < 0.3 * traj["pEGFR"][0]

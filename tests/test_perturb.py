@@ -39,6 +39,16 @@ def _bolus(t, dose_times, pk, dose_mg):
     return c * 1e6 / (pk.V_L * pk.MW_g_mol)
 
 
+def _depot(t, dose_times, pk, dose_mg):
+    """Analytic unbound concentration (nM, fu x total) after doses into a first-order depot."""
+    ka, ke = pk.ka_per_h, pk.ke
+    c = np.zeros_like(t)
+    for td in dose_times:
+        dt = np.maximum(t - td, 0.0)
+        c += np.where(t >= td, ka / (ka - ke) * (np.exp(-ke * dt) - np.exp(-ka * dt)), 0.0)
+    return pk.fu * pk.F * dose_mg * c * 1e6 / (pk.V_L * pk.MW_g_mol)
+
+
 def _close(y, ref, rtol=1e-5, atol=1e-8):
     err = np.abs(y - ref) / (atol + rtol * np.abs(ref))
     assert err.max() < 5, f"max scaled error {err.max():.3g}"
@@ -213,6 +223,8 @@ def test_bundled_fulvestrant_loading_lowers_er():
     t = np.linspace(0, 1400, 141)
     traj = run_treatment(model, tr, t)
     pk = PK.for_drug("fulvestrant", model.catalog)
-    _close(traj["fulvestrant"], _bolus(t, [0, 336, 672, 1344], pk, 500.0))
+    # the catalogue's i.m. depot (ka) and unbound fraction: the cell sees fu x total
+    assert pk.ka_per_h is not None and pk.fu == 0.01
+    _close(traj["fulvestrant"], _depot(t, [0, 336, 672, 1344], pk, 500.0))
     assert traj["ER_total"][-1] < 0.5 * traj["ER_total"][0]
     assert traj["tumor_burden"][0] == 1.0

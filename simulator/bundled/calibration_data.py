@@ -38,7 +38,8 @@ Viability dose responses (``ccle_viability``): BT-474 (``HER2_amplified``) and Z
 (``PTEN_loss``, ZR-75-1 carries PTEN L108R) under lapatinib at 8 doses, read at steady state
 (``time = inf``) as ``scale * exp(3 * growth_rate)``, the 72-h fold growth (growth_rate per
 day) relative to a per-cell-line scale (Froehlich et al. 2018, Cell Syst 7:567, CCLE data).
-Erlotinib and the other drugs of that table wait for a model counterpart.
+Erlotinib is now a drug of the model (docs/model.md, "Erlotinib"), but its curves are not added
+here yet; the other drugs of that table wait for a model counterpart.
 """
 from __future__ import annotations
 

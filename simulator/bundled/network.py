@@ -33,7 +33,7 @@ COLORS = {"hormone": "#f4c7c3", "ER": "#f9e0a8", "RTK": "#c9e4f6", "PI3K-Akt": "
 # drug (catalogue id) -> the species drawn as its site of action
 DRUG_TARGETS = {"letrozole": "Arom", "anastrozole": "Arom", "exemestane": "Arom",
                 "tamoxifen": "endoxifen", "fulvestrant": "ER_F", "lapatinib": "pEGFR",
-                "gefitinib": "pEGFR", "trastuzumab": "HER2_Tz", "alpelisib": "PIP3",
+                "gefitinib": "pEGFR", "erlotinib": "pEGFR", "trastuzumab": "HER2_Tz", "alpelisib": "PIP3",
                 "buparlisib": "PIP3", "taselisib": "PIP3", "everolimus": "FKBP12_drug",
                 "temsirolimus": "FKBP12_drug", "dactolisib": "PIP3", "azd8055": "pS6K1",
                 "capivasertib": "Akt_TS", "trametinib": "pMEK", "palbociclib": "pRb",

@@ -226,6 +226,7 @@ def _build_derived(model: Model, items) -> tuple[Model, dict]:
         ke = s.param(f"{tag}_ke", pk.ke, constant=True)
         conv = s.param(f"{tag}_nM_per_mg", pk.nM_per_mg, constant=True)
         F = s.param(f"{tag}_F", pk.F, constant=True)
+        fu = s.param(f"{tag}_fu", pk.fu, constant=True)
         if pk.ka_per_h is not None:
             depot = s.param(f"{tag}_depot_mg", 0.0, constant=False)
             ka = s.param(f"{tag}_ka", pk.ka_per_h, constant=True)
@@ -235,7 +236,8 @@ def _build_derived(model: Model, items) -> tuple[Model, dict]:
         else:
             s.rate_rule(central, f"-{ke} * {central}")
             target = central
-        s.assignment_rule(drug, f"{central} * {conv}")
+        # the cell sees the unbound concentration: fu x total
+        s.assignment_rule(drug, f"{central} * {conv} * {fu}")
         give = [(target, f"{target} + {F} * {amount}")]
         if sch.kind == "doses":
             for k, t in enumerate(sch.times):

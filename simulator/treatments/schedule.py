@@ -253,29 +253,36 @@ class Schedule:
 class PK:
     """One-compartment pharmacokinetics of a drug, instantaneous absorption by default.
 
-    ``A' = -ke A`` (mg in the body), each dose adds ``F * dose``; the drug's model
-    parameter is ``C = A / V`` converted to nM with the molar mass. With ``ka_per_h``, a
-    depot ``G`` (``G' = -ka G``) feeds ``A`` (first-order absorption).
+    ``A' = -ke A`` (mg in the body), each dose adds ``F * dose``; the total concentration is
+    ``C = A / V`` (converted to nM with the molar mass) and the drug's model parameter, the
+    concentration that acts on the cell, is the unbound one, ``fu * C``. With ``ka_per_h``,
+    a depot ``G`` (``G' = -ka G``) feeds ``A`` (first-order absorption).
 
     Attributes
     ----------
     F : float
-        Bioavailable fraction (0, 1].
+        Bioavailable fraction (0, 1]. With an *apparent* volume (V/F of an oral dose) F is
+        already in the volume: give ``F=1`` (a catalogue gives ``V_F_L`` without ``F``).
     V_L : float
-        Volume of distribution, L (``V_F_L`` in a catalogue's drug table).
+        Volume of distribution, L: the systemic volume with its ``F``, or the apparent
+        V/F with ``F=1``.
     t_half_h : float
         Elimination half-life, h.
     MW_g_mol : float
         Molar mass, g/mol.
     ka_per_h : float, optional
         First-order absorption rate; None for instantaneous absorption.
+    fu : float
+        Unbound fraction (0, 1] of the concentration ``C`` (plasma protein binding; for a
+        whole-blood concentration, the unbound share of the blood level). The cell model
+        sees ``fu * C``. Default 1: ``C`` is taken as the free concentration.
     source : str
         Where the numbers come from.
 
     Notes
     -----
     :math:`k_e = \\ln 2 / t_{1/2}`, :math:`CL = k_e V`, and at steady state of a dose
-    :math:`D` every :math:`\\tau` the average concentration is
+    :math:`D` every :math:`\\tau` the average total concentration is
     :math:`\\bar C_{ss} = F D / (CL\\,\\tau)` (mg/L; ×10⁶/MW for nM), whatever ``ka``.
     """
 
@@ -284,10 +291,11 @@ class PK:
     t_half_h: float
     MW_g_mol: float
     ka_per_h: float | None = None
+    fu: float = 1.0
     source: str = ""
 
     def __post_init__(self):
-        for k in ("F", "V_L", "t_half_h", "MW_g_mol") + (("ka_per_h",) if self.ka_per_h is not None else ()):
+        for k in ("F", "V_L", "t_half_h", "MW_g_mol", "fu") + (("ka_per_h",) if self.ka_per_h is not None else ()):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
                     or not math.isfinite(v) or v <= 0:
@@ -295,6 +303,8 @@ class PK:
             object.__setattr__(self, k, float(v))
         if self.F > 1:
             raise PerturbationError(f"PK bioavailability F must be in (0, 1], got {self.F}")
+        if self.fu > 1:
+            raise PerturbationError(f"PK unbound fraction fu must be in (0, 1], got {self.fu}")
 
     @property
     def ke(self) -> float:
@@ -307,34 +317,84 @@ class PK:
 
     @property
     def nM_per_mg(self) -> float:
-        """Concentration (nM) of 1 mg in the body: ``1e6 / (V * MW)``."""
+        """Total concentration (nM) of 1 mg in the body: ``1e6 / (V * MW)``."""
         return 1e6 / (self.V_L * self.MW_g_mol)
 
     def css_average_nM(self, dose_mg: float, tau_h: float) -> float:
-        """Average steady-state concentration of ``dose_mg`` every ``tau_h`` hours (nM)."""
+        """Average steady-state total concentration of ``dose_mg`` every ``tau_h`` hours (nM)."""
         return self.F * dose_mg / (self.clearance_L_h * tau_h) * 1e6 / self.MW_g_mol
+
+    def steady_state_nM(self, dose_mg: float, tau_h: float, n: int = 2001) -> dict:
+        """Total concentration over one dosing interval at steady state (closed form).
+
+        Returns
+        -------
+        dict
+            ``cmax``, ``cmin`` and ``cavg`` (nM, total; multiply by ``fu`` for the unbound
+            ones), for ``dose_mg`` every ``tau_h`` hours, by superposition of the one-compartment
+            solution (bolus, or first-order absorption with ``ka_per_h``).
+        """
+        t = np.linspace(0.0, tau_h, n)
+        ke, c0 = self.ke, self.F * dose_mg * self.nM_per_mg
+        if self.ka_per_h is None:
+            c = c0 * np.exp(-ke * t) / (1.0 - math.exp(-ke * tau_h))
+        else:
+            ka = self.ka_per_h
+            if abs(ka - ke) < 1e-12 * ke:
+                raise PerturbationError("PK with ka == ke has no closed-form steady state here")
+            c = c0 * ka / (ka - ke) * (np.exp(-ke * t) / (1.0 - math.exp(-ke * tau_h))
+                                      - np.exp(-ka * t) / (1.0 - math.exp(-ka * tau_h)))
+        return {"cmax": float(c.max()), "cmin": float(c.min()),
+                "cavg": self.css_average_nM(dose_mg, tau_h)}
 
     @classmethod
     def for_drug(cls, drug: str, catalog: Catalog) -> PK:
-        """PK of ``drug`` from its catalogue entry (``pk = {F, V_F_L, t_half_h, MW_g_mol}``).
+        """PK of ``drug`` from its catalogue entry.
+
+        The entry's ``pk`` table gives ``t_half_h``, ``MW_g_mol``, the unbound fraction
+        ``fu`` and the volume in one of two ways: ``V_F_L``, the apparent volume of an oral
+        dose (V/F, which already contains the bioavailability, so no ``F``), or ``V_L``
+        with ``F`` (systemic volume and absolute bioavailability; intravenous or
+        intramuscular drugs: ``F = 1``). Optional: ``ka_per_h``.
 
         Raises
         ------
         PerturbationError
-            The drug is not in the catalogue, or its entry has no complete ``pk`` table.
+            The drug is not in the catalogue; its entry has no complete ``pk`` table; it
+            gives both ``V_F_L`` and ``F`` (bioavailability counted twice) or neither
+            volume; or it has no unbound fraction ``fu`` (a clinical dose acts through the
+            unbound concentration, so the drug cannot be dosed in mg without it).
         """
         entry = catalog.drug(drug)
         pk = entry.get("pk")
+        where = f"drug '{drug}': the pk entry of its catalogue{catalog.where}"
         if not isinstance(pk, dict):
             raise PerturbationError(f"drug '{drug}' has no [pk] entry in its catalogue"
                                     f"{catalog.where}; give Dose(..., pk=PK(F=..., V_L=..., "
-                                    f"t_half_h=..., MW_g_mol=...))")
-        try:
-            return cls(F=pk["F"], V_L=pk["V_F_L"], t_half_h=pk["t_half_h"], MW_g_mol=pk["MW_g_mol"],
-                       ka_per_h=pk.get("ka_per_h"), source=str(entry.get("pk_source", "")))
-        except KeyError as err:
-            raise PerturbationError(f"drug '{drug}': the PK entry of its catalogue{catalog.where} "
-                                    f"lacks {err}") from None
+                                    f"t_half_h=..., MW_g_mol=..., fu=...))")
+        if "V_F_L" in pk and ("F" in pk or "V_L" in pk):
+            raise PerturbationError(
+                f"{where} gives the apparent volume V_F_L (= V/F, which already contains the "
+                f"bioavailability) together with {'F' if 'F' in pk else 'V_L'}; give either "
+                f"V_F_L alone or the systemic volume V_L with F")
+        if "V_L" in pk and "F" not in pk:
+            raise PerturbationError(f"{where} gives the systemic volume V_L without the "
+                                    f"bioavailability F (use F = 1 for i.v. or i.m. doses)")
+        missing = [k for k in ("t_half_h", "MW_g_mol") if k not in pk]
+        if "V_F_L" not in pk and "V_L" not in pk:
+            missing.insert(0, "V_F_L (or V_L with F)")
+        if missing:
+            raise PerturbationError(f"{where} lacks {', '.join(repr(m) for m in missing)}")
+        if "fu" not in pk:
+            raise PerturbationError(
+                f"{where} has no unbound fraction fu: a dose in mg acts on the cell through "
+                f"the unbound concentration fu x C_total, and no plasma protein binding is "
+                f"cited for this drug; give the drug in nM, or a cited fu in the catalogue "
+                f"(or Dose(..., pk=PK(..., fu=...)))")
+        V, F = (pk["V_F_L"], 1.0) if "V_F_L" in pk else (pk["V_L"], pk["F"])
+        return cls(F=F, V_L=V, t_half_h=pk["t_half_h"], MW_g_mol=pk["MW_g_mol"],
+                   ka_per_h=pk.get("ka_per_h"), fu=pk["fu"],
+                   source=str(entry.get("pk_source", "")))
 
 
 @dataclass(frozen=True)

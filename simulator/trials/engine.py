@@ -75,8 +75,8 @@ def _run_stage(model, bank: Bank, rows, regimen, t_h, starts, *, store, name, ex
             raise TrialError(f"internal: derived model lacks '{ke}'")
         params[ke] = np.empty(len(rows))
     ke0 = {d: _ke(derived, d) for d, _, _ in regimen}
-    for d, f in (free_fraction or {}).items():      # free drug at the target: fewer nM per mg
-        params[f"xt_{d}_nM_per_mg"] = _param(derived, f"xt_{d}_nM_per_mg") * f
+    for d, f in (free_fraction or {}).items():      # the arm's unbound fraction replaces the catalogue's fu
+        params[f"xt_{d}_fu"] = float(f)
     phen = np.empty(len(rows), dtype=object)
     for j, r in enumerate(rows):
         u = bank.units[r]

@@ -146,7 +146,7 @@ class Arm:
     name: str
     label: str
     regimen: tuple          # ((drug, mg, Schedule), ...)
-    free_fraction: dict = field(default_factory=dict)   # drug -> factor on the PK concentration
+    free_fraction: dict = field(default_factory=dict)   # drug -> unbound fraction (replaces the catalogue fu)
 
     @property
     def treatment(self) -> Treatment:
