@@ -659,7 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--starts", type=int, default=50, help="number of starts")
     p.add_argument("--seed", type=int, default=0, help="seed of the start points")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="fides",
-                   help="fides: trust region with BFGS updates (default); fides-fim: the "
+                   help="fides: trust region with BFGS updates; fides-fim: the "
                         "same starting from the Fisher information; least_squares: scipy's "
                         "trust-region reflective on the residuals")
     p.add_argument("--max-iterations", type=int, default=1000, metavar="N")
