@@ -384,10 +384,9 @@ def cmd_calibrate(args) -> int:
         best = result.best
         print(f"best start {best['start']}: nllh {best['nllh']:.6g}")
         if args.reference is not None:
-            values = result.starts.loc[~result.starts["failed"], "nllh"].to_numpy(float)
             print(f"reference nllh {args.reference:.6g}: best minus reference "
                   f"{best['nllh'] - args.reference:+.4g}; "
-                  f"{int(np.sum(values - args.reference < 0.1))} of {len(result.starts)} "
+                  f"{result.starts_within(args.reference)} of {len(result.starts)} "
                   "starts within 0.1 of it")
         for pid, scale, v in zip(problem.parameter_ids, problem.scales, result.best_x):
             linear = float(sim.estimation.likelihood.to_linear(np.array([scale]), np.array([v]))[0])

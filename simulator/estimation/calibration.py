@@ -60,15 +60,16 @@ FIDES_OPTIONS = {fides.Options.FATOL: 1e-10, fides.Options.FRTOL: 0.0}
 
 
 class _Value:
-    """``x -> (nllh, gradient, Fisher information)`` for pyPESTO (picklable: holds the
-    problem). The Fisher information is the objective's Hessian for pyPESTO; fides uses it
-    with ``optimizer="fides-fim"``."""
+    """``x -> (nllh, gradient)`` for pyPESTO, or ``(nllh, gradient, Fisher information)``
+    with ``fisher`` (the objective's Hessian for fides-fim); picklable: holds the
+    problem."""
 
-    def __init__(self, problem: CalibrationProblem):
+    def __init__(self, problem: CalibrationProblem, fisher: bool = False):
         self.problem = problem
+        self.fisher = fisher
 
     def __call__(self, x):
-        return self.problem.nllh(x, fisher=True)
+        return self.problem.nllh(x, gradient=True, fisher=self.fisher)
 
 
 class _Residuals:
@@ -81,9 +82,12 @@ class _Residuals:
         return self.problem.residuals(x, jacobian=True)
 
 
-def pypesto_problem(problem: CalibrationProblem, x_guesses=None) -> pypesto.Problem:
-    """``problem`` as a ``pypesto.Problem`` on the estimation scale, with its bounds."""
-    objective = pypesto.Objective(fun=_Value(problem), grad=True, hess=True,
+def pypesto_problem(problem: CalibrationProblem, x_guesses=None, fisher: bool = False
+                    ) -> pypesto.Problem:
+    """``problem`` as a ``pypesto.Problem`` on the estimation scale, with its bounds; with
+    ``fisher``, the objective also gives the Fisher information as its Hessian (computed
+    only then: BFGS and least squares do not use it)."""
+    objective = pypesto.Objective(fun=_Value(problem, fisher), grad=True, hess=fisher,
                                   res=_Residuals(problem), sres=True,
                                   x_names=list(problem.parameter_ids))
     return pypesto.Problem(objective, lb=problem.bounds[:, 0], ub=problem.bounds[:, 1],
@@ -250,6 +254,11 @@ class CalibrationResult:
     def best_nllh(self) -> float:
         return float(self.best["nllh"])
 
+    def starts_within(self, nllh: float, tol: float = 0.1) -> int:
+        """How many finished starts ended within ``tol`` above ``nllh`` (or below it)."""
+        ok = self.starts.loc[~self.starts["failed"], "nllh"].to_numpy(dtype=float)
+        return int(np.sum(ok - nllh < tol))
+
     def parameter_table(self) -> pd.DataFrame:
         """The problem's parameter table with the best fit as ``nominalValue`` (linear
         scale, as PEtab writes it)."""
@@ -341,7 +350,7 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
         if saved is not None:
             saved.write(rec)
     if todo:
-        pp = pypesto_problem(problem, X0[todo])
+        pp = pypesto_problem(problem, X0[todo], fisher=optimizer == "fides-fim")
         with quiet_logger("pypesto.optimize.optimizer"):
             pypesto.optimize.minimize(pp, optimizer=opt, n_starts=len(todo),
                                       ids=[str(i) for i in todo],

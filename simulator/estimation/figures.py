@@ -31,14 +31,14 @@ def waterfall(result, ax=None, reference: float | None = None,
     ax.set_ylabel("nllh - " + ("best nllh" if reference is None else
                                f"min(best, {reference_label})") + " + 1")
     n_fail = int(starts["failed"].sum())
-    hits = int(np.sum(values - best < 0.1))
+    hits = result.starts_within(best)
     title = (f"{result.problem.path.stem}: best nllh {best:.6g}, reached by {hits} of "
              f"{len(starts)} starts" + (f" ({n_fail} failed)" if n_fail else ""))
     if reference is not None:
         ax.axhline(reference - floor + 1.0, color="C3", ls="--", lw=1,
                    label=f"{reference_label}: {reference:.6g}")
         ax.legend(fontsize=8, loc="lower right")
-        title += (f"\n{int(np.sum(values - reference < 0.1))} within 0.1 of the "
+        title += (f"\n{result.starts_within(reference)} within 0.1 of the "
                   f"{reference_label} value")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)

@@ -376,12 +376,15 @@ class CalibrationProblem:
         """Whether the parameter table gives objective priors."""
         return bool(self._priors)
 
-    def prior_nllh(self, x=None) -> tuple[float, np.ndarray]:
-        """The objective priors' negative log density at ``x`` and its gradient."""
+    def _on_scales(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(x, linear values, d value / d x)`` at ``x`` (nominal when None)."""
         x = self.x_nominal if x is None else np.asarray(x, dtype=float)
         scales = np.array(self.scales)
-        values = likelihood.to_linear(scales, x)
-        dvalues = likelihood.linear_derivative(scales, x)
+        return x, likelihood.to_linear(scales, x), likelihood.linear_derivative(scales, x)
+
+    def prior_nllh(self, x=None) -> tuple[float, np.ndarray]:
+        """The objective priors' negative log density at ``x`` and its gradient."""
+        x, values, dvalues = self._on_scales(x)
         total, grad = 0.0, np.zeros(x.size)
         for i, kind, a, b in self._priors:
             v, g = likelihood.prior_nllh(kind, a, b, x[i], values[i], dvalues[i])
@@ -391,10 +394,7 @@ class CalibrationProblem:
 
     def _prior_fisher(self, x=None) -> np.ndarray:
         """The priors' expected Fisher information (diagonal) at ``x``."""
-        x = self.x_nominal if x is None else np.asarray(x, dtype=float)
-        scales = np.array(self.scales)
-        values = likelihood.to_linear(scales, x)
-        dvalues = likelihood.linear_derivative(scales, x)
+        x, values, dvalues = self._on_scales(x)
         out = np.zeros((x.size, x.size))
         for i, kind, _a, b in self._priors:
             out[i, i] += likelihood.prior_fisher(kind, b, values[i], dvalues[i])
