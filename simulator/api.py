@@ -26,7 +26,8 @@ from simulator.semantics import build_system, refuse_delays
 from simulator.sensitivities import OutputJacobian, SensitivityIntegrator, initial_derivatives
 from simulator.solvers.base import Segmenter, SolverOptions
 from simulator.solvers.compiled import CompiledSegmenter
-from simulator.solvers.driver import run
+from simulator.solvers.compiled_events import CompiledDriver
+from simulator.solvers.driver import RunResult, run
 from simulator.solvers.newton import find_steady_state
 from simulator.solvers.scipy_backend import METHODS as SCIPY_METHODS
 from simulator.solvers.scipy_backend import ScipySegmenter
@@ -96,6 +97,7 @@ class CompiledModel:
     used_params: np.ndarray          # indices of parameters the rates or triggers use
     _segmenters: dict = field(default_factory=dict)
     _sensitivity: dict = field(default_factory=dict)   # integrators and output Jacobians
+    _drivers: dict = field(default_factory=dict)        # compiled event drivers by options
 
     @cached_property
     def delayed(self) -> bool:
@@ -119,6 +121,20 @@ class CompiledModel:
                     seg = CompiledSegmenter(self.system, options)
             self._segmenters[key] = seg
         return self._segmenters[key]
+
+    def run(self, options: SolverOptions, backend: str, y0, p, t_out, *, t0: float,
+            before_start=None) -> RunResult:
+        """One run with events: in compiled code where the compiled event driver covers
+        the model (:mod:`simulator.solvers.compiled_events`), else through the reference
+        driver (:func:`simulator.solvers.driver.run`) around the backend."""
+        seg = self.segmenter(options, backend)
+        if isinstance(seg, CompiledSegmenter):
+            driver = self._drivers.get(options)
+            if driver is None:
+                driver = self._drivers[options] = CompiledDriver(seg)
+            if driver.reason is None:
+                return driver.run(y0, p, t_out, t0=t0)
+        return run(self.numpy, seg, y0, p, t_out, t0=t0, before_start=before_start)
 
     def backend_for(self, options: SolverOptions) -> str:
         """``backend="auto"``: scipy for its own methods and for delay models, else compiled.
@@ -256,7 +272,7 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
                                                t0, options, backend)
     else:
         before = cm.system.init.before_start(overrides, y0, p) if cm.delayed else None
-        res = run(cm.numpy, seg, y0, p, t_out, t0=t0, before_start=before)
+        res = cm.run(options, backend, y0, p, t_out, t0=t0, before_start=before)
     system = cm.system
     param_values = dict(zip(system.param_ids, p.tolist()))
     if not res.success:

@@ -210,7 +210,7 @@ def test_generated_code_has_only_our_identifiers():
     import re
     identifiers = set(re.findall(r"[%@][A-Za-z_$][\w.$]*", gen.ir))
     ours = {"%t", "%y", "%p", "%out", "%c", "%jnz", "%a", "%x", "@rhs", "@jac", "@dfdt",
-            "@triggers", "@switches", "@outputs", "@decomp", "@solve"}
+            "@triggers", "@switches", "@outputs", "@event_values", "@decomp", "@solve"}
     assert {i for i in identifiers if not re.fullmatch(r"%v\d+|@llvm\.\w+\.f64", i)} <= ours
 
 

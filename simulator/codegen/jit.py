@@ -48,7 +48,10 @@ class NativeFunctions:
     :func:`simulator.codegen.kernels.evaluate_outputs`). ``jac_rows``/``jac_cols`` give the
     pattern of ``jac``'s output. ``switch_equal`` (uint8, ``(n_switches,)``) marks the
     switches of ``==`` / ``!=`` relations (see
-    :func:`simulator.codegen.common.equality_switches`).
+    :func:`simulator.codegen.common.equality_switches`). ``event_values`` writes the values
+    of every event's assignments, event after event in document order (``n_event_values``
+    of them), then their factors in the same order (1 where none; None and -1 when their
+    math has no native form).
     """
 
     key: str
@@ -71,6 +74,8 @@ class NativeFunctions:
     switch_equal: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     outputs: NativeFunction | None = None
     n_outputs: int = 0
+    event_values: NativeFunction | None = None
+    n_event_values: int = -1
     ir: str = field(repr=False, default="")
 
     @property
@@ -158,6 +163,8 @@ def _wrap(engine, gen: GeneratedCode, ir: str) -> NativeFunctions:
         n_switches=gen.n_switches,
         switch_equal=np.isin(np.arange(gen.n_switches), gen.switch_equal).astype(np.uint8),
         outputs=fn("outputs", SIG_MODEL) if gen.n_outputs else None, n_outputs=gen.n_outputs,
+        event_values=fn("event_values", SIG_MODEL) if gen.n_event_values >= 0 else None,
+        n_event_values=gen.n_event_values,
         ir=ir)
 
 

@@ -44,7 +44,7 @@ from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.model import is_boolean
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "11"
+CODEGEN_VERSION = "12"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
@@ -472,6 +472,8 @@ class GeneratedCode:
     n_outputs: int = 0               # 0 when the outputs have no native form
     n_switches: int = 0              # relations inside the triggers (outputs of ``switches``)
     switch_equal: tuple = ()         # indices of the switches of ``==`` / ``!=`` relations
+    n_event_values: int = -1         # assignments of all events (``event_values`` writes
+                                     # their values, then their factors); -1: none
 
     def meta(self) -> dict:
         """Everything but the IR, as stored beside cached code."""
@@ -479,7 +481,8 @@ class GeneratedCode:
                     jac_rows=list(self.jac_rows), jac_cols=list(self.jac_cols),
                     time_dependent=self.time_dependent, lu_nnz=self.lu_nnz,
                     lu_fill=self.lu_fill, n_outputs=self.n_outputs,
-                    n_switches=self.n_switches, switch_equal=list(self.switch_equal))
+                    n_switches=self.n_switches, switch_equal=list(self.switch_equal),
+                    n_event_values=self.n_event_values)
 
     @classmethod
     def from_meta(cls, key: str, meta: dict, ir: str = "") -> "GeneratedCode":
@@ -487,7 +490,8 @@ class GeneratedCode:
                    n_events=meta["n_events"], jac_rows=tuple(meta["jac_rows"]),
                    jac_cols=tuple(meta["jac_cols"]), time_dependent=meta["time_dependent"],
                    lu_nnz=meta["lu_nnz"], lu_fill=meta["lu_fill"], n_outputs=meta["n_outputs"],
-                   n_switches=meta["n_switches"], switch_equal=tuple(meta["switch_equal"]))
+                   n_switches=meta["n_switches"], switch_equal=tuple(meta["switch_equal"]),
+                   n_event_values=meta.get("n_event_values", -1))
 
 
 def system_key(system: OdeSystem) -> str:
@@ -572,6 +576,18 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
         decls, n_out = out_decls, len(outs)
     except ModelError:
         pass
+    n_ev_values = -1
+    try:  # the compiled event driver's: a model without them runs the Python driver
+        values = [smap.rename(e, f"assignment of event '{ev.id}'")
+                  for ev in system.events for _, _, e in ev.assignments]
+        values += [smap.rename(ev.factors[k] if ev.factors else sympy.Integer(1),
+                               f"assignment of event '{ev.id}'")
+                   for ev in system.events for k in range(len(ev.assignments))]
+        ev_decls = set(decls)
+        funcs.append(_model_function(ev_decls, names, "event_values", values))
+        decls, n_ev_values = ev_decls, len(values) // 2
+    except ModelError:
+        pass
     blocks = system.lu_blocks
     nb = n // (blocks + 1)
     inside = [(r, c) for r, c in zip(jrows, jcols) if r < nb and c < nb]
@@ -583,4 +599,5 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     return GeneratedCode(key=key, ir=ir, n_states=n, n_params=m, n_events=len(trig),
                          jac_rows=tuple(jrows), jac_cols=tuple(jcols), time_dependent=time_dep,
                          lu_nnz=lu_nnz, lu_fill=plan.fill, n_outputs=n_out,
-                         n_switches=len(switches), switch_equal=switch_equal)
+                         n_switches=len(switches), switch_equal=switch_equal,
+                         n_event_values=n_ev_values)

@@ -13,16 +13,19 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numba
+from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from simulator.codegen.sources import digest, import_closure
 
 __all__ = ["njit", "njit_on_first_use", "Loop", "loops_digest", "loops_dir", "LOOP_ROOTS"]
 
 #: the modules whose numba functions are entry points (everything they import is covered)
-LOOP_ROOTS = ("simulator.solvers.compiled", "simulator.codegen.kernels")
+LOOP_ROOTS = ("simulator.solvers.compiled", "simulator.solvers.compiled_events",
+              "simulator.codegen.kernels")
 _LOCK = threading.Lock()
 
 
@@ -50,7 +53,9 @@ def njit(*args, **kwargs):
             old = numba.config.CACHE_DIR
             numba.config.CACHE_DIR = str(loops_dir())
             try:
-                return numba.njit(*args, cache=True, **kwargs)(fn)
+                with warnings.catch_warnings():   # function-typed arguments are "experimental"
+                    warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+                    return numba.njit(*args, cache=True, **kwargs)(fn)
             finally:
                 numba.config.CACHE_DIR = old
     return decorate

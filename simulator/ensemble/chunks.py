@@ -8,11 +8,15 @@ error control, members in parallel over the cores in small dynamic chunks).
 
 Events
 ------
-Models with events keep exact SBML semantics: all members first run through
-``integrate_many``, which stops a member at its first trigger change. Members that never see
-a trigger change (and whose triggers at the start equal their ``initialValue``) fire no event,
-so their result is final. Every other member is re-run from the start by the event driver
-(:func:`simulator.solvers.driver.run`) with the compiled single-run backend.
+Models with events keep exact SBML semantics. Where the compiled event driver covers the
+events (:mod:`simulator.solvers.compiled_events`: no delays, priorities or ``==`` triggers,
+e.g. every dosing schedule), all members run through it in parallel, events included
+(:func:`~simulator.solvers.compiled_events.run_compiled_many`). Otherwise all members first
+run through ``integrate_many``, which stops a member at its first trigger change. Members
+that never see a trigger change (and whose triggers at the start equal their
+``initialValue``) fire no event, so their result is final. Every other member is re-run
+from the start by the event driver (:func:`simulator.solvers.driver.run`) with the compiled
+single-run backend.
 
 Failures
 --------
@@ -58,7 +62,8 @@ from simulator.model import Model, as_number
 from simulator.semantics import refuse_delays
 from simulator.solvers.base import SolverOptions
 from simulator.solvers.compiled import STAT_NAMES, failure_message, integrate_many
-from simulator.solvers.driver import run
+from simulator.solvers.compiled_events import (FAIL_EVENTS, MAX_EVENTS_AT_ONE_TIME,
+                                               EventTables, covers, run_compiled_many)
 
 __all__ = ["ChunkTask", "ChunkResult", "run_chunk", "lost_chunk", "prepared", "BAD_START",
            "BAD_READOUT", "EVENT_FAIL", "WORKER_LOST", "MODEL_FAILURE"]
@@ -115,6 +120,9 @@ class Prepared:
         self._readouts: dict[tuple, object] = {}
         self._lock = threading.Lock()
         self.used_params = system.used_params()
+        # the events as the compiled event driver's tables, where it covers them
+        self.event_tables = (EventTables(system)
+                             if system.events and covers(system, self.fns) is None else None)
 
     def native_readouts(self, readouts: tuple):
         """A native ``f(t, y, p, out)`` computing ``readouts`` (built once per tuple), or
@@ -226,7 +234,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         if task.threads:
             numba.set_num_threads(min(task.threads, numba.config.NUMBA_NUM_THREADS))
         try:
-            if system.n_states:
+            if system.events and prep.event_tables is not None:
+                res = run_compiled_many(fns, prep.event_tables, task.t0, Y0[good], P[good],
+                                        t_out, rtol=opts.rtol, atol=opts.atol,
+                                        first_step=opts.first_step or 0.0,
+                                        max_step=opts.max_step or 0.0,
+                                        max_steps=opts.max_steps, y_out=Y_out)
+            elif system.n_states:
                 res = integrate_many(fns, task.t0, Y0[good], P[good], t_out, t_end,
                                      rtol=opts.rtol, atol=opts.atol,
                                      first_step=opts.first_step or 0.0,
@@ -236,19 +250,29 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 res = _no_states(good.size, t_end)
         finally:
             numba.set_num_threads(old)
-        st = res["stats"]
+        st = res["stats"] if "stats" in res else res["totals"]
         i_steps = STAT_NAMES.index("nsteps")
         i_fail = STAT_NAMES.index("fail_index")
         nsteps[good] = st[:, i_steps]
+        compiled_events = "totals" in res
         trig_start_ok = np.ones(good.size, dtype=bool)
-        if system.events:
+        if system.events and not compiled_events:
             init_vals = np.array([ev.initial_value for ev in system.events], dtype=bool)
             for g, m in enumerate(good):
                 trig_start_ok[g] = np.array_equal(fns.triggers_py(task.t0, Y0[m], P[m]), init_vals)
         for g, m in enumerate(good):
             s = int(res["status"][g])
             run = None
-            if system.events and (s == 1 or not trig_start_ok[g] or not system.n_states):
+            if compiled_events:
+                if s < 0:
+                    status[m] = EVENT_FAIL if s == FAIL_EVENTS else s
+                    reason[m] = (_events_failure(s, float(res["t_stop"][g]))
+                                 if s == FAIL_EVENTS else
+                                 failure_message(s, float(res["t_stop"][g]), system.state_ids,
+                                                 int(st[g, i_fail]), opts.max_steps))
+                elif prep.event_tables.pcols.size:
+                    driven[m] = _params_from(res["p_out"][g], P[m], prep.event_tables.pcols)
+            elif system.events and (s == 1 or not trig_start_ok[g] or not system.n_states):
                 s, msg, y_out, ns, run = _run_driver(task.model, opts, "compiled", Y0[m], P[m],
                                                      t_out, task.t0)
                 Y_out[row[m]] = y_out
@@ -341,14 +365,26 @@ def _run_driver(model, opts, backend, y0, p, t_out, t0):
     """One member through the event driver on ``backend`` ("compiled" or "scipy"):
     ``(status 0 or -1, message, y (n_t, n_states) NaN past a failure, nsteps, RunResult)``."""
     cm = compile_model(model)
-    seg = cm.segmenter(opts, backend)
-    res = run(cm.numpy, seg, y0, p, t_out, t0=t0)
+    res = cm.run(opts, backend, y0, p, t_out, t0=t0)
     y = np.full((len(t_out), cm.system.n_states), np.nan)
     y[:len(res.y)] = res.y
     ns = int(res.stats.get("nsteps", 0))
     if res.success:
         return 0, "", y, ns, res
     return -1, f"{res.message} (t = {res.t_fail:g})", y, ns, res
+
+
+def _events_failure(status: int, t: float) -> str:
+    return f"more than {MAX_EVENTS_AT_ONE_TIME} event executions at t = {t:g}"
+
+
+def _params_from(p_rec, p, pcols) -> np.ndarray:
+    """The parameters in force at each output time ``(n_t, m)`` from the compiled driver's
+    record of the columns ``pcols`` that events assign."""
+    ps = np.empty((p_rec.shape[0], len(p)))
+    ps[:] = p
+    ps[:, pcols] = p_rec
+    return ps
 
 
 def _no_states(n: int, t_end: float) -> dict:
