@@ -125,6 +125,9 @@ class Initializer:
         y0, p = y0.copy(), p.copy()
         if not overridden:
             return y0, p
+        plan = self._plan(frozenset(overridden), t0)
+        if plan is not None:
+            return self._run_plan(plan, overridden, t0, default_vals, y0, p)
         stale = self._dependents(overridden)
         fresh = self._evaluate(stale, overridden, t0, {}, default_vals, stale)
 
@@ -140,6 +143,69 @@ class Initializer:
             j = self._param_index.get(k)
             if j is not None:
                 p[j] = self._amount(k, value)
+        return y0, p
+
+    def _plan(self, keys: frozenset, t0: float):
+        """How to recompute the initial values that depend on the ids ``keys``: the stale
+        ids in dependency order with their functions and argument ids, then where each
+        changed value is written. Built once per set of overridden ids; None where the
+        general path is needed (``rateOf`` or ``delay`` in an initial value)."""
+        cache = self.__dict__.setdefault("_plans", {})
+        hit = cache.get((keys, t0), False)
+        if hit is not False:
+            return hit
+        plan = None
+        if not self._holes and len(cache) < 256:
+            stale = self._dependents(keys)
+            order: list[str] = []
+            seen: set[str] = set()
+
+            def visit(k):             # dependencies first (cycles were refused by _evaluate)
+                if k in seen or k in keys or k not in stale:
+                    return
+                seen.add(k)
+                fn = self._function(k)
+                if fn is None:
+                    raise _Deferred(k)
+                for n in fn[0]:
+                    if n is not None:
+                        visit(n)
+                order.append(k)
+            try:
+                for k in sorted(stale):
+                    visit(k)
+                steps = [(k, *self._function(k)) for k in order]
+            except (_Deferred, RecursionError):
+                steps = None
+            if steps is not None:
+                touched = set(stale)
+                for c in stale & self.compartments:
+                    touched.update(self._converted_in.get(c, ()))
+                writes = [(self._state_index.get(k), self._param_index.get(k), k,
+                           self.converted.get(k)) for k in sorted(touched)]
+                plan = (steps, writes)
+        cache[(keys, t0)] = plan
+        return plan
+
+    def _run_plan(self, plan, overridden, t0, defaults, y0, p):
+        steps, writes = plan
+        fresh = dict(overridden)
+        with np.errstate(all="ignore"):
+            for k, names, f in steps:
+                args = [np.float64(t0 if n is None else fresh[n] if n in fresh else defaults[n])
+                        for n in names]
+                try:
+                    fresh[k] = float(f(*args))
+                except ZeroDivisionError:
+                    fresh[k] = np.nan
+            for i, j, k, c in writes:
+                v = fresh[k] if k in fresh else defaults[k]
+                if c is not None:
+                    v = v * (fresh[c] if c in fresh else defaults[c])
+                if i is not None:
+                    y0[i] = v
+                if j is not None:
+                    p[j] = v
         return y0, p
 
     def value_of(self, ids, t0: float = 0.0) -> dict:
