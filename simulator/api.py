@@ -279,16 +279,12 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
         err = _integration_error(cm, res, param_values)
         if on_failure == "raise":
             raise err
-    values, nonfinite = _outputs(cm, seg, res)
-    message = res.message
-    if nonfinite:
-        message = (message + "; " if message else "") + (
-            "the model's own math gives non-finite values for " + ", ".join(nonfinite[:10]))
     return Trajectory(
-        t=res.t, y=res.y, state_ids=system.state_ids, ids=cm.numpy.output_ids, values=values,
+        t=res.t, y=res.y, state_ids=system.state_ids, ids=cm.numpy.output_ids, _values=None,
         params=param_values, species_compartment=dict(system.species_compartment),
-        amount_valued=dict(system.init.amount_valued), success=res.success, message=message,
-        stats=dict(res.stats, n_events=res.n_events, nonfinite_outputs=nonfinite),
+        amount_valued=dict(system.init.amount_valued), success=res.success,
+        _message=res.message, _stats=dict(res.stats, n_events=res.n_events),
+        _outputs=lambda: _outputs(cm, seg, res),
         provenance=provenance(model.hash, backend=backend, method=options.method, rtol=options.rtol,
                               atol=options.atol, t0=t0, overrides=overrides),
         model_id=model.id,

@@ -39,6 +39,7 @@ class Trajectory:
         Every readable id: species (their SBML value: concentration unless
         hasOnlySubstanceUnits), compartments, parameters, rule targets, reactions (rates).
     values : ndarray, shape (n_t, len(ids))
+        Computed on first use (a run that reads only ``y`` never pays for them).
     params : dict
         Parameter values used (id -> value at the start).
     success, message, stats, provenance
@@ -54,17 +55,51 @@ class Trajectory:
     y: np.ndarray
     state_ids: tuple[str, ...]
     ids: tuple[str, ...]
-    values: np.ndarray
+    _values: np.ndarray | None = field(repr=False)
     params: dict
     species_compartment: dict = field(default_factory=dict, repr=False)
     amount_valued: dict = field(default_factory=dict, repr=False)
     success: bool = True
-    message: str = ""
-    stats: dict = field(default_factory=dict)
+    _message: str = ""
+    _stats: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     model_id: str = ""
     sensitivities: np.ndarray | None = field(default=None, repr=False)
     sensitivity_params: tuple[str, ...] = ()
+    # () -> (values, ids with a non-finite value): the outputs, computed on first use
+    _outputs: object = field(default=None, repr=False, compare=False)
+
+    def _evaluated(self):
+        if self._outputs is not None:
+            values, nonfinite = self._outputs()
+            message = self._message
+            if nonfinite:
+                message = (message + "; " if message else "") + (
+                    "the model's own math gives non-finite values for "
+                    + ", ".join(nonfinite[:10]))
+            object.__setattr__(self, "_values", values)
+            object.__setattr__(self, "_message", message)
+            object.__setattr__(self, "_stats", dict(self._stats, nonfinite_outputs=nonfinite))
+            object.__setattr__(self, "_outputs", None)
+        return self
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._evaluated()._values
+
+    @property
+    def message(self) -> str:
+        """Why the run failed, and which outputs the model's math makes non-finite."""
+        return self._evaluated()._message
+
+    @property
+    def stats(self) -> dict:
+        """Integrator counts (``nfev``, ``njev``, ``nsteps``, ...), ``n_events`` and
+        ``nonfinite_outputs``."""
+        return self._evaluated()._stats
+
+    def __getstate__(self):
+        return dict(self._evaluated().__dict__)
 
     @cached_property
     def _index(self) -> dict:
