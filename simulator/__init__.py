@@ -17,29 +17,53 @@ Public verbs (see README.md and docs/)::
 
 The package's layers and what each module may import are drawn in docs/design.md.
 """
-from simulator import plot
-from simulator.analysis.arms import ArmComparison, compare_arms
-from simulator.analysis.combination import Combination, combination
-from simulator.analysis.dose_response import DoseResponse, dose_response
-from simulator.analysis.sensitivity import sensitivity
-from simulator.api import check_readouts, load_model, simulate, steady_state
-from simulator.bundled.tables import drugs, phenotypes
-from simulator.catalog import Catalog
-from simulator.ensemble import Ensemble, sweep
-from simulator.errors import (
-    IntegrationError, InvalidValueError, ModelError, ModelImportError, ModelWarning,
-    PerturbationError, PetabError, SimulatorError, StoreError, TrialError, UnknownIdError,
-    UnsupportedFeatureError,
-)
-from simulator.estimation import (CalibrationProblem, CalibrationResult, ProfileResult,
-                                  SamplingResult, calibrate, example_problem, load_petab,
-                                  profile, sample)
-from simulator.io.limits import ImportLimits
-from simulator.results import SteadyState, Trajectory
-from simulator.solvers.base import SolverOptions
-from simulator.treatments import PK, Dose, Schedule, Treatment, run_treatment, untreated_state
-from simulator.trials import Trial, TrialResult, virtual_trial
+import importlib
+
 from simulator.version import __version__
+
+# Public names and the module each comes from. They are imported on first use (PEP 562):
+# ``import simulator`` stays fast (no pandas, matplotlib, pyPESTO or petab until a verb
+# needs them), which the command line and every worker process pay for.
+_EXPORTS = {
+    "simulator.analysis.arms": ("ArmComparison", "compare_arms"),
+    "simulator.analysis.combination": ("Combination", "combination"),
+    "simulator.analysis.dose_response": ("DoseResponse", "dose_response"),
+    "simulator.analysis.sensitivity": ("sensitivity",),
+    "simulator.api": ("check_readouts", "load_model", "simulate", "steady_state"),
+    "simulator.bundled.tables": ("drugs", "phenotypes"),
+    "simulator.catalog": ("Catalog",),
+    "simulator.ensemble": ("Ensemble", "sweep"),
+    "simulator.errors": ("IntegrationError", "InvalidValueError", "ModelError",
+                         "ModelImportError", "ModelWarning", "PerturbationError", "PetabError",
+                         "SimulatorError", "StoreError", "TrialError", "UnknownIdError",
+                         "UnsupportedFeatureError"),
+    "simulator.estimation": ("CalibrationProblem", "CalibrationResult", "ProfileResult",
+                             "SamplingResult", "calibrate", "example_problem", "load_petab",
+                             "profile", "sample"),
+    "simulator.io.limits": ("ImportLimits",),
+    "simulator.results": ("SteadyState", "Trajectory"),
+    "simulator.solvers.base": ("SolverOptions",),
+    "simulator.treatments": ("PK", "Dose", "Schedule", "Treatment", "run_treatment",
+                             "untreated_state"),
+    "simulator.trials": ("Trial", "TrialResult", "virtual_trial"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name == "plot":
+        return importlib.import_module("simulator.plot")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simulator' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "load_model", "simulate", "steady_state", "check_readouts",
