@@ -136,6 +136,44 @@ def _rr_load_time(path: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+_FIRST_SNIPPET = r"""
+import time, sys
+t = time.perf_counter()
+import simulator as sim
+m = sim.load_model(sys.argv[1] if len(sys.argv) > 1 else None)
+sim.simulate(m, 100.0)
+print(time.perf_counter() - t)
+"""
+
+
+def _wall(cmd, env) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return time.perf_counter() - t
+
+
+def _first_run_times() -> dict:
+    """Process start to the first simulation, in fresh processes (wall time, Python start
+    included): on empty caches; after ``crosstalk warmup``; a model never seen before with
+    the loops cached; a cached model; and ``crosstalk drugs``."""
+    crosstalk = str(Path(sys.executable).with_name("crosstalk"))
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        env.pop("CROSSTALK_CACHE_DIR", None)
+        out["empty caches"] = _wall([sys.executable, "-c", _FIRST_SNIPPET], env)
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        env.pop("CROSSTALK_CACHE_DIR", None)
+        out["crosstalk warmup (once, at install)"] = _wall([crosstalk, "warmup"], env)
+        out["after warmup"] = _wall([sys.executable, "-c", _FIRST_SNIPPET], env)
+        out["a model never seen (loops cached)"] = _wall(
+            [sys.executable, "-c", _FIRST_SNIPPET, str(MODELS["synthetic"])], env)
+        out["a cached model"] = _wall([sys.executable, "-c", _FIRST_SNIPPET], env)
+        out["crosstalk drugs"] = _wall([crosstalk, "drugs"], env)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=200)
@@ -189,6 +227,11 @@ def main(argv=None):
                 print(f"  load+compile {label}: " + ", ".join(f"{k} {v:.2f} s" for k, v in d.items())
                       + f"   => load+compile {total:.2f} s (import excluded)")
             print(f"  libroadrunner load+JIT: {rrl:.2f} s")
+    if not args.no_load_times:
+        print("first run, wall time of a fresh process (start to first simulate(), import "
+              "included):")
+        for what, sec in _first_run_times().items():
+            print(f"  {what:38s} {sec:6.2f} s")
 
 
 if __name__ == "__main__":

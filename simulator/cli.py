@@ -24,10 +24,12 @@ import pandas as pd
 
 import simulator as sim
 from simulator.bundled.atlas import run_atlas, sections_named
+from simulator.codegen.numba_cache import loops_dir
 from simulator.ensemble.executors import open_executor
 from simulator.estimation.calibration import OPTIMIZERS
 from simulator.estimation.sampling import MIN_GEWEKE_SAMPLES, SAMPLERS
 from simulator.lab.server import LOCALHOST, check_host, check_port, serve
+from simulator.warmup import warm_up
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTEGRATION = 0, 1, 2, 3, 4
 
@@ -305,6 +307,14 @@ def cmd_atlas(args) -> int:
     return EXIT_FAILED if res.failed else EXIT_OK
 
 
+def cmd_warmup(args) -> int:
+    print(f"compiling and caching the integrator and the bundled model in "
+          f"{loops_dir().parent} ...")
+    seconds = warm_up()
+    print(f"done in {seconds:.0f} s; the next runs start from the cache")
+    return EXIT_OK
+
+
 def cmd_trial(args) -> int:
     for name, low in (("patients", 1), ("draws", 1)):
         if getattr(args, name) < low:
@@ -545,6 +555,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="list the bundled tumour phenotypes",
                        epilog="example:\n  crosstalk phenotypes\n\n" + EXIT_CODES)
     p.set_defaults(func=cmd_phenotypes)
+
+    p = sub.add_parser("warmup", formatter_class=_Formatter,
+                       help="compile and cache the integrator once (make does this at install)",
+                       epilog="example:\n  crosstalk warmup\n\n" + EXIT_CODES)
+    p.set_defaults(func=cmd_warmup)
 
     p = sub.add_parser("atlas", formatter_class=_Formatter,
                        help="the resistance atlas: all behaviour checks and experiments",
