@@ -64,6 +64,8 @@ from simulator.solvers.base import SolverOptions
 from simulator.solvers.compiled import STAT_NAMES, failure_message, integrate_many
 from simulator.solvers.compiled_events import (FAIL_EVENTS, MAX_EVENTS_AT_ONE_TIME,
                                                EventTables, covers, run_compiled_many)
+from simulator.solvers.driver import run
+from simulator.solvers.scipy_backend import ScipySegmenter
 
 __all__ = ["ChunkTask", "ChunkResult", "run_chunk", "lost_chunk", "prepared", "BAD_START",
            "BAD_READOUT", "EVENT_FAIL", "WORKER_LOST", "MODEL_FAILURE"]
@@ -118,6 +120,7 @@ class Prepared:
         with too_deep(f"model '{model.id}': native code generation"):
             self.fns = compile_native(system)
         self._readouts: dict[tuple, object] = {}
+        self._references: dict = {}          # options -> the fallback's scipy backend
         self._lock = threading.Lock()
         self.used_params = system.used_params()
         # the events as the compiled event driver's tables, where it covers them
@@ -330,7 +333,7 @@ def _fall_back(task, m, y0, p, t_out, y_row, status, reason, nsteps, fallback):
     returns that run (a ``RunResult``) when it succeeds, else None."""
     ref = task.fallback
     ours = reason[m]
-    s, msg, y, ns, res = _run_driver(task.model, ref, "scipy", y0, p, t_out, task.t0)
+    s, msg, y, ns, res = _run_reference(task.model, ref, y0, p, t_out, task.t0)
     nsteps[m] += ns
     if s == 0:
         y_row[:] = y
@@ -385,6 +388,24 @@ def _params_from(p_rec, p, pcols) -> np.ndarray:
     ps[:] = p
     ps[:, pcols] = p_rec
     return ps
+
+
+def _run_reference(model, opts, y0, p, t_out, t0):
+    """As :func:`_run_driver` on the scipy backend, with the model's native rate of change
+    and Jacobian (:class:`~simulator.solvers.scipy_backend.ScipySegmenter`)."""
+    prep = prepared(model)
+    with prep._lock:
+        seg = prep._references.get(opts)
+        if seg is None:
+            seg = prep._references[opts] = ScipySegmenter(compile_model(model).numpy, opts,
+                                                          native=prep.fns)
+    res = run(compile_model(model).numpy, seg, y0, p, t_out, t0=t0)
+    y = np.full((len(t_out), prep.system.n_states), np.nan)
+    y[:len(res.y)] = res.y
+    ns = int(res.stats.get("nsteps", 0))
+    if res.success:
+        return 0, "", y, ns, res
+    return -1, f"{res.message} (t = {res.t_fail:g})", y, ns, res
 
 
 def _no_states(n: int, t_end: float) -> dict:
