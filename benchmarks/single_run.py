@@ -2,11 +2,15 @@
 
 For each model (the ~40-species synthetic signalling model and the bundled ER crosstalk
 model): reset plus new parameters each run, 0-1000 h, 200 output points, rtol 1e-6 and the
-same atol for both simulators. Prints ms per run, the ratio ours/libroadrunner, the accuracy
-of both against a tight reference (rtol 1e-10), and load+compile times cold (empty
-code cache) and warm, each measured in a fresh process.
+same atol for both simulators. The runs are split into interleaved rounds (ours, the
+integrator alone, libroadrunner, again), so a change of the shared machine's speed hits all
+alike; each figure is the median over the rounds. Prints ms per run, the ratio
+ours/libroadrunner, the accuracy of both against a tight reference (rtol 1e-10),
+load+compile times cold (empty code cache) and warm, each in a fresh process, and the first
+run of a fresh process on empty caches, after ``crosstalk warmup``, for a model never seen,
+for a cached model, and ``crosstalk drugs``.
 
-    .venv/bin/python benchmarks/single_run.py [--runs 200] [--models synthetic,bundled]
+    .venv/bin/python benchmarks/single_run.py [--runs 300] [--rounds 6] [--models synthetic,bundled]
 """
 from __future__ import annotations
 
@@ -38,37 +42,43 @@ def _param_sets(model, n_runs, rng):
             for _ in range(n_runs)]
 
 
-def _ours(model, t, psets):
+def _ours(model, t):
+    """``run(psets) -> (seconds per run, trajectories)`` through ``simulate()``."""
     import simulator as sim
     opts = sim.SolverOptions(rtol=RTOL, atol=ATOL)
-    sim.simulate(model, t, params=psets[0], options=opts, backend="compiled")  # compile
-    out = []
-    t0 = time.perf_counter()
-    for ps in psets:
-        out.append(sim.simulate(model, t, params=ps, options=opts, backend="compiled"))
-    dt = (time.perf_counter() - t0) / len(psets)
-    return dt, out
+    sim.simulate(model, t, options=opts, backend="compiled")  # compile
+
+    def run(psets):
+        t0 = time.perf_counter()
+        out = [sim.simulate(model, t, params=ps, options=opts, backend="compiled")
+               for ps in psets]
+        return (time.perf_counter() - t0) / len(psets), out
+    return run
 
 
-def _integrator_only(model, t, psets):
-    """The compiled integrator alone: initial values computed before timing."""
+def _integrator_only(model, t):
+    """``run(psets)``: the compiled integrator alone, initial values computed before timing."""
     import simulator as sim
     from simulator.api import compile_model
     from simulator.conditions import overrides
     from simulator.solvers.compiled import CompiledSegmenter
     cm = compile_model(model)
     seg = CompiledSegmenter(cm.system, sim.SolverOptions(rtol=RTOL, atol=ATOL))
-    starts = [cm.system.init.values(overrides(model, cm.system, params=ps), 0.0) for ps in psets]
     trig0 = np.array([ev.initial_value for ev in cm.system.events], dtype=bool)
-    seg.integrate(0.0, starts[0][0], starts[0][1], t, T_END, trig0)
-    t0 = time.perf_counter()
-    for y0, p in starts:
-        seg_out = seg.integrate(0.0, y0, p, t, T_END, trig0)
-    dt = (time.perf_counter() - t0) / len(psets)
-    return dt, seg_out
+
+    def run(psets):
+        starts = [cm.system.init.values(overrides(model, cm.system, params=ps), 0.0)
+                  for ps in psets]
+        seg.integrate(0.0, starts[0][0], starts[0][1], t, T_END, trig0)
+        t0 = time.perf_counter()
+        for y0, p in starts:
+            seg_out = seg.integrate(0.0, y0, p, t, T_END, trig0)
+        return (time.perf_counter() - t0) / len(psets), seg_out
+    return run
 
 
-def _roadrunner(path, t, psets):
+def _roadrunner(path):
+    """``(run(psets), species ids)`` for libroadrunner: reset, new values, simulate."""
     import roadrunner
     import tellurium as te
     rr = te.loada(path.read_text()) if path.suffix == ".ant" else roadrunner.RoadRunner(str(path))
@@ -76,15 +86,32 @@ def _roadrunner(path, t, psets):
     rr.integrator.absolute_tolerance = ATOL
     rr.timeCourseSelections = ["time"] + list(rr.model.getFloatingSpeciesIds())
     rr.simulate(0, T_END, N_POINTS)
-    res = []
-    t0 = time.perf_counter()
-    for ps in psets:
-        rr.resetAll()
-        for k, v in ps.items():
-            rr[k] = v
-        res.append(rr.simulate(0, T_END, N_POINTS))
-    dt = (time.perf_counter() - t0) / len(psets)
-    return dt, res, list(rr.model.getFloatingSpeciesIds())
+
+    def run(psets):
+        res = []
+        t0 = time.perf_counter()
+        for ps in psets:
+            rr.resetAll()
+            for k, v in ps.items():
+                rr[k] = v
+            res.append(rr.simulate(0, T_END, N_POINTS))
+        return (time.perf_counter() - t0) / len(psets), res
+    return run, list(rr.model.getFloatingSpeciesIds())
+
+
+def _rounds(runners: dict, psets, n_rounds: int) -> dict:
+    """Each runner on the same parameter sets, interleaved in ``n_rounds`` rounds so that a
+    change of the machine's speed hits all alike; per runner the median seconds per run
+    over the rounds, the per-round times, and the last round's results."""
+    chunks = np.array_split(np.arange(len(psets)), n_rounds)
+    times = {k: [] for k in runners}
+    last = {}
+    for idx in chunks:
+        part = [psets[i] for i in idx]
+        for k, run in runners.items():
+            dt, last[k] = run(part)
+            times[k].append(dt)
+    return {k: (float(np.median(v)), v, last[k]) for k, v in times.items()}
 
 
 def _reference(model, t, ps):
@@ -176,7 +203,9 @@ def _first_run_times() -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=6,
+                    help="interleaved rounds of ours / integrator / libroadrunner")
     ap.add_argument("--models", default="synthetic,bundled")
     ap.add_argument("--no-load-times", action="store_true")
     args = ap.parse_args(argv)
@@ -194,18 +223,21 @@ def main(argv=None):
         loaded[name] = (path, sim.load_model(path))
     for name, (path, model) in loaded.items():
         psets = _param_sets(model, args.runs, rng)
-        ours, trajs = _ours(model, t, psets)
-        bare, last_seg = _integrator_only(model, t, psets)
-        rr, rr_res, rr_ids = _roadrunner(path, t, psets)
-        ref = _reference(model, t, psets[0])
+        rr_run, rr_ids = _roadrunner(path)
+        res = _rounds({"ours": _ours(model, t), "bare": _integrator_only(model, t),
+                       "rr": rr_run}, psets, args.rounds)
+        (ours, ours_rounds, trajs), (bare, _, last_seg), (rr, rr_rounds, rr_res) = (
+            res["ours"], res["bare"], res["rr"])
+        ratios = [r / o for o, r in zip(ours_rounds, rr_rounds)]
+        ref = _reference(model, t, psets[-1])
         ids = [i for i in rr_ids if i in model.species_ids]
-        e_ours = _max_scaled_err(np.column_stack([trajs[0][i] for i in ids]),
+        e_ours = _max_scaled_err(np.column_stack([trajs[-1][i] for i in ids]),
                                  np.column_stack([ref[i] for i in ids]))
-        rr0 = rr_res[0]
+        rr0 = rr_res[-1]
         e_rr = _max_scaled_err(np.column_stack([rr0["[" + i + "]"] if "[" + i + "]" in rr0.colnames
                                                 else rr0[i] for i in ids]),
                                np.column_stack([ref[i] for i in ids]))
-        nst = trajs[0].stats
+        nst = trajs[-1].stats
         print(f"{name}: {len(model.species_ids)} species; {args.runs} runs, 0-{T_END:g} h, "
               f"{N_POINTS} points, rtol {RTOL:g}, atol {ATOL:g}")
         print(f"  ours (simulate, compiled): {ours * 1e3:8.3f} ms/run   "
@@ -215,6 +247,8 @@ def main(argv=None):
         print(f"  libroadrunner            : {rr * 1e3:8.3f} ms/run")
         print(f"  ratio ours/libroadrunner : simulate() {ours / rr:.3f}, integrator {bare / rr:.3f}"
               f"   (speed-up {rr / ours:.2f}x and {rr / bare:.2f}x)")
+        print(f"  simulate() speed-up per round ({args.rounds} interleaved rounds): "
+              + ", ".join(f"{r:.2f}x" for r in ratios))
         print(f"  max scaled error vs Radau rtol 1e-10: ours {e_ours:.3g}, "
               f"libroadrunner {e_rr:.3g}   (|y - y_ref| / (atol + rtol |y_ref|))")
         if not args.no_load_times:

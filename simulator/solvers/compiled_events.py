@@ -445,10 +445,12 @@ class CompiledDriver:
             first_step=o.first_step or 0.0, max_step=o.max_step or 0.0,
             max_steps=o.max_steps, work=w)
         k = len(Y)
-        P = np.empty((k, self.fns.n_params))
-        P[:] = p
         if self.tables.pcols.size:
+            P = np.empty((k, self.fns.n_params))
+            P[:] = p
             P[:, self.tables.pcols] = P_rec
+        else:       # no event changes a parameter: one row, read-only, no copy
+            P = np.broadcast_to(np.asarray(p, dtype=float), (k, self.fns.n_params))
         stats = {name: int(totals[i]) for i, name in enumerate(STAT_NAMES)
                  if name not in ("n_out", "fail_index")}
         stats["nsegments"] = int(totals[SEGMENTS])
