@@ -34,7 +34,8 @@ LAYERS = [
     ("analysis", ["simulator.analysis.", "simulator.plot"]),
     ("estimation", ["simulator.estimation."]),
     ("trials", ["simulator.trials."]),
-    ("presentation", ["simulator.bundled.", "simulator.lab.", "simulator.cli", "simulator"]),
+    ("presentation", ["simulator.bundled.", "simulator.lab.", "simulator.warmup",
+                      "simulator.cli", "simulator"]),
 ]
 # third-party modules that may be imported inside a function: optional or heavy to load
 LAZY = {"matplotlib", "pyarrow", "dask", "distributed", "SALib", "roadrunner", "threadpoolctl",
@@ -191,7 +192,9 @@ def _dotted(node) -> str | None:
 
 # the only modules that import by name at run time, and why
 DYNAMIC_IMPORTS = {"simulator.bundled.atlas": "the experiments are scripts the atlas runs by "
-                                              "name (simulator.experiments.<name>)"}
+                                              "name (simulator.experiments.<name>)",
+                   "simulator": "public names load their modules on first use (PEP 562), so "
+                                "that import simulator stays fast"}
 
 
 def test_no_imports_by_name_but_the_atlas_experiments():

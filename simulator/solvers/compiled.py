@@ -69,9 +69,9 @@ END, ROOT = 0, 1
 FAIL_MAX_STEPS, FAIL_STEP_SIZE, FAIL_NONFINITE, FAIL_SINGULAR, FAIL_START = -1, -2, -3, -4, -5
 STAT_NAMES = ("nfev", "njev", "nsteps", "naccepted", "nrejected", "nlu", "n_out",
               "fail_index", "nsingular")
-_NFEV, _NJEV, _NSTEPS, _NACC, _NREJ, _NLU, _NOUT, _FAILIDX, _NSING = range(9)
+_NFEV, _NJEV, _NSTEPS, _NACC, _NREJ, _NLU, N_OUT, FAIL_INDEX, _NSING = range(9)
 N_STATS = len(STAT_NAMES)
-N_WORK = 18            # rows of the float work array, see _integrate
+N_WORK = 18            # rows of the float work array, see integrate_member
 
 _F1 = types.float64[::1]
 _I1 = types.int64[::1]
@@ -89,7 +89,7 @@ def _first_nonfinite(x):
 
 
 @njit(**_JIT)
-def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
+def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
                t0, y0, p, t_out, t_end, trig0,
                rtol, atol, h_init, h_max, max_steps,
                y_out, work, lu, jnz, tb, sw, stats, fres):
@@ -104,7 +104,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
     tcur = tb[0]
     for j in range(stats.shape[0]):
         stats[j] = 0
-    stats[_FAILIDX] = -1
+    stats[FAIL_INDEX] = -1
     fres[0] = t0
     fres[1] = 0.0
     for i in range(n):
@@ -117,7 +117,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
             for i in range(n):
                 y_out[k_out, i] = y[i]
             k_out += 1
-        stats[_NOUT] = k_out
+        stats[N_OUT] = k_out
         return END
     hmax = span if h_max <= 0.0 else min(h_max, span)
     uround = 2.220446049250313e-16
@@ -127,8 +127,8 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
     stats[_NFEV] += 1
     bad = _first_nonfinite(f0)
     if bad >= 0:
-        stats[_FAILIDX] = bad
-        stats[_NOUT] = k_out
+        stats[FAIL_INDEX] = bad
+        stats[N_OUT] = k_out
         return FAIL_START
 
     # initial step (Hairer & Wanner I, II.4 / scipy select_initial_step)
@@ -187,7 +187,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
     jac_ok = False          # J (and f_t) are those at (t, y): kept over rejected attempts
     while True:
         if attempts >= max_steps:
-            stats[_NOUT] = k_out
+            stats[N_OUT] = k_out
             fres[0] = t
             return FAIL_MAX_STEPS
         attempts += 1
@@ -199,7 +199,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
             h = t_end - t
             last = True
         if 0.1 * h <= abs(t) * uround or h <= 0.0:
-            stats[_NOUT] = k_out
+            stats[N_OUT] = k_out
             fres[0] = t
             return FAIL_NONFINITE if last_nonfinite else FAIL_STEP_SIZE
 
@@ -213,7 +213,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
             n_sing += 1
             stats[_NSING] = n_sing
             if n_sing > 20:
-                stats[_NOUT] = k_out
+                stats[N_OUT] = k_out
                 fres[0] = t
                 return FAIL_SINGULAR
             h *= 0.25
@@ -306,7 +306,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
                 worst = ei
                 iworst = i
         if bad >= 0:
-            stats[_FAILIDX] = bad
+            stats[FAIL_INDEX] = bad
             last_nonfinite = True
             stats[_NREJ] += 1
             reject = True
@@ -322,7 +322,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
         hnew = h / fac
         if err > 1.0:
             reject = True
-            stats[_FAILIDX] = iworst
+            stats[FAIL_INDEX] = iworst
             stats[_NREJ] += 1
             h = hnew
             continue
@@ -331,7 +331,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
         n_accept += 1
         last_nonfinite = False
         jac_ok = False
-        stats[_FAILIDX] = iworst        # the state limiting the step, named if h underflows
+        stats[FAIL_INDEX] = iworst        # the state limiting the step, named if h underflows
         if n_accept > 1:
             facgus = (hacc / h) * (err * err / erracc) ** _EXPO / 0.9
             facgus = max(1.0 / 6.0, min(5.0, facgus))
@@ -371,7 +371,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
                     dense((thi - t) / h, yold, y, q1, q2, q3, yd)
                     for i in range(n):
                         y[i] = yd[i]
-                stats[_NOUT] = k_out
+                stats[N_OUT] = k_out
                 fres[0] = thi
                 fres[1] = h
                 return ROOT
@@ -390,7 +390,7 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
                     y_out[k_out, i] = yd[i]
             k_out += 1
         if last:
-            stats[_NOUT] = k_out
+            stats[N_OUT] = k_out
             fres[0] = t_end
             fres[1] = hnew
             return END
@@ -399,8 +399,8 @@ def _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
         stats[_NFEV] += 1
         bad = _first_nonfinite(f0)
         if bad >= 0:
-            stats[_FAILIDX] = bad
-            stats[_NOUT] = k_out
+            stats[FAIL_INDEX] = bad
+            stats[N_OUT] = k_out
             fres[0] = t
             return FAIL_NONFINITE
         if reject:
@@ -447,7 +447,7 @@ def integrate_one(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
     -------
     status : END (0), ROOT (1), or a negative FAIL_* code
     """
-    return _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, t0, y0, p,
+    return integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, t0, y0, p,
                       t_out, t_end, trig0, rtol, atol, h_init, h_max, max_steps, y_out, work, lu, jnz,
                       tb, sw, stats, fres)
 
@@ -481,7 +481,7 @@ def _integrate_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_de
         stats = np.empty(STATS.shape[1], dtype=np.int64)    # per thread: the shared rows are
         fres = np.empty(2)                                  # written once, not every step
         for m in range(c * chunk, min(N, (c + 1) * chunk)):
-            status[m] = _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, t0,
+            status[m] = integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, t0,
                                    Y0[m], P[m], t_out, t_end, TRIG0[m], rtol, atol, h_init,
                                    h_max, max_steps, Y_out[m], work, lu, jnz, tb, sw, stats,
                                    fres)
@@ -497,11 +497,11 @@ def _integrate_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_de
 # Python side
 
 
-def _c(a, dtype=np.float64):
+def contiguous(a, dtype=np.float64):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def _atol_vector(atol, n):
+def atol_vector(atol, n):
     return np.array(np.broadcast_to(np.asarray(atol, dtype=np.float64), (n,)), order="C")
 
 
@@ -537,21 +537,21 @@ def integrate_many(fns: NativeFunctions, t0: float, Y0, P, t_out, t_end: float, 
     ``stats[:, 6]`` (``n_out``) are not filled and hold NaN —, ``t_stop`` (N,), ``y_stop``
     (N, n_states), ``stats`` (N, N_STATS) int64 with columns ``STAT_NAMES``.
     """
-    Y0 = _c(np.atleast_2d(Y0))
-    P = _c(np.atleast_2d(P))
+    Y0 = contiguous(np.atleast_2d(Y0))
+    P = contiguous(np.atleast_2d(P))
     N, n = Y0.shape
     if P.shape != (N, fns.n_params):
         raise ValueError(f"P must have shape ({N}, {fns.n_params}), got {P.shape}")
     if n != fns.n_states:
         raise ValueError(f"Y0 must have {fns.n_states} columns, got {n}")
-    t_out = _c(np.atleast_1d(t_out))
+    t_out = contiguous(np.atleast_1d(t_out))
     if t_out.size and (np.any(np.diff(t_out) < 0) or t_out[0] < t0):
         raise ValueError("t_out must be sorted and >= t0")
     if trig0 is None:
         trig0 = np.empty((N, fns.n_events), dtype=np.uint8)
         for m in range(N if fns.n_events else 0):
             trig0[m] = fns.triggers_py(float(t0), Y0[m], P[m])
-    trig0 = _c(trig0, np.uint8).reshape(N, fns.n_events)
+    trig0 = contiguous(trig0, np.uint8).reshape(N, fns.n_events)
     if y_out is None:
         Y_out = np.full((N, len(t_out), n), np.nan)
     else:
@@ -568,9 +568,9 @@ def integrate_many(fns: NativeFunctions, t0: float, Y0, P, t_out, t_end: float, 
     numba.set_parallel_chunksize(1)
     try:
         _integrate_many(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches,
-                        _c(fns.switch_equal, np.uint8), fns.decomp, fns.solve, fns.time_dependent, int(chunk), fns.lu_nnz, fns.n_jac,
+                        contiguous(fns.switch_equal, np.uint8), fns.decomp, fns.solve, fns.time_dependent, int(chunk), fns.lu_nnz, fns.n_jac,
                         fns.n_switches, float(t0), Y0, P, t_out, float(t_end),
-                        trig0, float(rtol), _atol_vector(atol, n), float(first_step),
+                        trig0, float(rtol), atol_vector(atol, n), float(first_step),
                         float(max_step), int(max_steps), Y_out, Y_stop, status, STATS, FRES)
     finally:
         numba.set_parallel_chunksize(old)
@@ -630,7 +630,7 @@ class CompiledSegmenter(Segmenter):
         self.system = system
         self.options = options
         self.fns = fns if fns is not None else compile_native(system)
-        self._atol = _atol_vector(options.atol, self.fns.n_states)
+        self._atol = atol_vector(options.atol, self.fns.n_states)
         self._local = threading.local()   # work arrays per thread: the kernel runs without the GIL
 
     def _buffers(self):
@@ -642,7 +642,7 @@ class CompiledSegmenter(Segmenter):
                          jnz=np.zeros(len(fns.jac_rows)),
                          tb=np.zeros((2, fns.n_events), dtype=np.uint8),
                          sw=np.zeros((N_SW, fns.n_switches)),
-                         eqsw=_c(fns.switch_equal, np.uint8),
+                         eqsw=contiguous(fns.switch_equal, np.uint8),
                          stats=np.zeros(N_STATS, dtype=np.int64), fres=np.zeros(2),
                          resume=(None, 0.0))   # (t_stop of the last segment, its next step)
             self._local.b = b
@@ -661,10 +661,10 @@ class CompiledSegmenter(Segmenter):
     def integrate(self, t0, y0, p, t_out, t_end, trig0) -> Segment:
         """Integrate one segment; see :mod:`simulator.solvers.base` for the contract."""
         fns, o = self.fns, self.options
-        y0 = _c(y0)
-        p = _c(p)
-        t_out = _c(np.atleast_1d(t_out))
-        trig0 = _c(np.atleast_1d(trig0), np.uint8).reshape(fns.n_events)
+        y0 = contiguous(y0)
+        p = contiguous(p)
+        t_out = contiguous(np.atleast_1d(t_out))
+        trig0 = contiguous(np.atleast_1d(trig0), np.uint8).reshape(fns.n_events)
         if t_out.size and (t_out[0] < t0 or np.any(np.diff(t_out) < 0)):
             raise ValueError("t_out must be sorted and >= t0")
         y_out = np.empty((len(t_out), fns.n_states))
@@ -680,7 +680,7 @@ class CompiledSegmenter(Segmenter):
         st = b.stats
         stats = {k: int(st[i]) for i, k in enumerate(STAT_NAMES) if k not in ("n_out", "fail_index")}
         t_stop = float(b.fres[0])
-        n_out = int(st[_NOUT])
+        n_out = int(st[N_OUT])
         if status >= 0:
             b.resume = (t_stop, float(b.fres[1]))
             equal = ()
@@ -693,8 +693,8 @@ class CompiledSegmenter(Segmenter):
                            y_stop=b.work[0].copy(), n_out=n_out, y_out=y_out[:n_out],
                            stats=stats, equal=equal)
         b.resume = (None, 0.0)
-        msg = failure_message(int(status), t_stop, self.system.state_ids, int(st[_FAILIDX]),
+        msg = failure_message(int(status), t_stop, self.system.state_ids, int(st[FAIL_INDEX]),
                               o.max_steps)
-        stats["fail_index"] = int(st[_FAILIDX])
+        stats["fail_index"] = int(st[FAIL_INDEX])
         return Segment(status="fail", t_stop=t_stop, y_stop=b.work[0].copy(), n_out=n_out,
                        y_out=y_out[:n_out], message=msg, stats=stats)

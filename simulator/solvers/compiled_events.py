@@ -31,8 +31,9 @@ from numba import prange, types
 
 from simulator.codegen.abi import DECOMP_FN, MODEL_FN, SOLVE_FN, TRIG_FN, data_pointer
 from simulator.codegen.numba_cache import njit, njit_on_first_use
-from simulator.solvers.compiled import (END, N_STATS, N_WORK, STAT_NAMES, _FAILIDX, _NOUT,
-                                        _atol_vector, _c, _integrate, failure_message)
+from simulator.solvers.compiled import (END, FAIL_INDEX, N_OUT, N_STATS, N_WORK, STAT_NAMES,
+                                        atol_vector, contiguous, failure_message,
+                                        integrate_member)
 from simulator.solvers.driver import RunResult
 from simulator.solvers.event_location import N_SW
 
@@ -192,7 +193,7 @@ def _run(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, evals,
     n_out = t_out.shape[0]
     for j in range(totals.shape[0]):
         totals[j] = 0
-    totals[_FAILIDX] = -1
+    totals[FAIL_INDEX] = -1
     npend[0] = 0
     t = t0
     fres[0] = t
@@ -209,16 +210,16 @@ def _run(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, evals,
     h_init = first_step
     while t < t_final or k < n_out:
         if totals[SEGMENTS] >= max_steps:
-            totals[_NOUT] = k
+            totals[N_OUT] = k
             return -1                                    # FAIL_MAX_STEPS
-        status = _integrate(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
+        status = integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
                             t, y, p, t_out[k:], t_final, state, rtol, atol, h_init, h_max,
                             max_steps, Y_out[k:], work, lu, jnz, tb, sw, stats, fres)
         totals[SEGMENTS] += 1
         for j in range(N_STATS):
-            if j != _NOUT and j != _FAILIDX:
+            if j != N_OUT and j != FAIL_INDEX:
                 totals[j] += stats[j]
-        n_seg = stats[_NOUT]
+        n_seg = stats[N_OUT]
         for r in range(k, k + n_seg):
             for c in range(pcols.shape[0]):
                 P_out[r, c] = p[pcols[c]]
@@ -227,8 +228,8 @@ def _run(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, evals,
         for i in range(n):
             y[i] = work[0, i]
         if status < 0:
-            totals[_FAILIDX] = stats[_FAILIDX]
-            totals[_NOUT] = k
+            totals[FAIL_INDEX] = stats[FAIL_INDEX]
+            totals[N_OUT] = k
             return status
         t = fres[0]
         h_init = first_step if first_step > 0.0 else fres[1]
@@ -238,7 +239,7 @@ def _run(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, evals,
                              persistent, from_trigger, scaled, evbuf, pend_ev, pend_vals,
                              npend, totals)
             if s < 0:
-                totals[_NOUT] = k
+                totals[N_OUT] = k
                 fres[0] = t
                 return s
             if totals[FIRED] != before:
@@ -251,7 +252,7 @@ def _run(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, evals,
             k += 1
         if status == END and t >= t_final and k >= n_out:
             break
-    totals[_NOUT] = k
+    totals[N_OUT] = k
     fres[0] = t
     return 0
 
@@ -351,7 +352,7 @@ def _work(fns, tables: EventTables):
 def _functions(fns):
     evals = fns.event_values if fns.event_values is not None else fns.switches
     return (fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches,
-            _c(fns.switch_equal, np.uint8), fns.decomp, fns.solve, fns.time_dependent, evals)
+            contiguous(fns.switch_equal, np.uint8), fns.decomp, fns.solve, fns.time_dependent, evals)
 
 
 def _tables(tables: EventTables):
@@ -365,10 +366,10 @@ def run_compiled(fns, tables: EventTables, t0: float, y0, p, t_out, *, rtol: flo
     """One run with events in compiled code (see the module docstring for what it covers).
 
     Returns ``(status, Y (n_out, n), P_rec (n_out, len(pcols)), totals, t_stop, y_stop)``:
-    ``Y`` and ``P_rec`` hold the rows filled (``totals[_NOUT]``), ``P_rec`` the parameters
+    ``Y`` and ``P_rec`` hold the rows filled (``totals[N_OUT]``), ``P_rec`` the parameters
     ``tables.pcols`` in force at each; on failure ``t_stop``/``y_stop`` are where it failed.
     ``work`` (from a previous call on the same functions) is reused when given."""
-    t_out = _c(np.atleast_1d(t_out))
+    t_out = contiguous(np.atleast_1d(t_out))
     y = np.array(y0, dtype=np.float64)
     p = np.array(p, dtype=np.float64)
     n_t = len(t_out)
@@ -378,11 +379,11 @@ def run_compiled(fns, tables: EventTables, t0: float, y0, p, t_out, *, rtol: flo
     state = tables.initial.copy()
     status = _run_one.entry_point(
         *_functions(fns), *_tables(tables), float(t0), y, p, t_out, state, float(rtol),
-        _atol_vector(atol, fns.n_states), float(first_step), float(max_step), int(max_steps),
+        atol_vector(atol, fns.n_states), float(first_step), float(max_step), int(max_steps),
         Y, P_rec, w["work"], w["lu"], w["jnz"], w["tb"], w["sw"], w["stats"], w["totals"],
         w["fres"], w["cur"], w["evbuf"], w["pend_ev"], w["pend_vals"], w["npend"])
     totals = w["totals"].copy()
-    k = int(totals[_NOUT])
+    k = int(totals[N_OUT])
     return int(status), Y[:k], P_rec[:k], totals, float(w["fres"][0]), y
 
 
@@ -394,10 +395,10 @@ def run_compiled_many(fns, tables: EventTables, t0: float, Y0, P, t_out, *, rtol
     Returns a dict with ``status`` (N,), ``y_out`` (N, n_t, n) (rows past a failure left
     as they were), ``p_out`` (N, n_t, len(pcols)), ``totals`` (N, N_TOTALS), ``t_stop`` (N,)
     and ``y_stop`` (N, n)."""
-    Y0 = _c(np.atleast_2d(Y0))
-    P = _c(np.atleast_2d(P))
+    Y0 = contiguous(np.atleast_2d(Y0))
+    P = contiguous(np.atleast_2d(P))
     N, n = Y0.shape
-    t_out = _c(np.atleast_1d(t_out))
+    t_out = contiguous(np.atleast_1d(t_out))
     n_t = len(t_out)
     Y_out = np.full((N, n_t, n), np.nan) if y_out is None else y_out
     P_out = np.empty((N, n_t, len(tables.pcols)))
@@ -411,7 +412,7 @@ def run_compiled_many(fns, tables: EventTables, t0: float, Y0, P, t_out, *, rtol
     try:
         _run_many(*_functions(fns), *_tables(tables), int(chunk), fns.lu_nnz, fns.n_jac,
                   fns.n_switches, max(1, 2 * fns.n_event_values), tables.capacity, float(t0), Y0,
-                  P, t_out, STATE0, float(rtol), _atol_vector(atol, n), float(first_step),
+                  P, t_out, STATE0, float(rtol), atol_vector(atol, n), float(first_step),
                   float(max_step), int(max_steps), Y_out, P_out, status, TOTALS, FRES, Y_stop)
     finally:
         numba.set_parallel_chunksize(old)
@@ -462,6 +463,6 @@ class CompiledDriver:
             msg = f"more than {MAX_EVENTS_AT_ONE_TIME} event executions at t = {t_stop}"
         else:
             msg = failure_message(status, t_stop, self.system.state_ids,
-                                  int(totals[_FAILIDX]), o.max_steps)
-            stats["fail_index"] = int(totals[_FAILIDX])
+                                  int(totals[FAIL_INDEX]), o.max_steps)
+            stats["fail_index"] = int(totals[FAIL_INDEX])
         return RunResult(t_out[:k], Y, P, False, msg, t_stop, y_stop, stats, n_fired)
