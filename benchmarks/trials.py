@@ -12,44 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import resource
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import simulator as sim
+from simulator.experiments.virtual_trials import ORDER, TRIALS, forest, row
 from simulator.trials import survival
 
-ROOT = Path(sim.__file__).parent / "models" / "trials"
-ORDER = ["tandem", "egf30008_her2pos", "egf30008_her2neg", "bolero2", "tamrad", "horizon",
-         "s0226", "fact", "sofea", "solar1_mutant", "solar1_wildtype", "belle2"]
-
-
-def row(name, res):
-    pub = res.trial.published
-    hr, lo, hi, p = res.hazard_ratio
-    mc, me = res.median_pfs["control"][0], res.median_pfs["experimental"][0]
-    ph = pub.hazard_ratio or (math.nan, math.nan, math.nan)
-    phl, phh = (ph[1], ph[2]) if len(ph) == 3 else (math.nan, math.nan)
-    pc, pe = pub.median_pfs_months.get("control", math.nan), \
-        pub.median_pfs_months.get("experimental", math.nan)
-    pub_sig = phh < 1 if math.isfinite(phh) else False
-    sim_sig = hi < 1
-    direction = (sim_sig == pub_sig) and (pub_sig or 0.8 <= hr <= 1.25)
-    return {"trial": name, "endpoint": pub.endpoint,
-            "control_sim": mc, "control_pub": pc,
-            "control_within_25pct": abs(mc / pc - 1) <= 0.25 if math.isfinite(mc) else False,
-            "exp_sim": me, "exp_pub": pe,
-            "hr_sim": hr, "hr_lo": lo, "hr_hi": hi, "p_sim": p,
-            "hr_pub": ph[0], "hr_pub_lo": phl, "hr_pub_hi": phh,
-            "hr_in_pub_ci": bool(phl <= hr <= phh) if math.isfinite(phl) else False,
-            "direction_ok": bool(direction),
-            "doubling_days_fitted": res.provenance.get("doubling_days_median"),
-            "seconds": res.provenance.get("seconds")}
+ROOT = TRIALS
 
 
 def subgroup_hr(res, mask):
@@ -58,37 +32,11 @@ def subgroup_hr(res, mask):
                                  (d["arm"] == "experimental").astype(int))
 
 
-def forest(table, path):
-    import matplotlib
-    matplotlib.use("Agg")
+def forest_figure(table, path):
+    """The forest plot of the atlas' virtual-trials section, for this table."""
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(table) + 1.2))
-    for i, r in enumerate(table.itertuples()):
-        y = len(table) - i
-        ax.plot([r.hr_pub_lo, r.hr_pub_hi], [y + 0.15] * 2, color="0.4", lw=2)
-        ax.plot([r.hr_pub], [y + 0.15], "s", color="0.2", ms=6,
-                label="published" if i == 0 else None)
-        if not math.isfinite(r.hr_sim):
-            ax.text(0.0025, y - 0.15, "simulated: no progression in either arm", fontsize=7,
-                    color="#c0392b", va="center")
-            continue
-        if not math.isfinite(r.hr_hi):
-            ax.text(0.0025, y - 0.15, "simulated: no progression on the experimental arm "
-                    "(HR -> 0)", fontsize=7, color="#c0392b", va="center")
-            continue
-        hi = min(r.hr_hi, 5.0)
-        ax.plot([max(r.hr_lo, 0.002), hi], [y - 0.15] * 2, color="#c0392b", lw=2)
-        ax.plot([max(r.hr_sim, 0.002)], [y - 0.15], "o", color="#c0392b", ms=6,
-                label="simulated" if i == 0 else None)
-    ax.axvline(1.0, color="0.6", ls="--", lw=1)
-    ax.set_yticks(range(len(table), 0, -1))
-    ax.set_yticklabels(table["trial"])
-    ax.set_xscale("log")
-    ax.set_xlim(0.002, 5)
-    ax.set_xticks([0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4])
-    ax.set_xticklabels(["0.005", "0.01", "0.05", "0.1", "0.25", "0.5", "1", "2", "4"])
-    ax.set_xlabel("hazard ratio, experimental vs control (95% CI)")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    forest(table.assign(refused=""), ax)
     ax.set_title("Virtual trials: simulated vs published hazard ratios", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -169,7 +117,7 @@ def main(argv=None):
         "refused": refused,
     }
     if len(table) > 1:
-        forest(table, out / "forest.png")
+        forest_figure(table, out / "forest.png")
     if not args.skip_scale:
         tr = sim.Trial.from_toml(ROOT / "bolero2.toml")
         t0 = time.perf_counter()

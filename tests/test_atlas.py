@@ -112,3 +112,20 @@ def test_core_runner_matches_roadrunner_steady_state_and_run():
     for k in ("pS6", "pAkt_S473", "growth_rate", "tumor_burden"):
         np.testing.assert_allclose(run_core[k], run_ref[k], rtol=1e-4, atol=1e-8, err_msg=k)
     assert run_core["tumor_burden"][0] == 1.0
+
+
+def test_virtual_trials_section_lists_every_bundled_trial(quick_atlas):
+    """Every trial file is in the table: run (a finite simulated and published HR) or
+    refused with the reason named (BELLE-2: buparlisib has no cited unbound fraction)."""
+    import pandas as pd
+    from simulator.experiments.virtual_trials import ORDER, TRIALS
+    assert sorted(ORDER) == sorted(p.stem for p in TRIALS.glob("*.toml"))
+    table = pd.read_csv(quick_atlas.index.parent / "experiments" / "virtual_trials" /
+                        "results.csv").fillna({"refused": ""})
+    assert table["trial"].tolist() == ORDER
+    refused = table[table["refused"] != ""]
+    assert refused["trial"].tolist() == ["belle2"]
+    assert "buparlisib" in refused["refused"].iloc[0] and "/" not in refused["refused"].iloc[0]
+    run = table[table["refused"] == ""]
+    assert np.isfinite(run["hr_sim"]).all() and np.isfinite(run["hr_pub"]).all()
+    assert ((run["hr_lo"] <= run["hr_sim"]) & (run["hr_sim"] <= run["hr_hi"])).all()

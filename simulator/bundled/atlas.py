@@ -106,6 +106,14 @@ SECTIONS = (
             "exemestane (BOLERO-2).",
             experiments=("egf30008_letrozole_lapatinib", "tandem_anastrozole_trastuzumab",
                          "bolero2_exemestane_everolimus")),
+    Section("", "Virtual trials: simulated vs published hazard ratios",
+            "Not a checked behaviour: the cell model carried to the clinic. Each bundled trial "
+            "(TAnDEM, EGF30008, BOLERO-2, TAMRAD, HORIZON, S0226, FACT, SoFEA, SOLAR-1, "
+            "BELLE-2) runs with virtual patients, label PK and RECIST scans; the control arm's "
+            "median PFS is fitted, the experimental arm predicted. The atlas runs a small "
+            "cohort (120 per arm, one draw); docs/trials.md discusses where the model "
+            "overshoots (rapalogs) and why BELLE-2 is not run.",
+            experiments=("virtual_trials",)),
     Section("b14_cyp2d6_poor", "CYP2D6 poor metabolisers: less endoxifen",
             "Tamoxifen is a prodrug: CYP2D6 makes endoxifen. Poor metabolisers make about a "
             "quarter of it, so less ER is occupied and growth is suppressed less at the same "
