@@ -7,6 +7,7 @@ phenotypes, parameters, initial values) is checked by :mod:`simulator.conditions
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
@@ -16,7 +17,7 @@ import numpy as np
 
 from simulator import conditions
 from simulator.catalog import Catalog
-from simulator.codegen.numpy_fns import NumpyFunctions, compile_numpy
+from simulator.codegen.numpy_fns import NumpyFunctions, compile_numpy, uses_delay
 from simulator.errors import IntegrationError, InvalidValueError, ModelImportError, unknown_id
 from simulator.io import attach_catalog, load, read_catalog
 from simulator.io.limits import DEFAULT_LIMITS, ImportLimits, too_deep
@@ -93,16 +94,30 @@ class CompiledModel:
 
     model: Model
     system: OdeSystem
-    numpy: NumpyFunctions
     used_params: np.ndarray          # indices of parameters the rates or triggers use
     _segmenters: dict = field(default_factory=dict)
     _sensitivity: dict = field(default_factory=dict)   # integrators and output Jacobians
     _drivers: dict = field(default_factory=dict)        # compiled event drivers by options
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def numpy(self) -> NumpyFunctions:
+        """The numpy functions (scipy backend, Newton, the Python event driver), built on
+        first use: a compiled run never needs them."""
+        with self._lock, too_deep(f"model '{self.model.id}': building its equations"):
+            if "_numpy" not in self.__dict__:
+                self.__dict__["_numpy"] = compile_numpy(self.system)
+            return self.__dict__["_numpy"]
+
+    @cached_property
+    def output_ids(self) -> tuple:
+        """Every id a trajectory reports, in the order of its values' columns."""
+        return tuple(self.system.outputs)
 
     @cached_property
     def delayed(self) -> bool:
         """Whether the model uses the csymbol ``delay`` (only the scipy backend runs it)."""
-        return self.numpy.delayed is not None
+        return uses_delay(self.system)
 
     def segmenter(self, options: SolverOptions, backend: str) -> Segmenter:
         """The backend ``backend`` ("compiled" or "scipy") for ``options``, built once."""
@@ -155,7 +170,7 @@ def compile_model(model: Model) -> CompiledModel:
         return hit
     with too_deep(f"model '{model.id}': building its equations"):
         system = build_system(model)
-        cm = CompiledModel(model, system, compile_numpy(system), system.used_params())
+        cm = CompiledModel(model, system, system.used_params())
     _CACHE[model.hash] = cm
     return cm
 
@@ -280,7 +295,7 @@ def simulate(model, t, *, params: dict | None = None, initial: dict | None = Non
         if on_failure == "raise":
             raise err
     return Trajectory(
-        t=res.t, y=res.y, state_ids=system.state_ids, ids=cm.numpy.output_ids, _values=None,
+        t=res.t, y=res.y, state_ids=system.state_ids, ids=cm.output_ids, _values=None,
         params=param_values, species_compartment=dict(system.species_compartment),
         amount_valued=dict(system.init.amount_valued), success=res.success,
         _message=res.message, _stats=dict(res.stats, n_events=res.n_events),
@@ -326,7 +341,7 @@ def _with_sensitivities(cm, model, overrides, names, t_out, t0, options, backend
     p_cols = sorted({k for k, _ in pairs} | {int(k) for k in np.flatnonzero(dp.any(axis=1))})
     jkey = ("output jacobian", tuple(p_cols))
     if jkey not in cm._sensitivity:
-        cm._sensitivity[jkey] = OutputJacobian(system, cm.numpy.output_ids, p_cols)
+        cm._sensitivity[jkey] = OutputJacobian(system, cm.output_ids, p_cols)
     if not len(res.t):
         return res, np.zeros((0, len(cm.numpy.output_ids), len(names))), names
     J = cm._sensitivity[jkey](res.t, Y, p)

@@ -299,6 +299,11 @@ def _triggers_at_equality(system: OdeSystem, smap: SymbolMap, equalities, delaye
                     "event trigger", delayed)
 
 
+def uses_delay(system: OdeSystem) -> bool:
+    """Whether ``system`` uses the csymbol ``delay`` anywhere."""
+    return _has(system, Delay)
+
+
 def _has(system: OdeSystem, cls) -> bool:
     """True if any expression of ``system`` contains a ``cls`` node."""
     exprs = [*system.rhs, *system.outputs.values()]

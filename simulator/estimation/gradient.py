@@ -212,7 +212,7 @@ class Sensitivities:
                     outputs.append(np.asarray(self.cm.numpy.outputs(
                         t_rows, Yr, list(np.broadcast_to(p, (t_rows.size, p.size)).T)),
                         dtype=float))
-            return outputs[0][:, self.cm.numpy.output_ids.index(name)]
+            return outputs[0][:, self.cm.output_ids.index(name)]
 
         def derivatives(name):
             J = self.output_jacobian(name)(t_rows, Yr, p)[:, 0]

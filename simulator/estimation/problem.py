@@ -536,7 +536,7 @@ class _Builder:
         system = self.cm.system
         self.species = set(system.species_compartment)
         self.initial = self.species | set(system.state_ids)   # set as initial values
-        self.outputs = set(self.cm.numpy.output_ids)
+        self.outputs = set(self.cm.output_ids)
         self.settable = set(system.param_ids)
 
     def build(self, options) -> CalibrationProblem:
