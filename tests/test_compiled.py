@@ -211,8 +211,7 @@ def test_generated_code_has_only_our_identifiers():
     identifiers = set(re.findall(r"[%@][A-Za-z_$][\w.$]*", gen.ir))
     ours = {"%t", "%y", "%p", "%out", "%c", "%jnz", "%a", "%x", "@rhs", "@jac", "@dfdt",
             "@triggers", "@switches", "@outputs", "@event_values", "@decomp", "@solve"}
-    assert {i for i in identifiers
-            if not re.fullmatch(r"%v\d+|@llvm\.\w+\.f64|@(decomp|solve)_\d+", i)} <= ours
+    assert {i for i in identifiers if not re.fullmatch(r"%v\d+|@llvm\.\w+\.f64", i)} <= ours
 
 
 def test_foreign_symbol_is_refused():
@@ -513,30 +512,3 @@ def test_switches_match_the_scipy_backend():
         np.testing.assert_allclose(ours, [y[0] - p[0], y[1] - 2, t - 3, y[1] - y[0], y[1] - 0.25],
                                    rtol=1e-14)
     assert compile_native(make_system(["x"], [], [], [1.0], lambda t, y, p: [-y[0]])).n_switches == 0
-
-
-def test_a_split_lu_gives_the_unsplit_factors_and_solution(monkeypatch):
-    """A large LU is split into parts that pass values through memory
-    (codegen.llvm.LU_SPLIT); forced on the bundled model, its factors and solutions equal
-    those of the one-piece LU."""
-    from simulator import load_model
-    from simulator.api import compile_model
-    from simulator.codegen import llvm
-    system = compile_model(load_model(MODEL_ANT)).system
-    whole = jit.compile_ir(generate(system, "whole"))
-    monkeypatch.setattr(llvm, "LU_SPLIT", 40)
-    gen = generate(system, "split")
-    assert "@decomp_3(" in gen.ir and "@solve_3(" in gen.ir
-    split = jit.compile_ir(gen)
-    rng = np.random.default_rng(0)
-    jnz = rng.normal(size=whole.n_jac)
-    for c in (1e3, 10.0):
-        a1, a2 = np.empty(whole.lu_nnz), np.empty(split.lu_nnz)
-        assert whole.decomp.ctypes(c, jnz.ctypes.data, a1.ctypes.data) == \
-            split.decomp.ctypes(c, jnz.ctypes.data, a2.ctypes.data)
-        np.testing.assert_allclose(a2, a1, rtol=1e-13, atol=0)
-        x1 = rng.normal(size=whole.n_states)
-        x2 = x1.copy()
-        whole.solve.ctypes(a1.ctypes.data, x1.ctypes.data)
-        split.solve.ctypes(a1.ctypes.data, x2.ctypes.data)
-        np.testing.assert_allclose(x2, x1, rtol=1e-13, atol=1e-300)

@@ -32,8 +32,8 @@ import numpy as np
 import sympy
 
 from simulator.codegen.abi import SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG, NativeFunction
-from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, LU_SPLIT, GeneratedCode,
-                                    expressions_ir, generate, system_key)
+from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, expressions_ir,
+                                    generate, system_key)
 from simulator.codegen.sources import digest, import_closure
 from simulator.system import OdeSystem
 
@@ -280,7 +280,7 @@ def object_key(system: OdeSystem) -> str | None:
         return None
     _init_llvm()
     d = hashlib.sha256()
-    d.update(f"crosstalk-obj {CODEGEN_VERSION} {FP_FLAGS} {LU_SPLIT} {sympy.__version__} "
+    d.update(f"crosstalk-obj {CODEGEN_VERSION} {FP_FLAGS} {sympy.__version__} "
              f"{llvmlite.__version__} {llvm.get_host_cpu_name()} "
              f"{llvm.get_host_cpu_features().flatten()} {h} {system.n_states} "
              f"{system.n_params} {len(system.events)} {system.lu_blocks}\n".encode())

@@ -44,15 +44,10 @@ from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.model import is_boolean
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "13"
+CODEGEN_VERSION = "12"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
-# An unrolled LU with more multiply-adds than this is split into functions of about this
-# many, which keep their values in the arrays between them: LLVM's register allocation and
-# instruction selection grow faster than linearly in a function's length (Lang's 19k-line
-# `decomp` took 6 s of machine-code generation in one piece). Part of the code's keys.
-LU_SPLIT = int(os.environ.get("CROSSTALK_LU_SPLIT", "2500"))
 
 # ----------------------------------------------------------------------------------------
 # sympy -> LLVM IR
@@ -383,8 +378,6 @@ def _lu_functions(decls: set, plan: LUPlan, rows, cols, blocks: int = 0) -> str:
     ``x_0 = W^-1 b_0``, ``x_i = W^-1 (b_i + B_i x_0)``.
     """
     nb = plan.n
-    if blocks == 0 and _lu_ops(plan) > LU_SPLIT:
-        return _split_lu_functions(decls, plan, rows, cols), plan.nnz
     em = _Emitter(decls, {})
     v = {slot: _const(0.0) for slot in range(plan.nnz)}
     coupling = []                      # (jnz index, block, row, column) of the B_i entries
@@ -458,129 +451,6 @@ def _lu_functions(decls: set, plan: LUPlan, rows, cols, blocks: int = 0) -> str:
     return decomp + "\n\n" + solve + "\n", plan.nnz + len(coupling)
 
 
-def _lu_ops(plan: LUPlan) -> int:
-    """Multiply-adds of the factorisation (the size of the unrolled ``decomp``)."""
-    return sum(1 + len(L) * (1 + len(U)) for _, L, U in plan.steps)
-
-
-def _chunks(steps, cost, limit: int) -> list:
-    """``steps`` in consecutive groups of about ``limit`` total ``cost``."""
-    groups, cur, size = [], [], 0
-    for st in steps:
-        cur.append(st)
-        size += cost(st)
-        if size >= limit:
-            groups.append(cur)
-            cur, size = [], 0
-    if cur:
-        groups.append(cur)
-    return groups
-
-
-class _Cached:
-    """Values of one array inside a function: loaded on first read, stored back at the end
-    if written."""
-
-    def __init__(self, em: _Emitter, base: str):
-        self.em, self.base, self.v, self.dirty = em, base, {}, set()
-
-    def __getitem__(self, k):
-        if k not in self.v:
-            self.v[k] = self.em.load(self.base, k)
-        return self.v[k]
-
-    def __setitem__(self, k, value):
-        self.v[k] = value
-        self.dirty.add(k)
-
-    def flush(self):
-        for k in sorted(self.dirty):
-            self.em.store(self.base, k, self.v[k])
-
-
-def _split_lu_functions(decls: set, plan: LUPlan, rows, cols) -> str:
-    """``decomp`` and ``solve`` as :func:`_lu_functions` writes them (``blocks = 0``), each
-    split into ``noinline`` parts of about :data:`LU_SPLIT` operations that pass their values
-    through ``a`` and ``x``."""
-    parts = []
-    # decomp: W = c I - J into a, then the elimination steps in parts
-    em = _Emitter(decls, {})
-    v = {slot: _const(0.0) for slot in range(plan.nnz)}
-    for k, (i, j) in enumerate(zip(rows, cols)):
-        slot = plan.pos[(int(i), int(j))]
-        v[slot] = em.bin("fsub", v[slot], em.load("%jnz", k))
-    for i in range(plan.n):
-        slot = plan.pos[(i, i)]
-        v[slot] = em.bin("fadd", v[slot], "%c")
-    for slot in range(plan.nnz):
-        em.store("%a", slot, v[slot])
-    groups = _chunks(plan.steps, lambda st: 1 + len(st[1]) * (1 + len(st[2])), LU_SPLIT)
-    bad = "0"
-    for g in range(len(groups)):
-        r = em.emit(f"call i64 @decomp_{g}(double* %a)")
-        bad = em.emit(f"or i64 {bad}, {r}")
-    parts.append("\n".join([f"define i64 @decomp(double %c, double* noalias nocapture readonly "
-                            f"%jnz, double* noalias nocapture %a) {_ATTRS} {{", "entry:",
-                            *em.lines, f"  ret i64 {bad}", "}"]))
-    for g, steps in enumerate(groups):
-        em = _Emitter(decls, {})
-        a = _Cached(em, "%a")
-        bad = "false"
-        for k, L, U in steps:
-            pp = plan.pos[(k, k)]
-            piv = a[pp]
-            mag = em.call("llvm.fabs.f64", piv)
-            ok = em.emit(f"fcmp ogt double {mag}, {_const(1e-300)}")
-            fin = em.emit(f"fcmp olt double {mag}, {_const(float('inf'))}")
-            good = em.emit(f"and i1 {ok}, {fin}")
-            bad = em.emit(f"or i1 {bad}, {em.emit(f'xor i1 {good}, true')}")
-            inv = em.bin("fdiv", _const(1.0), piv)
-            a[pp] = inv
-            ukj = {j: a[plan.pos[(k, j)]] for j in U}
-            for i in L:
-                lp = plan.pos[(i, k)]
-                lik = em.bin("fmul", a[lp], inv)
-                a[lp] = lik
-                for j in U:
-                    sl = plan.pos[(i, j)]
-                    a[sl] = em.bin("fsub", a[sl], em.bin("fmul", lik, ukj[j]))
-        a.flush()
-        res = em.emit(f"select i1 {bad}, i64 1, i64 0")
-        parts.append("\n".join([f"define internal i64 @decomp_{g}(double* noalias nocapture %a) "
-                                f"noinline {_ATTRS} {{", "entry:", *em.lines, f"  ret i64 {res}",
-                                "}"]))
-    # solve: forward then backward substitution, in parts
-    forward = [("f", k, L, U) for k, L, U in plan.steps]
-    backward = [("b", k, L, U) for k, L, U in reversed(plan.steps)]
-    pieces = _chunks(forward + backward, lambda st: 1 + len(st[2] if st[0] == "f" else st[3]),
-                     LU_SPLIT)
-    em = _Emitter(decls, {})
-    for g in range(len(pieces)):
-        em.lines.append(f"  call void @solve_{g}(double* %a, double* %x)")
-    parts.append("\n".join([f"define void @solve(double* noalias nocapture readonly %a, "
-                            f"double* noalias nocapture %x) {_ATTRS} {{", "entry:", *em.lines,
-                            "  ret void", "}"]))
-    for g, steps in enumerate(pieces):
-        em = _Emitter(decls, {})
-        x = _Cached(em, "%x")
-        for kind, k, L, U in steps:
-            if kind == "f":
-                for i in L:
-                    x[i] = em.bin("fsub", x[i], em.bin("fmul", em.load("%a", plan.pos[(i, k)]),
-                                                       x[k]))
-            else:
-                acc = x[k]
-                for j in U:
-                    acc = em.bin("fsub", acc, em.bin("fmul", em.load("%a", plan.pos[(k, j)]),
-                                                     x[j]))
-                x[k] = em.bin("fmul", acc, em.load("%a", plan.pos[(k, k)]))
-        x.flush()
-        parts.append("\n".join([f"define internal void @solve_{g}(double* noalias nocapture "
-                                f"readonly %a, double* noalias nocapture %x) noinline {_ATTRS} {{",
-                                "entry:", *em.lines, "  ret void", "}"]))
-    return "\n\n".join(parts) + "\n"
-
-
 # ----------------------------------------------------------------------------------------
 # generation
 
@@ -628,8 +498,7 @@ def system_key(system: OdeSystem) -> str:
     """Hash of everything the generated code depends on (expressions, sizes, version)."""
     smap = SymbolMap.of(system)
     h = hashlib.sha256()
-    h.update(f"crosstalk-llvm {CODEGEN_VERSION} {FP_FLAGS} {LU_SPLIT} {sympy.__version__} "
-             f"{system.n_states} "
+    h.update(f"crosstalk-llvm {CODEGEN_VERSION} {sympy.__version__} {system.n_states} "
              f"{system.n_params} {len(system.events)} {system.lu_blocks}\n".encode())
     for e in smap.rename_all(system.rhs):
         h.update(sympy.srepr(e).encode() + b"\n")
