@@ -8,6 +8,7 @@ import pytest
 
 import simulator as sim
 from simulator.api import compile_model
+from simulator.solvers import compiled_events, driver
 from simulator.solvers.base import SolverOptions
 from simulator.solvers.compiled_events import CompiledDriver, covers
 from simulator.solvers.driver import run
@@ -104,6 +105,7 @@ def test_events_that_trigger_each_other_forever_fail_with_the_reference_message(
     assert not a.success and not b.success
     assert a.message == b.message and "more than 10000 event executions" in a.message
     assert a.t_fail == b.t_fail == pytest.approx(0.5, abs=1e-9)
+    assert compiled_events.MAX_EVENTS_AT_ONE_TIME == driver.MAX_EVENTS_AT_ONE_TIME
 
 
 @pytest.mark.parametrize("event, why", [

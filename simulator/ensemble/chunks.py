@@ -62,8 +62,8 @@ from simulator.model import Model, as_number
 from simulator.semantics import refuse_delays
 from simulator.solvers.base import SolverOptions
 from simulator.solvers.compiled import STAT_NAMES, failure_message, integrate_many
-from simulator.solvers.compiled_events import (FAIL_EVENTS, MAX_EVENTS_AT_ONE_TIME,
-                                               EventTables, covers, run_compiled_many)
+from simulator.solvers.compiled_events import (FAIL_EVENTS, EventTables, covers,
+                                               run_compiled_many, too_many_events)
 from simulator.solvers.driver import run
 from simulator.solvers.scipy_backend import ScipySegmenter
 
@@ -269,7 +269,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             if compiled_events:
                 if s < 0:
                     status[m] = EVENT_FAIL if s == FAIL_EVENTS else s
-                    reason[m] = (_events_failure(s, float(res["t_stop"][g]))
+                    reason[m] = (too_many_events(float(res["t_stop"][g]))
                                  if s == FAIL_EVENTS else
                                  failure_message(s, float(res["t_stop"][g]), system.state_ids,
                                                  int(st[g, i_fail]), opts.max_steps))
@@ -368,17 +368,19 @@ def _run_driver(model, opts, backend, y0, p, t_out, t0):
     """One member through the event driver on ``backend`` ("compiled" or "scipy"):
     ``(status 0 or -1, message, y (n_t, n_states) NaN past a failure, nsteps, RunResult)``."""
     cm = compile_model(model)
-    res = cm.run(opts, backend, y0, p, t_out, t0=t0)
-    y = np.full((len(t_out), cm.system.n_states), np.nan)
+    return _driver_outcome(cm.run(opts, backend, y0, p, t_out, t0=t0), len(t_out),
+                           cm.system.n_states)
+
+
+def _driver_outcome(res, n_t: int, n_states: int):
+    """A driver's ``RunResult`` as ``(status, message, y, nsteps, res)`` (see
+    :func:`_run_driver`)."""
+    y = np.full((n_t, n_states), np.nan)
     y[:len(res.y)] = res.y
     ns = int(res.stats.get("nsteps", 0))
     if res.success:
         return 0, "", y, ns, res
     return -1, f"{res.message} (t = {res.t_fail:g})", y, ns, res
-
-
-def _events_failure(status: int, t: float) -> str:
-    return f"more than {MAX_EVENTS_AT_ONE_TIME} event executions at t = {t:g}"
 
 
 def _params_from(p_rec, p, pcols) -> np.ndarray:
@@ -399,13 +401,8 @@ def _run_reference(model, opts, y0, p, t_out, t0):
         if seg is None:
             seg = prep._references[opts] = ScipySegmenter(compile_model(model).numpy, opts,
                                                           native=prep.fns)
-    res = run(compile_model(model).numpy, seg, y0, p, t_out, t0=t0)
-    y = np.full((len(t_out), prep.system.n_states), np.nan)
-    y[:len(res.y)] = res.y
-    ns = int(res.stats.get("nsteps", 0))
-    if res.success:
-        return 0, "", y, ns, res
-    return -1, f"{res.message} (t = {res.t_fail:g})", y, ns, res
+    return _driver_outcome(run(compile_model(model).numpy, seg, y0, p, t_out, t0=t0),
+                           len(t_out), prep.system.n_states)
 
 
 def _no_states(n: int, t_end: float) -> dict:

@@ -37,10 +37,12 @@ from simulator.solvers.compiled import (END, FAIL_INDEX, N_OUT, N_STATS, N_WORK,
 from simulator.solvers.driver import RunResult
 from simulator.solvers.event_location import N_SW
 
-__all__ = ["covers", "CompiledDriver", "EventTables", "run_compiled", "run_compiled_many", "FAIL_EVENTS",
+__all__ = ["covers", "too_many_events", "CompiledDriver", "EventTables", "run_compiled", "run_compiled_many", "FAIL_EVENTS",
            "MAX_EVENTS_AT_ONE_TIME", "N_TOTALS", "FIRED", "SEGMENTS"]
 
 FAIL_EVENTS = -6
+# the reference driver's limit; a literal here, since numba freezes it into the cached loop
+# and the loops' cache key covers only modules with numba code (a test keeps them equal)
 MAX_EVENTS_AT_ONE_TIME = 10_000
 # totals: the integrator's STAT_NAMES summed over segments (n_out: rows filled;
 # fail_index: of the failing segment), then events fired and segments run
@@ -52,6 +54,11 @@ _F2 = types.float64[:, ::1]
 _I1 = types.int64[::1]
 _U1 = types.uint8[::1]
 _JIT = dict(error_model="numpy", nogil=True)
+
+
+def too_many_events(t: float) -> str:
+    """The failure message of :data:`FAIL_EVENTS` (the reference driver's words)."""
+    return f"more than {MAX_EVENTS_AT_ONE_TIME} event executions at t = {t}"
 
 
 def covers(system, fns) -> str | None:
@@ -460,7 +467,7 @@ class CompiledDriver:
         if status == 0:
             return RunResult(t_out, Y, P, True, "", stats=stats, n_events=n_fired)
         if status == FAIL_EVENTS:
-            msg = f"more than {MAX_EVENTS_AT_ONE_TIME} event executions at t = {t_stop}"
+            msg = too_many_events(t_stop)
         else:
             msg = failure_message(status, t_stop, self.system.state_ids,
                                   int(totals[FAIL_INDEX]), o.max_steps)

@@ -24,7 +24,7 @@ from simulator.codegen.numpy_fns import NumpyFunctions
 from simulator.solvers.base import Segmenter
 from simulator.solvers.history import History
 
-_MAX_EVENTS_AT_ONE_TIME = 10_000
+MAX_EVENTS_AT_ONE_TIME = 10_000
 
 
 @dataclass
@@ -96,7 +96,7 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
         relations at their root (the instant they hold), as long as no assignment moves
         them."""
         at_root = fns.switches(t, y, p) if forced else None
-        for _ in range(_MAX_EVENTS_AT_ONE_TIME):
+        for _ in range(MAX_EVENTS_AT_ONE_TIME):
             if forced:
                 now = fns.switches(t, y, p)
                 forced = tuple(k for k in forced if now[k] == at_root[k])
@@ -126,7 +126,7 @@ def run(fns: NumpyFunctions, segmenter: Segmenter, y0, p, t_out, *, t0: float,
             for (kind, idx, _), v in zip(events[q.event].assignments, vals):
                 (y if kind == "y" else p)[idx] = v
             counter["fired"] += 1
-        raise RuntimeError(f"more than {_MAX_EVENTS_AT_ONE_TIME} event executions at t = {t}")
+        raise RuntimeError(f"more than {MAX_EVENTS_AT_ONE_TIME} event executions at t = {t}")
 
     history = None
     if getattr(fns, "delayed", None) is not None:
