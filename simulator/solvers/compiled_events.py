@@ -37,8 +37,9 @@ from simulator.solvers.compiled import (END, FAIL_INDEX, N_OUT, N_STATS, N_WORK,
 from simulator.solvers.driver import RunResult
 from simulator.solvers.event_location import N_SW
 
-__all__ = ["covers", "too_many_events", "CompiledDriver", "EventTables", "run_compiled", "run_compiled_many", "FAIL_EVENTS",
-           "MAX_EVENTS_AT_ONE_TIME", "N_TOTALS", "FIRED", "SEGMENTS"]
+__all__ = ["covers", "too_many_events", "CompiledDriver", "EventTables", "run_compiled",
+           "run_compiled_many", "FAIL_EVENTS", "MAX_EVENTS_AT_ONE_TIME", "N_TOTALS", "FIRED",
+           "SEGMENTS"]
 
 FAIL_EVENTS = -6
 # the reference driver's limit; a literal here, since numba freezes it into the cached loop
@@ -359,7 +360,8 @@ def _work(fns, tables: EventTables):
 def _functions(fns):
     evals = fns.event_values if fns.event_values is not None else fns.switches
     return (fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches,
-            contiguous(fns.switch_equal, np.uint8), fns.decomp, fns.solve, fns.time_dependent, evals)
+            contiguous(fns.switch_equal, np.uint8), fns.decomp, fns.solve,
+            fns.time_dependent, evals)
 
 
 def _tables(tables: EventTables):
