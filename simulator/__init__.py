@@ -17,22 +17,23 @@ Public verbs (see README.md and docs/)::
 
 The package's layers and what each module may import are drawn in docs/design.md.
 """
-import importlib
-
+from simulator.lazy import lazy_names
 from simulator.version import __version__
 
-# Public names and the module each comes from. They are imported on first use (PEP 562):
+# Public names and the module each comes from, imported on first use (simulator.lazy):
 # ``import simulator`` stays fast (no pandas, matplotlib, pyPESTO or petab until a verb
 # needs them), which the command line and every worker process pay for.
-_EXPORTS = {
+_MODULES = {
     "simulator.analysis.arms": ("ArmComparison", "compare_arms"),
     "simulator.analysis.combination": ("Combination", "combination"),
     "simulator.analysis.dose_response": ("DoseResponse", "dose_response"),
     "simulator.analysis.sensitivity": ("sensitivity",),
     "simulator.api": ("check_readouts", "load_model", "simulate", "steady_state"),
+    "simulator.bundled.atlas": ("run_atlas", "sections_named"),
     "simulator.bundled.tables": ("drugs", "phenotypes"),
     "simulator.catalog": ("Catalog",),
     "simulator.ensemble": ("Ensemble", "sweep"),
+    "simulator.ensemble.executors": ("open_executor",),
     "simulator.errors": ("IntegrationError", "InvalidValueError", "ModelError",
                          "ModelImportError", "ModelWarning", "PerturbationError", "PetabError",
                          "SimulatorError", "StoreError", "TrialError", "UnknownIdError",
@@ -46,24 +47,12 @@ _EXPORTS = {
     "simulator.treatments": ("PK", "Dose", "Schedule", "Treatment", "run_treatment",
                              "untreated_state"),
     "simulator.trials": ("Trial", "TrialResult", "virtual_trial"),
+    "simulator.warmup": ("warm_up",),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str):
-    if name == "plot":
-        return importlib.import_module("simulator.plot")
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'simulator' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
-
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
+_EXPORTS["plot"] = ("simulator.plot", None)
+_EXPORTS["serve_lab"] = ("simulator.lab.server", "serve")
+__getattr__, __dir__ = lazy_names("simulator", globals(), _EXPORTS)
 
 __all__ = [
     "load_model", "simulate", "steady_state", "check_readouts",

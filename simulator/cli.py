@@ -23,13 +23,8 @@ import numpy as np
 import pandas as pd
 
 import simulator as sim
-from simulator.bundled.atlas import run_atlas, sections_named
-from simulator.codegen.numba_cache import loops_dir
-from simulator.ensemble.executors import open_executor
-from simulator.estimation.calibration import OPTIMIZERS
-from simulator.estimation.sampling import MIN_GEWEKE_SAMPLES, SAMPLERS
-from simulator.lab.server import LOCALHOST, check_host, check_port, serve
-from simulator.warmup import warm_up
+from simulator.estimation.options import MIN_GEWEKE_SAMPLES, OPTIMIZERS, SAMPLERS
+from simulator.lab.address import LOCALHOST, check_host, check_port
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTEGRATION = 0, 1, 2, 3, 4
 
@@ -293,8 +288,8 @@ def cmd_sensitivity(args) -> int:
 
 def cmd_atlas(args) -> int:
     out = Path(args.out)
-    sections = sections_named(_list([args.only])) if args.only else None
-    res = run_atlas(out, quick=args.quick, progress=_progress_enabled(args),
+    sections = sim.sections_named(_list([args.only])) if args.only else None
+    res = sim.run_atlas(out, quick=args.quick, progress=_progress_enabled(args),
                     images_to=args.images_to, sections=sections)
     for r in res.sections:
         if r.section.key:
@@ -308,9 +303,7 @@ def cmd_atlas(args) -> int:
 
 
 def cmd_warmup(args) -> int:
-    print(f"compiling and caching the integrator and the bundled model in "
-          f"{loops_dir().parent} ...")
-    seconds = warm_up()
+    seconds = sim.warm_up()
     print(f"done in {seconds:.0f} s; the next runs start from the cache")
     return EXIT_OK
 
@@ -358,7 +351,7 @@ def cmd_calibrate(args) -> int:
     problem = sim.load_petab(sim.example_problem() if args.example else args.problem)
     args.model_source = str(problem.tables.sbml_file)
     out = _out_dir(args)
-    with open_executor(args.executor, scheduler=args.scheduler) as executor:
+    with sim.open_executor(args.executor, scheduler=args.scheduler) as executor:
         result = sim.calibrate(problem, n_starts=args.starts, seed=args.seed,
                                optimizer=args.optimizer, executor=executor,
                                progress=_progress_enabled(args),
@@ -435,7 +428,7 @@ def cmd_lab(args) -> int:
     except ValueError as err:
         raise CliError(str(err)) from None
     try:
-        serve(port=port, host=host, open_browser=not args.no_browser)
+        sim.serve_lab(port=port, host=host, open_browser=not args.no_browser)
     except OSError as err:
         raise CliError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
     return EXIT_OK

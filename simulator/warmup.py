@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from simulator.api import load_model, simulate, steady_state
+from simulator.codegen.numba_cache import loops_dir
 from simulator.ensemble import sweep
 from simulator.treatments import Dose, Schedule, Treatment
 from simulator.treatments.derive import prepare
@@ -42,6 +43,8 @@ def _jobs(model) -> list[tuple[str, Callable[[], object]]]:
 def warm_up(report: Callable[[str], None] = print) -> float:
     """Compile and cache what the common jobs need; returns the seconds it took."""
     start = time.perf_counter()
+    report(f"compiling and caching the integrator and the bundled model in "
+           f"{loops_dir().parent} ...")
     model = load_model()
     for what, job in _jobs(model):
         t0 = time.perf_counter()

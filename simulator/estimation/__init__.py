@@ -1,11 +1,22 @@
 """Parameter estimation: PEtab problems as objectives (:func:`load_petab`), multistart
 calibration and profile likelihoods through pyPESTO (:func:`calibrate`, :func:`profile`),
 and posterior sampling through pyPESTO (:func:`sample`)."""
-from simulator.estimation.calibration import (CalibrationResult, ProfileResult, calibrate,
-                                              profile)
-from simulator.estimation.problem import (PETAB_OPTIONS, CalibrationProblem, example_problem,
-                                         load_petab)
-from simulator.estimation.sampling import SamplingResult, sample
+from simulator.lazy import lazy_names
 
 __all__ = ["load_petab", "CalibrationProblem", "PETAB_OPTIONS", "example_problem", "calibrate",
            "profile", "sample", "CalibrationResult", "ProfileResult", "SamplingResult"]
+
+# loaded on first use (simulator.lazy): importing simulator.estimation.options must not
+# load pyPESTO
+__getattr__, __dir__ = lazy_names("simulator.estimation", globals(), {
+    "CalibrationResult": "simulator.estimation.calibration",
+    "ProfileResult": "simulator.estimation.calibration",
+    "calibrate": "simulator.estimation.calibration",
+    "profile": "simulator.estimation.calibration",
+    "PETAB_OPTIONS": "simulator.estimation.problem",
+    "CalibrationProblem": "simulator.estimation.problem",
+    "example_problem": "simulator.estimation.problem",
+    "load_petab": "simulator.estimation.problem",
+    "SamplingResult": "simulator.estimation.sampling",
+    "sample": "simulator.estimation.sampling",
+})

@@ -42,12 +42,12 @@ from tqdm import tqdm
 from simulator.ensemble.executors import run_chunks
 from simulator.errors import InvalidValueError, StoreError
 from simulator.estimation import figures, likelihood
+from simulator.estimation.options import OPTIMIZERS
 from simulator.estimation.problem import CalibrationProblem
 
 __all__ = ["calibrate", "profile", "CalibrationResult", "ProfileResult", "pypesto_problem",
            "start_points", "OPTIMIZERS"]
 
-OPTIMIZERS = ("fides", "fides-fim", "least_squares")
 # fides' Hessian approximation: BFGS (the default, as in the optimizer benchmark of Grein et
 # al. 2026), or the Fisher information first and BFGS updates after 20 iterations without
 # a trust-region change (fides.HybridFixed, pyPESTO's default for AMICI objectives)

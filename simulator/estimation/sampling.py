@@ -40,15 +40,12 @@ import pypesto.sample
 from simulator.errors import InvalidValueError
 from simulator.estimation import figures, likelihood
 from simulator.estimation.calibration import CalibrationResult, quiet_logger
+from simulator.estimation.options import MIN_GEWEKE_SAMPLES, PROPOSALS, SAMPLERS
 from simulator.estimation.problem import CalibrationProblem
 
 __all__ = ["sample", "SamplingResult", "SAMPLERS", "PROPOSALS", "MIN_GEWEKE_SAMPLES"]
 
-SAMPLERS = ("adaptive_metropolis", "parallel_tempering")
-PROPOSALS = ("hessian", "identity")
 
-#: Geweke's test cuts the chain in 20 fragments; shorter chains need ``burn_in=``
-MIN_GEWEKE_SAMPLES = 20
 
 
 class _Posterior:
