@@ -80,6 +80,16 @@ _U1 = types.uint8[::1]
 _JIT = dict(error_model="numpy", nogil=True)   # cached: see codegen/numba_cache
 
 
+@njit(**_JIT)
+def member_workspace(n, nnz, njac, n_ev, n_sw):
+    """Zeroed work arrays of one member's integration, as :func:`integrate_member` takes
+    them: ``(work, lu, jnz, tb, sw, stats, fres)``; every thread of a parallel loop and
+    every thread of a single-run backend makes its own."""
+    return (np.zeros((N_WORK, n)), np.zeros(nnz), np.zeros(njac),
+            np.zeros((2, n_ev), dtype=np.uint8), np.zeros((N_SW, n_sw)),
+            np.zeros(N_STATS, dtype=np.int64), np.zeros(2))
+
+
 @njit(**_JIT, inline="always")
 def _first_nonfinite(x):
     for i in range(x.shape[0]):
@@ -473,13 +483,8 @@ def _integrate_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_de
     n_chunks = (N + chunk - 1) // chunk
     n_ev = TRIG0.shape[1]
     for c in prange(n_chunks):
-        work = np.empty((N_WORK, n))
-        lu = np.empty(nnz)
-        jnz = np.empty(njac)
-        tb = np.empty((2, n_ev), dtype=np.uint8)
-        sw = np.empty((N_SW, n_sw))
-        stats = np.empty(STATS.shape[1], dtype=np.int64)    # per thread: the shared rows are
-        fres = np.empty(2)                                  # written once, not every step
+        # per thread: the shared rows of STATS and FRES are written once, not every step
+        work, lu, jnz, tb, sw, stats, fres = member_workspace(n, nnz, njac, n_ev, n_sw)
         for m in range(c * chunk, min(N, (c + 1) * chunk)):
             status[m] = integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, t0,
                                    Y0[m], P[m], t_out, t_end, TRIG0[m], rtol, atol, h_init,
@@ -637,14 +642,12 @@ class CompiledSegmenter(Segmenter):
         """This thread's work arrays and resume point (made on first use)."""
         b = getattr(self._local, "b", None)
         if b is None:
-            fns, n = self.fns, self.fns.n_states
-            b = SimpleNamespace(work=np.zeros((N_WORK, n)), lu=np.zeros(fns.lu_nnz),
-                         jnz=np.zeros(len(fns.jac_rows)),
-                         tb=np.zeros((2, fns.n_events), dtype=np.uint8),
-                         sw=np.zeros((N_SW, fns.n_switches)),
-                         eqsw=contiguous(fns.switch_equal, np.uint8),
-                         stats=np.zeros(N_STATS, dtype=np.int64), fres=np.zeros(2),
-                         resume=(None, 0.0))   # (t_stop of the last segment, its next step)
+            fns = self.fns
+            work, lu, jnz, tb, sw, stats, fres = member_workspace(
+                fns.n_states, fns.lu_nnz, fns.n_jac, fns.n_events, fns.n_switches)
+            b = SimpleNamespace(work=work, lu=lu, jnz=jnz, tb=tb, sw=sw, stats=stats, fres=fres,
+                                eqsw=contiguous(fns.switch_equal, np.uint8),
+                                resume=(None, 0.0))   # (t_stop of the last segment, its next step)
             self._local.b = b
         return b
 

@@ -31,11 +31,10 @@ from numba import prange, types
 
 from simulator.codegen.abi import DECOMP_FN, MODEL_FN, SOLVE_FN, TRIG_FN, data_pointer
 from simulator.codegen.numba_cache import njit, njit_on_first_use
-from simulator.solvers.compiled import (END, FAIL_INDEX, N_OUT, N_STATS, N_WORK, STAT_NAMES,
+from simulator.solvers.compiled import (END, FAIL_INDEX, N_OUT, N_STATS, STAT_NAMES,
                                         atol_vector, contiguous, failure_message,
-                                        integrate_member)
+                                        integrate_member, member_workspace)
 from simulator.solvers.driver import RunResult
-from simulator.solvers.event_location import N_SW
 
 __all__ = ["covers", "too_many_events", "CompiledDriver", "EventTables", "run_compiled",
            "run_compiled_many", "FAIL_EVENTS", "MAX_EVENTS_AT_ONE_TIME", "N_TOTALS", "FIRED",
@@ -309,14 +308,8 @@ def _run_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, eva
         width = max(width, offsets[e + 1] - offsets[e])
     n_chunks = (N + chunk - 1) // chunk
     for c in prange(n_chunks):
-        work = np.empty((N_WORK, n))
-        lu = np.empty(nnz)
-        jnz = np.empty(njac)
-        tb = np.empty((2, n_ev), dtype=np.uint8)
-        sw = np.empty((N_SW, n_sw))
-        stats = np.empty(N_STATS, dtype=np.int64)
+        work, lu, jnz, tb, sw, stats, fres = member_workspace(n, nnz, njac, n_ev, n_sw)
         totals = np.empty(N_TOTALS, dtype=np.int64)
-        fres = np.empty(2)
         cur = np.empty(n_ev, dtype=np.uint8)
         evbuf = np.empty(max(1, n_evv))
         pend_ev = np.empty(cap, dtype=np.int64)
@@ -345,11 +338,10 @@ def _run_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, eva
 
 
 def _work(fns, tables: EventTables):
-    n = fns.n_states
-    return dict(work=np.zeros((N_WORK, n)), lu=np.zeros(fns.lu_nnz), jnz=np.zeros(fns.n_jac),
-                tb=np.zeros((2, fns.n_events), dtype=np.uint8),
-                sw=np.zeros((N_SW, fns.n_switches)), stats=np.zeros(N_STATS, dtype=np.int64),
-                totals=np.zeros(N_TOTALS, dtype=np.int64), fres=np.zeros(2),
+    work, lu, jnz, tb, sw, stats, fres = member_workspace(
+        fns.n_states, fns.lu_nnz, fns.n_jac, fns.n_events, fns.n_switches)
+    return dict(work=work, lu=lu, jnz=jnz, tb=tb, sw=sw, stats=stats, fres=fres,
+                totals=np.zeros(N_TOTALS, dtype=np.int64),
                 cur=np.zeros(fns.n_events, dtype=np.uint8),
                 evbuf=np.zeros(max(1, 2 * fns.n_event_values)),
                 pend_ev=np.zeros(tables.capacity, dtype=np.int64),
