@@ -52,6 +52,7 @@ class Initializer:
         self.settable = settable
         self.rule_ids = rule_ids
         self._compiled: dict[str, tuple] = {}
+        self._plans: dict = {}                      # (overridden ids, t0) -> plan or None
         self._by_expr: dict = {}                    # delayed math -> (argument ids, function)
         self._holes: dict[str, sympy.Basic] = {}    # "delay#i" argument -> its delay node
         self._base: dict[float, tuple] = {}         # t0 -> (values by id, y0, p)
@@ -130,19 +131,27 @@ class Initializer:
             return self._run_plan(plan, overridden, t0, default_vals, y0, p)
         stale = self._dependents(overridden)
         fresh = self._evaluate(stale, overridden, t0, {}, default_vals, stale)
+        return self._patch(self._writes(stale), fresh, default_vals, y0, p)
 
-        def value(k):
-            return fresh[k] if k in fresh else default_vals[k]
+    def _writes(self, stale) -> list:
+        """``(state index, parameter index, id)`` of every held value that changes with
+        the ids ``stale`` (species held as amounts change with their compartment too)."""
         touched = set(stale)
         for c in stale & self.compartments:
             touched.update(self._converted_in.get(c, ()))
-        for k in touched:
-            i = self._state_index.get(k)
+        return [(self._state_index.get(k), self._param_index.get(k), k) for k in sorted(touched)]
+
+    def _patch(self, writes, fresh: dict, defaults: dict, y0, p):
+        """Write the held values of ``writes`` into ``y0`` and ``p``, reading ``fresh``
+        values before the defaults."""
+        def value(k):
+            return fresh[k] if k in fresh else defaults[k]
+        for i, j, k in writes:
+            v = self._amount(k, value)
             if i is not None:
-                y0[i] = self._amount(k, value)
-            j = self._param_index.get(k)
+                y0[i] = v
             if j is not None:
-                p[j] = self._amount(k, value)
+                p[j] = v
         return y0, p
 
     def _plan(self, keys: frozenset, t0: float):
@@ -150,12 +159,10 @@ class Initializer:
         ids in dependency order with their functions and argument ids, then where each
         changed value is written. Built once per set of overridden ids; None where the
         general path is needed (``rateOf`` or ``delay`` in an initial value)."""
-        cache = self.__dict__.setdefault("_plans", {})
-        hit = cache.get((keys, t0), False)
-        if hit is not False:
-            return hit
+        if (keys, t0) in self._plans:
+            return self._plans[keys, t0]
         plan = None
-        if not self._holes and len(cache) < 256:
+        if not self._holes and len(self._plans) < 256:
             stale = self._dependents(keys)
             order: list[str] = []
             seen: set[str] = set()
@@ -178,13 +185,8 @@ class Initializer:
             except (_Deferred, RecursionError):
                 steps = None
             if steps is not None:
-                touched = set(stale)
-                for c in stale & self.compartments:
-                    touched.update(self._converted_in.get(c, ()))
-                writes = [(self._state_index.get(k), self._param_index.get(k), k,
-                           self.converted.get(k)) for k in sorted(touched)]
-                plan = (steps, writes)
-        cache[(keys, t0)] = plan
+                plan = (steps, self._writes(stale))
+        self._plans[keys, t0] = plan
         return plan
 
     def _run_plan(self, plan, overridden, t0, defaults, y0, p):
@@ -198,15 +200,7 @@ class Initializer:
                     fresh[k] = float(f(*args))
                 except ZeroDivisionError:
                     fresh[k] = np.nan
-            for i, j, k, c in writes:
-                v = fresh[k] if k in fresh else defaults[k]
-                if c is not None:
-                    v = v * (fresh[c] if c in fresh else defaults[c])
-                if i is not None:
-                    y0[i] = v
-                if j is not None:
-                    p[j] = v
-        return y0, p
+            return self._patch(writes, fresh, defaults, y0, p)
 
     def value_of(self, ids, t0: float = 0.0) -> dict:
         """The model's own initial values of ``ids`` at ``t0`` (no overrides), as SBML means
