@@ -98,16 +98,18 @@ class CompiledModel:
     _segmenters: dict = field(default_factory=dict)
     _sensitivity: dict = field(default_factory=dict)   # integrators and output Jacobians
     _drivers: dict = field(default_factory=dict)        # compiled event drivers by options
+    _numpy: NumpyFunctions | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @cached_property
+    @property
     def numpy(self) -> NumpyFunctions:
         """The numpy functions (scipy backend, Newton, the Python event driver), built on
-        first use: a compiled run never needs them."""
-        with self._lock, too_deep(f"model '{self.model.id}': building its equations"):
-            if "_numpy" not in self.__dict__:
-                self.__dict__["_numpy"] = compile_numpy(self.system)
-            return self.__dict__["_numpy"]
+        first use, once (threads share a model): a compiled run never needs them."""
+        with self._lock:
+            if self._numpy is None:
+                with too_deep(f"model '{self.model.id}': building its equations"):
+                    self._numpy = compile_numpy(self.system)
+            return self._numpy
 
     @cached_property
     def output_ids(self) -> tuple:
@@ -343,7 +345,7 @@ def _with_sensitivities(cm, model, overrides, names, t_out, t0, options, backend
     if jkey not in cm._sensitivity:
         cm._sensitivity[jkey] = OutputJacobian(system, cm.output_ids, p_cols)
     if not len(res.t):
-        return res, np.zeros((0, len(cm.numpy.output_ids), len(names))), names
+        return res, np.zeros((0, len(cm.output_ids), len(names))), names
     J = cm._sensitivity[jkey](res.t, Y, p)
     n = system.n_states
     sens = np.einsum("tij,tjk->tik", J[:, :, :n], S) + J[:, :, n:] @ dp[p_cols]

@@ -236,8 +236,9 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         old = numba.get_num_threads()
         if task.threads:
             numba.set_num_threads(min(task.threads, numba.config.NUMBA_NUM_THREADS))
+        compiled_events = prep.event_tables is not None   # events run in compiled code
         try:
-            if system.events and prep.event_tables is not None:
+            if compiled_events:
                 res = run_compiled_many(fns, prep.event_tables, task.t0, Y0[good], P[good],
                                         t_out, rtol=opts.rtol, atol=opts.atol,
                                         first_step=opts.first_step or 0.0,
@@ -253,11 +254,10 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 res = _no_states(good.size, t_end)
         finally:
             numba.set_num_threads(old)
-        st = res["stats"] if "stats" in res else res["totals"]
+        st = res["totals"] if compiled_events else res["stats"]
         i_steps = STAT_NAMES.index("nsteps")
         i_fail = STAT_NAMES.index("fail_index")
         nsteps[good] = st[:, i_steps]
-        compiled_events = "totals" in res
         trig_start_ok = np.ones(good.size, dtype=bool)
         if system.events and not compiled_events:
             init_vals = np.array([ev.initial_value for ev in system.events], dtype=bool)
@@ -395,14 +395,13 @@ def _params_from(p_rec, p, pcols) -> np.ndarray:
 def _run_reference(model, opts, y0, p, t_out, t0):
     """As :func:`_run_driver` on the scipy backend, with the model's native rate of change
     and Jacobian (:class:`~simulator.solvers.scipy_backend.ScipySegmenter`)."""
-    prep = prepared(model)
+    prep, numpy_fns = prepared(model), compile_model(model).numpy
     with prep._lock:
         seg = prep._references.get(opts)
         if seg is None:
-            seg = prep._references[opts] = ScipySegmenter(compile_model(model).numpy, opts,
-                                                          native=prep.fns)
-    return _driver_outcome(run(compile_model(model).numpy, seg, y0, p, t_out, t0=t0),
-                           len(t_out), prep.system.n_states)
+            seg = prep._references[opts] = ScipySegmenter(numpy_fns, opts, native=prep.fns)
+    return _driver_outcome(run(numpy_fns, seg, y0, p, t_out, t0=t0), len(t_out),
+                           prep.system.n_states)
 
 
 def _no_states(n: int, t_end: float) -> dict:
