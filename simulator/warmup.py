@@ -26,13 +26,13 @@ __all__ = ["warm_up"]
 
 def _jobs(model) -> list[tuple[str, Callable[[], object]]]:
     t = np.linspace(0.0, 48.0, 9)
-    k = next(p.id for p in model.parameters if p.constant and p.value)
+    k, value = next((p.id, p.value) for p in model.parameters if p.constant and p.value)
     dosed = prepare(model, Treatment({"everolimus": Dose(10, "mg", Schedule.daily())}))
     params = dict(dosed.params, xt_everolimus_amount=np.array([5.0, 10.0]))
     return [
         ("a simulation", lambda: simulate(model, t)),
         ("a steady state", lambda: steady_state(model)),
-        ("a sweep", lambda: sweep(model, t, params={k: np.array([0.5, 1.0]) * 1.0},
+        ("a sweep", lambda: sweep(model, t, params={k: value * np.array([0.5, 1.0])},
                                   readouts=["pS6"], progress=False)),
         ("a dosing schedule in a sweep", lambda: sweep(dosed.model, t, params=params,
                                                        readouts=["pS6"], progress=False)),
