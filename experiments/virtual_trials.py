@@ -166,4 +166,6 @@ if __name__ == "__main__":
     parser.add_argument("--patients", type=int, help="patients per arm (default 120)")
     parser.add_argument("--out", default="out/experiments", help="output folder")
     args = parser.parse_args()
+    if args.patients is not None and args.patients < 1:
+        parser.error(f"--patients must be a positive integer, got {args.patients}")
     print(main(args.out, quick=args.quick, patients=args.patients)["figure"])
