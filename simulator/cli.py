@@ -330,6 +330,25 @@ def cmd_trial(args) -> int:
     return EXIT_OK
 
 
+def _write_goodness(result, held_out: dict, out: Path) -> list[str]:
+    """goodness_of_fit.tsv (the fit on its data, then each held-out problem predicted at
+    it) and one prediction figure per held-out problem; prints the pooled scores."""
+    tables = [result.goodness_of_fit().assign(data="training")]
+    files = []
+    for name, problem in held_out.items():
+        tables.append(result.goodness_of_fit(problem).assign(data=name))
+        figure = f"prediction_{name}.png"
+        _savefig(result.plot_fit(result.x_for(problem), problem=problem), out / figure)
+        files.append(figure)
+    table = pd.concat(tables, ignore_index=True)
+    table = table[["data"] + [c for c in table.columns if c != "data"]]
+    table.to_csv(out / "goodness_of_fit.tsv", sep="\t", index=False, float_format="%.6g")
+    for _, row in table[table["observableId"] == "all"].iterrows():
+        print(f"{row['data']}: {row['n']} measurements, median R² {row['r2']:.3f}, "
+              f"median NRMSE {row['nrmse']:.3f}, chi²/n {row['chi2_per_point']:.3g}")
+    return ["goodness_of_fit.tsv"] + files
+
+
 def cmd_calibrate(args) -> int:
     if args.starts < 1:
         raise CliError(f"--starts must be at least 1, got {args.starts}")
@@ -349,6 +368,9 @@ def cmd_calibrate(args) -> int:
     elif args.burn_in is not None or args.sampler != "adaptive_metropolis":
         raise CliError("--burn-in and --sampler go with --sample N")
     problem = sim.load_petab(sim.example_problem() if args.example else args.problem)
+    held_out = {Path(path).stem: sim.load_petab(path) for path in args.predict}
+    for other in held_out.values():
+        sim.check_predictable(problem, other)
     args.model_source = str(problem.tables.sbml_file)
     out = _out_dir(args)
     with sim.open_executor(args.executor, scheduler=args.scheduler) as executor:
@@ -373,6 +395,7 @@ def cmd_calibrate(args) -> int:
         _savefig(result.plot_waterfall(reference=args.reference), out / "waterfall.png")
         _savefig(result.plot_fit(), out / "fit.png")
         files += ["waterfall.png", "fit.png"]
+        files += _write_goodness(result, held_out, out)
     extra = {"calibration": result.provenance}
     samples = None
     if n_ok and args.sample is not None:
@@ -691,6 +714,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop the first K samples (default: Geweke's test)")
     p.add_argument("--sbml", action="store_true",
                    help="also write model_fitted.xml, the SBML model with the fitted values")
+    p.add_argument("--predict", metavar="HELD_OUT.yaml", action="append", default=[],
+                   help="a PEtab problem with data not used in the fit that shares its "
+                        "parameters (held-out conditions): predicted at the best fit, "
+                        "scored in goodness_of_fit.tsv and drawn in "
+                        "prediction_<name>.png; repeatable")
     p.add_argument("--no-store", action="store_true",
                    help="do not keep finished starts in DIR/starts")
     _common(p, model=False, out="out/fit")

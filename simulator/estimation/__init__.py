@@ -4,7 +4,8 @@ and posterior sampling through pyPESTO (:func:`sample`)."""
 from simulator.lazy import lazy_names
 
 __all__ = ["load_petab", "CalibrationProblem", "PETAB_OPTIONS", "example_problem", "calibrate",
-           "profile", "sample", "CalibrationResult", "ProfileResult", "SamplingResult"]
+           "profile", "sample", "CalibrationResult", "ProfileResult", "SamplingResult",
+           "goodness_of_fit", "check_predictable"]
 
 # loaded on first use (simulator.lazy): importing simulator.estimation.options must not
 # load pyPESTO
@@ -12,6 +13,8 @@ __getattr__, __dir__ = lazy_names("simulator.estimation", globals(), {
     "CalibrationResult": "simulator.estimation.calibration",
     "ProfileResult": "simulator.estimation.calibration",
     "calibrate": "simulator.estimation.calibration",
+    "check_predictable": "simulator.estimation.calibration",
+    "goodness_of_fit": "simulator.estimation.goodness",
     "profile": "simulator.estimation.calibration",
     "PETAB_OPTIONS": "simulator.estimation.problem",
     "CalibrationProblem": "simulator.estimation.problem",

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from simulator.ensemble.executors import run_chunks
 from simulator.errors import InvalidValueError, StoreError
-from simulator.estimation import figures, likelihood
+from simulator.estimation import figures, goodness, likelihood
 from simulator.estimation.options import OPTIMIZERS
 from simulator.estimation.problem import CalibrationProblem
 
@@ -296,15 +296,47 @@ class CalibrationResult:
         return figures.waterfall(self, ax=ax, reference=reference,
                                  reference_label=reference_label)
 
-    def plot_fit(self, x=None):
-        """Data and simulation at the best fit, one panel per observable, by condition."""
-        return figures.fit(self.problem, self.best_x if x is None else x)
+    def plot_fit(self, x=None, problem: CalibrationProblem | None = None):
+        """Data and simulation at the best fit (or ``x``), one panel per observable, by
+        condition; of ``problem`` when given (a prediction, ``x`` on its scale)."""
+        return figures.fit(problem or self.problem, self.best_x if x is None else x)
+
+    def x_for(self, problem: CalibrationProblem) -> np.ndarray:
+        """The best fit on ``problem``'s estimation scale, for predicting another problem
+        that shares this one's parameters (held-out data): each parameter ``problem``
+        estimates takes the fitted value of the same id. An id this fit did not estimate is
+        an error naming it."""
+        check_predictable(self.problem, problem)
+        fitted = dict(zip(self.problem.parameter_ids,
+                          likelihood.to_linear(np.array(self.problem.scales), self.best_x)))
+        values = np.array([fitted[pid] for pid in problem.parameter_ids], dtype=float)
+        return likelihood.from_linear(np.array(problem.scales), values)
+
+    def goodness_of_fit(self, problem: CalibrationProblem | None = None) -> pd.DataFrame:
+        """Per-observable R², NRMSE and χ²/n (:mod:`.goodness`) of the best fit on its own
+        data, or, with ``problem``, of the prediction of that problem's data at the fitted
+        values (:meth:`x_for`)."""
+        if problem is None:
+            return goodness.goodness_of_fit(self.problem, self.best_x)
+        return goodness.goodness_of_fit(problem, self.x_for(problem))
 
     def __repr__(self):
         n_ok = int((~self.starts["failed"]).sum())
         best = f"{self.best_nllh:.6g}" if n_ok else "none"
         return (f"CalibrationResult({len(self.starts)} starts, {n_ok} finished, best nllh "
                 f"{best}, optimizer {self.optimizer})")
+
+
+def check_predictable(fitted: CalibrationProblem, problem: CalibrationProblem) -> None:
+    """Raise :class:`InvalidValueError` naming the parameters ``problem`` estimates that a
+    fit of ``fitted`` does not (it could not be predicted from that fit)."""
+    known = set(fitted.parameter_ids)
+    missing = [pid for pid in problem.parameter_ids if pid not in known]
+    if missing:
+        raise InvalidValueError(
+            f"{problem.path.name} estimates {len(missing)} parameter(s) a fit of "
+            f"{fitted.path.name} does not: {', '.join(missing[:10])}"
+            f"{' ...' if len(missing) > 10 else ''}")
 
 
 def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,

@@ -372,6 +372,11 @@ class CalibrationProblem:
         return (total, grad) if gradient else total
 
     @property
+    def observable_transforms(self) -> dict[str, str]:
+        """Observable id -> its transformation (``lin``, ``log`` or ``log10``)."""
+        return {obs.id: obs.transform for obs in self._observables}
+
+    @property
     def has_priors(self) -> bool:
         """Whether the parameter table gives objective priors."""
         return bool(self._priors)
