@@ -62,8 +62,9 @@ HELD_OUT = ("NRG1", "GSK690693_GSK1120212")
 PHOSPHO = {
     "AKT_pS473": ("AKT_pS473", "pAkt_S473"),
     "AKT_pT308": ("AKT_pT308", "pAkt_T308"),
-    "PRAS40_pT246": ("PRAS40_pT246", "Akt_act"),
-    "GSK3-alpha-beta_pS21_S9": ("GSK3_pS21_S9", "Akt_act"),
+    # Akt substrates see Akt_kinase: active Akt less what an AKT inhibitor blocks
+    "PRAS40_pT246": ("PRAS40_pT246", "Akt_kinase"),
+    "GSK3-alpha-beta_pS21_S9": ("GSK3_pS21_S9", "Akt_kinase"),
     "p70S6K_pT389": ("p70S6K_pT389", "pS6K1"),
     "S6_pS235_S236": ("S6_pS235_S236", "pS6"),
     "S6_pS240_S244": ("S6_pS240_S244", "pS6"),
@@ -110,6 +111,11 @@ KINETIC = [
     "k_ERK", "kdp_ERK", "kp_ER_Akt", "kp_ER_ERK", "ksyn_HER3", "w_FOXO_RTK", "kdeg_RTK",
     "k_Rb", "kdp_Rb",
 ]
+# the literature and behaviour-set values are prior knowledge: each kinetic parameter has a
+# normal prior on log10 around its model value with this standard deviation (a factor 3)
+PRIOR_SD_LOG10 = math.log10(3.0)
+# fractions the data inform (linear scale, no prior): id -> (lower, upper)
+FRACTIONS = {"AKTi_protection": (0.0, 0.99)}
 MAPPING = {   # id -> (nominal, lower, upper, what it stands for)
     "insulin_IGF1_equivalent": (1.0, 0.01, 100.0, "insulin acting through IGF-1R/IR, "
                                 "as an IGF-1 concentration (nM)"),
@@ -203,6 +209,12 @@ def parameters(model_values: dict, data: pd.DataFrame) -> pd.DataFrame:
         v = float(model_values[pid])
         rows.append(dict(parameterId=pid, parameterName=pid, parameterScale="log10",
                          lowerBound=v / 100.0, upperBound=v * 100.0, nominalValue=v,
+                         estimate=1, objectivePriorType="parameterScaleNormal",
+                         objectivePriorParameters=f"{math.log10(v):.10g};"
+                                                  f"{PRIOR_SD_LOG10:.10g}"))
+    for pid, (lo, hi) in FRACTIONS.items():
+        rows.append(dict(parameterId=pid, parameterName=pid, parameterScale="lin",
+                         lowerBound=lo, upperBound=hi, nominalValue=float(model_values[pid]),
                          estimate=1))
     for pid, (v, lo, hi, name) in MAPPING.items():
         rows.append(dict(parameterId=pid, parameterName=name, parameterScale="log10",
