@@ -51,3 +51,13 @@ def test_problem_evaluates_on_the_bundled_model(name):
     # BT-474 is the HER2_amplified phenotype: its tumour burden is held while the
     # steady state is found (the catalogue beside the SBML file is attached)
     assert "tumor_burden" in problem.model.catalog.reset_at_start
+
+
+def test_viability_problem_has_both_egfr_inhibitors_for_both_cell_lines():
+    conditions = pd.read_csv(DATA / "ccle_viability" / "conditions.tsv", sep="\t")
+    for drug in ("lapatinib", "erlotinib"):
+        treated = conditions[conditions[drug] > 0]
+        assert len(treated) == 16, drug              # 8 doses x BT-474, ZR-75-1
+        other = "erlotinib" if drug == "lapatinib" else "lapatinib"
+        assert (treated[other] == 0).all()
+    assert set(conditions["conditionId"]) >= {"BT474_control", "ZR751_control"}

@@ -35,11 +35,13 @@ EGF vs heregulin time courses (one problem, ``egf_hrg_time_courses``):
   noise (floored at 0.02, since a zero error bar would make a point infinitely certain).
 
 Viability dose responses (``ccle_viability``): BT-474 (``HER2_amplified``) and ZR-75-1
-(``PTEN_loss``, ZR-75-1 carries PTEN L108R) under lapatinib at 8 doses, read at steady state
-(``time = inf``) as ``scale * exp(3 * growth_rate)``, the 72-h fold growth (growth_rate per
-day) relative to a per-cell-line scale (Froehlich et al. 2018, Cell Syst 7:567, CCLE data).
-Erlotinib is now a drug of the model (docs/model.md, "Erlotinib"), but its curves are not added
-here yet; the other drugs of that table wait for a model counterpart.
+(``PTEN_loss``, ZR-75-1 carries PTEN L108R) under lapatinib and erlotinib at 8 doses each,
+read at steady state (``time = inf``) as ``scale * exp(3 * growth_rate)``, the 72-h fold
+growth (growth_rate per day) relative to a per-cell-line scale (Froehlich et al. 2018, Cell
+Syst 7:567, CCLE data). The other drugs of that table are left out: the MEK inhibitors
+PD0325901 and selumetinib (the model's MEK inhibitor is trametinib; mapping them would need
+their potencies relative to it), and CHIR-265, PLX-4720, sorafenib and vandetanib (RAF,
+VEGFR/RET: no counterpart in the model).
 """
 from __future__ import annotations
 
@@ -381,7 +383,7 @@ def build_time_courses(shared: Path, out: Path, model, values: dict) -> Path:
 # CCLE viability (Froehlich 2018)
 
 CCLE_CELLS = {"BT474": "HER2_amplified", "ZR751": "PTEN_loss"}
-CCLE_DRUGS = {"Lapatinib": "lapatinib"}
+CCLE_DRUGS = {"Lapatinib": "lapatinib", "Erlotinib": "erlotinib"}
 
 
 def build_viability(shared: Path, out: Path, model, values: dict) -> Path:
@@ -398,9 +400,10 @@ def build_viability(shared: Path, out: Path, model, values: dict) -> Path:
     conds, rows = [], []
     for r in raw.itertuples(index=False):
         dose = 0.0 if not isinstance(r.drug, str) else float(r.dose.replace("_", "."))
-        drug = CCLE_DRUGS.get(r.drug, "lapatinib")
-        cid = f"{r.cell}_{drug}_{dose:g}nM".replace(".", "p")
-        conds.append(dict(conditionId=cid, lapatinib=dose, **cells[r.cell]))
+        drug = CCLE_DRUGS.get(r.drug, "control")
+        cid = (f"{r.cell}_{drug}_{dose:g}nM" if dose else f"{r.cell}_control").replace(".", "p")
+        doses = {d: (dose if d == drug else 0.0) for d in CCLE_DRUGS.values()}
+        conds.append(dict(conditionId=cid, **doses, **cells[r.cell]))
         rows.append(dict(observableId=f"viability_{r.cell}", simulationConditionId=cid,
                          measurement=float(r.measurement), time="inf",
                          datasetId="froehlich2018_ccle"))
