@@ -376,6 +376,17 @@ class CalibrationProblem:
         """Observable id -> its transformation (``lin``, ``log`` or ``log10``)."""
         return {obs.id: obs.transform for obs in self._observables}
 
+    def prior_sds(self) -> dict[int, float]:
+        """Index of an estimated parameter -> the standard deviation of its objective
+        prior on the estimation scale, for the normal priors that have one there
+        (``parameterScaleNormal``, or ``normal`` on a linear-scale parameter)."""
+        out = {}
+        for i, kind, _, b in self._priors:
+            if kind == "parameterScaleNormal" or (kind == "normal"
+                                                  and self.scales[i] == "lin"):
+                out[i] = float(b)
+        return out
+
     @property
     def has_priors(self) -> bool:
         """Whether the parameter table gives objective priors."""
