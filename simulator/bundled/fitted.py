@@ -1,0 +1,128 @@
+"""Put a calibration's fitted values into the bundled model's source.
+
+``python -m simulator.bundled.fitted FIT_DIR/parameters_fitted.tsv --data-set NAME``
+
+- every estimated parameter of the fit that is a parameter of ``er_crosstalk.ant`` gets its
+  fitted value there (its ``id = value`` assignment in the parameter-values section, which
+  must occur exactly once);
+- ``parameters.csv`` gets the value and the source ``fitted to NAME``, keeping the earlier
+  value and source as the prior the fit started from;
+- the species' initial values (the ``initial state`` block) become the parental steady
+  state of the new parameters, and ``er_crosstalk.xml`` is regenerated.
+
+The fit's own observable parameters (scales, offsets, noise) and data-set mappings are not
+model parameters and are left out. The source file is edited as text by id, never run.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from simulator import api
+from simulator.bundled import MODEL_ANT, MODEL_SBML, PARAMETERS_CSV
+from simulator.errors import InvalidValueError
+from simulator.io.antimony import antimony_to_sbml
+
+VALUES_MARK = "// ================================================================ parameter values"
+STATE_MARK = "// ================================================================ initial state"
+NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def fitted_values(path: Path, model_ids: set) -> dict:
+    """``{id: value}`` (linear) of the estimated rows of a PEtab parameter table that are
+    model parameters."""
+    table = pd.read_csv(path, sep="\t")
+    for column in ("parameterId", "nominalValue", "estimate"):
+        if column not in table.columns:
+            raise InvalidValueError(f"{path}: not a PEtab parameter table (no {column})")
+    rows = table[(table["estimate"] == 1) & table["parameterId"].isin(model_ids)]
+    return {str(r.parameterId): float(r.nominalValue) for r in rows.itertuples()}
+
+
+def _format(value: float) -> str:
+    return f"{value:.5g}"
+
+
+def set_values(text: str, values: dict, mark: str = VALUES_MARK) -> str:
+    """``text`` with each ``id = number`` after ``mark`` set to ``values[id]``."""
+    head, found, tail = text.partition(mark)
+    if not found:
+        raise InvalidValueError(f"the model source has no '{mark}' section")
+    for pid, value in values.items():
+        pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(pid)} = {NUMBER}")
+        if len(pattern.findall(tail)) != 1:
+            raise InvalidValueError(f"parameter {pid!r} is not assigned exactly once in the "
+                                    "model source's parameter values")
+        tail = pattern.sub(f"{pid} = {_format(value)}", tail)
+    return head + found + tail
+
+
+def steady_initial_state(values: dict) -> dict:
+    """The parental steady state (species -> value) of the bundled model with ``values``
+    set, ``tumor_burden`` held at 1."""
+    model = api.load_model()
+    state = api.steady_state(model, params=values)
+    if not state.converged:
+        raise InvalidValueError(f"no steady state with the fitted values (residual "
+                                f"{state.residual:.3g})")
+    return {sid: float(state[sid]) for sid in model.species_ids if sid != "tumor_burden"}
+
+
+def update_table(path: Path, values: dict, data_set: str) -> None:
+    """``parameters.csv`` with the fitted values and sources (CRLF, as written)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+        fields = list(rows[0].keys())
+    for row in rows:
+        if row["id"] in values:
+            before = f"before: {row['value']} ({row['source']})"
+            row["value"] = _format(values[row["id"]])
+            row["source"] = f"fitted to {data_set}; prior {before}"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(out.getvalue(), newline="")
+
+
+def apply(fit_table: Path, data_set: str, ant: Path = MODEL_ANT,
+          table: Path = PARAMETERS_CSV, sbml: Path = MODEL_SBML) -> dict:
+    """Write the fitted values into ``ant`` and ``table``, the new steady state into
+    ``ant``'s initial state and the SBML made from it to ``sbml``; return the values
+    written. The steady state is the bundled model's with the fitted values set."""
+    text = ant.read_text()
+    model = api.load_model()
+    values = fitted_values(fit_table, set(model.global_parameter_ids))
+    if not values:
+        raise InvalidValueError(f"{fit_table}: no estimated model parameter")
+    text = set_values(text, values)
+    text = set_values(text, steady_initial_state(values), STATE_MARK)
+    ant.write_text(text)
+    update_table(table, values, data_set)
+    sbml.write_text(antimony_to_sbml(text, str(ant)))
+    return values
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("fit", type=Path, help="parameters_fitted.tsv of crosstalk calibrate")
+    ap.add_argument("--data-set", required=True,
+                    help="what the fit used, for the sources (e.g. 'HPN-DREAM MCF-7')")
+    args = ap.parse_args(argv)
+    try:
+        values = apply(args.fit, args.data_set)
+    except (InvalidValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(values)} fitted values into {MODEL_ANT.name} and {PARAMETERS_CSV.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Fitted values into the bundled model's source: the .ant and parameters.csv get the
+values and sources, the initial state becomes the new steady state, and the SBML made from
+it runs; bad tables are named."""
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simulator as sim
+from simulator.bundled import MODEL_ANT, PARAMETERS_CSV, fitted
+
+
+@pytest.fixture
+def copies(tmp_path):
+    ant, table = tmp_path / "model.ant", tmp_path / "parameters.csv"
+    shutil.copy(MODEL_ANT, ant)
+    shutil.copy(PARAMETERS_CSV, table)
+    return ant, table, tmp_path / "model.xml"
+
+
+def write_fit(path, rows):
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_fitted_values_go_into_the_source_with_the_new_steady_state(copies, tmp_path):
+    ant, table, sbml = copies
+    fit = write_fit(tmp_path / "fit.tsv", [
+        {"parameterId": "k_T308", "nominalValue": 60.0, "estimate": 1},
+        {"parameterId": "kdp_S6", "nominalValue": 7.5, "estimate": 1},
+        {"parameterId": "scale_AKT_pS473", "nominalValue": 0.3, "estimate": 1},   # not ours
+        {"parameterId": "k_S473", "nominalValue": 99.0, "estimate": 0}])         # fixed
+    values = fitted.apply(fit, "test data", ant=ant, table=table, sbml=sbml)
+    assert values == {"k_T308": 60.0, "kdp_S6": 7.5}
+    text = ant.read_text()
+    assert "k_T308 = 60;" in text and "kdp_S6 = 7.5" in text and "k_S473 = 20" in text
+    with open(table, newline="") as fh:
+        rows = {r["id"]: r for r in csv.DictReader(fh)}
+    assert rows["k_T308"]["value"] == "60"
+    assert rows["k_T308"]["source"].startswith("fitted to test data; prior before: 30 (")
+    assert table.read_bytes().count(b"\r\n") == len(rows) + 1
+    # the new initial state is the parental steady state of the new parameters
+    model = sim.load_model(sbml)
+    traj = sim.simulate(model, np.array([0.0, 2000.0]))
+    for sid in ("Akt_T", "Akt_TS", "pS6", "pERK", "ER_E2"):
+        assert traj[sid][0] == pytest.approx(traj[sid][-1], rel=1e-3), sid
+    before = sim.steady_state(sim.load_model())
+    assert traj["Akt_T"][0] != pytest.approx(before["Akt_T"], rel=1e-3)
+
+
+def test_a_table_without_model_parameters_is_refused(copies, tmp_path):
+    ant, table, sbml = copies
+    fit = write_fit(tmp_path / "fit.tsv", [{"parameterId": "scale_x", "nominalValue": 1.0,
+                                           "estimate": 1}])
+    with pytest.raises(sim.InvalidValueError, match="no estimated model parameter"):
+        fitted.apply(fit, "x", ant=ant, table=table, sbml=sbml)
+    with pytest.raises(sim.InvalidValueError, match="not a PEtab parameter table"):
+        fitted.apply(write_fit(tmp_path / "bad.tsv", [{"id": "k_T308"}]), "x", ant=ant,
+                     table=table, sbml=sbml)
