@@ -378,7 +378,8 @@ def cmd_calibrate(args) -> int:
                                optimizer=args.optimizer, executor=executor,
                                progress=_progress_enabled(args),
                                store=out / "starts" if not args.no_store else None,
-                               max_iterations=args.max_iterations)
+                               max_iterations=args.max_iterations,
+                               from_nominal=args.from_nominal)
     starts = result.starts.copy()
     for col in ("x", "x0"):
         starts[col] = [";".join(f"{v:.10g}" for v in xs) if isinstance(xs, list) else ""
@@ -693,6 +694,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "same starting from the Fisher information; least_squares: scipy's "
                         "trust-region reflective on the residuals")
     p.add_argument("--max-iterations", type=int, default=1000, metavar="N")
+    p.add_argument("--from-nominal", action="store_true",
+                   help="start 0 at the parameter table's nominal values (the others are "
+                        "drawn as usual)")
     p.add_argument("--reference", type=float, default=None, metavar="NLLH",
                    help="a known nllh to compare with (e.g. the best published for the "
                         "problem): drawn in the waterfall, and the starts within 0.1 of it "

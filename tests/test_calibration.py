@@ -309,3 +309,12 @@ def test_calibration_on_a_dask_cluster_equals_in_process(decay):
     pd.testing.assert_series_equal(here.starts["start"], there.starts["start"])
     np.testing.assert_allclose(np.stack(there.starts["x"]), np.stack(here.starts["x"]),
                                rtol=1e-8)
+
+
+def test_from_nominal_starts_at_the_tables_values(decay):
+    result = sim.calibrate(decay, n_starts=2, seed=0, progress=False, max_iterations=1,
+                           from_nominal=True)
+    x0 = {int(r.start): np.asarray(r.x0) for r in result.starts.itertuples()}
+    np.testing.assert_allclose(x0[0], decay.x_nominal)
+    np.testing.assert_allclose(x0[1], sim.estimation.calibration.start_points(decay, 2, 0)[1])
+    assert result.provenance["from_nominal"] is True

@@ -341,8 +341,8 @@ def check_predictable(fitted: CalibrationProblem, problem: CalibrationProblem) -
 
 def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
               optimizer: str = "fides", executor=None, progress: bool = True,
-              store: str | os.PathLike | None = None, max_iterations: int = 1000
-              ) -> CalibrationResult:
+              store: str | os.PathLike | None = None, max_iterations: int = 1000,
+              from_nominal: bool = False) -> CalibrationResult:
     """Multistart local optimisation of ``problem`` through pyPESTO.
 
     Parameters
@@ -358,15 +358,20 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
     store : path, optional
         Folder for finished starts; a calibration started again with the same store skips
         them.
+    from_nominal : bool
+        Start 0 is the parameter table's nominal point (e.g. a model's literature values),
+        the others are drawn as usual.
     """
     if not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
         raise InvalidValueError(f"n_starts must be a positive integer, got {n_starts!r}")
     opt = _optimizer(optimizer, max_iterations)
     X0 = start_points(problem, n_starts, seed)
+    if from_nominal:
+        X0[0] = problem.x_nominal
     saved = None
     if store is not None:
         saved = StartStore(store, _fingerprint(problem, n_starts, seed, optimizer,
-                                               max_iterations))
+                                               max_iterations, from_nominal))
     records = dict(saved.finished()) if saved is not None else {}
     todo = [i for i in range(n_starts) if i not in records]
     started = time.time()
@@ -392,7 +397,7 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
     return CalibrationResult(problem, starts, optimizer, seed, provenance={
         "problem": str(problem.path), "n_starts": n_starts, "seed": seed,
         "optimizer": optimizer, "max_iterations": max_iterations,
-        "resumed_starts": n_starts - len(todo), "seconds": round(time.time() - started, 3),
+        "from_nominal": from_nominal, "resumed_starts": n_starts - len(todo), "seconds": round(time.time() - started, 3),
         "pypesto": pypesto.__version__, "fides": fides.__version__,
         "rtol": problem.options.rtol, "atol": problem.options.atol})
 
@@ -411,7 +416,8 @@ def quiet_logger(name: str, level: int = logging.CRITICAL):
         logger.setLevel(before)
 
 
-def _fingerprint(problem, n_starts, seed, optimizer, max_iterations) -> dict:
+def _fingerprint(problem, n_starts, seed, optimizer, max_iterations,
+                 from_nominal: bool = False) -> dict:
     t = problem.tables
     d = hashlib.sha256()
     for df in (t.conditions, t.observables, t.measurements, t.parameters):
@@ -421,6 +427,8 @@ def _fingerprint(problem, n_starts, seed, optimizer, max_iterations) -> dict:
            "optimizer": optimizer, "max_iterations": max_iterations}
     if optimizer in HESSIANS:
         out["stop"] = {str(k.value): v for k, v in FIDES_OPTIONS.items()}
+    if from_nominal:
+        out["from_nominal"] = True
     return out
 
 
