@@ -29,7 +29,8 @@ def data(tmp_path):
     shutil.copy(MODEL_SBML, root / MODEL_SBML.name)
     for name in ("er_crosstalk.toml", "drugs.toml", "phenotypes.toml"):
         shutil.copy(MODELS_DIR / name, root / name)
-    shutil.copytree(MODELS_DIR / "data" / "hpn_dream_mcf7", root / "data" / "hpn_dream_mcf7")
+    for name in ("hpn_dream_mcf7", *literature_data.OTHERS):
+        shutil.copytree(MODELS_DIR / "data" / name, root / "data" / name)
     (root / "data" / literature_data.FOLDER).mkdir()
     return root / "data"
 

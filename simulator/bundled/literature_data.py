@@ -27,9 +27,9 @@ figure per row, written in the model's terms, with its source. Columns:
 
 Values are parsed as numbers and ids are checked against the model; nothing in the table is
 executed. ``python -m simulator.bundled.literature_data`` writes the figures' PEtab tables
-beside ``figures.tsv`` and the joint problem ``er_crosstalk_mcf7`` (HPN-DREAM training data
-plus the figures, with the cell-fate parameters the figures inform) under
-``simulator/models/data/``.
+beside ``figures.tsv`` and the joint problem ``er_crosstalk_mcf7`` (HPN-DREAM training data,
+the figures, with the cell-fate parameters they inform, the EGF/heregulin time courses and
+the CCLE viability curves) under ``simulator/models/data/``.
 """
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ from simulator.errors import InvalidValueError
 
 FOLDER = "literature_mcf7"
 JOINT = "er_crosstalk_mcf7"
+# the other problems the joint one takes whole: BT-474 (HER2_amplified) and ZR-75-1 time
+# courses and viability pin the HER2-amplified cell, which MCF-7 data cannot
+OTHERS = ("egf_hrg_time_courses", "ccle_viability")
 COLUMNS = ["figure_id", "phenotype", "medium", "treatment", "readout", "time_h", "kind",
            "value", "sd_log10", "source", "reported"]
 KINDS = ("fold", "absolute")
@@ -155,9 +158,10 @@ def tables(figures: pd.DataFrame, model, values: dict) -> tuple:
             frame(measurements), frame(parameters))
 
 
-def joint_parameters(hpn: pd.DataFrame, figures: pd.DataFrame, values: dict) -> pd.DataFrame:
-    """The HPN-DREAM parameter table, the figures' scales and the cell-fate parameters (with
-    priors around the model values)."""
+def joint_parameters(hpn: pd.DataFrame, figures: pd.DataFrame, values: dict,
+                     others: tuple = ()) -> pd.DataFrame:
+    """The HPN-DREAM parameter table, the cell-fate parameters (with priors around the
+    model values), the figures' scales and the ``others`` problems' own parameters."""
     fate = [dict(parameterId=pid, parameterName=pid, parameterScale="log10",
                  lowerBound=values[pid] / 100.0, upperBound=values[pid] * 100.0,
                  nominalValue=values[pid], estimate=1,
@@ -165,7 +169,8 @@ def joint_parameters(hpn: pd.DataFrame, figures: pd.DataFrame, values: dict) -> 
                  objectivePriorParameters=f"{math.log10(values[pid]):.10g};"
                                           f"{PRIOR_SD_LOG10:.10g}")
             for pid in CELL_FATE if pid not in set(hpn["parameterId"])]
-    return pd.concat([hpn, pd.DataFrame(fate), figures], ignore_index=True)
+    table = pd.concat([hpn, pd.DataFrame(fate), figures, *others], ignore_index=True)
+    return table.drop_duplicates("parameterId", keep="first")
 
 
 def _yaml(path: Path, conditions: list, measurements: list, observables: list) -> Path:
@@ -191,14 +196,15 @@ def build(data: Path) -> list[Path]:
     observables.to_csv(folder / "observables.tsv", **tsv)
     measurements.to_csv(folder / "measurements.tsv", **tsv)
     hpn = pd.read_csv(data / "hpn_dream_mcf7" / "parameters.tsv", sep="\t")
+    others = tuple(pd.read_csv(data / name / "parameters.tsv", sep="\t") for name in OTHERS)
     joint = data / JOINT
     joint.mkdir(exist_ok=True)
-    joint_parameters(hpn, scales, values).to_csv(joint / "parameters.tsv", **tsv)
-    both = ("../hpn_dream_mcf7/", f"../{FOLDER}/")
-    return [_yaml(joint / f"{JOINT}.yaml", [b + "conditions.tsv" for b in both],
-                  ["../hpn_dream_mcf7/measurements_training.tsv",
-                   f"../{FOLDER}/measurements.tsv"],
-                  [b + "observables.tsv" for b in both])]
+    joint_parameters(hpn, scales, values, others).to_csv(joint / "parameters.tsv", **tsv)
+    parts = ["hpn_dream_mcf7", FOLDER, *OTHERS]
+    measurements = {"hpn_dream_mcf7": "measurements_training.tsv"}
+    return [_yaml(joint / f"{JOINT}.yaml", [f"../{p}/conditions.tsv" for p in parts],
+                  [f"../{p}/{measurements.get(p, 'measurements.tsv')}" for p in parts],
+                  [f"../{p}/observables.tsv" for p in parts])]
 
 
 def main(argv=None) -> int:
