@@ -83,6 +83,12 @@ def fit(problem, x):
                     mfc="none")
         ax.set_title(oid, fontsize=9)
         ax.set_xlabel("time")
+        # each panel spans its own data's times (an experiment's curve runs to the last
+        # time of any of its observables)
+        seen = table.loc[table["observableId"] == oid, "time"].to_numpy(dtype=float)
+        seen = seen[np.isfinite(seen)]
+        if seen.size and seen.max() > 0:
+            ax.set_xlim(-0.02 * seen.max(), 1.05 * seen.max())
         if k == 0 and len(conditions) <= 8:
             ax.legend(fontsize=7, title="condition (curves: fit, o: data)",
                       title_fontsize=7)
