@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
 .PHONY: demo test lab sbml-suite fuzz bench bench-ensemble bench-lab bench-petab \
-	bench-trials petab-gradients petab-fits bench-models clean
+	bench-trials petab-gradients petab-fits bench-models calibrate-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,15 @@ petab-gradients: $(STAMP)
 
 # seeded 50-start fides fits of three benchmark problems; each resumes from out/fits/<name>
 FIT_PROBLEMS ?= Boehm_JProteomeRes2014 Fujita_SciSignal2010 Zheng_PNAS2012
+# the bundled model against its data (docs/model.md, "Calibration"): an hour or more on one
+# core; then which of the 15 behaviours hold at the fitted values
+calibrate-model: $(STAMP)
+	$(VENV)/bin/crosstalk calibrate simulator/models/data/er_crosstalk_mcf7/er_crosstalk_mcf7.yaml \
+		--from-nominal --starts 1 --seed 0 --optimizer fides-fim --max-iterations 250 \
+		--predict simulator/models/data/hpn_dream_mcf7/hpn_dream_mcf7_held_out.yaml \
+		--out out/calibration
+	$(PY) benchmarks/fit_behaviours.py out/calibration/parameters_fitted.tsv
+
 petab-fits: $(STAMP)
 	for p in $(FIT_PROBLEMS); do \
 		ref=$$(awk -F'\t' -v p=$$p '$$1 == p {print $$2}' benchmarks/petab_best_known.tsv); \
