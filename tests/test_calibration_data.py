@@ -26,13 +26,17 @@ def test_problems_are_packaged():
 def test_committed_tables_are_what_the_converter_makes(tmp_path):
     calibration_data.main(["--shared", str(SHARED), "--out", str(tmp_path)])
     for made in sorted(tmp_path.glob("*/*")):
-        committed = DATA / made.parent.name / made.name
-        assert committed.is_file(), f"{committed} is not committed"
-        if made.suffix == ".tsv":
-            pd.testing.assert_frame_equal(pd.read_csv(made, sep="\t"),
-                                          pd.read_csv(committed, sep="\t"))
-        else:
-            assert made.read_text() == committed.read_text()
+        assert_committed(made, DATA / made.parent.name / made.name)
+
+
+def assert_committed(made: Path, committed: Path) -> None:
+    """``made`` equals the committed file (tables compared as tables)."""
+    assert committed.is_file(), f"{committed} is not committed"
+    if made.suffix == ".tsv":
+        pd.testing.assert_frame_equal(pd.read_csv(made, sep="\t"),
+                                      pd.read_csv(committed, sep="\t"))
+    else:
+        assert made.read_text() == committed.read_text()
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"needs the shared data folder {SHARED}")

@@ -11,6 +11,7 @@ import pytest
 
 import simulator as sim
 from simulator.bundled import MODEL_SBML, MODELS_DIR, literature_data
+from tests.test_calibration_data import assert_committed
 
 HEADER = "\t".join(literature_data.COLUMNS)
 ROWS = [
@@ -92,13 +93,7 @@ def test_committed_tables_are_what_the_figures_make(data):
     literature_data.build(data)
     for folder in (literature_data.FOLDER, literature_data.JOINT):
         for made in sorted((data / folder).iterdir()):
-            committed = MODELS_DIR / "data" / folder / made.name
-            assert committed.is_file(), f"{committed} is not committed"
-            if made.suffix == ".tsv":
-                pd.testing.assert_frame_equal(pd.read_csv(made, sep="\t"),
-                                              pd.read_csv(committed, sep="\t"))
-            else:
-                assert made.read_text() == committed.read_text()
+            assert_committed(made, MODELS_DIR / "data" / folder / made.name)
     problem = sim.load_petab(MODELS_DIR / "data" / literature_data.JOINT /
                              f"{literature_data.JOINT}.yaml")
     assert np.isfinite(problem.nllh()), problem.last_failure
