@@ -59,7 +59,7 @@ FIT_PROBLEMS ?= Boehm_JProteomeRes2014 Fujita_SciSignal2010 Zheng_PNAS2012
 calibrate-model: $(STAMP)
 	$(VENV)/bin/crosstalk calibrate simulator/models/data/er_crosstalk_mcf7/er_crosstalk_mcf7.yaml \
 		--from-nominal --starts 1 --seed 0 --optimizer fides-fim --max-iterations 250 \
-		--predict simulator/models/data/hpn_dream_mcf7/hpn_dream_mcf7_held_out.yaml \
+		--predict simulator/models/data/er_crosstalk_mcf7/er_crosstalk_mcf7_held_out.yaml \
 		--out out/calibration
 	$(PY) benchmarks/fit_behaviours.py out/calibration/parameters_fitted.tsv
 

@@ -368,7 +368,12 @@ def cmd_calibrate(args) -> int:
     elif args.burn_in is not None or args.sampler != "adaptive_metropolis":
         raise CliError("--burn-in and --sampler go with --sample N")
     problem = sim.load_petab(sim.example_problem() if args.example else args.problem)
-    held_out = {Path(path).stem: sim.load_petab(path) for path in args.predict}
+    names = [Path(path).stem for path in args.predict]
+    clash = sorted({n for n in names if names.count(n) > 1 or n == "training"})
+    if clash:
+        raise CliError(f"--predict problems need distinct file names other than 'training' "
+                       f"(they name the rows of goodness_of_fit.tsv): {', '.join(clash)}")
+    held_out = {name: sim.load_petab(path) for name, path in zip(names, args.predict)}
     for other in held_out.values():
         sim.check_predictable(problem, other)
     args.model_source = str(problem.tables.sbml_file)

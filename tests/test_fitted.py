@@ -61,3 +61,13 @@ def test_a_table_without_model_parameters_is_refused(copies, tmp_path):
     with pytest.raises(sim.InvalidValueError, match="not a PEtab parameter table"):
         fitted.apply(write_fit(tmp_path / "bad.tsv", [{"id": "k_T308"}]), "x", ant=ant,
                      table=table, sbml=sbml)
+
+
+def test_a_non_finite_fitted_value_is_refused_and_nothing_is_written(copies, tmp_path):
+    ant, table, sbml = copies
+    before = ant.read_text()
+    fit = write_fit(tmp_path / "fit.tsv", [{"parameterId": "k_T308", "nominalValue": "nan",
+                                           "estimate": 1}])
+    with pytest.raises(sim.InvalidValueError, match="not finite.*k_T308"):
+        fitted.apply(fit, "x", ant=ant, table=table, sbml=sbml)
+    assert ant.read_text() == before and not sbml.exists()

@@ -73,3 +73,35 @@ def test_prediction_needs_every_estimated_parameter_from_the_fit(tmp_path):
     other = sim.load_petab(write_problem(tmp_path / "other", parameters=extra))
     with pytest.raises(sim.InvalidValueError, match="does not: a0"):
         result.goodness_of_fit(other)
+
+
+def test_a_held_out_problem_must_use_every_fitted_model_parameter(tmp_path):
+    fit = sim.load_petab(write_problem(tmp_path / "fit"))
+    result = sim.calibrate(fit, n_starts=1, seed=0, progress=False)
+    fixed = default_parameters()
+    fixed[0] = dict(fixed[0], estimate=0)             # k1 fitted, but fixed in the other
+    other = sim.load_petab(write_problem(tmp_path / "other", parameters=fixed[1:] + [
+        dict(fixed[0])]))
+    with pytest.raises(sim.InvalidValueError, match="would not use them: k1"):
+        result.goodness_of_fit(other)
+    # the figure of another problem is drawn at the fit mapped onto it
+    swapped = sim.load_petab(write_problem(tmp_path / "swapped",
+                                           parameters=default_parameters()[::-1]))
+    assert result.plot_fit(problem=swapped) is not None
+    np.testing.assert_allclose(result.x_for(swapped), result.best_x[::-1])
+
+
+def test_a_simulation_outside_the_log_domain_is_an_error_not_nan(tmp_path):
+    observables = [{"observableId": "obs_a",
+                    "observableFormula": "observableParameter1_obs_a * A - 5",
+                    "noiseFormula": "0.1", "observableTransformation": "log10"}]
+    problem = sim.load_petab(write_problem(tmp_path, observables=observables))
+    with pytest.raises(sim.InvalidValueError, match="obs_a"):
+        goodness_of_fit(problem, problem.x_nominal)
+
+
+def test_cli_refuses_predict_files_of_one_name(tmp_path, capsys):
+    fit = write_problem(tmp_path / "fit")
+    assert main(["calibrate", str(fit), "--predict", str(fit), "--predict", str(fit),
+                 "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "distinct file names" in capsys.readouterr().err

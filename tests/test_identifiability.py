@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import simulator as sim
-from simulator.estimation.identifiability import fisher_identifiability
+from simulator.estimation.identifiability import _standard_errors, fisher_identifiability
 from tests.test_estimation import default_parameters, write_problem
 
 A0 = {"parameterId": "a0", "parameterScale": "log10", "lowerBound": 0.1, "upperBound": 10,
@@ -44,3 +44,11 @@ def test_a_product_of_parameters_is_flat_unless_a_prior_pins_one(tmp_path):
     # through a0's prior, scale is now determined as well (its error is finite)
     assert np.isfinite(table.loc["scale", "se_posterior"])
     assert table.loc["scale", "identified_by"] == "none"        # no prior of its own
+
+
+def test_a_flat_direction_spread_over_many_parameters_leaves_each_unidentified():
+    n = 120
+    v = np.ones(n) / np.sqrt(n)                 # only a joint shift of all leaves f flat
+    fim = np.eye(n) - np.outer(v, v)
+    assert np.isinf(_standard_errors(fim, 1e-10)).all()
+    assert np.isfinite(_standard_errors(np.eye(n), 1e-10)).all()

@@ -44,7 +44,8 @@ def write_figures(data, rows):
 
 def test_figures_become_paired_conditions_and_the_joint_problem_evaluates(data):
     write_figures(data, ROWS)
-    [joint] = literature_data.build(data)
+    joint, held_out = literature_data.build(data)
+    assert held_out.name == "er_crosstalk_mcf7_held_out.yaml"
     folder = data / literature_data.FOLDER
     conditions = pd.read_csv(folder / "conditions.tsv", sep="\t").set_index("conditionId")
     assert conditions.loc["eve_pakt__treated", "everolimus"] == 20
@@ -56,6 +57,7 @@ def test_figures_become_paired_conditions_and_the_joint_problem_evaluates(data):
     m = pd.read_csv(folder / "measurements.tsv", sep="\t")
     fold = m[m["observableId"] == "lit_eve_pakt"]
     assert list(fold["measurement"]) == [1.0, 2.0]
+    np.testing.assert_allclose(fold["noiseParameters"], 0.1 / np.sqrt(2))   # the fold: 0.1
     assert set(fold["observableParameters"]) == {"scale_eve_pakt"}
     assert list(m.loc[m["observableId"] == "lit_doubling", "measurement"]) == [5.0]
     problem = sim.load_petab(joint)
@@ -80,6 +82,11 @@ def test_figures_become_paired_conditions_and_the_joint_problem_evaluates(data):
     ("x\t\t\t\tpAkt_S473\t24\tfold\t-2\t0.1\tsrc\t", "value must be positive"),
     ("x\t\t\t\tpAkt_S473\t24\tfold\t2\t0.1\t \t", "needs its source"),
     ("1x\t\t\t\tpAkt_S473\t24\tfold\t2\t0.1\tsrc\t", "figure_id '1x'"),
+    ("x\t\t\teverolimus=nan\tpAkt_S473\t24\tfold\t2\t0.1\tsrc\t", "finite number >= 0"),
+    ("x\t\t\teverolimus=-5\tpAkt_S473\t24\tfold\t2\t0.1\tsrc\t", "finite number >= 0"),
+    ("x\t\t\t\tpAkt_S473\t-24\tfold\t2\t0.1\tsrc\t", "time_h must be >= 0"),
+    ("x\t\t\t\tpAkt_S473\tnan\tfold\t2\t0.1\tsrc\t", "time_h must be >= 0"),
+    ("x\t\t\t\tpAkt_S473\t24\tfold\t2\t0.1\tsrc\t\textra", "line 2: 12 fields"),
 ])
 def test_bad_figure_rows_are_named(data, row, match):
     write_figures(data, [row])

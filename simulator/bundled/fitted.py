@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import math
 import re
 import sys
 from pathlib import Path
@@ -42,11 +43,16 @@ def fitted_values(path: Path, model_ids: set) -> dict:
         if column not in table.columns:
             raise InvalidValueError(f"{path}: not a PEtab parameter table (no {column})")
     rows = table[(table["estimate"] == 1) & table["parameterId"].isin(model_ids)]
-    return {str(r.parameterId): float(r.nominalValue) for r in rows.itertuples()}
+    values = {str(r.parameterId): float(r.nominalValue) for r in rows.itertuples()}
+    bad = [pid for pid, v in values.items() if not (math.isfinite(v) and v >= 0)]
+    if bad:
+        raise InvalidValueError(f"{path}: fitted value(s) not finite and >= 0: "
+                                f"{', '.join(bad)}")
+    return values
 
 
 def _format(value: float) -> str:
-    return f"{value:.5g}"
+    return f"{value:.6g}"
 
 
 def set_values(text: str, values: dict, mark: str = VALUES_MARK) -> str:
@@ -74,7 +80,7 @@ def steady_initial_state(values: dict) -> dict:
     return {sid: float(state[sid]) for sid in model.species_ids if sid != "tumor_burden"}
 
 
-def update_table(path: Path, values: dict, data_set: str) -> None:
+def table_text(path: Path, values: dict, data_set: str) -> str:
     """``parameters.csv`` with the fitted values and sources (CRLF, as written)."""
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -88,7 +94,7 @@ def update_table(path: Path, values: dict, data_set: str) -> None:
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
-    path.write_text(out.getvalue(), newline="")
+    return out.getvalue()
 
 
 def apply(fit_table: Path, data_set: str, ant: Path = MODEL_ANT,
@@ -103,9 +109,11 @@ def apply(fit_table: Path, data_set: str, ant: Path = MODEL_ANT,
         raise InvalidValueError(f"{fit_table}: no estimated model parameter")
     text = set_values(text, values)
     text = set_values(text, steady_initial_state(values), STATE_MARK)
+    sbml_text = antimony_to_sbml(text, str(ant))          # everything made before writing
+    rows = table_text(table, values, data_set)
     ant.write_text(text)
-    update_table(table, values, data_set)
-    sbml.write_text(antimony_to_sbml(text, str(ant)))
+    table.write_text(rows, newline="")
+    sbml.write_text(sbml_text)
     return values
 
 

@@ -21,7 +21,7 @@ figure per row, written in the model's terms, with its source. Columns:
     unknown scale, as on a western blot); ``absolute``: the readout itself;
 ``value``, ``sd_log10``
     the figure (positive) and its uncertainty as a standard deviation of log10(value)
-    (0.1 is about ±26 %);
+    (0.1 is about ±26 %; a fold's two points get sd/√2 each, so the fold carries sd);
 ``source``, ``reported``
     the paper and location, and the value as reported there.
 
@@ -78,16 +78,23 @@ def _settings(text, where: str, known: set) -> dict:
         except ValueError:
             raise InvalidValueError(f"{where}: {value.strip()!r} of {key} is not a number"
                                     ) from None
+        if not (math.isfinite(out[key]) and out[key] >= 0):
+            raise InvalidValueError(f"{where}: {key} = {value.strip()} must be a finite "
+                                    "number >= 0")
     return out
 
 
 def read_figures(path: Path, model) -> pd.DataFrame:
     """The curated figures, checked: a bad row raises :class:`InvalidValueError` naming the
     file, its line and the column."""
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, index_col=False)
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise InvalidValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    for line, text in enumerate(path.read_text().splitlines()[1:], start=2):
+        if text.strip() and text.count("\t") != len(table.columns) - 1:
+            raise InvalidValueError(f"{path.name}, line {line}: {text.count(chr(9)) + 1} "
+                                    f"fields, the header has {len(table.columns)}")
     params = set(model.parameter_ids)
     readouts = params | set(model.species_ids) | set(model.assignment_rule_ids)
     phenotypes = set(model.catalog.phenotypes)
@@ -115,6 +122,8 @@ def read_figures(path: Path, model) -> pd.DataFrame:
                                         "a number") from None
             if column != "time_h" and not (number > 0 and math.isfinite(number)):
                 raise InvalidValueError(f"{where}: {column} must be positive, got {number}")
+            if column == "time_h" and not number >= 0:
+                raise InvalidValueError(f"{where}: time_h must be >= 0 or inf, got {number}")
         if not row.source.strip():
             raise InvalidValueError(f"{where}: every figure needs its source")
     return table
@@ -140,8 +149,12 @@ def tables(figures: pd.DataFrame, model, values: dict) -> tuple:
                                 noiseFormula=f"noiseParameter1_{oid}",
                                 observableTransformation="log10",
                                 noiseDistribution="normal"))
+        # a fold is fitted as two points sharing a free scale, whose misfit is the log-ratio
+        # error over sqrt(2) sigma: each point gets sd / sqrt(2), so that the fold itself
+        # carries the stated sd
+        sd = float(row.sd_log10) / math.sqrt(2.0) if fold else float(row.sd_log10)
         common = dict(observableId=oid, preequilibrationConditionId=control_id,
-                      time=row.time_h, noiseParameters=float(row.sd_log10),
+                      time=row.time_h, noiseParameters=round(sd, 10),
                       datasetId=f"literature:{row.figure_id}")
         if fold:
             common["observableParameters"] = f"scale_{row.figure_id}"
@@ -202,9 +215,15 @@ def build(data: Path) -> list[Path]:
     joint_parameters(hpn, scales, values, others).to_csv(joint / "parameters.tsv", **tsv)
     parts = ["hpn_dream_mcf7", FOLDER, *OTHERS]
     measurements = {"hpn_dream_mcf7": "measurements_training.tsv"}
-    return [_yaml(joint / f"{JOINT}.yaml", [f"../{p}/conditions.tsv" for p in parts],
+    conditions = [f"../{p}/conditions.tsv" for p in parts]
+    observables = [f"../{p}/observables.tsv" for p in parts]
+    # the held-out HPN-DREAM block with the joint parameter table, so that its prediction
+    # uses every fitted value (sim.check_predictable)
+    return [_yaml(joint / f"{JOINT}.yaml", conditions,
                   [f"../{p}/{measurements.get(p, 'measurements.tsv')}" for p in parts],
-                  [f"../{p}/observables.tsv" for p in parts])]
+                  observables),
+            _yaml(joint / f"{JOINT}_held_out.yaml", conditions,
+                  ["../hpn_dream_mcf7/measurements_held_out.tsv"], observables)]
 
 
 def main(argv=None) -> int:

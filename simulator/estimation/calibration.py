@@ -299,7 +299,9 @@ class CalibrationResult:
     def plot_fit(self, x=None, problem: CalibrationProblem | None = None):
         """Data and simulation at the best fit (or ``x``), one panel per observable, by
         condition; of ``problem`` when given (a prediction, ``x`` on its scale)."""
-        return figures.fit(problem or self.problem, self.best_x if x is None else x)
+        if x is None:
+            x = self.best_x if problem is None else self.x_for(problem)
+        return figures.fit(problem or self.problem, x)
 
     def x_for(self, problem: CalibrationProblem) -> np.ndarray:
         """The best fit on ``problem``'s estimation scale, for predicting another problem
@@ -328,15 +330,27 @@ class CalibrationResult:
 
 
 def check_predictable(fitted: CalibrationProblem, problem: CalibrationProblem) -> None:
-    """Raise :class:`InvalidValueError` naming the parameters ``problem`` estimates that a
-    fit of ``fitted`` does not (it could not be predicted from that fit)."""
+    """Raise :class:`InvalidValueError` unless a fit of ``fitted`` determines ``problem``:
+    naming the parameters ``problem`` estimates that the fit does not (it has no value for
+    them), and the model parameters the fit estimates that ``problem`` does not (``problem``
+    would be predicted at its own values of them, not the fitted ones)."""
+    def listed(ids):
+        return f"{', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+
     known = set(fitted.parameter_ids)
     missing = [pid for pid in problem.parameter_ids if pid not in known]
     if missing:
         raise InvalidValueError(
             f"{problem.path.name} estimates {len(missing)} parameter(s) a fit of "
-            f"{fitted.path.name} does not: {', '.join(missing[:10])}"
-            f"{' ...' if len(missing) > 10 else ''}")
+            f"{fitted.path.name} does not: {listed(missing)}")
+    theirs = set(problem.parameter_ids)
+    ignored = [pid for pid in fitted.parameter_ids
+               if pid in set(fitted.model_parameter_ids) and pid not in theirs]
+    if ignored:
+        raise InvalidValueError(
+            f"a fit of {fitted.path.name} estimates {len(ignored)} model parameter(s) "
+            f"{problem.path.name} does not estimate, so its prediction would not use them: "
+            f"{listed(ignored)}; give {problem.path.name} the fit's parameter table")
 
 
 def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,

@@ -3,7 +3,8 @@
 Per observable, on the scale its noise model compares data and simulation (the observable
 transformation ``lin``/``log``/``log10``): the coefficient of determination R² =
 1 − SS_res/SS_tot, the root-mean-square error normalised by the range of the data (NRMSE),
-and the mean squared weighted residual (χ²/n, about 1 when the noise model is right).
+and the mean squared weighted residual (χ²/n: about 1 when normal noise is right, about 2
+for Laplace noise, whose residual is |y − m|/b).
 The same function scores a fit on its training data and a prediction on held-out data
 (a second problem evaluated at the fitted parameters): `crosstalk calibrate --predict`.
 """
@@ -52,8 +53,14 @@ def goodness_of_fit(problem, x=None) -> pd.DataFrame:
     for oid in dict.fromkeys(ids):
         mine = ids == oid
         kind = transforms[oid]
-        r2, nrmse = scores(likelihood.transform(kind, measured[mine]),
-                           likelihood.transform(kind, simulated[mine]))
+        h_sim = likelihood.transform(kind, simulated[mine])
+        if not np.isfinite(h_sim).all():
+            bad = int(np.flatnonzero(~np.isfinite(h_sim))[0])
+            raise InvalidValueError(
+                f"observable {oid!r}: the simulated value {simulated[mine][bad]!r} (its "
+                f"measurement row {int(np.flatnonzero(mine)[bad]) + 1} of the measurement "
+                f"table) is outside the domain of its {kind} transformation")
+        r2, nrmse = scores(likelihood.transform(kind, measured[mine]), h_sim)
         rows.append([oid, int(mine.sum()), r2, nrmse, float(np.mean(weighted[mine] ** 2))])
     out = pd.DataFrame(rows, columns=COLUMNS)
     pooled = ["all", int(out["n"].sum()), float(out["r2"].median()),

@@ -9,17 +9,19 @@ priors (the posterior). A parameter is
 
 ``data``
     determined by the data: the data-only 95 % half-width is at most ``width`` on its
-    estimation scale (0.5 on log10 is a factor 3.2; on a linear scale, relative to the
-    estimate);
+    estimation scale (0.5 is a factor 3.2 on log10, 1.65 on ln; on a linear scale it is
+    relative to the estimate);
 ``data+prior``
     not by the data alone, but the data narrow its prior by at least a fifth;
 ``prior``
     its posterior is about its prior: the data say little about it;
 ``none``
-    neither the data nor a prior determine it (a direction of a flat objective).
+    not by the data, and it has no prior of its own with a standard deviation on the
+    estimation scale (normal priors only; its posterior error may still be finite through
+    other parameters' priors).
 
 Directions of the data-only information with eigenvalues below ``rcond`` times the largest
-are flat: every parameter with a weight above 0.1 in one of them gets an infinite
+are flat: every parameter with a share above 1e-3 of that flat subspace gets an infinite
 data-only error.
 """
 from __future__ import annotations
@@ -43,7 +45,9 @@ def _standard_errors(fim: np.ndarray, rcond: float) -> np.ndarray:
     flat = values <= rcond * top
     inverse = (vectors[:, ~flat] / values[~flat]) @ vectors[:, ~flat].T
     se = np.sqrt(np.clip(np.diag(inverse), 0.0, None))
-    in_flat = (np.abs(vectors[:, flat]) > 0.1).any(axis=1)
+    # a parameter's share of the flat subspace (basis-independent; a flat direction spread
+    # over many parameters still counts for each of them)
+    in_flat = np.linalg.norm(vectors[:, flat], axis=1) > 1e-3
     se[in_flat] = np.inf
     return se
 

@@ -376,6 +376,11 @@ class CalibrationProblem:
         """Observable id -> its transformation (``lin``, ``log`` or ``log10``)."""
         return {obs.id: obs.transform for obs in self._observables}
 
+    @property
+    def model_parameter_ids(self) -> tuple:
+        """The parameter table ids that are parameters (or compartments) of the model."""
+        return tuple(self._model_params)
+
     def prior_sds(self) -> dict[int, float]:
         """Index of an estimated parameter -> the standard deviation of its objective
         prior on the estimation scale, for the normal priors that have one there
