@@ -58,7 +58,8 @@ def test_figures_become_paired_conditions_and_the_joint_problem_evaluates(data):
     fold = m[m["observableId"] == "lit_eve_pakt"]
     assert list(fold["measurement"]) == [1.0, 2.0]
     np.testing.assert_allclose(fold["noiseParameters"], 0.1 / np.sqrt(2))   # the fold: 0.1
-    assert set(fold["observableParameters"]) == {"scale_eve_pakt"}
+    observables = pd.read_csv(folder / "observables.tsv", sep="\t").set_index("observableId")
+    assert observables.loc["lit_eve_pakt", "observableFormula"] == "scale_eve_pakt * pAkt_S473"
     assert list(m.loc[m["observableId"] == "lit_doubling", "measurement"]) == [5.0]
     problem = sim.load_petab(joint)
     assert {"scale_eve_pakt", "prolif_max", "k_T308"} <= set(problem.parameter_ids)

@@ -144,7 +144,7 @@ def tables(figures: pd.DataFrame, model, values: dict) -> tuple:
                        dict(conditionId=treated_id, **treated)]
         oid = f"lit_{row.figure_id}"
         fold = row.kind == "fold"
-        formula = f"observableParameter1_{oid} * {row.readout}" if fold else row.readout
+        formula = f"scale_{row.figure_id} * {row.readout}" if fold else row.readout
         observables.append(dict(observableId=oid, observableFormula=formula,
                                 noiseFormula=f"noiseParameter1_{oid}",
                                 observableTransformation="log10",
@@ -157,7 +157,6 @@ def tables(figures: pd.DataFrame, model, values: dict) -> tuple:
                       time=row.time_h, noiseParameters=round(sd, 10),
                       datasetId=f"literature:{row.figure_id}")
         if fold:
-            common["observableParameters"] = f"scale_{row.figure_id}"
             measurements.append(dict(common, simulationConditionId=control_id,
                                      measurement=1.0))
             parameters.append(dict(parameterId=f"scale_{row.figure_id}",
