@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import pytest
@@ -203,3 +205,38 @@ def test_dask_lost_worker_is_retried_then_reported(setup, tmp_path, monkeypatch)
     assert ens.failures["reason"].str.contains("KilledWorker").all()
     kept = np.setdiff1d(np.arange(24), lost)
     np.testing.assert_array_equal(ens.values[kept], ref.values[kept])
+
+
+class _BreakingPool:
+    """A stand-in process pool: runs tasks at once, until its ``broken_at``-th submission,
+    whose worker dies; it refuses every later submission, as a broken pool does."""
+
+    def __init__(self, broken_at):
+        self.calls, self.broken_at = 0, broken_at
+
+    def submit(self, fn, task):
+        self.calls += 1
+        if self.broken_at is not None and self.calls > self.broken_at:
+            raise BrokenProcessPool("a child process terminated abruptly")
+        future = Future()
+        if self.calls == self.broken_at:
+            future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+        else:
+            future.set_result(fn(task))
+        return future
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+def test_a_pool_that_breaks_between_two_submissions_loses_no_task(monkeypatch):
+    """The race CI met: a worker dies after the last wait, so the next submission itself
+    raises; that task never ran and must go again, uncounted, on the restarted pool."""
+    pools = []
+    monkeypatch.setattr(executors, "_start_pool", lambda ctx, n: pools.append(
+        _BreakingPool(2 if not pools else None)) or pools[-1])
+    monkeypatch.setattr(executors, "_single_threaded", lambda task: task)
+    out = list(executors._processes(lambda t: t * 10, range(6), 2, lambda t, why: ("lost", t),
+                                    retries=1))
+    assert sorted(out) == [0, 10, 20, 30, 40, 50]
+    assert len(pools) == 2

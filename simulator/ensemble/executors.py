@@ -235,12 +235,20 @@ def _processes(fn, tasks, n_workers, on_lost, retries) -> Iterator:
     running = {}            # future -> (task, losses)
     suspects = deque()      # (task, losses): in flight when a worker was lost; run alone.
     # losses: how often its worker was lost while it ran alone
+    unsent = deque()        # (task, losses): refused by a pool that broke before they ran
 
-    def submit(task, losses):
+    def submit(task, losses) -> bool:
         nonlocal pool
         if pool is None:
             pool = _start_pool(ctx, n_workers)
-        running[pool.submit(fn, _single_threaded(task))] = (task, losses)
+        try:
+            running[pool.submit(fn, _single_threaded(task))] = (task, losses)
+            return True
+        except BrokenProcessPool:
+            # a worker died since the last wait: this task never ran, so it is no suspect;
+            # it goes first once the pool is restarted (the lost chunk is handled below)
+            unsent.append((task, losses))
+            return False
 
     try:
         while True:
@@ -249,13 +257,22 @@ def _processes(fn, tasks, n_workers, on_lost, retries) -> Iterator:
                     submit(*suspects.popleft())
             else:
                 # keep at most 2 chunks per worker in flight: memory stays bounded
-                while not exhausted and len(running) < 2 * n_workers:
-                    task = next(it, _END)
+                while len(running) < 2 * n_workers:
+                    if unsent:
+                        if not submit(*unsent.popleft()):
+                            break
+                        continue
+                    task = _END if exhausted else next(it, _END)
                     if task is _END:
                         exhausted = True
-                    else:
-                        submit(task, 0)
+                        break
+                    if not submit(task, 0):
+                        break
             if not running:
+                if unsent or suspects:      # the pool broke with nothing of ours in it
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    pool = None
+                    continue
                 return
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
