@@ -338,7 +338,7 @@ def _write_goodness(result, held_out: dict, out: Path) -> list[str]:
     for name, problem in held_out.items():
         tables.append(result.goodness_of_fit(problem).assign(data=name))
         figure = f"prediction_{name}.png"
-        _savefig(result.plot_fit(result.x_for(problem), problem=problem), out / figure)
+        _savefig(result.plot_fit(problem=problem), out / figure)
         files.append(figure)
     table = pd.concat(tables, ignore_index=True)
     table = table[["data"] + [c for c in table.columns if c != "data"]]

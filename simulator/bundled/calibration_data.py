@@ -205,15 +205,20 @@ def observables() -> pd.DataFrame:
     return pd.DataFrame(rows).drop_duplicates("observableId")
 
 
+def prior_row(pid: str, value: float) -> dict:
+    """A parameter-table row estimating ``pid`` on log10 within ×/÷100 of its model value,
+    with the normal prior of sd :data:`PRIOR_SD_LOG10` around it."""
+    return dict(parameterId=pid, parameterName=pid, parameterScale="log10",
+                lowerBound=value / 100.0, upperBound=value * 100.0, nominalValue=value,
+                estimate=1, objectivePriorType="parameterScaleNormal",
+                objectivePriorParameters=f"{math.log10(value):.10g};{PRIOR_SD_LOG10:.10g}")
+
+
 def parameters(model_values: dict, data: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for pid in KINETIC:
         v = float(model_values[pid])
-        rows.append(dict(parameterId=pid, parameterName=pid, parameterScale="log10",
-                         lowerBound=v / 100.0, upperBound=v * 100.0, nominalValue=v,
-                         estimate=1, objectivePriorType="parameterScaleNormal",
-                         objectivePriorParameters=f"{math.log10(v):.10g};"
-                                                  f"{PRIOR_SD_LOG10:.10g}"))
+        rows.append(prior_row(pid, v))
     for pid, (lo, hi) in FRACTIONS.items():
         rows.append(dict(parameterId=pid, parameterName=pid, parameterScale="lin",
                          lowerBound=lo, upperBound=hi, nominalValue=float(model_values[pid]),
@@ -235,15 +240,21 @@ def parameters(model_values: dict, data: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _write_problem(folder: Path, name: str, measurement_file: str) -> Path:
-    problem = {"format_version": 1, "parameter_file": "parameters.tsv",
-               "problems": [{"sbml_files": ["../../er_crosstalk.xml"],
-                             "condition_files": ["conditions.tsv"],
-                             "measurement_files": [measurement_file],
-                             "observable_files": ["observables.tsv"]}]}
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(problem, sort_keys=False))
+def write_problem_yaml(path: Path, conditions: list, measurements: list,
+                       observables: list) -> Path:
+    """A PEtab v1 YAML at ``path`` on the bundled model (two folders up), with the table
+    files given relative to it and ``parameters.tsv`` beside it."""
+    spec = {"format_version": 1, "parameter_file": "parameters.tsv",
+            "problems": [{"sbml_files": ["../../er_crosstalk.xml"],
+                          "condition_files": conditions, "measurement_files": measurements,
+                          "observable_files": observables}]}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+def _write_problem(folder: Path, name: str, measurement_file: str) -> Path:
+    return write_problem_yaml(folder / f"{name}.yaml", ["conditions.tsv"],
+                              [measurement_file], ["observables.tsv"])
 
 
 def build(shared: Path, out: Path, model_values: dict) -> list[Path]:

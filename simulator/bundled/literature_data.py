@@ -40,11 +40,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from simulator import api
 from simulator.bundled import MODELS_DIR
-from simulator.bundled.calibration_data import PRIOR_SD_LOG10
+from simulator.bundled.calibration_data import prior_row, write_problem_yaml
 from simulator.errors import InvalidValueError
 
 FOLDER = "literature_mcf7"
@@ -174,24 +173,10 @@ def joint_parameters(hpn: pd.DataFrame, figures: pd.DataFrame, values: dict,
                      others: tuple = ()) -> pd.DataFrame:
     """The HPN-DREAM parameter table, the cell-fate parameters (with priors around the
     model values), the figures' scales and the ``others`` problems' own parameters."""
-    fate = [dict(parameterId=pid, parameterName=pid, parameterScale="log10",
-                 lowerBound=values[pid] / 100.0, upperBound=values[pid] * 100.0,
-                 nominalValue=values[pid], estimate=1,
-                 objectivePriorType="parameterScaleNormal",
-                 objectivePriorParameters=f"{math.log10(values[pid]):.10g};"
-                                          f"{PRIOR_SD_LOG10:.10g}")
+    fate = [prior_row(pid, float(values[pid]))
             for pid in CELL_FATE if pid not in set(hpn["parameterId"])]
     table = pd.concat([hpn, pd.DataFrame(fate), figures, *others], ignore_index=True)
     return table.drop_duplicates("parameterId", keep="first")
-
-
-def _yaml(path: Path, conditions: list, measurements: list, observables: list) -> Path:
-    spec = {"format_version": 1, "parameter_file": "parameters.tsv",
-            "problems": [{"sbml_files": ["../../er_crosstalk.xml"],
-                          "condition_files": conditions, "measurement_files": measurements,
-                          "observable_files": observables}]}
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
 
 
 def build(data: Path) -> list[Path]:
@@ -218,11 +203,10 @@ def build(data: Path) -> list[Path]:
     observables = [f"../{p}/observables.tsv" for p in parts]
     # the held-out HPN-DREAM block with the joint parameter table, so that its prediction
     # uses every fitted value (sim.check_predictable)
-    return [_yaml(joint / f"{JOINT}.yaml", conditions,
-                  [f"../{p}/{measurements.get(p, 'measurements.tsv')}" for p in parts],
-                  observables),
-            _yaml(joint / f"{JOINT}_held_out.yaml", conditions,
-                  ["../hpn_dream_mcf7/measurements_held_out.tsv"], observables)]
+    training = [f"../{p}/{measurements.get(p, 'measurements.tsv')}" for p in parts]
+    return [write_problem_yaml(joint / f"{JOINT}.yaml", conditions, training, observables),
+            write_problem_yaml(joint / f"{JOINT}_held_out.yaml", conditions,
+                               ["../hpn_dream_mcf7/measurements_held_out.tsv"], observables)]
 
 
 def main(argv=None) -> int:

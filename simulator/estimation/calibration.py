@@ -343,9 +343,8 @@ def check_predictable(fitted: CalibrationProblem, problem: CalibrationProblem) -
         raise InvalidValueError(
             f"{problem.path.name} estimates {len(missing)} parameter(s) a fit of "
             f"{fitted.path.name} does not: {listed(missing)}")
-    theirs = set(problem.parameter_ids)
-    ignored = [pid for pid in fitted.parameter_ids
-               if pid in set(fitted.model_parameter_ids) and pid not in theirs]
+    theirs, model_ids = set(problem.parameter_ids), set(fitted.model_parameter_ids)
+    ignored = [pid for pid in fitted.parameter_ids if pid in model_ids and pid not in theirs]
     if ignored:
         raise InvalidValueError(
             f"a fit of {fitted.path.name} estimates {len(ignored)} model parameter(s) "
