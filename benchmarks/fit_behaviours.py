@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulator.bundled.behaviors import BEHAVIORS, PerturbedRunner  # noqa: E402
 from simulator.bundled.fitted import fitted_values  # noqa: E402
 from simulator.bundled.runner import CoreRunner  # noqa: E402
+from simulator.errors import InvalidValueError  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -28,9 +29,14 @@ def main(argv=None) -> int:
     ap.add_argument("fit", type=Path, help="parameters_fitted.tsv")
     ap.add_argument("--top", type=int, default=15, help="how many moved parameters to list")
     args = ap.parse_args(argv)
+    if not args.fit.is_file():
+        ap.error(f"{args.fit}: no such file (the parameters_fitted.tsv of a calibration)")
     base = CoreRunner()
     nominal = base.parameters
-    values = fitted_values(args.fit, set(nominal))
+    try:
+        values = fitted_values(args.fit, set(nominal))
+    except InvalidValueError as err:
+        ap.error(str(err))
     moved = sorted(values, key=lambda k: -abs(np.log10(values[k] / nominal[k]))
                    if values[k] > 0 and nominal[k] > 0 else 0.0)
     print(f"{len(values)} model parameters fitted; the {args.top} that moved most:")
