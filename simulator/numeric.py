@@ -60,10 +60,73 @@ def _identity(x):
     return x
 
 
+def _constant(value: float):
+    return lambda *args: value
+
+
+def _argument(i: int):
+    return lambda *args: args[i]
+
+
+def _sum(terms):
+    def f(*args):
+        total = terms[0](*args)
+        for g in terms[1:]:
+            total = total + g(*args)
+        return total
+    return f
+
+
+def _product(factors):
+    def f(*args):
+        total = factors[0](*args)
+        for g in factors[1:]:
+            total = total * g(*args)
+        return total
+    return f
+
+
+def _unary(fn, inner):
+    return lambda *args: fn(inner(*args))
+
+
+def _power(base, exponent):
+    return lambda *args: base(*args) ** exponent(*args)
+
+
+def _arithmetic(expr, index: dict):
+    """A numpy function of the arguments (by ``index``) for expressions made of numbers,
+    symbols, sums, products, powers, ``exp`` and ``log`` alone (most initial values: a
+    product of parameters), composed without printing or compiling source; None for
+    anything else, which :func:`sympy.lambdify` then prints."""
+    if isinstance(expr, sympy.Number):
+        return _constant(float(expr))
+    if isinstance(expr, sympy.Symbol):
+        return _argument(index[expr])
+    parts = [_arithmetic(a, index) for a in expr.args]
+    if any(p is None for p in parts) or not parts:
+        return None
+    if isinstance(expr, sympy.Add):
+        return _sum(parts)
+    if isinstance(expr, sympy.Mul):
+        return _product(parts)
+    if isinstance(expr, sympy.Pow):
+        if expr.exp == sympy.S.Half:
+            return _unary(np.sqrt, parts[0])
+        return _power(*parts)
+    if isinstance(expr, sympy.exp):
+        return _unary(np.exp, parts[0])
+    if isinstance(expr, sympy.log) and len(parts) == 1:
+        return _unary(np.log, parts[0])
+    return None
+
+
 def numeric_function(expr: sympy.Basic):
     """Argument ids (None for time) and a numpy function of ``expr`` (a boolean gives 1/0).
 
-    Symbols are renamed to ``a0, a1, ...`` before printing: no model id reaches the source.
+    Arithmetic is composed from closures (:func:`_arithmetic`); anything else is printed by
+    ``lambdify``, with symbols renamed to ``a0, a1, ...`` first: no model id reaches the
+    source.
     """
     if isinstance(expr, sympy.Number):   # most initial values: no code to print
         value = float(expr)
@@ -71,6 +134,9 @@ def numeric_function(expr: sympy.Basic):
     if isinstance(expr, sympy.Symbol):
         return [None if expr == TIME else expr.name], _identity
     syms = sorted(expr.free_symbols, key=lambda s: s.name)
+    composed = _arithmetic(expr, {s: i for i, s in enumerate(syms)})
+    if composed is not None:
+        return [None if s == TIME else s.name for s in syms], composed
     ours = [sympy.Symbol(f"a{i}") for i in range(len(syms))]
     renamed = as_number(expr.xreplace(dict(zip(syms, ours))))
     f = sympy.lambdify(ours, renamed, modules=MODULES)

@@ -24,6 +24,7 @@ The rules applied (SBML L3v2 specification, sections 4.5-4.11):
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,8 +266,8 @@ class _Builder:
             else:
                 # only the reactions that change it (a rate may use rateOf of others),
                 # summed once: adding term by term re-flattens the sum each time
-                out = sympy.Add(*(sign * self.stoich(sr) * self.val(sympy.Symbol(r.id))
-                                  for r, sign, sr in self.changed_by.get(name, ())))
+                out = _sum([_scaled(sign * self.stoich(sr), self.val(sympy.Symbol(r.id)))
+                            for r, sign, sr in self.changed_by.get(name, ())])
                 s = self.species[name]
                 cf = s.conversion_factor or self.m.conversion_factor
                 if cf:
@@ -417,6 +418,40 @@ class _Builder:
             species_compartment={s.id: s.compartment for s in self.m.species},
             events=events, init=init,
         )
+
+
+def _scaled(coefficient, rate):
+    """``coefficient * rate`` for a stoichiometric term. A numeric coefficient is merged
+    into the rate's own, so a long product of factors is not flattened and sorted again
+    for every species it changes (most of the build time of a model with hundreds of
+    reactions)."""
+    if not (isinstance(coefficient, sympy.Number) and isinstance(rate, sympy.Mul)):
+        return coefficient * rate
+    c, rest = rate.as_coeff_Mul()
+    c = coefficient * c
+    if c == 0 or not c.is_finite:
+        return coefficient * rate
+    if c == 1 and not isinstance(c, sympy.Float):
+        return rest
+    if not isinstance(rest, sympy.Mul):
+        return c * rest
+    return sympy.Mul._from_args((c, *rest.args), rest.is_commutative)
+
+
+def _sum(terms: list):
+    """``Add(*terms)`` for a species' stoichiometric terms. When they are distinct products
+    and symbols with distinct non-numeric parts (nothing to collect or cancel), the sum is
+    assembled in sympy's canonical order without ``Add.flatten``, whose assumption queries on
+    every term cost more than the rest of building the right-hand side."""
+    parts = [t.as_coeff_Mul()[1] if isinstance(t, sympy.Mul) else t for t in terms]
+    if (len(terms) < 2 or len(set(parts)) < len(parts)
+            or not all(isinstance(t, (sympy.Mul, sympy.Symbol)) for t in terms)
+            or any(isinstance(a, sympy.Add) or not a.is_commutative for a in parts)):
+        return sympy.Add(*terms)
+    return sympy.Add._from_args(sorted(terms, key=_CANONICAL), True)
+
+
+_CANONICAL = functools.cmp_to_key(sympy.Basic.compare)
 
 
 def _replace_rates(b: _Builder, expr, rate_of, depth: int = 0):

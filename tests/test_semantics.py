@@ -12,7 +12,7 @@ import simulator as sim
 from simulator.errors import ModelImportError
 from simulator.io import antimony_to_sbml
 from simulator.model import RateOf
-from simulator.semantics import build_system
+from simulator.semantics import _scaled, _sum, build_system
 from simulator.solvers.base import SolverOptions
 from tests.conftest import roadrunner_trajectory
 
@@ -79,3 +79,19 @@ def test_a_rate_that_depends_on_itself_through_rate_of_is_refused_naming_the_ids
     with pytest.raises(ModelImportError, match=r"rateOf\('p1'\) -> 'J1' -> rateOf\('p1'\)"):
         build_system(_with_rate(sim.load_model(text.replace("rateOf(p1)", "k0")), "J1",
                                 RateOf(p1)))
+
+
+# --- the right-hand side's assembly: the same expressions sympy's evaluation gives -------
+def test_stoichiometric_terms_assemble_to_sympy_s_own_sum():
+    a, b, c, k1, k2, V = sympy.symbols("a b c k1 k2 V")
+    cases = [
+        [(-1, 1.0, k1 * a * b / V), (2, 1.0, k2 * c * V), (1, 1, a), (1, 1, k1 * k2 * a)],
+        [(-1, 1, 3 * k1 * a), (1, 2.5, k1 * a * b)],
+        [(-1, 1, k1 * a), (1, 1, k1 * a)],               # cancels: left to Add
+        [(1, 0, k1 * a), (1, 1, k2 * b)],                 # a zero stoichiometry
+        [(1, 2, k1 * a), (1, 3, k1 * a * 2)],             # like terms: collected by Add
+    ]
+    for terms in cases:
+        built = [_scaled(sympy.Integer(s) * sympy.sympify(n), r) for s, n, r in terms]
+        naive = sympy.Add(*(sympy.Integer(s) * sympy.sympify(n) * r for s, n, r in terms))
+        assert _sum(built) == naive
