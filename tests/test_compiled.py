@@ -350,6 +350,33 @@ def test_machine_code_key_covers_the_modules_that_make_the_code(monkeypatch,
     assert jit.object_key(s) == key
 
 
+def test_import_scans_kept_on_disk_follow_edits_and_survive_damage(tmp_path, monkeypatch):
+    """The stored parse of a module is keyed by its bytes: an edit that adds an import is
+    seen, and a damaged store is only a slower start."""
+    monkeypatch.setenv("CROSSTALK_CACHE_DIR", str(tmp_path))
+    for f in (sources._scan, sources._stored_scans, sources.import_closure):
+        f.cache_clear()
+    try:
+        first = sources.import_closure(("simulator.constraints",))
+        assert (tmp_path / "import_scans.json").is_file()
+        read = sources.read_source
+        monkeypatch.setattr(sources, "read_source", lambda p: read(p) + (
+            b"\nimport simulator.plot\n" if p.name == "constraints.py" else b""))
+        for f in (sources._scan, sources.import_closure):
+            f.cache_clear()
+        edited = sources.import_closure(("simulator.constraints",))
+        assert sources.PACKAGE_DIR / "plot.py" in edited and sources.PACKAGE_DIR / "plot.py" not in first
+        monkeypatch.setattr(sources, "read_source", read)
+        (tmp_path / "import_scans.json").write_text("{not json")
+        for f in (sources._scan, sources._stored_scans, sources.import_closure):
+            f.cache_clear()
+        assert sources.import_closure(("simulator.constraints",)) == first
+    finally:
+        monkeypatch.undo()
+        for f in (sources._scan, sources._stored_scans, sources.import_closure):
+            f.cache_clear()
+
+
 def test_machine_code_key_refuses_a_module_without_source():
     with pytest.raises(RuntimeError, match="simulator.no_such_module"):
         sources.import_closure(("simulator.no_such_module",))

@@ -34,7 +34,7 @@ import sympy
 from simulator.codegen.abi import SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG, NativeFunction
 from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, expressions_ir,
                                     generate, system_key)
-from simulator.codegen.sources import digest, import_closure
+from simulator.codegen.sources import cache_dir, digest, import_closure
 from simulator.system import OdeSystem
 
 
@@ -200,17 +200,6 @@ def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> Nati
 
 # ----------------------------------------------------------------------------------------
 # disk caches
-
-
-def cache_dir() -> Path:
-    """Where generated IR lives: ``$CROSSTALK_CACHE_DIR``, else beside numba's cache."""
-    env = os.environ.get("CROSSTALK_CACHE_DIR")
-    if env:
-        return Path(env)
-    nb = os.environ.get("NUMBA_CACHE_DIR")
-    if nb:
-        return Path(nb) / "crosstalk_models"
-    return Path.home() / ".cache" / "crosstalk" / "models"
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

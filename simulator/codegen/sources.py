@@ -13,9 +13,12 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import json
+import os
+import tempfile
 from pathlib import Path
 
-__all__ = ["import_closure", "digest", "read_source", "PACKAGE_DIR"]
+__all__ = ["import_closure", "digest", "read_source", "cache_dir", "PACKAGE_DIR"]
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -42,10 +45,62 @@ def _ours(module: str) -> bool:
 @functools.cache
 def _scan(name: str, path: Path) -> tuple[frozenset, bool]:
     """Module ``name``'s ``simulator`` imports at module top, and whether it holds code that
-    numba compiles (it imports numba, or our numba decorator)."""
-    tree = ast.parse(read_source(path), filename=str(path))
+    numba compiles (it imports numba, or our numba decorator). Parsing is most of the
+    cost of a cached start, so what the parse found is kept on disk by the hash of the
+    module's name and bytes (``import_scans.json`` in :func:`cache_dir`); which of the
+    names are modules is looked up afresh."""
+    data = read_source(path)
+    key = hashlib.sha256(name.encode() + b"\0" + data).hexdigest()
+    stored = _stored_scans()
+    if key not in stored:
+        stored[key] = _parse_imports(name, path, data)
+        _save_scans(stored)
+    bases, members, numba = stored[key]
+    found = set(bases)
+    found.update(f"{b}.{m}" for b, m in members if _module_file(f"{b}.{m}") is not None)
+    return frozenset(found), bool(numba)
+
+
+def cache_dir() -> Path:
+    """Where generated code and its bookkeeping live: ``$CROSSTALK_CACHE_DIR``, else
+    beside numba's cache, else ``~/.cache/crosstalk/models``."""
+    env = os.environ.get("CROSSTALK_CACHE_DIR")
+    if env:
+        return Path(env)
+    nb = os.environ.get("NUMBA_CACHE_DIR")
+    if nb:
+        return Path(nb) / "crosstalk_models"
+    return Path.home() / ".cache" / "crosstalk" / "models"
+
+
+@functools.cache
+def _stored_scans() -> dict:
+    try:
+        data = json.loads((cache_dir() / "import_scans.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and len(data) < 5000 else {}
+
+
+def _save_scans(stored: dict) -> None:
+    """Write the scans atomically; a cache that cannot be written is only slower."""
+    path = cache_dir() / "import_scans.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _parse_imports(name: str, path: Path, data: bytes) -> tuple[list, list, bool]:
+    """``(modules imported, (package, name) pairs imported from our packages, numba?)``."""
+    tree = ast.parse(data, filename=str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
+    bases: set[str] = set()
+    members: set[tuple[str, str]] = set()
     numba = False
     todo = list(tree.body)
     while todo:
@@ -53,7 +108,7 @@ def _scan(name: str, path: Path) -> tuple[frozenset, bool]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             continue
         if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if _ours(a.name))
+            bases.update(a.name for a in node.names if _ours(a.name))
             numba |= any(a.name.split(".")[0] == "numba" for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module
@@ -64,12 +119,11 @@ def _scan(name: str, path: Path) -> tuple[frozenset, bool]:
                 base = f"{base}.{node.module}" if node.module else base
             numba |= base.split(".")[0] == "numba" or base == "simulator.codegen.numba_cache"
             if _ours(base):
-                found.add(base)
-                found.update(f"{base}.{a.name}" for a in node.names
-                             if _module_file(f"{base}.{a.name}") is not None)
+                bases.add(base)
+                members.update((base, a.name) for a in node.names)
         else:
             todo.extend(ast.iter_child_nodes(node))
-    return frozenset(found), numba
+    return sorted(bases), sorted(members), numba
 
 
 @functools.cache
