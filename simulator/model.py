@@ -21,6 +21,7 @@ SBML text.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -90,6 +91,41 @@ def as_number(expr: sympy.Basic) -> sympy.Expr:
     if is_boolean(expr):
         return sympy.Piecewise((sympy.Integer(1), expr), (sympy.Integer(0), True))
     return expr
+
+
+#: sort key of sympy's canonical argument order (``Basic.compare``)
+CANONICAL = functools.cmp_to_key(sympy.Basic.compare)
+
+
+def product_of(args) -> sympy.Expr:
+    """``Mul(*args)``. For the common rate-law case, distinct symbols and powers of distinct
+    symbols with numeric exponents times at most one number (also when some of them come
+    as products already, as nested binary math gives them), the product is assembled in
+    sympy's canonical order without ``Mul.flatten``, whose assumption queries dominate the
+    import of a model with hundreds of reactions; anything else goes through ``Mul``."""
+    args = list(args)
+    number, factors, bases = None, [], set()
+    for a in (x for arg in args for x in (arg.args if isinstance(arg, sympy.Mul) else (arg,))):
+        if isinstance(a, sympy.Number):
+            if number is not None or a == 0 or not a.is_finite:
+                return sympy.Mul(*args)
+            number = a
+            continue
+        base = a
+        if isinstance(a, sympy.Pow):
+            if not (isinstance(a.exp, sympy.Number) and a.exp.is_finite and a.exp != 0):
+                return sympy.Mul(*args)
+            base = a.base
+        if not isinstance(base, sympy.Symbol) or not base.is_commutative or base in bases:
+            return sympy.Mul(*args)
+        bases.add(base)
+        factors.append(a)
+    if len(factors) < 2:
+        return sympy.Mul(*args)
+    factors.sort(key=CANONICAL)
+    if number is not None and (number != 1 or isinstance(number, sympy.Float)):
+        factors.insert(0, number)
+    return sympy.Mul._from_args(factors, True)
 
 
 def as_boolean(expr: sympy.Basic) -> sympy.Basic:

@@ -24,7 +24,6 @@ The rules applied (SBML L3v2 specification, sections 4.5-4.11):
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,8 +35,8 @@ from simulator.errors import (
 )
 from simulator.initial_values import Initializer
 from simulator.model import (
-    TIME, AlgebraicRule, AssignmentRule, Delay, Model, RateOf, RateRule, SpeciesReference,
-    outermost_delays,
+    CANONICAL, TIME, AlgebraicRule, AssignmentRule, Delay, Model, RateOf, RateRule,
+    SpeciesReference, outermost_delays,
 )
 from simulator.system import EventSpec, OdeSystem
 
@@ -448,10 +447,7 @@ def _sum(terms: list):
             or not all(isinstance(t, (sympy.Mul, sympy.Symbol)) for t in terms)
             or any(isinstance(a, sympy.Add) or not a.is_commutative for a in parts)):
         return sympy.Add(*terms)
-    return sympy.Add._from_args(sorted(terms, key=_CANONICAL), True)
-
-
-_CANONICAL = functools.cmp_to_key(sympy.Basic.compare)
+    return sympy.Add._from_args(sorted(terms, key=CANONICAL), True)
 
 
 def _replace_rates(b: _Builder, expr, rate_of, depth: int = 0):

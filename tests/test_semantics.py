@@ -11,7 +11,7 @@ import sympy
 import simulator as sim
 from simulator.errors import ModelImportError
 from simulator.io import antimony_to_sbml
-from simulator.model import RateOf
+from simulator.model import RateOf, product_of
 from simulator.semantics import _scaled, _sum, build_system
 from simulator.solvers.base import SolverOptions
 from tests.conftest import roadrunner_trajectory
@@ -95,3 +95,14 @@ def test_stoichiometric_terms_assemble_to_sympy_s_own_sum():
         built = [_scaled(sympy.Integer(s) * sympy.sympify(n), r) for s, n, r in terms]
         naive = sympy.Add(*(sympy.Integer(s) * sympy.sympify(n) * r for s, n, r in terms))
         assert _sum(built) == naive
+
+
+def test_products_of_rate_laws_equal_sympy_s_own():
+    a, b, c, k = sympy.symbols("a b c k")
+    cases = [(k, a, b), (2.5, k, a), (k * a, b), (k * a, b ** 2, c ** -1), (sympy.Integer(1), a, b),
+             (sympy.Float(1.0), a, b), (a, a), (k * a, a ** -1), (2, 3, a), (0, a, b),
+             (a + b, c), (sympy.oo, a, b), (k, sympy.Rational(1, 3), c ** sympy.Rational(1, 2)),
+             (-k * a, b)]
+    for args in cases:
+        args = [sympy.sympify(x) for x in args]
+        assert product_of(args) == sympy.Mul(*args), args

@@ -36,7 +36,8 @@ import libsbml
 import numpy as np
 import sympy
 
-from simulator.model import AVOGADRO, TIME, Delay, RateOf, as_boolean, as_number, is_boolean
+from simulator.model import (AVOGADRO, TIME, Delay, RateOf, as_boolean, as_number, is_boolean,
+                             product_of)
 
 __all__ = ["FunctionDefinition", "MathConverter"]
 
@@ -108,6 +109,11 @@ def _apply(sym_fn: Callable, np_fn: Callable | None, args: Sequence[sympy.Basic]
     except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):
         # e.g. a comparison with nan; keep the expression unevaluated for the numeric code
         return sym_fn(*args, evaluate=False)
+
+
+def _product(*args, evaluate: bool = True):
+    """``Mul(*args)`` (:func:`~simulator.model.product_of` when evaluated)."""
+    return product_of(args) if evaluate else sympy.Mul(*args, evaluate=False)
 
 
 def _exact_pow(a, b):
@@ -394,7 +400,7 @@ class MathConverter:
         args = (yield from self._nums(node, scope))
         if not args:
             return sympy.Integer(1)
-        return _apply(sympy.Mul, lambda *v: math.prod(v), args) if len(args) > 1 else args[0]
+        return _apply(_product, lambda *v: math.prod(v), args) if len(args) > 1 else args[0]
 
     def _minus(self, node, scope):
         if not self._arity(node, scope, 1, 2):
