@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
 .PHONY: demo test lab sbml-suite fuzz bench bench-ensemble bench-lab bench-petab \
-	bench-trials petab-gradients petab-fits bench-models calibrate-model clean
+	bench-trials petab-gradients petab-fits bench-models calibrate-model robustness clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,9 @@ petab-fits: $(STAMP)
 
 bench-models: $(STAMP)
 	$(PY) benchmarks/models.py
+
+robustness: $(STAMP)
+	$(PY) benchmarks/robustness.py --runner core --jobs 2 --out out/robustness.csv
 
 clean:
 	rm -rf $(VENV) out .cache

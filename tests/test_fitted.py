@@ -71,3 +71,15 @@ def test_a_non_finite_fitted_value_is_refused_and_nothing_is_written(copies, tmp
     with pytest.raises(sim.InvalidValueError, match="not finite.*k_T308"):
         fitted.apply(fit, "x", ant=ant, table=table, sbml=sbml)
     assert ant.read_text() == before and not sbml.exists()
+
+
+def test_centred_values_say_so_in_their_source(copies):
+    _, table, _ = copies
+    with open(table, newline="") as fh:
+        before = next(r for r in csv.DictReader(fh) if r["id"] == "n_E2F")
+    text = fitted.table_text(table, {"n_E2F": 2.5}, "benchmarks/centre_parameters.py",
+                             verb="centred for robustness by")
+    row = next(r for r in csv.DictReader(text.splitlines()) if r["id"] == "n_E2F")
+    assert row["value"] == "2.5"
+    assert row["source"] == ("centred for robustness by benchmarks/centre_parameters.py; "
+                             f"prior before: {before['value']} ({before['source']})")

@@ -1,12 +1,14 @@
 """Put a calibration's fitted values into the bundled model's source.
 
 ``python -m simulator.bundled.fitted FIT_DIR/parameters_fitted.tsv --data-set NAME``
+``python -m simulator.bundled.fitted centred.tsv --centred-by benchmarks/centre_parameters.py``
 
 - every estimated parameter of the fit that is a parameter of ``er_crosstalk.ant`` gets its
   fitted value there (its ``id = value`` assignment in the parameter-values section, which
   must occur exactly once);
-- ``parameters.csv`` gets the value and the source ``fitted to NAME``, keeping the earlier
-  value and source as the prior the fit started from;
+- ``parameters.csv`` gets the value and the source ``fitted to NAME`` (or ``centred for
+  robustness by TOOL`` for assumed values moved into the region where the behaviours hold),
+  keeping the earlier value and source as the prior the fit started from;
 - the species' initial values (the ``initial state`` block) become the parental steady
   state of the new parameters, and ``er_crosstalk.xml`` is regenerated.
 
@@ -71,17 +73,24 @@ def set_values(text: str, values: dict, mark: str = VALUES_MARK) -> str:
 
 def steady_initial_state(values: dict) -> dict:
     """The parental steady state (species -> value) of the bundled model with ``values``
-    set, ``tumor_burden`` held at 1."""
+    set, ``tumor_burden`` held at 1; a species a hair below zero from round-off (a drug
+    species at rest: -1e-24) is written as 0, the importer refuses negative values."""
     model = api.load_model()
     state = api.steady_state(model, params=values)
     if not state.converged:
         raise InvalidValueError(f"no steady state with the fitted values (residual "
                                 f"{state.residual:.3g})")
-    return {sid: float(state[sid]) for sid in model.species_ids if sid != "tumor_burden"}
+    values = {sid: float(state[sid]) for sid in model.species_ids if sid != "tumor_burden"}
+    negative = {k: v for k, v in values.items() if v < -1e-9}
+    if negative:
+        raise InvalidValueError(f"the steady state with the fitted values has negative "
+                                f"species: {negative}")
+    return {k: max(v, 0.0) for k, v in values.items()}   # round-off below zero is zero
 
 
-def table_text(path: Path, values: dict, data_set: str) -> str:
-    """``parameters.csv`` with the fitted values and sources (CRLF, as written)."""
+def table_text(path: Path, values: dict, data_set: str, verb: str = "fitted to") -> str:
+    """``parameters.csv`` with the new values and sources ``"<verb> <data_set>; prior
+    before: ..."`` (CRLF, as written)."""
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
         fields = list(rows[0].keys())
@@ -89,7 +98,7 @@ def table_text(path: Path, values: dict, data_set: str) -> str:
         if row["id"] in values:
             before = f"before: {row['value']} ({row['source']})"
             row["value"] = _format(values[row["id"]])
-            row["source"] = f"fitted to {data_set}; prior {before}"
+            row["source"] = f"{verb} {data_set}; prior {before}"
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
@@ -98,7 +107,7 @@ def table_text(path: Path, values: dict, data_set: str) -> str:
 
 
 def apply(fit_table: Path, data_set: str, ant: Path = MODEL_ANT,
-          table: Path = PARAMETERS_CSV, sbml: Path = MODEL_SBML) -> dict:
+          table: Path = PARAMETERS_CSV, sbml: Path = MODEL_SBML, verb: str = "fitted to") -> dict:
     """Write the fitted values into ``ant`` and ``table``, the new steady state into
     ``ant``'s initial state and the SBML made from it to ``sbml``; return the values
     written. The steady state is the bundled model's with the fitted values set."""
@@ -110,7 +119,7 @@ def apply(fit_table: Path, data_set: str, ant: Path = MODEL_ANT,
     text = set_values(text, values)
     text = set_values(text, steady_initial_state(values), STATE_MARK)
     sbml_text = antimony_to_sbml(text, str(ant))          # everything made before writing
-    rows = table_text(table, values, data_set)
+    rows = table_text(table, values, data_set, verb)
     ant.write_text(text)
     table.write_text(rows, newline="")
     sbml.write_text(sbml_text)
@@ -120,15 +129,21 @@ def apply(fit_table: Path, data_set: str, ant: Path = MODEL_ANT,
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("fit", type=Path, help="parameters_fitted.tsv of crosstalk calibrate")
-    ap.add_argument("--data-set", required=True,
-                    help="what the fit used, for the sources (e.g. 'HPN-DREAM MCF-7')")
+    what = ap.add_mutually_exclusive_group(required=True)
+    what.add_argument("--data-set",
+                      help="what the fit used, for the sources (e.g. 'HPN-DREAM MCF-7')")
+    what.add_argument("--centred-by",
+                      help="the tool that moved assumed values for robustness, for the sources")
     args = ap.parse_args(argv)
+    verb, what = (("fitted to", args.data_set) if args.data_set is not None
+                  else ("centred for robustness by", args.centred_by))
     try:
-        values = apply(args.fit, args.data_set)
+        values = apply(args.fit, what, verb=verb)
     except (InvalidValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {len(values)} fitted values into {MODEL_ANT.name} and {PARAMETERS_CSV.name}")
+    print(f"wrote {len(values)} values ({verb} {what}) into {MODEL_ANT.name} and "
+          f"{PARAMETERS_CSV.name}")
     return 0
 
 
