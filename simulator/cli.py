@@ -298,7 +298,9 @@ def cmd_atlas(args) -> int:
             print(f"ERROR {r.section.title}: {r.detail}")
     n = sum(1 for r in res.sections if r.section.key)
     passed = sum(1 for r in res.sections if r.status == "pass")
-    print(f"{passed} of {n} behaviours reproduced in {res.seconds:.0f} s; see {res.index}")
+    known = sum(1 for r in res.sections if r.status == "known")
+    limits = f" ({known} a known limit of the model, docs/model.md)" if known else ""
+    print(f"{passed} of {n} behaviours reproduced{limits} in {res.seconds:.0f} s; see {res.index}")
     return EXIT_FAILED if res.failed else EXIT_OK
 
 

@@ -26,7 +26,8 @@ def quick_atlas(tmp_path_factory):
 def test_every_behaviour_is_reproduced_on_our_core(quick_atlas):
     checked = {r.section.key: r for r in quick_atlas.sections if r.section.key}
     assert set(checked) == set(behaviors.BEHAVIORS)
-    problems = {k: r.detail for k, r in checked.items() if r.status != "pass"}
+    expected = {k: "known" if k in behaviors.KNOWN_FAILURES else "pass" for k in checked}
+    problems = {k: r.detail for k, r in checked.items() if r.status != expected[k]}
     assert not problems, problems
     assert not quick_atlas.failed
 
@@ -34,7 +35,10 @@ def test_every_behaviour_is_reproduced_on_our_core(quick_atlas):
 def test_page_has_explanation_figure_and_status_per_mechanism(quick_atlas):
     page = quick_atlas.index.read_text()
     out = quick_atlas.index.parent
-    assert "15 of 15</b> published behaviours reproduced" in page
+    n = len(behaviors.BEHAVIORS)
+    assert f"{n - len(behaviors.KNOWN_FAILURES)} of {n}</b> published behaviours reproduced" in page
+    for key in behaviors.KNOWN_FAILURES:
+        assert "known limit" in page and key in page
     for r in quick_atlas.sections:
         assert html.escape(r.section.explanation[:60]) in page
         assert r.figures, r.section.title

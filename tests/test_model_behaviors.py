@@ -41,14 +41,22 @@ def core_runner():
     return CoreRunner()
 
 
-@pytest.mark.parametrize("name", list(behaviors.BEHAVIORS))
+def _checks():
+    """Every behaviour; a known limit of the model must keep failing (strict xfail), so a
+    change that mends it is noticed and the limit taken off the list."""
+    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=why))
+            if (why := behaviors.KNOWN_FAILURES.get(name)) else name
+            for name in behaviors.BEHAVIORS]
+
+
+@pytest.mark.parametrize("name", _checks())
 def test_behavior_on_our_core(core_runner, name):
     result = behaviors.BEHAVIORS[name](core_runner)
     assert result.passed, result.detail
     assert not result.data.empty
 
 
-@pytest.mark.parametrize("name", list(behaviors.BEHAVIORS))
+@pytest.mark.parametrize("name", _checks())
 def test_behavior_on_libroadrunner(runner, name):
     result = behaviors.BEHAVIORS[name](runner)
     assert result.passed, result.detail

@@ -202,10 +202,8 @@ def b02_her2_tamoxifen(runner) -> BehaviorResult:
     i_tz = inhibition(runner, amp, {"tamoxifen": TAM, "trastuzumab": TZ})
     crit = [
         (f"inhibition HER2amp {i_amp:.3g} < 0.5 x parental {i_par:.3g}", i_amp < 0.5 * i_par),
-        (f"tam+lapatinib {i_lap:.3g} >= 0.6 x parental tam and >= HER2amp tam + 0.3",
-         i_lap >= 0.6 * i_par and i_lap >= i_amp + 0.3),
-        (f"tam+trastuzumab {i_tz:.3g} >= 0.6 x parental tam and >= HER2amp tam + 0.3",
-         i_tz >= 0.6 * i_par and i_tz >= i_amp + 0.3),
+        (f"tam+lapatinib {i_lap:.3g} >= 0.8 x parental tam", i_lap >= 0.8 * i_par),
+        (f"tam+trastuzumab {i_tz:.3g} >= 0.8 x parental tam", i_tz >= 0.8 * i_par),
     ]
     return _result("b02_her2_tamoxifen", crit, _rows(
         parental_tam=i_par, her2amp_tam=i_amp, her2amp_tam_lapatinib=i_lap,
@@ -330,7 +328,7 @@ def b07_akt_myr(runner) -> BehaviorResult:
     g0 = growth(runner, myr)
     g_e = growth(runner, myr, {"everolimus": EVE})
     g_te = growth(runner, myr, {"everolimus": EVE, "tamoxifen": TAM})
-    i_tam_on_eve = (g_e - g_te) / g_e
+    i_tam_on_eve = (g_e - g_te) / g0
     g_l = growth(runner, myr, {"letrozole": LET})
     g_el = growth(runner, myr, {"everolimus": EVE, "letrozole": LET})
     bliss = bliss_excess(g0, g_e, g_l, g_el)
@@ -501,6 +499,19 @@ BEHAVIORS: dict[str, Callable] = {f.__name__: f for f in (
     b05_estrogen_deprivation, b06_esr1_mutant, b07_akt_myr, b08_pten_loss, b09_pik3ca_mutant,
     b10_her2_repression, b11_ligand_independent_er, b12_nongenomic_e2, b13_trial_analogues,
     b14_cyp2d6_poor, b15_lted_fulvestrant_pi3k)}
+
+
+#: Behaviours the model is known not to reproduce, with the reason (docs/model.md,
+#: "Robustness"). They are run and reported as failing, never hidden by a looser criterion;
+#: the atlas and the tests tell them from a new failure.
+KNOWN_FAILURES = {
+    "b07_akt_myr": (
+        "the original criterion measures tamoxifen's effect on top of everolimus against "
+        "untreated growth; everolimus alone removes about two thirds of the AKT_myr cells' "
+        "growth (proliferation scales with pS6 in the model), so what is left for tamoxifen "
+        "to remove is smaller than 1.3x its effect alone, although tamoxifen then removes a "
+        "larger share of the remaining growth than it does alone"),
+}
 
 
 def run_all(runner) -> list[BehaviorResult]:
