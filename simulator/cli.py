@@ -30,7 +30,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTEGRATION = 0, 1, 2, 3, 4
 
 EXIT_CODES = """exit codes:
   0  success
-  1  a check or experiment failed (atlas: a behaviour not reproduced)
+  1  a check or experiment failed (atlas: a behaviour not reproduced, a known limit aside)
   2  usage error or bad input (unknown drug, phenotype, readout or parameter; bad dose)
   3  model error (file unreadable, invalid or unsupported SBML/Antimony)
   4  integration error (the solver failed)"""
