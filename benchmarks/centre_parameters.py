@@ -37,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.robustness import check_all, draws, kinds  # noqa: E402
+from benchmarks.robustness import check_all, draws, held, kinds  # noqa: E402
 from simulator.bundled import PARAMETERS_CSV  # noqa: E402
 from simulator.bundled.behaviors import BEHAVIORS  # noqa: E402
 from simulator.bundled.runner import CoreRunner  # noqa: E402
@@ -52,11 +52,6 @@ def movable() -> list[str]:
                 if r["kind"] in ("kinetic", "fraction")
                 and re.search(r"assumed|calibrated", r["source"], re.I)
                 and "not confirmed" not in r["source"]]
-
-
-def held(result: dict) -> dict:
-    """Behaviour -> whether all its criteria held (a raised check did not)."""
-    return {b: bool(c) and all(c) for b, c in result["held"].items()}
 
 
 def step(X: np.ndarray, H: pd.DataFrame, target: float, zmin: float, cap: float):

@@ -63,12 +63,15 @@ class BehaviorResult:
         The measured numbers and criteria, one clause each.
     data : pandas.DataFrame
         Tidy numbers for a figure (condition, readout, value or time series).
+    criteria : tuple of bool
+        Whether each criterion held, in the order of ``detail``'s clauses.
     """
 
     name: str
     passed: bool
     detail: str
     data: pd.DataFrame = field(repr=False)
+    criteria: tuple[bool, ...] = ()
 
 
 # --------------------------------------------------------------------------- runners
@@ -159,7 +162,8 @@ def bliss_excess(g0: float, ga: float, gb: float, gab: float) -> float:
 def _result(name: str, criteria: list[tuple[str, bool]], rows: list[dict]) -> BehaviorResult:
     passed = all(ok for _, ok in criteria)
     detail = "; ".join(f"[{'ok' if ok else 'FAIL'}] {text}" for text, ok in criteria)
-    return BehaviorResult(name, passed, detail, pd.DataFrame(rows))
+    return BehaviorResult(name, passed, detail, pd.DataFrame(rows),
+                          tuple(bool(ok) for _, ok in criteria))
 
 
 def _rows(**values) -> list[dict]:
