@@ -54,7 +54,7 @@ def _scan(name: str, path: Path) -> tuple[frozenset, bool]:
     stored = _stored_scans()
     if key not in stored:
         stored[key] = _parse_imports(name, path, data)
-        _save_scans(stored)
+        _UNSAVED.add(key)
     bases, members, numba = stored[key]
     found = set(bases)
     found.update(f"{b}.{m}" for b, m in members if _module_file(f"{b}.{m}") is not None)
@@ -71,6 +71,10 @@ def cache_dir() -> Path:
     if nb:
         return Path(nb) / "crosstalk_models"
     return Path.home() / ".cache" / "crosstalk" / "models"
+
+
+#: keys parsed in this process and not yet on disk (written once per closure)
+_UNSAVED: set[str] = set()
 
 
 @functools.cache
@@ -154,6 +158,9 @@ def import_closure(roots: tuple[str, ...], numba_only: bool = False) -> tuple[Pa
             continue
         seen[name] = path
         todo.extend(imports - seen.keys())
+    if _UNSAVED:
+        _save_scans(_stored_scans())
+        _UNSAVED.clear()
     return tuple(sorted(seen.values()))
 
 
