@@ -19,7 +19,9 @@ from simulator import conditions
 from simulator.catalog import Catalog
 from simulator.codegen.numpy_fns import NumpyFunctions, compile_numpy, uses_delay
 from simulator.errors import IntegrationError, InvalidValueError, ModelImportError, unknown_id
-from simulator.io import attach_catalog, load, read_catalog
+from simulator.io.bundled import BUNDLED_CATALOG, BUNDLED_MODEL, BUNDLED_SBML
+from simulator.io.catalog import attach_catalog, read_catalog
+from simulator.io.loader import load
 from simulator.io.limits import DEFAULT_LIMITS, ImportLimits, too_deep
 from simulator.model import Model
 from simulator.results import SteadyState, Trajectory, provenance
@@ -35,11 +37,8 @@ from simulator.solvers.scipy_backend import ScipySegmenter
 from simulator.system import OdeSystem
 
 __all__ = ["load_model", "simulate", "steady_state", "compile_model", "as_model", "times",
-           "check_readouts", "BUNDLED_MODEL", "BUNDLED_CATALOG"]
+           "check_readouts", "BUNDLED_MODEL", "BUNDLED_CATALOG", "BUNDLED_SBML"]
 
-#: the bundled ER crosstalk model and its catalogue (package data)
-BUNDLED_MODEL = "er_crosstalk.ant"
-BUNDLED_CATALOG = "er_crosstalk.toml"
 
 _CACHE: dict[str, "CompiledModel"] = {}
 
@@ -50,7 +49,8 @@ def load_model(source: str | os.PathLike | None = None, *,
     """Load a model: a path to an SBML (.xml) or Antimony (.ant) file, or model text.
 
     With no ``source``, the bundled ER crosstalk model with its catalogue (drugs, phenotypes;
-    ``simulator/models/er_crosstalk.ant`` and ``er_crosstalk.toml``).
+    ``simulator/models/er_crosstalk.xml``, generated from ``er_crosstalk.ant``, and
+    ``er_crosstalk.toml``).
 
     Parameters
     ----------
@@ -82,7 +82,7 @@ def load_model(source: str | os.PathLike | None = None, *,
 def _bundled() -> Model:
     """The bundled model with its catalogue, read once per process (models are immutable)."""
     with resources.as_file(resources.files("simulator") / "models") as folder:
-        path = Path(folder) / BUNDLED_MODEL
+        path = Path(folder) / BUNDLED_SBML
         if not path.exists():
             raise ModelImportError(f"the bundled model {path} is missing from this installation")
         return attach_catalog(load(path), read_catalog(Path(folder) / BUNDLED_CATALOG))

@@ -27,11 +27,11 @@ Precedence: the phenotypes first, then the drugs, then ``params``, then ``initia
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from simulator.errors import (InvalidValueError, PerturbationError, UnknownIdError, suggest,
                               unknown_id)
@@ -307,6 +307,7 @@ class Members:
 
     def table(self) -> pd.DataFrame:
         """One row per member (index ``member``): the columns, and ``phenotype`` if it varies."""
+        import pandas as pd     # ~0.3 s to import: loaded when a table is asked for
         tab = pd.DataFrame(self.values, columns=list(self.ids))
         if self.varies:
             tab["phenotype"] = ["+".join(self.phenotypes[g]) for g in self.group]
@@ -406,14 +407,21 @@ def _member_count(params, drugs, phenotype, initial) -> int:
             for v in table.values():
                 if not isinstance(v, (str, bytes)) and np.ndim(v) == 1:
                     return len(v)
-    if isinstance(phenotype, (np.ndarray, pd.Series)):
+    if isinstance(phenotype, np.ndarray) or _is_series(phenotype):
         return len(phenotype)
     return 1
 
 
+def _is_series(value) -> bool:
+    """Whether ``value`` is a pandas Series, without importing pandas (only a caller that
+    has imported it can pass one)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.Series)
+
+
 def _phenotype_keys(phenotype, n: int):
     """Per-member phenotype keys (tuples of names), and whether they vary."""
-    if isinstance(phenotype, pd.Series):
+    if _is_series(phenotype):
         phenotype = phenotype.to_numpy(dtype=object)
     if not isinstance(phenotype, np.ndarray):
         try:

@@ -12,7 +12,6 @@ import functools
 
 import numpy as np
 import sympy
-from scipy.special import gamma
 from threadpoolctl import ThreadpoolController
 
 from simulator.model import TIME, as_number
@@ -49,6 +48,7 @@ def select(condlist, choicelist, default=np.nan):
 
 def factorial(x):
     """``x!`` as ``gamma(x + 1)``, for real arguments (SBML's factorial)."""
+    from scipy.special import gamma    # scipy.special costs ~0.1 s to import; rarely used
     return gamma(np.asarray(x, dtype=float) + 1.0)
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
 
 from simulator.errors import InvalidValueError, unknown_id
 from simulator.version import __version__
@@ -148,6 +147,7 @@ class Trajectory:
 
     def to_frame(self, ids=None):
         """Tidy DataFrame: one row per (time, id) with columns ``time``, ``id``, ``value``."""
+        import pandas as pd     # ~0.3 s to import: loaded when a table is asked for
         ids = list(self.ids if ids is None else ids)
         cols = [self._column(i) for i in ids]
         n_t = len(self.t)
@@ -159,6 +159,7 @@ class Trajectory:
 
     def to_wide(self, ids=None):
         """Wide DataFrame indexed by time, one column per id."""
+        import pandas as pd
         ids = list(self.ids if ids is None else ids)
         return pd.DataFrame({i: self[i] for i in ids}, index=pd.Index(self.t, name="time"))
 

@@ -39,7 +39,7 @@ LAYERS = [
 ]
 # third-party modules that may be imported inside a function: optional or heavy to load
 LAZY = {"matplotlib", "pyarrow", "dask", "distributed", "SALib", "roadrunner", "threadpoolctl",
-        "panel", "bokeh", "lifelines"}
+        "panel", "bokeh", "lifelines", "pandas", "scipy"}
 
 
 def _module_name(path: Path) -> str:

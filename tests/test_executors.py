@@ -92,7 +92,7 @@ def test_executors_by_name_and_a_running_scheduler(setup):
 def test_model_pickles_as_sbml_and_is_read_once_per_process(setup, monkeypatch):
     import pickle
 
-    import simulator.io as io
+    import simulator.io.sbml as io
     m, _, _ = setup
     blob = pickle.dumps(m)
     assert len(blob) < 4 * len(m.sbml) + 1000

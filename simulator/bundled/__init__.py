@@ -21,17 +21,14 @@ Modules: :mod:`~simulator.bundled.tables` (drug and phenotype tables),
 """
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
-from simulator.api import BUNDLED_CATALOG, BUNDLED_MODEL
+from simulator.io.bundled import BUNDLED_CATALOG, BUNDLED_MODEL, BUNDLED_SBML, models_dir
 
 __all__ = ["MODELS_DIR", "MODEL_ANT", "MODEL_SBML", "CATALOG_TOML", "PHENOTYPES_TOML",
            "PARAMETERS_CSV"]
 
-MODELS_DIR = Path(str(resources.files("simulator") / "models"))
+MODELS_DIR = models_dir()
 MODEL_ANT = MODELS_DIR / BUNDLED_MODEL
-MODEL_SBML = MODEL_ANT.with_suffix(".xml")
+MODEL_SBML = MODELS_DIR / BUNDLED_SBML
 CATALOG_TOML = MODELS_DIR / BUNDLED_CATALOG
 PHENOTYPES_TOML = MODELS_DIR / "phenotypes.toml"
 PARAMETERS_CSV = MODELS_DIR / "parameters.csv"

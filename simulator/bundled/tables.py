@@ -11,15 +11,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.api import as_model, load_model
-from simulator.bundled import MODEL_ANT, MODEL_SBML
-from simulator.io import antimony_to_sbml
+import simulator.io
+from simulator.bundled import CATALOG_TOML, MODEL_ANT, MODEL_SBML
+from simulator.catalog import Catalog
+from simulator.io.catalog import read_catalog
 
 __all__ = ["drugs", "phenotypes", "write_sbml"]
 
 
 def _catalog(model):
-    return (load_model() if model is None else as_model(model)).catalog
+    """The catalogue of ``model`` (a Model, or a path or text to load), or the bundled
+    model's, read alone: listing drugs needs no model built (``crosstalk drugs``)."""
+    if model is None:
+        return read_catalog(CATALOG_TOML)
+    if isinstance(getattr(model, "catalog", None), Catalog):      # a Model
+        return model.catalog
+    if isinstance(model, (str, Path)):
+        return simulator.io.load(model).catalog      # the importer loads on first use
+    raise TypeError(f"model must be a Model or a path/text, got {type(model).__name__}")
 
 
 def drugs(model=None) -> pd.DataFrame:
@@ -63,7 +72,7 @@ def phenotypes(model=None) -> pd.DataFrame:
 
 def write_sbml(path: Path = MODEL_SBML) -> Path:
     """Regenerate ``er_crosstalk.xml`` from ``er_crosstalk.ant``."""
-    path.write_text(antimony_to_sbml(MODEL_ANT.read_text(), str(MODEL_ANT)))
+    path.write_text(simulator.io.antimony_to_sbml(MODEL_ANT.read_text(), str(MODEL_ANT)))
     return path
 
 

@@ -1,123 +1,29 @@
 """Model input: SBML files and text, Antimony files and text, all through one SBML importer;
 and model catalogues.
 
-:func:`load` decides what ``source`` is; :func:`read_sbml_file`, :func:`read_sbml_string`
-and :func:`antimony_to_sbml` do one thing each. This package also registers how a
-:class:`~simulator.model.Model` pickles (as its SBML text and catalogue, rebuilt by the
-importer once per process), so models travel cheaply to sweep workers.
+:func:`load` (:mod:`~simulator.io.loader`) decides what ``source`` is;
+:func:`read_sbml_file`, :func:`read_sbml_string` (:mod:`~simulator.io.sbml`, which also
+registers how a :class:`~simulator.model.Model` pickles) and :func:`antimony_to_sbml` do one
+thing each; :mod:`~simulator.io.catalog` reads catalogues.
+
+The names load their module on first use (:mod:`simulator.lazy`): reading a catalogue must
+not pay for libsbml, Antimony and sympy (``crosstalk drugs`` reads only the catalogue).
 """
 from __future__ import annotations
 
-import copyreg
-import os
-import threading
-from pathlib import Path
+from simulator.lazy import lazy_names
 
-from simulator.catalog import Catalog
-from simulator.errors import ModelImportError
-from simulator.io.antimony import antimony_to_sbml
-from simulator.io.catalog import attach_catalog, read_catalog
-from simulator.io.limits import DEFAULT_LIMITS, ImportLimits, check_size, file_size
-from simulator.io.sbml import read_sbml_file, read_sbml_string
-from simulator.model import Model
+_EXPORTS = {
+    "load": "simulator.io.loader",
+    "read_antimony": "simulator.io.loader",
+    "read_sbml_file": "simulator.io.sbml",
+    "read_sbml_string": "simulator.io.sbml",
+    "antimony_to_sbml": "simulator.io.antimony",
+    "read_catalog": "simulator.io.catalog",
+    "attach_catalog": "simulator.io.catalog",
+    "ImportLimits": "simulator.io.limits",
+}
 
-__all__ = ["load", "read_sbml_file", "read_sbml_string", "antimony_to_sbml", "read_antimony",
-           "read_catalog", "attach_catalog", "ImportLimits"]
+__getattr__, __dir__ = lazy_names("simulator.io", globals(), _EXPORTS)
 
-_SBML_SUFFIXES = {".xml", ".sbml"}
-_ANTIMONY_SUFFIXES = {".ant", ".txt", ".antimony"}
-
-
-def read_antimony(text: str, source: str = "<string>",
-                  limits: ImportLimits = DEFAULT_LIMITS) -> Model:
-    """Read Antimony text: convert to SBML, then import that."""
-    return read_sbml_string(antimony_to_sbml(text, source, limits), source=source, limits=limits)
-
-
-def load(source: str | os.PathLike, limits: ImportLimits = DEFAULT_LIMITS) -> Model:
-    """Load a model from a path or from SBML / Antimony text.
-
-    Parameters
-    ----------
-    source : str or path-like
-        A path (``.xml`` / ``.sbml`` is SBML, ``.ant`` / ``.txt`` is Antimony, anything else
-        is sniffed), or model text: text starting with ``<`` is SBML, other text Antimony.
-    limits : ImportLimits
-        Size and nesting limits, checked before any recursive work (:mod:`simulator.io.limits`).
-
-    Returns
-    -------
-    Model
-
-    Raises
-    ------
-    ModelImportError
-        Missing or unreadable file, malformed SBML, invalid Antimony, undefined ids.
-    UnsupportedFeatureError
-        The model uses constructs Crosstalk does not simulate (all listed at once).
-    InvalidValueError
-        A size or initial value is NaN, infinite or negative.
-    """
-    if not isinstance(limits, ImportLimits):
-        raise ModelImportError(f"limits must be an ImportLimits, got {type(limits).__name__}")
-    if isinstance(source, os.PathLike):
-        return _load_path(Path(source), limits)
-    if not isinstance(source, str):
-        raise ModelImportError(
-            f"cannot load a model from {type(source).__name__}; expected a path or SBML / "
-            f"Antimony text")
-    stripped = source.lstrip()
-    if not stripped:
-        raise ModelImportError("cannot load a model from empty text; expected a path or SBML / "
-                               "Antimony text")
-    if stripped.startswith("<"):
-        return read_sbml_string(source, limits=limits)
-    if _looks_like_path(source):
-        return _load_path(Path(source), limits)
-    return read_antimony(source, limits=limits)
-
-
-def _looks_like_path(text: str) -> bool:
-    if "\n" in text or not text.strip():
-        return False
-    suffix = Path(text.strip()).suffix.lower()
-    return suffix in _SBML_SUFFIXES | _ANTIMONY_SUFFIXES or os.path.exists(text)
-
-
-def _load_path(path: Path, limits: ImportLimits) -> Model:
-    suffix = path.suffix.lower()
-    if suffix in _SBML_SUFFIXES:
-        return read_sbml_file(path, limits)
-    check_size(file_size(path), str(path), limits)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ModelImportError(f"model file '{path}' does not exist") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ModelImportError(f"cannot read model file '{path}': {err}") from err
-    if suffix not in _ANTIMONY_SUFFIXES and text.lstrip().startswith("<"):
-        return read_sbml_string(text, source=str(path), limits=limits)
-    return read_antimony(text, source=str(path), limits=limits)
-
-
-# ---------------------------------------------------------------------------------------
-# pickling: a model travels as its SBML text and is rebuilt once per process and hash
-
-_REBUILT: dict[str, Model] = {}
-_REBUILT_LOCK = threading.Lock()
-
-
-def rebuild_model(model_hash: str, sbml: str, source: str, catalog: Catalog) -> Model:
-    """The model pickled by :func:`_reduce_model`: read from SBML once per process."""
-    with _REBUILT_LOCK:
-        base = _REBUILT.get(model_hash)
-        if base is None:
-            base = _REBUILT[model_hash] = read_sbml_string(sbml, source)
-    return base.with_catalog(catalog)
-
-
-def _reduce_model(model: Model):
-    return rebuild_model, (model.hash, model.sbml, model.source, model.catalog)
-
-
-copyreg.pickle(Model, _reduce_model)
+__all__ = list(_EXPORTS)

@@ -21,11 +21,14 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulator.catalog import OPERATIONS, Catalog, Phenotype
 from simulator.errors import ModelImportError
 from simulator.io.limits import DEFAULT_LIMITS, check_size
-from simulator.model import Model
+
+if TYPE_CHECKING:    # only for annotations: reading a catalogue must not load sympy
+    from simulator.model import Model
 
 __all__ = ["read_catalog", "attach_catalog"]
 

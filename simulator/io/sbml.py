@@ -30,12 +30,15 @@ Encodings beyond those of :mod:`simulator.model` and :mod:`simulator.io.mathml`:
 """
 from __future__ import annotations
 
+import copyreg
 import math
 import os
+import threading
 from pathlib import Path
 
 import libsbml
 
+from simulator.catalog import Catalog
 from simulator.errors import (InvalidValueError, ModelImportError, ModelWarning,
                               UnsupportedFeatureError, suggest, warn)
 from simulator.io.comp import flatten_comp, uses_comp
@@ -46,7 +49,7 @@ from simulator.model import (AlgebraicRule, AssignmentRule, Compartment, Event,
                              EventAssignment, InitialAssignment, Model, Parameter, RateRule,
                              Reaction, Species, SpeciesReference)
 
-__all__ = ["read_sbml_file", "read_sbml_string"]
+__all__ = ["read_sbml_file", "read_sbml_string", "rebuild_model"]
 
 # Packages whose presence does not change the ODE semantics when they are not required.
 _IGNORABLE_PACKAGES = {"layout", "render", "groups", "l3v2extendedmath", "annot", "req"}
@@ -482,3 +485,27 @@ class _Reader:
 
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+# ---------------------------------------------------------------------------------------
+# pickling: a model travels as its SBML text and is rebuilt once per process and hash
+# (registered here, where every Model is made)
+
+_REBUILT: dict[str, Model] = {}
+_REBUILT_LOCK = threading.Lock()
+
+
+def rebuild_model(model_hash: str, sbml: str, source: str, catalog: Catalog) -> Model:
+    """The model pickled by :func:`_reduce_model`: read from SBML once per process."""
+    with _REBUILT_LOCK:
+        base = _REBUILT.get(model_hash)
+        if base is None:
+            base = _REBUILT[model_hash] = read_sbml_string(sbml, source)
+    return base.with_catalog(catalog)
+
+
+def _reduce_model(model: Model):
+    return rebuild_model, (model.hash, model.sbml, model.source, model.catalog)
+
+
+copyreg.pickle(Model, _reduce_model)

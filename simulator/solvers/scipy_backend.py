@@ -7,7 +7,6 @@ event triggers of any boolean form be located by bisection, which ``solve_ivp(ev
 from __future__ import annotations
 
 import numpy as np
-from scipy import integrate
 
 from simulator.codegen.numpy_fns import NumpyFunctions
 from simulator.errors import IntegrationError, InvalidValueError
@@ -15,9 +14,10 @@ from simulator.solvers.base import Segment, Segmenter, SolverOptions
 
 _SAMPLES = 8     # switch samples per step (as the compiled backend's trigger samples)
 
-# SolverOptions.method values this backend runs ("auto" and "scipy" mean LSODA)
-METHODS = {"LSODA": integrate.LSODA, "BDF": integrate.BDF, "Radau": integrate.Radau,
-            "RK45": integrate.RK45, "DOP853": integrate.DOP853}
+# SolverOptions.method values this backend runs ("auto" and "scipy" mean LSODA), each the
+# name of its scipy.integrate class (scipy loads when a segmenter is built: a compiled run
+# never needs it)
+METHODS = ("LSODA", "BDF", "Radau", "RK45", "DOP853")
 
 
 class ScipySegmenter(Segmenter):
@@ -35,6 +35,8 @@ class ScipySegmenter(Segmenter):
         method = "LSODA" if options.method in ("auto", "scipy") else options.method
         if method not in METHODS:
             raise InvalidValueError(f"unknown scipy method '{method}'; choose one of {sorted(METHODS)}")
+        from scipy import integrate    # heavy (~0.15 s), and only this backend uses it
+        self.solver_class = getattr(integrate, method)
         self.fns = fns
         self.options = options
         self.method = method
@@ -84,7 +86,7 @@ class ScipySegmenter(Segmenter):
             if tau is not None:  # no step jumps over a delay: lookups stay in the recorded past
                 kw["max_step"] = min(kw.get("max_step", np.inf), tau)
         with np.errstate(all="ignore"):
-            solver = METHODS[self.method](fun, t0, y_start, t_end, **kw)
+            solver = self.solver_class(fun, t0, y_start, t_end, **kw)
             while solver.status == "running":
                 if stats["nsteps"] >= opt.max_steps:
                     return self._fail(f"more than {opt.max_steps} steps", solver, k, y_out, stats)

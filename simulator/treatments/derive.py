@@ -21,7 +21,7 @@ import libsbml
 
 from simulator.conditions import check_drug, phenotype_names, phenotype_overrides
 from simulator.errors import PerturbationError
-from simulator.io import load
+from simulator.io.loader import load
 from simulator.model import Model
 from simulator.treatments.schedule import PK, Dose, Treatment
 

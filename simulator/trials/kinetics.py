@@ -26,7 +26,7 @@ from collections import OrderedDict
 import libsbml
 
 from simulator.errors import PerturbationError
-from simulator.io import load
+from simulator.io.loader import load
 from simulator.model import Model
 
 __all__ = ["with_log_burden", "LOG_BURDEN"]
