@@ -64,6 +64,17 @@ class Initializer:
             if k in converted:
                 self._converted_in.setdefault(converted[k], []).append(k)
 
+    _DEFINITION = ("model_id", "state_ids", "param_ids", "exprs", "amount_valued", "converted",
+                   "compartments", "settable", "rule_ids")
+
+    def __getstate__(self) -> dict:
+        """The definition alone: the compiled functions and plans (closures) are rebuilt on
+        first use (:mod:`simulator.symbolic_store` keeps initializers on disk)."""
+        return {k: self.__dict__[k] for k in self._DEFINITION}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
     def _dependents(self, changed) -> set:
         """Ids whose initial value depends (transitively) on any id in ``changed``."""
         if self._users is None:

@@ -24,6 +24,7 @@ The rules applied (SBML L3v2 specification, sections 4.5-4.11):
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,15 +39,31 @@ from simulator.model import (
     CANONICAL, TIME, AlgebraicRule, AssignmentRule, Delay, Model, RateOf, RateRule,
     SpeciesReference, outermost_delays,
 )
+from simulator.sources import digest, import_closure
+from simulator.symbolic_store import fetch, keep
+from simulator.symbolic_store import key as store_key
 from simulator.system import EventSpec, OdeSystem
 
 
 def build_system(model: Model) -> OdeSystem:
     """Flatten ``model`` into the symbolic system the solvers integrate (algebraic rules and
-    fast reactions are first made explicit by :func:`simulator.constraints.make_explicit`)."""
-    builder = _Builder(make_explicit(model))
-    builder.before_start = _fast_initial_values(model, builder)
-    return builder.build()
+    fast reactions are first made explicit by :func:`simulator.constraints.make_explicit`).
+
+    The system is kept on disk by the model's SBML hash and the sources that read and build
+    it (:mod:`simulator.symbolic_store`): a second process loads it instead of building it."""
+    k = store_key(model.hash, _builder_digest())
+    system = fetch("system", k)
+    if system is None:
+        builder = _Builder(make_explicit(model))
+        builder.before_start = _fast_initial_values(model, builder)
+        system = builder.build()
+        keep("system", k, system)
+    return system
+
+
+@functools.cache
+def _builder_digest() -> str:
+    return digest(import_closure(("simulator.io.loader", "simulator.semantics")))
 
 
 def _fast_initial_values(model: Model, b: "_Builder") -> dict:

@@ -19,8 +19,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "simulator"
 # bottom to top; a module may import from its own layer and the layers below (the module
 # map in docs/design.md). A name ending in "." is a package prefix.
 LAYERS = [
-    ("contracts", ["simulator.version", "simulator.lazy", "simulator.errors", "simulator.catalog",
-                   "simulator.model", "simulator.system", "simulator.results"]),
+    ("contracts", ["simulator.version", "simulator.lazy", "simulator.sources",
+                   "simulator.errors", "simulator.catalog", "simulator.model", "simulator.system",
+                   "simulator.results", "simulator.symbolic_store"]),
     ("import", ["simulator.io."]),
     ("meaning", ["simulator.numeric", "simulator.constraints", "simulator.initial_values",
                  "simulator.semantics", "simulator.derivatives",

@@ -14,7 +14,8 @@ import pytest
 import sympy as sp
 from scipy.integrate import solve_ivp
 
-from simulator.codegen import jit, numba_cache, sources
+from simulator import sources
+from simulator.codegen import jit, numba_cache
 from simulator.codegen.jit import compile_native
 from simulator.codegen.llvm import generate, lu_plan
 from simulator.bundled import MODEL_ANT

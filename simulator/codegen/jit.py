@@ -34,7 +34,7 @@ import sympy
 from simulator.codegen.abi import SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG, NativeFunction
 from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, expressions_ir,
                                     generate, system_key)
-from simulator.codegen.sources import cache_dir, digest, import_closure
+from simulator.sources import cache_dir, digest, import_closure
 from simulator.system import OdeSystem
 
 
@@ -242,13 +242,13 @@ def _from_object_cache(base: Path, okey: str, system: OdeSystem) -> NativeFuncti
 # The modules that turn SBML into a Model, the Model into an OdeSystem and the system into
 # machine code; with what they import, their bytes are part of the key of cached machine
 # code, so that a change to any of them never reuses stale code.
-KEY_ROOTS = ("simulator.io", "simulator.semantics", "simulator.codegen.llvm",
+KEY_ROOTS = ("simulator.io.loader", "simulator.semantics", "simulator.codegen.llvm",
              "simulator.codegen.jit")
 
 
 def key_sources() -> tuple[Path, ...]:
     """The source files in the key of cached machine code: :data:`KEY_ROOTS` and every
-    ``simulator`` module they import (:func:`simulator.codegen.sources.import_closure`)."""
+    ``simulator`` module they import (:func:`simulator.sources.import_closure`)."""
     return import_closure(KEY_ROOTS)
 
 

@@ -5,7 +5,7 @@ that calls or inlines numba code from another module (the RODAS5P tableau and de
 event location, the pointer intrinsic) would keep stale machine code when only that other
 module changes. So every loop of ours is made with :func:`njit`: ``numba.njit(...,
 cache=True)`` with the cache in a folder named by a digest of all the modules of ours that
-hold numba code and that the loops import (:mod:`simulator.codegen.sources`). An edit to any
+hold numba code and that the loops import (:mod:`simulator.sources`). An edit to any
 of them, or a new release, starts a fresh folder; nothing stale is ever loaded.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numba
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
-from simulator.codegen.sources import digest, import_closure
+from simulator.sources import digest, import_closure
 
 __all__ = ["njit", "njit_on_first_use", "Loop", "loops_digest", "loops_dir", "LOOP_ROOTS"]
 

@@ -31,9 +31,12 @@ Encodings beyond those of :mod:`simulator.model` and :mod:`simulator.io.mathml`:
 from __future__ import annotations
 
 import copyreg
+import functools
+import hashlib
 import math
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import libsbml
@@ -48,6 +51,9 @@ from simulator.io.mathml import FunctionDefinition, MathConverter
 from simulator.model import (AlgebraicRule, AssignmentRule, Compartment, Event,
                              EventAssignment, InitialAssignment, Model, Parameter, RateRule,
                              Reaction, Species, SpeciesReference)
+from simulator.sources import digest, import_closure
+from simulator.symbolic_store import fetch, keep
+from simulator.symbolic_store import key as store_key
 
 __all__ = ["read_sbml_file", "read_sbml_string", "rebuild_model"]
 
@@ -98,11 +104,33 @@ def read_sbml_file(path: str | os.PathLike, limits: ImportLimits = DEFAULT_LIMIT
 
 def read_sbml_string(text: str, source: str = "<string>",
                      limits: ImportLimits = DEFAULT_LIMITS) -> Model:
-    """Read SBML text; see :func:`read_sbml_file` (``source`` names it in messages)."""
+    """Read SBML text; see :func:`read_sbml_file` (``source`` names it in messages).
+
+    A model read once is kept on disk by the hash of its text and of the importer's
+    sources (:mod:`simulator.symbolic_store`), unless it names external files (they may
+    change) or its reading warned (the warning is due again); the next read loads it."""
     refs = check_sbml_text(text, source, limits)
     if refs:
         origin = Path(source) if os.path.isfile(source) else Path.cwd() / "<string>"
         external_files(origin, refs, limits)
+        return _read(text, source)[0]
+    k = store_key(hashlib.sha256(text.encode()).hexdigest(), _importer_digest())
+    stored = fetch("model", k)
+    if isinstance(stored, Model):
+        return replace(stored, source=source)
+    model, warned = _read(text, source)
+    if not warned:
+        keep("model", k, model)
+    return model
+
+
+@functools.cache
+def _importer_digest() -> str:
+    return digest(import_closure(("simulator.io.sbml",)))
+
+
+def _read(text: str, source: str) -> tuple[Model, bool]:
+    """The model, and whether reading it warned."""
     doc = libsbml.readSBMLFromString(text)
     unsupported = _check_reader_errors(doc, source)
     if doc.getLevel() == 1:
@@ -125,7 +153,8 @@ def read_sbml_string(text: str, source: str = "<string>",
         model = doc.getModel()
         # packages that came in with external model files count too
         unsupported += [u for u in _check_packages(doc, model) if u not in unsupported]
-    return _Reader(doc, model, text, source, unsupported).read()
+    reader = _Reader(doc, model, text, source, unsupported)
+    return reader.read(), reader.warned
 
 
 # ---------------------------------------------------------------------------------------
@@ -227,6 +256,7 @@ class _Reader:
         self.unsupported: list[str] = list(unsupported)
         self.invalid_values: list[str] = []
         self.bad_refs: list[str] = []
+        self.warned = False
 
     # -----------------------------------------------------------------------------
 
@@ -439,6 +469,7 @@ class _Reader:
         if r.isAlgebraic() and ast is None:
             line = _line(r)
             rid = f" '{r.getId()}'" if r.isSetId() else ""
+            self.warned = True
             warn(f"model '{self.m.getId()}' ({self.source}" + (f", line {line}" if line else "")
                  + f"): algebraic rule{rid} {index + 1} of the listOfRules has no math; it "
                  "constrains nothing and is ignored", ModelWarning)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 __all__ = ["import_closure", "digest", "read_source", "cache_dir", "PACKAGE_DIR"]
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def read_source(path: Path) -> bytes:
