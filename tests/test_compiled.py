@@ -406,6 +406,41 @@ def test_numba_loops_cache_covers_every_module_they_inline(monkeypatch):
     assert numba_cache.loops_dir() == folder
 
 
+_LOAD_THEN_COMPILE = """
+import json, sys
+import numpy as np
+import simulator as sim
+m = sim.load_model()
+a = sim.simulate(m, np.linspace(0.0, 50.0, 6))["pAkt_S473"].tolist()
+refreshed = "numba.np.linalg" in sys.modules        # numba's registries, imported on refresh
+import numba
+f = numba.njit(lambda x: x * 2.0)                   # a compile after the light load
+b = sim.simulate(m, np.linspace(0.0, 50.0, 6))["pAkt_S473"].tolist()
+print("RESULT", json.dumps([a, b, refreshed, f(2.0)]))
+"""
+
+
+def test_cached_loops_load_without_numba_refresh_and_compiling_still_works():
+    """A cached start loads the integrator without numba's registry refresh (~0.3 s); numba
+    compiles normally afterwards, and the numbers are those of this process's full load."""
+    import json
+    import subprocess
+    import sys
+    import simulator as sim
+    out = None
+    for _ in range(2):                  # the first run may compile (empty cache) and refresh
+        proc = subprocess.run([sys.executable, "-c", _LOAD_THEN_COMPILE], capture_output=True,
+                              text=True, timeout=600, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[7:])
+    a, b, refreshed, doubled = out
+    assert not refreshed and doubled == 4.0
+    m = sim.load_model()
+    here = sim.simulate(m, np.linspace(0.0, 50.0, 6))["pAkt_S473"]
+    np.testing.assert_array_equal(a, here)
+    assert a == b
+
+
 # ---- against libroadrunner
 
 def test_matches_libroadrunner_on_synthetic_model():

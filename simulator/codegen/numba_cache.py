@@ -17,7 +17,9 @@ import warnings
 from pathlib import Path
 
 import numba
+from numba.core import caching
 from numba.core.errors import NumbaExperimentalFeatureWarning
+from numba.core.runtime import rtsys
 
 from simulator.sources import digest, import_closure
 
@@ -42,6 +44,34 @@ def loops_dir() -> Path:
     return Path(base) / f"loops-{loops_digest()[:16]}"
 
 
+def _loads_without_refresh() -> None:
+    """Load our cached loops without numba's context refresh (once per process, ~0.3 s).
+
+    Before it loads a function from its disk cache, numba refreshes its whole target context:
+    it imports and installs every typing and lowering registry (numpy's linear algebra and
+    scipy's BLAS among them). Machine code read from the cache needs none of that, only the
+    runtime that allocates arrays. Compiling refreshes anyway (numba's ``CompilerBase``), so
+    the refresh is only deferred to the first compilation, which a cached start never does.
+    Only loads from :func:`loops_dir` are changed, and only on the numba this was written
+    for (the methods it calls exist); elsewhere numba's own load runs."""
+    original = caching.Cache.load_overload
+    if getattr(original, "skips_refresh", False) or not all(
+            hasattr(caching.Cache, name) for name in ("_load_overload", "cache_path",
+                                                      "_guard_against_spurious_io_errors")):
+        return
+    ours = str(loops_dir())
+
+    def load_overload(self, sig, target_context):
+        if not str(self.cache_path).startswith(ours):
+            return original(self, sig, target_context)
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+    load_overload.skips_refresh = True
+    caching.Cache.load_overload = load_overload
+
+
 def njit(*args, **kwargs):
     """``numba.njit(*args, cache=True, **kwargs)``, cached in :func:`loops_dir`.
 
@@ -50,6 +80,7 @@ def njit(*args, **kwargs):
     """
     def decorate(fn):
         with _LOCK:
+            _loads_without_refresh()
             old = numba.config.CACHE_DIR
             numba.config.CACHE_DIR = str(loops_dir())
             try:
