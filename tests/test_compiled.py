@@ -441,6 +441,36 @@ def test_cached_loops_load_without_numba_refresh_and_compiling_still_works():
     assert a == b
 
 
+def test_a_large_model_starts_on_quick_code_and_switches_to_the_optimised_build(
+        tmp_path, monkeypatch):
+    """Tiered compilation (jit.TIERED_ABOVE, lowered here so a small model counts as large):
+    the quick build answers first, another process caches the optimised one, every function
+    then points at it, and the numbers agree to rounding."""
+    import simulator as sim
+    from simulator.api import compile_model
+    monkeypatch.setattr(jit, "TIERED_ABOVE", 0)
+    model = sim.load_model("model tiered\n  A -> B; k1*A*E/(K + A)\n  B -> A; k2*B\n"
+                           "  A = 10; B = 0; E = 1; k1 = 2; K = 3; k2 = 0.5\nend\n")
+    system = compile_model(model).system
+    fns = compile_native(system, directory=tmp_path)
+    quick = {name: getattr(fns, name).__wrapper_address__() for name in jit._FUNCTIONS
+             if getattr(fns, name) is not None}
+    y, p = system.y_default, system.p_default
+    before = (fns.rhs_py(0.0, y, p), fns.jac_py(0.0, y, p))
+    assert not list(tmp_path.glob("ct_*.o"))                 # the quick code is not cached
+    jit.wait_optimised(fns)
+    assert list(tmp_path.glob("ct_*.o"))                     # the optimised code is
+    assert all(getattr(fns, name).__wrapper_address__() != addr for name, addr in quick.items())
+    np.testing.assert_allclose(fns.rhs_py(0.0, y, p), before[0], rtol=1e-14)
+    np.testing.assert_allclose(fns.jac_py(0.0, y, p), before[1], rtol=1e-14)
+    jit._LOADED.pop(fns.key)
+    jit._LOADED.pop(jit.object_key(system), None)
+    monkeypatch.setattr(jit, "_optimise_elsewhere", lambda *a: pytest.fail("compiled again"))
+    again = compile_native(system, directory=tmp_path)       # from the cached machine code
+    assert again is not fns
+    np.testing.assert_array_equal(again.rhs_py(0.0, y, p), fns.rhs_py(0.0, y, p))
+
+
 # ---- against libroadrunner
 
 def test_matches_libroadrunner_on_synthetic_model():

@@ -57,7 +57,17 @@ class NativeFunction(WrapperAddressProtocol):
         self._addr = addr
         self._sig = sig
         self._owner = owner
+        self._replaced: list = []
         self.ctypes = CTYPES_PROTOTYPES[sig](addr)
+
+    def replace_with(self, better: "NativeFunction") -> None:
+        """Point at ``better``'s code from the next call on (its optimised build, compiled
+        while this one ran). The code replaced stays alive: a call in another thread may
+        still be running it."""
+        self._replaced.append(self._owner)
+        self._owner = better._owner
+        self.ctypes = better.ctypes
+        self._addr = better._addr
 
     def __wrapper_address__(self):
         return self._addr

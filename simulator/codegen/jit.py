@@ -21,6 +21,8 @@ import functools
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -122,22 +124,27 @@ def _init_llvm() -> None:
         _LLVM_READY = True
 
 
-def _target_machine():
+def _target_machine(opt: int = 2):
     """A new host target machine (an execution engine owns and frees the one it is given)."""
     _init_llvm()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                        features=llvm.get_host_cpu_features().flatten(), opt=2)
+                                        features=llvm.get_host_cpu_features().flatten(), opt=opt)
 
 
-def _engine(ir: str, objects: list | None = None):
-    """Optimise and compile IR text; the engine owns the machine code."""
-    tm = _target_machine()
+def _engine(ir: str, objects: list | None = None, *, quick: bool = False):
+    """Optimise and compile IR text; the engine owns the machine code.
+
+    ``quick``: no optimisation passes and LLVM's fast instruction selection (opt 0): about
+    20x less compile time, up to ~2x slower code (measured on the 124- and 75-species shared
+    models; see :data:`TIERED_ABOVE`)."""
+    tm = _target_machine(0 if quick else 2)
     mod = llvm.parse_assembly(ir)
     mod.verify()
-    pto = llvm.create_pipeline_tuning_options(speed_level=2)
-    pb = llvm.create_pass_builder(tm, pto)
-    pb.getModulePassManager().run(mod, pb)
+    if not quick:
+        pto = llvm.create_pipeline_tuning_options(speed_level=2)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
     engine = llvm.create_mcjit_compiler(mod, tm)
     if objects is not None:
         engine.set_object_cache(lambda _mod, data: objects.append(bytes(data)), lambda _mod: None)
@@ -168,12 +175,13 @@ def _wrap(engine, gen: GeneratedCode, ir: str) -> NativeFunctions:
         ir=ir)
 
 
-def compile_ir(gen: GeneratedCode, *, objects: list | None = None) -> NativeFunctions:
+def compile_ir(gen: GeneratedCode, *, objects: list | None = None,
+               quick: bool = False) -> NativeFunctions:
     """Compile generated IR to machine code with LLVM (via llvmlite) and wrap the functions.
 
     With ``objects`` (a list), the machine code LLVM produced is appended to it as bytes
-    (an object file, loadable by :func:`load_object`)."""
-    return _wrap(_engine(gen.ir, objects), gen, gen.ir)
+    (an object file, loadable by :func:`load_object`). ``quick``: see :func:`_engine`."""
+    return _wrap(_engine(gen.ir, objects, quick=quick), gen, gen.ir)
 
 
 def load_object(data: bytes, gen: GeneratedCode) -> NativeFunctions:
@@ -281,19 +289,27 @@ _LOADED: dict[str, NativeFunctions] = {}
 _LOCK = threading.Lock()
 
 
-def compile_native(system: OdeSystem, *, directory: str | os.PathLike | None = None
-                   ) -> NativeFunctions:
+def compile_native(system: OdeSystem, *, directory: str | os.PathLike | None = None,
+                   wait: bool = False) -> NativeFunctions:
     """Generate (or read from the disk caches) and compile the functions of ``system``.
 
     Memoised within the process by :func:`object_key` (or
-    :func:`~simulator.codegen.llvm.system_key`).
+    :func:`~simulator.codegen.llvm.system_key`). A large model never compiled before starts
+    on unoptimised code while the optimised build compiles (:data:`TIERED_ABOVE`); with
+    ``wait``, return only once the optimised code is in place.
 
     Raises
     ------
     UnsupportedFeatureError, ModelError
         See :func:`simulator.codegen.llvm.generate`.
     """
-    base = Path(directory) if directory is not None else cache_dir()
+    fns = _compile_native(system, Path(directory) if directory is not None else cache_dir())
+    if wait:
+        wait_optimised(fns)
+    return fns
+
+
+def _compile_native(system: OdeSystem, base: Path) -> NativeFunctions:
     okey = object_key(system)
     if okey is not None:
         with _LOCK:
@@ -314,28 +330,114 @@ def compile_native(system: OdeSystem, *, directory: str | os.PathLike | None = N
         fns = None
         objects: list = []
         if gen is not None:
+            tiered = okey is not None and len(gen.ir) > TIERED_ABOVE
             try:
-                fns = compile_ir(gen, objects=objects)
+                fns = compile_ir(gen, objects=objects, quick=tiered)
             except RuntimeError:         # a damaged cache file: regenerate
                 fns = None
+            if fns is not None and tiered:
+                objects.clear()
+                _optimise_elsewhere(fns, system, base, okey, key)
         if fns is None:
             objects.clear()
             gen = generate(system, key)
-            fns = compile_ir(gen, objects=objects)
             try:
                 _write_atomic(path, (_header(gen) + gen.ir).encode())
+                written = True
             except OSError:
-                pass                     # a read-only cache only costs time
+                written = False          # a read-only cache only costs time
+            tiered = written and okey is not None and len(gen.ir) > TIERED_ABOVE
+            fns = compile_ir(gen, objects=objects, quick=tiered)
+            if tiered:
+                objects.clear()          # the quick code is never cached
+                _optimise_elsewhere(fns, system, base, okey, key)
         if okey is not None and len(objects) == 1:
-            try:
-                _write_atomic(base / f"ct_{okey}.o", objects[0])
-                _write_atomic(base / f"ct_{okey}.json", _header(gen)[len("; meta "):]
-                              .replace('{', '{"key": "%s", ' % key, 1).encode())
-            except OSError:
-                pass
+            _write_object(base, okey, key, gen, objects[0])
             _LOADED[okey] = fns
         if (fns.n_states, fns.n_params, fns.n_events) != (system.n_states, system.n_params,
                                                            len(system.events)):
             raise RuntimeError(f"cached code {path} does not match the system; delete it")
         _LOADED[key] = fns
         return fns
+
+
+# Tiered compilation of large models: LLVM's optimising build of a model's IR grows faster
+# than the model (5-8 s for the shared 124-species, 669-reaction model, most of a first
+# load), while a build without optimisation takes ~0.15 s and runs up to ~2x slower. Above
+# this IR size (the bundled model's is ~0.5 MB, the largest shared models' 2-3 MB) a model
+# never compiled before starts on the quick build, and another process (llvmlite serialises
+# every LLVM call in a process behind one lock, so a thread would stall this one's LLVM
+# work: numba's loading of the integrator) compiles the optimised one from the cached IR into
+# the disk cache. A watcher thread then loads it and points each function at it from its
+# next call (NativeFunction.replace_with). A result computed across the switch differs from
+# an all-optimised one by rounding only (the optimiser may fuse multiply-adds); ensembles
+# wait for the optimised build (compile_native(wait=True)), so their members agree. The
+# optimising process outlives this one if it must: its build lands in the cache either way.
+TIERED_ABOVE = 1_000_000
+_PENDING: dict[str, threading.Thread] = {}
+
+
+def _write_object(base: Path, okey: str, key: str, gen: GeneratedCode, data: bytes) -> None:
+    try:
+        _write_atomic(base / f"ct_{okey}.o", data)
+        _write_atomic(base / f"ct_{okey}.json", _header(gen)[len("; meta "):]
+                      .replace('{', '{"key": "%s", ' % key, 1).encode())
+    except OSError:
+        pass
+
+
+def _optimise_elsewhere(fns: NativeFunctions, system: OdeSystem, base: Path, okey: str,
+                        key: str) -> None:
+    """Compile the optimised build in another process, then switch ``fns`` to it."""
+    command = [sys.executable, "-m", "simulator.codegen.jit", str(base), okey, key]
+    try:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        return                           # no process to spare: the quick build stays
+
+    def watch():
+        if proc.wait() != 0:
+            return
+        better = _from_object_cache(base, okey, system)
+        if better is None:
+            return
+        for name in _FUNCTIONS:
+            mine, theirs = getattr(fns, name), getattr(better, name)
+            if mine is not None and theirs is not None:
+                mine.replace_with(theirs)
+
+    thread = threading.Thread(target=watch, name=f"crosstalk-optimise-{okey[:8]}", daemon=True)
+    _PENDING[fns.key] = thread
+    thread.start()
+
+
+_FUNCTIONS = ("rhs", "jac", "dfdt", "triggers", "decomp", "solve", "switches", "outputs",
+              "event_values")
+
+
+def wait_optimised(fns: NativeFunctions | None = None) -> None:
+    """Return once ``fns`` (default: every model of this process) run their optimised code
+    (at once, unless compiled tiered)."""
+    threads = list(_PENDING.values()) if fns is None else [_PENDING.get(fns.key)]
+    for thread in threads:
+        if thread is not None:
+            thread.join()
+
+
+def _optimise_cached_ir(base: Path, okey: str, key: str) -> int:
+    """The optimising process: compile ``ct_<key>.ll`` and cache its machine code under
+    ``okey`` (what :func:`_optimise_elsewhere` starts)."""
+    gen = _from_cache(key, base / f"ct_{key}.ll")
+    if gen is None:
+        return 1
+    objects: list = []
+    compile_ir(gen, objects=objects)
+    if len(objects) != 1:
+        return 1
+    _write_object(base, okey, key, gen, objects[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_optimise_cached_ir(Path(sys.argv[1]), sys.argv[2], sys.argv[3]))

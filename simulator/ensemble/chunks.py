@@ -118,7 +118,7 @@ class Prepared:
         self.model = model
         self.system = system
         with too_deep(f"model '{model.id}': native code generation"):
-            self.fns = compile_native(system)
+            self.fns = compile_native(system, wait=True)   # members agree to the bit
         self._readouts: dict[tuple, object] = {}
         self._references: dict = {}          # options -> the fallback's scipy backend
         self._lock = threading.Lock()
