@@ -410,13 +410,16 @@ _LOAD_THEN_COMPILE = """
 import json, sys
 import numpy as np
 import simulator as sim
+tiny = sim.load_model("model tiny\\n  S -> ; k*S\\n  S = 1; k = 0.5\\nend\\n")
+e = sim.sweep(tiny, [0.0, 1.0], params={"k": np.array([0.5, 1.0])}, readouts=["S"],
+              progress=False)     # first: the ensemble loop (no events), numba's own dispatch
 m = sim.load_model()
 a = sim.simulate(m, np.linspace(0.0, 50.0, 6))["pAkt_S473"].tolist()
 refreshed = "numba.np.linalg" in sys.modules        # numba's registries, imported on refresh
 import numba
 f = numba.njit(lambda x: x * 2.0)                   # a compile after the light load
 b = sim.simulate(m, np.linspace(0.0, 50.0, 6))["pAkt_S473"].tolist()
-print("RESULT", json.dumps([a, b, refreshed, f(2.0)]))
+print("RESULT", json.dumps([a, b, refreshed, f(2.0), e["S"][:, -1].tolist()]))
 """
 
 
@@ -433,8 +436,9 @@ def test_cached_loops_load_without_numba_refresh_and_compiling_still_works():
                               text=True, timeout=600, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr[-2000:]
         out = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[7:])
-    a, b, refreshed, doubled = out
+    a, b, refreshed, doubled, decayed = out
     assert not refreshed and doubled == 4.0
+    np.testing.assert_allclose(decayed, np.exp([-0.5, -1.0]), rtol=1e-5)
     m = sim.load_model()
     here = sim.simulate(m, np.linspace(0.0, 50.0, 6))["pAkt_S473"]
     np.testing.assert_array_equal(a, here)

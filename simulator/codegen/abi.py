@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 
+import numba.experimental.function_type  # noqa: F401 - typeof of NativeFunction (its protocol)
 from numba import types
 from numba.core.types import WrapperAddressProtocol
 from numba.extending import intrinsic
