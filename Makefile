@@ -72,6 +72,7 @@ petab-fits: $(STAMP)
 
 bench-models: $(STAMP)
 	$(PY) benchmarks/models.py
+	$(PY) benchmarks/model_family.py
 
 robustness: $(STAMP)
 	$(PY) benchmarks/robustness.py --runner core --jobs 2 --out out/robustness.csv

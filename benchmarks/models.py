@@ -173,7 +173,7 @@ def bench(name: str, sbml: Path, end: float) -> dict:
     return row
 
 
-def _fmt(v, f="{:.3g}"):
+def fmt(v, f="{:.3g}"):
     return "-" if v is None else f.format(v)
 
 
@@ -197,11 +197,11 @@ def main(argv=None) -> int:
         r = bench(name, sbml, end)
         rows.append(r)
         speed = (r["rr_sim_ms"] / r["sim_ms"]) if r["sim_ms"] and r["rr_sim_ms"] else None
-        print(f"{name:32s} {_fmt(r['first']):>12s} {_fmt(r['rr_first']):>7s} "
-              f"{_fmt(r['cached']):>9s} {_fmt(r['cached_set_up']):>9s} {_fmt(r['peak_mb']):>8s} "
-              f"{_fmt(r['sim_ms']):>8s} "
-              f"{_fmt(r['rr_sim_ms']):>8s} {_fmt(speed, '{:.1f}x'):>6s} {_fmt(r['err'], '{:.1e}'):>8s} "
-              f"{_fmt(r['rr_err'], '{:.1e}'):>8s} {r['error'] or ''}", flush=True)
+        print(f"{name:32s} {fmt(r['first']):>12s} {fmt(r['rr_first']):>7s} "
+              f"{fmt(r['cached']):>9s} {fmt(r['cached_set_up']):>9s} {fmt(r['peak_mb']):>8s} "
+              f"{fmt(r['sim_ms']):>8s} "
+              f"{fmt(r['rr_sim_ms']):>8s} {fmt(speed, '{:.1f}x'):>6s} {fmt(r['err'], '{:.1e}'):>8s} "
+              f"{fmt(r['rr_err'], '{:.1e}'):>8s} {r['error'] or ''}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=1))
     return 0
