@@ -13,9 +13,10 @@ from sympy import srepr
 
 import simulator as sim
 from simulator import symbolic_store
-from simulator.errors import ModelWarning
+from simulator.errors import ModelImportError, ModelWarning
 from simulator.io import sbml
 from simulator.io.bundled import BUNDLED_SBML, models_dir
+from simulator.io.limits import ImportLimits
 from simulator.semantics import build_system
 
 SUITE = Path(__file__).resolve().parents[2] / "shared" / "sbml-semantic"
@@ -111,6 +112,22 @@ def test_a_second_read_comes_from_the_store(tmp_path, monkeypatch):
     assert second.hash == first.hash
     with pytest.raises(AssertionError, match="read again"):   # other text: a miss
         sbml.read_sbml_string(text.replace("<model ", "<model name=\"renamed\" ", 1))
+
+
+def test_a_stored_read_skips_the_limits_scan_only_under_limits_no_tighter(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("CROSSTALK_CACHE_DIR", str(tmp_path))
+    text = (models_dir() / BUNDLED_SBML).read_text()
+    first = sbml.read_sbml_string(text)
+    scans = []
+    check = sbml.check_sbml_text
+    monkeypatch.setattr(sbml, "check_sbml_text", lambda *a: scans.append(a) or check(*a))
+    assert sbml.read_sbml_string(text) == first and not scans
+    assert sbml.read_sbml_string(text, limits=ImportLimits(max_elements=10 ** 7)) == first
+    assert not scans                                        # looser: nothing to check
+    with pytest.raises(ModelImportError, match="max_elements"):
+        sbml.read_sbml_string(text, limits=ImportLimits(max_elements=10))
+    assert len(scans) == 1                                  # tighter: checked, and refused
 
 
 def test_a_read_that_warns_is_not_kept(tmp_path, monkeypatch):

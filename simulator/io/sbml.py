@@ -36,7 +36,7 @@ import hashlib
 import math
 import os
 import threading
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import libsbml
@@ -107,21 +107,32 @@ def read_sbml_string(text: str, source: str = "<string>",
     """Read SBML text; see :func:`read_sbml_file` (``source`` names it in messages).
 
     A model read once is kept on disk by the hash of its text and of the importer's
-    sources (:mod:`simulator.symbolic_store`), unless it names external files (they may
-    change) or its reading warned (the warning is due again); the next read loads it."""
+    sources (:mod:`simulator.symbolic_store`), with the limits it was checked against,
+    unless it names external files (they may change) or its reading warned (the warning is
+    due again); the next read loads it, and skips the check of the limits when they are no
+    tighter than those (limits only loosen with larger values)."""
+    k = store_key(hashlib.sha256(text.encode()).hexdigest(), _importer_digest())
+    stored = fetch("model", k)
+    kept = stored[0] if isinstance(stored, tuple) and len(stored) == 2 and \
+        isinstance(stored[0], Model) and isinstance(stored[1], ImportLimits) else None
+    if kept is not None and _no_tighter(limits, stored[1]):
+        check_size(len(text.encode("utf-8", "surrogatepass")), source, limits)
+        return replace(kept, source=source)
     refs = check_sbml_text(text, source, limits)
     if refs:
         origin = Path(source) if os.path.isfile(source) else Path.cwd() / "<string>"
         external_files(origin, refs, limits)
         return _read(text, source)[0]
-    k = store_key(hashlib.sha256(text.encode()).hexdigest(), _importer_digest())
-    stored = fetch("model", k)
-    if isinstance(stored, Model):
-        return replace(stored, source=source)
+    if kept is not None:
+        return replace(kept, source=source)
     model, warned = _read(text, source)
     if not warned:
-        keep("model", k, model)
+        keep("model", k, (model, limits))
     return model
+
+
+def _no_tighter(limits: ImportLimits, than: ImportLimits) -> bool:
+    return all(getattr(limits, f.name) >= getattr(than, f.name) for f in fields(ImportLimits))
 
 
 @functools.cache
