@@ -11,6 +11,7 @@ no source file is an error, not a silently disabled cache.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import json
@@ -18,7 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["import_closure", "digest", "read_source", "cache_dir", "PACKAGE_DIR"]
+__all__ = ["import_closure", "digest", "read_source", "cache_dir", "write_atomic", "PACKAGE_DIR"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -86,15 +87,31 @@ def _stored_scans() -> dict:
     return data if isinstance(data, dict) and len(data) < 5000 else {}
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a cache file whole or not at all (a temporary file beside it, then renamed), so
+    a reader in another process never sees half of it.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written; no temporary file is left behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def _save_scans(stored: dict) -> None:
     """Write the scans atomically; a cache that cannot be written is only slower."""
-    path = cache_dir() / "import_scans.json"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(stored, fh)
-        os.replace(tmp, path)
+        write_atomic(cache_dir() / "import_scans.json", json.dumps(stored).encode())
     except OSError:
         pass
 

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
 import platform
-import tempfile
 
 import numpy as np
 import sympy
@@ -30,7 +28,7 @@ from sympy.core.basic import Basic
 from sympy.core.operations import LatticeOp
 
 from simulator.model import Model
-from simulator.sources import cache_dir
+from simulator.sources import cache_dir, write_atomic
 from simulator.version import __version__
 
 __all__ = ["dumps", "loads", "fetch", "keep", "key"]
@@ -122,12 +120,7 @@ def keep(kind: str, k: str, obj) -> None:
         data = dumps(obj)
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return
-    path = _path(kind, k)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".pickle")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        write_atomic(_path(kind, k), data)
     except OSError:
         pass

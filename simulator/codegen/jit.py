@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ import sympy
 from simulator.codegen.abi import SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG, NativeFunction
 from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, expressions_ir,
                                     generate, system_key)
-from simulator.sources import cache_dir, digest, import_closure
+from simulator.sources import cache_dir, digest, import_closure, write_atomic
 from simulator.system import OdeSystem
 
 
@@ -210,14 +209,6 @@ def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> Nati
 # disk caches
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def _header(gen: GeneratedCode) -> str:
     return "; meta " + json.dumps(gen.meta()) + "\n"
 
@@ -342,7 +333,7 @@ def _compile_native(system: OdeSystem, base: Path) -> NativeFunctions:
             objects.clear()
             gen = generate(system, key)
             try:
-                _write_atomic(path, (_header(gen) + gen.ir).encode())
+                write_atomic(path, (_header(gen) + gen.ir).encode())
                 written = True
             except OSError:
                 written = False          # a read-only cache only costs time
@@ -379,8 +370,8 @@ _PENDING: dict[str, threading.Thread] = {}
 
 def _write_object(base: Path, okey: str, key: str, gen: GeneratedCode, data: bytes) -> None:
     try:
-        _write_atomic(base / f"ct_{okey}.o", data)
-        _write_atomic(base / f"ct_{okey}.json", _header(gen)[len("; meta "):]
+        write_atomic(base / f"ct_{okey}.o", data)
+        write_atomic(base / f"ct_{okey}.json", _header(gen)[len("; meta "):]
                       .replace('{', '{"key": "%s", ' % key, 1).encode())
     except OSError:
         pass
