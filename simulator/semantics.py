@@ -24,7 +24,6 @@ The rules applied (SBML L3v2 specification, sections 4.5-4.11):
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +38,7 @@ from simulator.model import (
     CANONICAL, TIME, AlgebraicRule, AssignmentRule, Delay, Model, RateOf, RateRule,
     SpeciesReference, outermost_delays,
 )
-from simulator.sources import digest, import_closure
+from simulator.sources import closure_digest
 from simulator.symbolic_store import fetch, keep
 from simulator.symbolic_store import key as store_key
 from simulator.system import EventSpec, OdeSystem
@@ -51,7 +50,7 @@ def build_system(model: Model) -> OdeSystem:
 
     The system is kept on disk by the model's SBML hash and the sources that read and build
     it (:mod:`simulator.symbolic_store`): a second process loads it instead of building it."""
-    k = store_key(model.hash, _builder_digest())
+    k = store_key(model.hash, closure_digest(("simulator.io.loader", "simulator.semantics")))
     system = fetch("system", k)
     if system is None:
         builder = _Builder(make_explicit(model))
@@ -59,11 +58,6 @@ def build_system(model: Model) -> OdeSystem:
         system = builder.build()
         keep("system", k, system)
     return system
-
-
-@functools.cache
-def _builder_digest() -> str:
-    return digest(import_closure(("simulator.io.loader", "simulator.semantics")))
 
 
 def _fast_initial_values(model: Model, b: "_Builder") -> dict:

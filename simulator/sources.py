@@ -19,7 +19,8 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["import_closure", "digest", "read_source", "cache_dir", "write_atomic", "PACKAGE_DIR"]
+__all__ = ["import_closure", "digest", "read_source", "cache_dir", "write_atomic", "closure_digest",
+           "PACKAGE_DIR"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -188,3 +189,10 @@ def digest(paths) -> str:
         data = read_source(path)
         d.update(f"{path.relative_to(PACKAGE_DIR).as_posix()} {len(data)}\n".encode() + data)
     return d.hexdigest()
+
+
+@functools.cache
+def closure_digest(roots: tuple[str, ...]) -> str:
+    """:func:`digest` of :func:`import_closure` of ``roots``, once per process: the part of a
+    cache key that changes when any source shaping the cached object does."""
+    return digest(import_closure(roots))

@@ -31,7 +31,6 @@ Encodings beyond those of :mod:`simulator.model` and :mod:`simulator.io.mathml`:
 from __future__ import annotations
 
 import copyreg
-import functools
 import hashlib
 import math
 import os
@@ -51,7 +50,7 @@ from simulator.io.mathml import FunctionDefinition, MathConverter
 from simulator.model import (AlgebraicRule, AssignmentRule, Compartment, Event,
                              EventAssignment, InitialAssignment, Model, Parameter, RateRule,
                              Reaction, Species, SpeciesReference)
-from simulator.sources import digest, import_closure
+from simulator.sources import closure_digest
 from simulator.symbolic_store import fetch, keep
 from simulator.symbolic_store import key as store_key
 
@@ -111,7 +110,8 @@ def read_sbml_string(text: str, source: str = "<string>",
     unless it names external files (they may change) or its reading warned (the warning is
     due again); the next read loads it, and skips the check of the limits when they are no
     tighter than those (limits only loosen with larger values)."""
-    k = store_key(hashlib.sha256(text.encode()).hexdigest(), _importer_digest())
+    k = store_key(hashlib.sha256(text.encode()).hexdigest(),
+                  closure_digest(("simulator.io.sbml",)))
     stored = fetch("model", k)
     kept = stored[0] if isinstance(stored, tuple) and len(stored) == 2 and \
         isinstance(stored[0], Model) and isinstance(stored[1], ImportLimits) else None
@@ -133,11 +133,6 @@ def read_sbml_string(text: str, source: str = "<string>",
 
 def _no_tighter(limits: ImportLimits, than: ImportLimits) -> bool:
     return all(getattr(limits, f.name) >= getattr(than, f.name) for f in fields(ImportLimits))
-
-
-@functools.cache
-def _importer_digest() -> str:
-    return digest(import_closure(("simulator.io.sbml",)))
 
 
 def _read(text: str, source: str) -> tuple[Model, bool]:
