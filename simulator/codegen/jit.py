@@ -321,27 +321,21 @@ def _compile_native(system: OdeSystem, base: Path) -> NativeFunctions:
         fns = None
         objects: list = []
         if gen is not None:
-            tiered = okey is not None and len(gen.ir) > TIERED_ABOVE
             try:
-                fns = compile_ir(gen, objects=objects, quick=tiered)
+                fns = _first_build(gen, objects, system, base, okey, key)
             except RuntimeError:         # a damaged cache file: regenerate
                 fns = None
-            if fns is not None and tiered:
-                objects.clear()
-                _optimise_elsewhere(fns, system, base, okey, key)
         if fns is None:
             objects.clear()
             gen = generate(system, key)
+            # a read-only cache only costs time; and no tiers, as the optimising process
+            # compiles the cached IR
             try:
                 write_atomic(path, (_header(gen) + gen.ir).encode())
-                written = True
+                tier = True
             except OSError:
-                written = False          # a read-only cache only costs time
-            tiered = written and okey is not None and len(gen.ir) > TIERED_ABOVE
-            fns = compile_ir(gen, objects=objects, quick=tiered)
-            if tiered:
-                objects.clear()          # the quick code is never cached
-                _optimise_elsewhere(fns, system, base, okey, key)
+                tier = False
+            fns = _first_build(gen, objects, system, base, okey, key, tier=tier)
         if okey is not None and len(objects) == 1:
             _write_object(base, okey, key, gen, objects[0])
             _LOADED[okey] = fns
@@ -366,6 +360,19 @@ def _compile_native(system: OdeSystem, base: Path) -> NativeFunctions:
 # optimising process outlives this one if it must: its build lands in the cache either way.
 TIERED_ABOVE = 1_000_000
 _PENDING: dict[str, threading.Thread] = {}
+
+
+def _first_build(gen: GeneratedCode, objects: list, system: OdeSystem, base: Path,
+                 okey: str | None, key: str, *, tier: bool = True) -> NativeFunctions:
+    """The build a run starts on: optimised (its machine code appended to ``objects``), or
+    for a large model read from SBML the quick build, with the optimised one compiled in
+    another process (:func:`_optimise_elsewhere`; the quick code is never cached)."""
+    tiered = tier and okey is not None and len(gen.ir) > TIERED_ABOVE
+    fns = compile_ir(gen, objects=objects, quick=tiered)
+    if tiered:
+        objects.clear()
+        _optimise_elsewhere(fns, system, base, okey, key)
+    return fns
 
 
 def _write_object(base: Path, okey: str, key: str, gen: GeneratedCode, data: bytes) -> None:
