@@ -402,6 +402,12 @@ def test_non_finite_parameters_are_legal():
     assert params["k"] == math.inf
 
 
+def test_text_that_is_not_unicode_is_a_typed_error():
+    """A lone surrogate (possible in a Python string, not in a file read as UTF-8)."""
+    with pytest.raises(ModelImportError, match=r"m\.xml: character 6 .*surrogates"):
+        read_sbml_string("<sbml>\ud800</sbml>", source="m.xml")
+
+
 def test_libsbml_consistency_errors_are_reported():
     dup = FULL_L3.replace('<parameter id="mcf"', '<parameter id="cf2" value="1" constant="true"/>'
                                                  '<parameter id="mcf"')

@@ -110,13 +110,17 @@ def read_sbml_string(text: str, source: str = "<string>",
     unless it names external files (they may change) or its reading warned (the warning is
     due again); the next read loads it, and skips the check of the limits when they are no
     tighter than those (limits only loosen with larger values)."""
-    k = store_key(hashlib.sha256(text.encode()).hexdigest(),
-                  closure_digest(("simulator.io.sbml",)))
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as err:      # e.g. a lone surrogate in a Python string
+        raise ModelImportError(f"{source}: character {err.start} of the SBML text cannot be "
+                               f"encoded as UTF-8 ({err.reason})") from None
+    k = store_key(hashlib.sha256(data).hexdigest(), closure_digest(("simulator.io.sbml",)))
     stored = fetch("model", k)
     kept = stored[0] if isinstance(stored, tuple) and len(stored) == 2 and \
         isinstance(stored[0], Model) and isinstance(stored[1], ImportLimits) else None
     if kept is not None and _no_tighter(limits, stored[1]):
-        check_size(len(text.encode("utf-8", "surrogatepass")), source, limits)
+        check_size(len(data), source, limits)
         return replace(kept, source=source)
     refs = check_sbml_text(text, source, limits)
     if refs:
