@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 import simulator as sim
+from simulator import cache_limit
 from simulator.estimation.options import MIN_GEWEKE_SAMPLES, OPTIMIZERS, SAMPLERS
 from simulator.lab.address import LOCALHOST, check_host, check_port
 
@@ -311,6 +312,17 @@ def cmd_warmup(args) -> int:
     return EXIT_OK
 
 
+def cmd_cache(args) -> int:
+    if args.clear:
+        files, freed = cache_limit.clear()
+        print(f"removed {files} files ({freed / 2**20:.1f} MB)")
+    elif args.prune:
+        files, freed = cache_limit.prune()
+        print(f"removed {files} least recently used files ({freed / 2**20:.1f} MB)")
+    print(cache_limit.usage())
+    return EXIT_OK
+
+
 def cmd_trial(args) -> int:
     for name, low in (("patients", 1), ("draws", 1)):
         if getattr(args, name) < low:
@@ -585,6 +597,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="compile and cache the integrator once (make does this at install)",
                        epilog="example:\n  crosstalk warmup\n\n" + EXIT_CODES)
     p.set_defaults(func=cmd_warmup)
+
+    p = sub.add_parser("cache", formatter_class=_Formatter,
+                       help="the size of the cache of compiled models, and pruning it",
+                       description="Report the cache of generated code and stored symbolic "
+                                   "results (its folder, size and limit: "
+                                   "$CROSSTALK_CACHE_MAX_MB, default "
+                                   f"{cache_limit.DEFAULT_MAX_MB} MB). Loads prune it to "
+                                   "its limit, least recently used first; a removed entry "
+                                   "only costs a rebuild. The integrator's numba cache is "
+                                   "not touched.",
+                       epilog="examples:\n  crosstalk cache\n  crosstalk cache --prune\n"
+                              "  CROSSTALK_CACHE_MAX_MB=200 crosstalk cache --prune\n\n"
+                              + EXIT_CODES)
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--prune", action="store_true",
+                      help="remove least recently used entries down to the limit now")
+    what.add_argument("--clear", action="store_true", help="remove every entry")
+    p.set_defaults(func=cmd_cache)
 
     p = sub.add_parser("atlas", formatter_class=_Formatter,
                        help="the resistance atlas: all behaviour checks and experiments",

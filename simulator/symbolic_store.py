@@ -28,6 +28,7 @@ from sympy.core.basic import Basic
 from sympy.core.operations import LatticeOp
 
 from simulator.model import Model
+from simulator.cache_limit import mark_used, prune_after_write
 from simulator.sources import cache_dir, write_atomic
 from simulator.version import __version__
 
@@ -103,14 +104,17 @@ def _path(kind: str, k: str):
 
 def fetch(kind: str, k: str):
     """The object kept under ``(kind, k)``, or None (absent, unreadable, corrupt)."""
+    path = _path(kind, k)
     try:
-        data = _path(kind, k).read_bytes()
+        data = path.read_bytes()
     except OSError:
         return None
     try:
-        return loads(data)
+        obj = loads(data)
     except Exception:        # noqa: BLE001 - a corrupt entry is rebuilt, never an error
         return None
+    mark_used(path)
+    return obj
 
 
 def keep(kind: str, k: str, obj) -> None:
@@ -123,4 +127,5 @@ def keep(kind: str, k: str, obj) -> None:
     try:
         write_atomic(_path(kind, k), data)
     except OSError:
-        pass
+        return
+    prune_after_write()

@@ -20,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "simulator"
 # map in docs/design.md). A name ending in "." is a package prefix.
 LAYERS = [
     ("contracts", ["simulator.version", "simulator.lazy", "simulator.sources",
+                   "simulator.cache_limit",
                    "simulator.errors", "simulator.catalog", "simulator.model", "simulator.system",
                    "simulator.results", "simulator.symbolic_store"]),
     ("import", ["simulator.io."]),

@@ -32,6 +32,7 @@ import llvmlite.binding as llvm
 import numpy as np
 import sympy
 
+from simulator.cache_limit import mark_used, prune_after_write
 from simulator.codegen.abi import SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG, NativeFunction
 from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, expressions_ir,
                                     generate, system_key)
@@ -217,9 +218,11 @@ def _from_cache(key: str, path: Path) -> GeneratedCode | None:
     try:
         text = path.read_text()
         first, ir = text.split("\n", 1)
-        return GeneratedCode.from_meta(key, json.loads(first[len("; meta "):]), ir)
+        gen = GeneratedCode.from_meta(key, json.loads(first[len("; meta "):]), ir)
     except (OSError, ValueError, KeyError):
         return None
+    mark_used(path)
+    return gen
 
 
 def _from_object_cache(base: Path, okey: str, system: OdeSystem) -> NativeFunctions | None:
@@ -233,9 +236,12 @@ def _from_object_cache(base: Path, okey: str, system: OdeSystem) -> NativeFuncti
         if (gen.n_states, gen.n_params, gen.n_events) != (system.n_states, system.n_params,
                                                            len(system.events)):
             return None
-        return load_object(opath.read_bytes(), gen)
+        fns = load_object(opath.read_bytes(), gen)
     except (OSError, ValueError, KeyError, RuntimeError):
         return None                      # damaged: recompile from IR
+    mark_used(opath)
+    mark_used(mpath)
+    return fns
 
 
 # The modules that turn SBML into a Model, the Model into an OdeSystem and the system into
@@ -381,7 +387,8 @@ def _write_object(base: Path, okey: str, key: str, gen: GeneratedCode, data: byt
         write_atomic(base / f"ct_{okey}.json", _header(gen)[len("; meta "):]
                       .replace('{', '{"key": "%s", ' % key, 1).encode())
     except OSError:
-        pass
+        return
+    prune_after_write()
 
 
 def _optimise_elsewhere(fns: NativeFunctions, system: OdeSystem, base: Path, okey: str,
