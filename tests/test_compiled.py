@@ -211,7 +211,9 @@ def test_generated_code_has_only_our_identifiers():
     import re
     identifiers = set(re.findall(r"[%@][A-Za-z_$][\w.$]*", gen.ir))
     ours = {"%t", "%y", "%p", "%out", "%c", "%jnz", "%a", "%x", "@rhs", "@jac", "@dfdt",
-            "@triggers", "@switches", "@outputs", "@event_values", "@decomp", "@solve"}
+            "@triggers", "@switches", "@outputs", "@event_values", "@decomp", "@solve",
+            "@derive", "@rhs_q", "@jac_q", "%flag_at", "%flag", "%ready", "%body", "%fill",
+            "%q_at", "%pq", "%to", "%from", "@llvm.memcpy.p0i8.p0i8.i64"}
     assert {i for i in identifiers if not re.fullmatch(r"%v\d+|@llvm\.\w+\.f64", i)} <= ours
 
 

@@ -53,7 +53,10 @@ class NativeFunctions:
     :func:`simulator.codegen.common.equality_switches`). ``event_values`` writes the values
     of every event's assignments, event after event in document order (``n_event_values``
     of them), then their factors in the same order (1 where none; None and -1 when their
-    math has no native form).
+    math has no native form). ``rhs_step`` and ``jac_step`` are the same right-hand side and
+    Jacobian for the integrator's step loop: they read a buffer of ``n_pq`` values, the
+    parameters, a flag and ``n_derived`` parameter-only values they fill on the first call
+    after the flag is cleared (:mod:`simulator.codegen.hoist`).
     """
 
     key: str
@@ -78,11 +81,20 @@ class NativeFunctions:
     n_outputs: int = 0
     event_values: NativeFunction | None = None
     n_event_values: int = -1
+    rhs_step: NativeFunction | None = None
+    jac_step: NativeFunction | None = None
+    n_derived: int = 0
     ir: str = field(repr=False, default="")
 
     @property
     def n_jac(self) -> int:
         return len(self.jac_rows)
+
+    @property
+    def n_pq(self) -> int:
+        """Length of the parameter buffer ``rhs_step`` and ``jac_step`` read: the
+        parameters, a flag and the derived parameters (:mod:`simulator.codegen.llvm`)."""
+        return self.n_params + 1 + self.n_derived
 
     def _call(self, fn, t, y, p, out):
         y = np.ascontiguousarray(y, dtype=np.float64)
@@ -165,6 +177,8 @@ def _wrap(engine, gen: GeneratedCode, ir: str) -> NativeFunctions:
         jac_cols=np.array(gen.jac_cols, dtype=np.int64), time_dependent=gen.time_dependent,
         lu_nnz=gen.lu_nnz, lu_fill=gen.lu_fill,
         rhs=fn("rhs", SIG_MODEL), jac=fn("jac", SIG_MODEL), dfdt=fn("dfdt", SIG_MODEL),
+        rhs_step=fn("rhs_q", SIG_MODEL), jac_step=fn("jac_q", SIG_MODEL),
+        n_derived=gen.n_derived,
         triggers=fn("triggers", SIG_TRIG), decomp=fn("decomp", SIG_DECOMP),
         solve=fn("solve", SIG_SOLVE), switches=fn("switches", SIG_MODEL),
         n_switches=gen.n_switches,
@@ -417,7 +431,7 @@ def _optimise_elsewhere(fns: NativeFunctions, system: OdeSystem, base: Path, oke
     thread.start()
 
 
-_FUNCTIONS = ("rhs", "jac", "dfdt", "triggers", "decomp", "solve", "switches", "outputs",
+_FUNCTIONS = ("rhs", "jac", "rhs_step", "jac_step", "dfdt", "triggers", "decomp", "solve", "switches", "outputs",
               "event_values")
 
 

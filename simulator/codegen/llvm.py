@@ -39,12 +39,13 @@ from dataclasses import dataclass, field
 import sympy
 
 from simulator.codegen.common import SymbolMap, equality_switches, trigger_switches
+from simulator.codegen.hoist import hoist_parameters
 from simulator.derivatives import Differentiator, jacobian_entries, system_jacobian
 from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.model import is_boolean
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "12"
+CODEGEN_VERSION = "13"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
@@ -304,6 +305,58 @@ def _model_function(decls, names, name, exprs, *, bool_out=False) -> str:
     return "\n".join([head, "entry:", *em.lines, "  ret void", "}"])
 
 
+_MEMCPY = "declare void @llvm.memcpy.p0i8.p0i8.i64(i8*, i8*, i64, i1)"
+
+
+def _step_functions(decls, names, m: int, rhs, jexprs, params) -> tuple[list, int]:
+    """The right-hand side and Jacobian for the integrator's step loop, with their
+    parameter-only subexpressions computed once per run (:mod:`simulator.codegen.hoist`).
+
+    They read ``pq = [p (m) | flag | q (derived)]``: on a call that finds ``flag`` 0 they
+    first fill ``q`` (``derive``) and set it; the integrator copies ``p`` in and clears the
+    flag at the start of every segment (parameters change only between segments). ``rhs``
+    and ``jac`` keep the plain ``(t, y, p, out)`` contract for every other caller, through
+    the same code on a stack copy. Returns the functions and the number of derived values.
+    """
+    h = hoist_parameters([rhs, jexprs], params)
+    nd = len(h.derived)
+    q_names = dict(names)
+    q_names.update({s: ("load", "%p", m + 1 + k) for k, s in enumerate(h.symbols)})
+    funcs = [_model_function(decls, names, "derive", h.derived)]
+    for name, exprs in (("rhs", h.lists[0]), ("jac", h.lists[1])):
+        em = _Emitter(decls, q_names)
+        for k, e in enumerate(exprs):
+            em.store("%out", k, em.num(e))
+        funcs.append("\n".join([
+            f"define void @{name}_q(double %t, double* noalias nocapture readonly %y, "
+            f"double* noalias nocapture %p, double* noalias nocapture %out) {_ATTRS} {{",
+            "entry:",
+            f"  %flag_at = getelementptr inbounds double, double* %p, i64 {m}",
+            "  %flag = load double, double* %flag_at",
+            "  %ready = fcmp one double %flag, 0.0",
+            "  br i1 %ready, label %body, label %fill",
+            "fill:",
+            f"  %q_at = getelementptr inbounds double, double* %p, i64 {m + 1}",
+            "  call void @derive(double %t, double* %y, double* %p, double* %q_at)",
+            f"  store double {_const(1.0)}, double* %flag_at",
+            "  br label %body",
+            "body:", *em.lines, "  ret void", "}"]))
+        funcs.append("\n".join([
+            f"define void @{name}(double %t, double* noalias nocapture readonly %y, "
+            f"double* noalias nocapture readonly %p, double* noalias nocapture %out) {_ATTRS} {{",
+            "entry:",
+            f"  %pq = alloca double, i64 {m + 1 + nd}",
+            "  %to = bitcast double* %pq to i8*",
+            "  %from = bitcast double* %p to i8*",
+            f"  call void @llvm.memcpy.p0i8.p0i8.i64(i8* %to, i8* %from, i64 {8 * m}, i1 false)",
+            f"  %flag_at = getelementptr inbounds double, double* %pq, i64 {m}",
+            f"  store double {_const(0.0)}, double* %flag_at",
+            f"  call void @{name}_q(double %t, double* %y, double* %pq, double* %out)",
+            "  ret void", "}"]))
+    decls.add(_MEMCPY)
+    return funcs, nd
+
+
 # ----------------------------------------------------------------------------------------
 # sparse LU plan
 
@@ -474,6 +527,7 @@ class GeneratedCode:
     switch_equal: tuple = ()         # indices of the switches of ``==`` / ``!=`` relations
     n_event_values: int = -1         # assignments of all events (``event_values`` writes
                                      # their values, then their factors); -1: none
+    n_derived: int = 0               # parameter-only values ``derive`` computes once per run
 
     def meta(self) -> dict:
         """Everything but the IR, as stored beside cached code."""
@@ -482,7 +536,7 @@ class GeneratedCode:
                     time_dependent=self.time_dependent, lu_nnz=self.lu_nnz,
                     lu_fill=self.lu_fill, n_outputs=self.n_outputs,
                     n_switches=self.n_switches, switch_equal=list(self.switch_equal),
-                    n_event_values=self.n_event_values)
+                    n_event_values=self.n_event_values, n_derived=self.n_derived)
 
     @classmethod
     def from_meta(cls, key: str, meta: dict, ir: str = "") -> "GeneratedCode":
@@ -491,7 +545,8 @@ class GeneratedCode:
                    jac_cols=tuple(meta["jac_cols"]), time_dependent=meta["time_dependent"],
                    lu_nnz=meta["lu_nnz"], lu_fill=meta["lu_fill"], n_outputs=meta["n_outputs"],
                    n_switches=meta["n_switches"], switch_equal=tuple(meta["switch_equal"]),
-                   n_event_values=meta.get("n_event_values", -1))
+                   n_event_values=meta.get("n_event_values", -1),
+                   n_derived=meta["n_derived"])
 
 
 def system_key(system: OdeSystem) -> str:
@@ -563,9 +618,8 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
                 for e in trigger_switches([ev.trigger for ev in system.events])]
     switch_equal = equality_switches([ev.trigger for ev in system.events])
     decls: set = set()
-    funcs = [_model_function(decls, names, "rhs", rhs),
-             _model_function(decls, names, "jac", jexprs),
-             _model_function(decls, names, "dfdt", dfdt),
+    funcs, n_derived = _step_functions(decls, names, m, rhs, jexprs, smap.p)
+    funcs += [_model_function(decls, names, "dfdt", dfdt),
              _model_function(decls, names, "triggers", trig, bool_out=True),
              _model_function(decls, names, "switches", switches)]
     n_out = 0
@@ -600,4 +654,4 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
                          jac_rows=tuple(jrows), jac_cols=tuple(jcols), time_dependent=time_dep,
                          lu_nnz=lu_nnz, lu_fill=plan.fill, n_outputs=n_out,
                          n_switches=len(switches), switch_equal=switch_equal,
-                         n_event_values=n_ev_values)
+                         n_event_values=n_ev_values, n_derived=n_derived)

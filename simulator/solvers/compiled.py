@@ -81,13 +81,15 @@ _JIT = dict(error_model="numpy", nogil=True)   # cached: see codegen/numba_cache
 
 
 @njit(**_JIT)
-def member_workspace(n, nnz, njac, n_ev, n_sw):
+def member_workspace(n, nnz, njac, n_ev, n_sw, n_pq):
     """Zeroed work arrays of one member's integration, as :func:`integrate_member` takes
     them: ``(work, lu, jnz, tb, sw, stats, fres)``; every thread of a parallel loop and
-    every thread of a single-run backend makes its own."""
+    every thread of a single-run backend makes its own. ``fres`` holds the stop time, the
+    suggested next step, then the ``n_pq`` values ``rhs_step`` and ``jac_step`` read
+    (``NativeFunctions.n_pq``)."""
     return (np.zeros((N_WORK, n)), np.zeros(nnz), np.zeros(njac),
             np.zeros((2, n_ev), dtype=np.uint8), np.zeros((N_SW, n_sw)),
-            np.zeros(N_STATS, dtype=np.int64), np.zeros(2))
+            np.zeros(N_STATS, dtype=np.int64), np.zeros(2 + n_pq))
 
 
 @njit(**_JIT, inline="always")
@@ -107,6 +109,15 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
     n = y0.shape[0]
     n_ev = trig0.shape[0]
     n_t = t_out.shape[0]
+    # the parameters as rhs and jac read them: p, a flag, the derived parameters (filled by
+    # the first call, codegen/llvm.py); copied per segment, as events change p between them
+    m = p.shape[0]
+    if fres.shape[0] < m + 3:
+        return FAIL_START
+    pq = fres[2:]
+    for j in range(m):
+        pq[j] = p[j]
+    pq[m] = 0.0
     y, ynew, f0, fs, fx, yold, yd = work[0], work[1], work[2], work[3], work[4], work[5], work[6]
     q1, q2, q3 = work[7], work[8], work[9]
     k1, k2, k3, k4 = work[10], work[11], work[12], work[13]
@@ -133,7 +144,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
     uround = 2.220446049250313e-16
 
     # f at the start; its finiteness is a precondition
-    rhs(t0, data_pointer(y), data_pointer(p), data_pointer(f0))
+    rhs(t0, data_pointer(y), data_pointer(pq), data_pointer(f0))
     stats[_NFEV] += 1
     bad = _first_nonfinite(f0)
     if bad >= 0:
@@ -160,7 +171,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
         h0 = min(h0, hmax)
         for i in range(n):
             ynew[i] = y[i] + h0 * f0[i]
-        rhs(t0 + h0, data_pointer(ynew), data_pointer(p), data_pointer(fs))
+        rhs(t0 + h0, data_pointer(ynew), data_pointer(pq), data_pointer(fs))
         stats[_NFEV] += 1
         d2 = 0.0
         for i in range(n):
@@ -184,7 +195,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
     n_sw = sw.shape[1] if n_ev > 0 else 0
     swa, swb = sw[0], sw[1]
     if n_sw > 0:
-        switches(t0, data_pointer(y), data_pointer(p), data_pointer(swa))
+        switches(t0, data_pointer(y), data_pointer(pq), data_pointer(swa))
 
     t = t0
     reject = False
@@ -214,10 +225,10 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
             return FAIL_NONFINITE if last_nonfinite else FAIL_STEP_SIZE
 
         if not jac_ok:
-            jac(t, data_pointer(y), data_pointer(p), data_pointer(jnz))
+            jac(t, data_pointer(y), data_pointer(pq), data_pointer(jnz))
             stats[_NJEV] += 1
             if time_dep:
-                dfdt(t, data_pointer(y), data_pointer(p), data_pointer(fx))
+                dfdt(t, data_pointer(y), data_pointer(pq), data_pointer(fx))
             jac_ok = True
         if decomp(1.0 / (_GAMMA * h), data_pointer(jnz), data_pointer(lu)) != 0:
             n_sing += 1
@@ -239,21 +250,21 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
         # stage 2
         for i in range(n):
             ynew[i] = y[i] + _A[1, 0] * k1[i]
-        rhs(t + _TIMES[1] * h, data_pointer(ynew), data_pointer(p), data_pointer(k2))
+        rhs(t + _TIMES[1] * h, data_pointer(ynew), data_pointer(pq), data_pointer(k2))
         for i in range(n):
             k2[i] += ih * (_C[1, 0] * k1[i]) + hd2 * fx[i]
         solve(data_pointer(lu), data_pointer(k2))
         # stage 3
         for i in range(n):
             ynew[i] = y[i] + _A[2, 0] * k1[i] + _A[2, 1] * k2[i]
-        rhs(t + _TIMES[2] * h, data_pointer(ynew), data_pointer(p), data_pointer(k3))
+        rhs(t + _TIMES[2] * h, data_pointer(ynew), data_pointer(pq), data_pointer(k3))
         for i in range(n):
             k3[i] += ih * (_C[2, 0] * k1[i] + _C[2, 1] * k2[i]) + hd3 * fx[i]
         solve(data_pointer(lu), data_pointer(k3))
         # stage 4
         for i in range(n):
             ynew[i] = y[i] + _A[3, 0] * k1[i] + _A[3, 1] * k2[i] + _A[3, 2] * k3[i]
-        rhs(t + _TIMES[3] * h, data_pointer(ynew), data_pointer(p), data_pointer(k4))
+        rhs(t + _TIMES[3] * h, data_pointer(ynew), data_pointer(pq), data_pointer(k4))
         for i in range(n):
             k4[i] += (ih * (_C[3, 0] * k1[i] + _C[3, 1] * k2[i] + _C[3, 2] * k3[i])
                       + hd4 * fx[i])
@@ -262,7 +273,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
         for i in range(n):
             ynew[i] = (y[i] + _A[4, 0] * k1[i] + _A[4, 1] * k2[i] + _A[4, 2] * k3[i]
                        + _A[4, 3] * k4[i])
-        rhs(t + _TIMES[4] * h, data_pointer(ynew), data_pointer(p), data_pointer(k5))
+        rhs(t + _TIMES[4] * h, data_pointer(ynew), data_pointer(pq), data_pointer(k5))
         for i in range(n):
             k5[i] += (ih * (_C[4, 0] * k1[i] + _C[4, 1] * k2[i] + _C[4, 2] * k3[i]
                             + _C[4, 3] * k4[i])
@@ -274,7 +285,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
         for i in range(n):
             ynew[i] = (y[i] + _A[5, 0] * k1[i] + _A[5, 1] * k2[i] + _A[5, 2] * k3[i]
                        + _A[5, 3] * k4[i] + _A[5, 4] * k5[i])
-        rhs(t + h, data_pointer(ynew), data_pointer(p), data_pointer(k6))
+        rhs(t + h, data_pointer(ynew), data_pointer(pq), data_pointer(k6))
         for i in range(n):
             k6[i] += ih * (_C[5, 0] * k1[i] + _C[5, 1] * k2[i] + _C[5, 2] * k3[i]
                            + _C[5, 3] * k4[i] + _C[5, 4] * k5[i])
@@ -282,7 +293,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
         # stage 7: input = stage 6 input + k6
         for i in range(n):
             ynew[i] += k6[i]
-        rhs(t + h, data_pointer(ynew), data_pointer(p), data_pointer(k7))
+        rhs(t + h, data_pointer(ynew), data_pointer(pq), data_pointer(k7))
         for i in range(n):
             k7[i] += ih * (_C[6, 0] * k1[i] + _C[6, 1] * k2[i] + _C[6, 2] * k3[i]
                            + _C[6, 3] * k4[i] + _C[6, 4] * k5[i] + _C[6, 5] * k6[i])
@@ -290,7 +301,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
         # stage 8: input = embedded order-4 solution = stage 7 input + k7
         for i in range(n):
             ynew[i] += k7[i]
-        rhs(t + h, data_pointer(ynew), data_pointer(p), data_pointer(k8))
+        rhs(t + h, data_pointer(ynew), data_pointer(pq), data_pointer(k8))
         for i in range(n):
             k8[i] += ih * (_C[7, 0] * k1[i] + _C[7, 1] * k2[i] + _C[7, 2] * k3[i]
                            + _C[7, 3] * k4[i] + _C[7, 4] * k5[i] + _C[7, 5] * k6[i]
@@ -370,7 +381,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
         # ---- events: the first trigger change in (t, t_new], on the dense output
         if n_ev > 0:
             found, thi = first_change(trig, switches, n_sw, t, h, t_new, yold, y, q1, q2, q3,
-                                      p, yd, tcur, tnow, sw, eqsw)
+                                      pq, yd, tcur, tnow, sw, eqsw)
             if found:
                 while k_out < n_t and t_out[k_out] < thi:
                     dense((t_out[k_out] - t) / h, yold, y, q1, q2, q3, yd)
@@ -405,7 +416,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
             fres[1] = hnew
             return END
         t = t_new
-        rhs(t, data_pointer(y), data_pointer(p), data_pointer(f0))
+        rhs(t, data_pointer(y), data_pointer(pq), data_pointer(f0))
         stats[_NFEV] += 1
         bad = _first_nonfinite(f0)
         if bad >= 0:
@@ -437,7 +448,8 @@ def integrate_one(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
     Parameters
     ----------
     rhs, jac, dfdt, trig, switches, decomp, solve : the model's compiled functions
-        (:class:`~simulator.codegen.jit.NativeFunctions`)
+        (:class:`~simulator.codegen.jit.NativeFunctions`; ``rhs_step`` and ``jac_step`` as
+        ``rhs`` and ``jac``)
     eqsw (n_switches,) uint8 : 1 for the switches of ``==`` / ``!=`` relations, whose roots
         end the segment too (status ROOT; their times are left in ``sw[4]``)
     time_dep : whether ``dfdt`` is needed
@@ -451,7 +463,8 @@ def integrate_one(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
     work (N_WORK, n), lu (lu_nnz,), jnz (n_jac,), tb (2, n_ev) uint8,
     sw (N_SW, n_switches) : work arrays; on return ``work[0]`` holds the state at ``fres[0]``
         and ``sw[4]`` the root times of ``==`` / ``!=`` switches in the last step (else -1)
-    stats (N_STATS,) int64 : see ``STAT_NAMES``; fres (2,) : ``t_stop``, suggested next step
+    stats (N_STATS,) int64 : see ``STAT_NAMES``; fres (2 + n_pq,) : ``t_stop``, suggested
+        next step, then the parameter buffer of ``rhs_step`` and ``jac_step``
 
     Returns
     -------
@@ -464,7 +477,7 @@ def integrate_one(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
 
 _MANY_SIG = types.void(
     MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, _U1, DECOMP_FN, SOLVE_FN, types.boolean,
-    types.int64, types.int64, types.int64, types.int64,
+    types.int64, types.int64, types.int64, types.int64, types.int64,
     types.float64, types.float64[:, ::1], types.float64[:, ::1], _F1, types.float64,
     types.uint8[:, ::1],
     types.float64, _F1, types.float64, types.float64, types.int64,
@@ -474,7 +487,7 @@ _MANY_SIG = types.void(
 
 @njit_on_first_use(_MANY_SIG, parallel=True, **_JIT)
 def _integrate_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, chunk, nnz,
-                    njac, n_sw,
+                    njac, n_sw, n_pq,
                     t0, Y0, P, t_out, t_end, TRIG0,
                     rtol, atol, h_init, h_max, max_steps,
                     Y_out, Y_stop, status, STATS, FRES):
@@ -484,7 +497,7 @@ def _integrate_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_de
     n_ev = TRIG0.shape[1]
     for c in prange(n_chunks):
         # per thread: the shared rows of STATS and FRES are written once, not every step
-        work, lu, jnz, tb, sw, stats, fres = member_workspace(n, nnz, njac, n_ev, n_sw)
+        work, lu, jnz, tb, sw, stats, fres = member_workspace(n, nnz, njac, n_ev, n_sw, n_pq)
         for m in range(c * chunk, min(N, (c + 1) * chunk)):
             status[m] = integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, t0,
                                    Y0[m], P[m], t_out, t_end, TRIG0[m], rtol, atol, h_init,
@@ -572,9 +585,9 @@ def integrate_many(fns: NativeFunctions, t0: float, Y0, P, t_out, t_end: float, 
     old = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)
     try:
-        _integrate_many(fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches,
+        _integrate_many(fns.rhs_step, fns.jac_step, fns.dfdt, fns.triggers, fns.switches,
                         contiguous(fns.switch_equal, np.uint8), fns.decomp, fns.solve, fns.time_dependent, int(chunk), fns.lu_nnz, fns.n_jac,
-                        fns.n_switches, float(t0), Y0, P, t_out, float(t_end),
+                        fns.n_switches, fns.n_pq, float(t0), Y0, P, t_out, float(t_end),
                         trig0, float(rtol), atol_vector(atol, n), float(first_step),
                         float(max_step), int(max_steps), Y_out, Y_stop, status, STATS, FRES)
     finally:
@@ -644,7 +657,7 @@ class CompiledSegmenter(Segmenter):
         if b is None:
             fns = self.fns
             work, lu, jnz, tb, sw, stats, fres = member_workspace(
-                fns.n_states, fns.lu_nnz, fns.n_jac, fns.n_events, fns.n_switches)
+                fns.n_states, fns.lu_nnz, fns.n_jac, fns.n_events, fns.n_switches, fns.n_pq)
             b = SimpleNamespace(work=work, lu=lu, jnz=jnz, tb=tb, sw=sw, stats=stats, fres=fres,
                                 eqsw=contiguous(fns.switch_equal, np.uint8),
                                 resume=(None, 0.0))   # (t_stop of the last segment, its next step)
@@ -676,8 +689,8 @@ class CompiledSegmenter(Segmenter):
         if not o.first_step and b.resume[0] == t0:
             h_init = b.resume[1]
         status = integrate_one.entry_point(
-            fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches, b.eqsw, fns.decomp,
-            fns.solve, fns.time_dependent, float(t0), y0, p, t_out, float(t_end), trig0,
+            fns.rhs_step, fns.jac_step, fns.dfdt, fns.triggers, fns.switches, b.eqsw,
+            fns.decomp, fns.solve, fns.time_dependent, float(t0), y0, p, t_out, float(t_end), trig0,
             float(o.rtol), self._atol, float(h_init), float(o.max_step or 0.0),
             int(o.max_steps), y_out, b.work, b.lu, b.jnz, b.tb, b.sw, b.stats, b.fres)
         st = b.stats

@@ -288,7 +288,7 @@ def _run_one(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, eval
 _MANY_SIG = types.void(
     MODEL_FN, MODEL_FN, MODEL_FN, TRIG_FN, MODEL_FN, _U1, DECOMP_FN, SOLVE_FN, types.boolean,
     MODEL_FN, _I1, _U1, _I1, _U1, _U1, _U1, _I1,
-    types.int64, types.int64, types.int64, types.int64, types.int64, types.int64,
+    types.int64, types.int64, types.int64, types.int64, types.int64, types.int64, types.int64,
     types.float64, _F2, _F2, _F1, types.uint8[:, ::1], types.float64, _F1, types.float64,
     types.float64, types.int64,
     types.float64[:, :, ::1], types.float64[:, :, ::1], _I1, types.int64[:, ::1], _F2, _F2)
@@ -297,7 +297,7 @@ _MANY_SIG = types.void(
 @njit_on_first_use(_MANY_SIG, parallel=True, **_JIT)
 def _run_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, evals,
               offsets, kind, index, persistent, from_trigger, scaled, pcols,
-              chunk, nnz, njac, n_sw, n_evv, cap,
+              chunk, nnz, njac, n_sw, n_evv, cap, n_pq,
               t0, Y0, P, t_out, STATE0, rtol, atol, first_step, h_max, max_steps,
               Y_out, P_out, status, TOTALS, FRES, Y_stop):
     N = Y0.shape[0]
@@ -308,7 +308,7 @@ def _run_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, eva
         width = max(width, offsets[e + 1] - offsets[e])
     n_chunks = (N + chunk - 1) // chunk
     for c in prange(n_chunks):
-        work, lu, jnz, tb, sw, stats, fres = member_workspace(n, nnz, njac, n_ev, n_sw)
+        work, lu, jnz, tb, sw, stats, fres = member_workspace(n, nnz, njac, n_ev, n_sw, n_pq)
         totals = np.empty(N_TOTALS, dtype=np.int64)
         cur = np.empty(n_ev, dtype=np.uint8)
         evbuf = np.empty(max(1, n_evv))
@@ -339,7 +339,7 @@ def _run_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep, eva
 
 def _work(fns, tables: EventTables):
     work, lu, jnz, tb, sw, stats, fres = member_workspace(
-        fns.n_states, fns.lu_nnz, fns.n_jac, fns.n_events, fns.n_switches)
+        fns.n_states, fns.lu_nnz, fns.n_jac, fns.n_events, fns.n_switches, fns.n_pq)
     return dict(work=work, lu=lu, jnz=jnz, tb=tb, sw=sw, stats=stats, fres=fres,
                 totals=np.zeros(N_TOTALS, dtype=np.int64),
                 cur=np.zeros(fns.n_events, dtype=np.uint8),
@@ -351,7 +351,7 @@ def _work(fns, tables: EventTables):
 
 def _functions(fns):
     evals = fns.event_values if fns.event_values is not None else fns.switches
-    return (fns.rhs, fns.jac, fns.dfdt, fns.triggers, fns.switches,
+    return (fns.rhs_step, fns.jac_step, fns.dfdt, fns.triggers, fns.switches,
             contiguous(fns.switch_equal, np.uint8), fns.decomp, fns.solve,
             fns.time_dependent, evals)
 
@@ -412,7 +412,8 @@ def run_compiled_many(fns, tables: EventTables, t0: float, Y0, P, t_out, *, rtol
     numba.set_parallel_chunksize(1)
     try:
         _run_many(*_functions(fns), *_tables(tables), int(chunk), fns.lu_nnz, fns.n_jac,
-                  fns.n_switches, max(1, 2 * fns.n_event_values), tables.capacity, float(t0), Y0,
+                  fns.n_switches, max(1, 2 * fns.n_event_values), tables.capacity, fns.n_pq,
+                  float(t0), Y0,
                   P, t_out, STATE0, float(rtol), atol_vector(atol, n), float(first_step),
                   float(max_step), int(max_steps), Y_out, P_out, status, TOTALS, FRES, Y_stop)
     finally:
