@@ -9,8 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator as sim
+from simulator.api import compile_model
 from simulator.codegen.hoist import hoist_parameters
 from simulator.ensemble.sampling import Samples
+from simulator.model import Delay
+from simulator.solvers.compiled import CompiledSegmenter
 
 x, y = sympy.symbols("x y")
 k1, k2, k3 = sympy.symbols("k1 k2 k3")
@@ -90,3 +93,26 @@ def test_a_sweep_over_a_derived_parameters_inputs_matches_single_runs():
                     progress=False)
     np.testing.assert_allclose(ens.values[:, :, 0], np.exp(-np.outer(k1s / 2.0, t)),
                                rtol=1e-6)
+
+
+def test_delay_is_never_constant_and_min_max_keep_their_order():
+    mx = sympy.Max(x, k1 * k2)
+    h = hoist_parameters([[Delay(k1, k2) * x, mx]], PARAMS)
+    assert h.lists[0][0] == Delay(k1, k2) * x
+    assert h.lists[0][1] is mx and not h.derived
+
+
+def test_a_parameter_vector_of_another_length_is_refused():
+    model = sim.load_model("""
+        model m
+          compartment c = 1; species x in c = 1
+          J: x -> ; k1 / (k2 + 1) * x
+          k1 = 1; k2 = 1
+        end""")
+    system = compile_model(model).system
+    seg = CompiledSegmenter(system)
+    p = np.asarray(system.p_default, float)
+    ok = seg.integrate(0.0, system.y_default, p, [1.0], 1.0, [])
+    assert ok.y_out[0, 0] == pytest.approx(math.exp(-0.5), rel=1e-5)
+    with pytest.raises(ValueError, match="parameters"):
+        seg.integrate(0.0, system.y_default, np.append(p, 1.0), [1.0], 1.0, [])

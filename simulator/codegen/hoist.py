@@ -13,11 +13,17 @@ The split is structural: the same nodes, regrouped without sympy's evaluation. W
 or a product the parameter-only terms or factors are grouped into one derived parameter
 (``k*E*S/Km`` reads ``q*E*S`` with ``q = k/Km``), which reassociates that sum or product:
 results may differ from the unsplit expression by rounding. Boolean nodes (relations,
-conditions) are never replaced, only the numbers inside them.
+conditions) are never replaced, only the numbers inside them. ``delay`` and ``rateOf``
+are never constant (an event may change a parameter within the delay), and ``min``/``max``
+are left whole: rebuilding them would reorder their arguments, and with them which NaN
+the generated code passes on.
 """
 from __future__ import annotations
 
 import sympy
+from sympy.core.operations import LatticeOp
+
+from simulator.model import Delay, RateOf
 
 __all__ = ["Hoisted", "hoist_parameters"]
 
@@ -66,6 +72,10 @@ class _Hoister:
     def _walk(self, e):
         if e.is_Atom:
             return e, bool(e in self.params or (isinstance(e, sympy.Expr) and e.is_number))
+        if isinstance(e, (Delay, RateOf)):
+            return e, False
+        if isinstance(e, LatticeOp):                 # Min, Max: kept whole
+            return e, all(self.walk(a)[1] for a in e.args)
         parts = [self.walk(a) for a in e.args]
         numeric = isinstance(e, sympy.Expr) and not e.is_Boolean
         if numeric and all(c for _, c in parts):

@@ -419,8 +419,8 @@ def _optimise_elsewhere(fns: NativeFunctions, system: OdeSystem, base: Path, oke
         if proc.wait() != 0:
             return
         better = _from_object_cache(base, okey, system)
-        if better is None:
-            return
+        if better is None or better.n_derived != fns.n_derived:
+            return                       # (the buffers are sized for this build's layout)
         for name in _FUNCTIONS:
             mine, theirs = getattr(fns, name), getattr(better, name)
             if mine is not None and theirs is not None:

@@ -111,9 +111,8 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
     n_t = t_out.shape[0]
     # the parameters as rhs and jac read them: p, a flag, the derived parameters (filled by
     # the first call, codegen/llvm.py); copied per segment, as events change p between them
+    # (the callers check that p has the model's n_params values and fres 2 + n_pq)
     m = p.shape[0]
-    if fres.shape[0] < m + 3:
-        return FAIL_START
     pq = fres[2:]
     for j in range(m):
         pq[j] = p[j]
@@ -515,6 +514,23 @@ def _integrate_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_de
 # Python side
 
 
+def check_parameters(fns: NativeFunctions, width: int, fres=None) -> None:
+    """The step loop's model functions read the model's ``n_params`` parameters and, from
+    ``fres``, ``2 + n_pq`` values (:func:`member_workspace`); a parameter vector of another
+    length, or a smaller ``fres``, would read or write the wrong values.
+
+    Raises
+    ------
+    ValueError
+        Either does not fit.
+    """
+    if width != fns.n_params:
+        raise ValueError(f"the model has {fns.n_params} parameters; got {width} values")
+    if fres is not None and fres.shape[0] < 2 + fns.n_pq:
+        raise ValueError(f"fres must hold {2 + fns.n_pq} values (member_workspace), "
+                         f"got {fres.shape[0]}")
+
+
 def contiguous(a, dtype=np.float64):
     return np.ascontiguousarray(a, dtype=dtype)
 
@@ -685,6 +701,7 @@ class CompiledSegmenter(Segmenter):
             raise ValueError("t_out must be sorted and >= t0")
         y_out = np.empty((len(t_out), fns.n_states))
         b = self._buffers()
+        check_parameters(fns, p.shape[0], b.fres)
         h_init = o.first_step or 0.0
         if not o.first_step and b.resume[0] == t0:
             h_init = b.resume[1]

@@ -32,8 +32,8 @@ from numba import prange, types
 from simulator.codegen.abi import DECOMP_FN, MODEL_FN, SOLVE_FN, TRIG_FN, data_pointer
 from simulator.codegen.numba_cache import njit, njit_on_first_use
 from simulator.solvers.compiled import (END, FAIL_INDEX, N_OUT, N_STATS, STAT_NAMES,
-                                        atol_vector, contiguous, failure_message,
-                                        integrate_member, member_workspace)
+                                        atol_vector, check_parameters, contiguous,
+                                        failure_message, integrate_member, member_workspace)
 from simulator.solvers.driver import RunResult
 
 __all__ = ["covers", "too_many_events", "CompiledDriver", "EventTables", "run_compiled",
@@ -377,6 +377,7 @@ def run_compiled(fns, tables: EventTables, t0: float, y0, p, t_out, *, rtol: flo
     Y = np.empty((n_t, fns.n_states))
     P_rec = np.empty((n_t, len(tables.pcols)))
     w = work if work is not None else _work(fns, tables)
+    check_parameters(fns, p.shape[0], w["fres"])
     state = tables.initial.copy()
     status = _run_one.entry_point(
         *_functions(fns), *_tables(tables), float(t0), y, p, t_out, state, float(rtol),
@@ -398,6 +399,7 @@ def run_compiled_many(fns, tables: EventTables, t0: float, Y0, P, t_out, *, rtol
     and ``y_stop`` (N, n)."""
     Y0 = contiguous(np.atleast_2d(Y0))
     P = contiguous(np.atleast_2d(P))
+    check_parameters(fns, P.shape[1])
     N, n = Y0.shape
     t_out = contiguous(np.atleast_1d(t_out))
     n_t = len(t_out)
