@@ -198,3 +198,24 @@ def test_dense_output_reproduces_the_step_ends():
     np.testing.assert_array_equal(out, yold)
     dense(1.0, yold, ynew, q1, q2, q3, out)
     np.testing.assert_array_equal(out, ynew)
+
+
+def test_dense_output_keeps_a_component_the_step_left_unchanged():
+    """A state frozen between events (its stages all zero) reads back bit for bit anywhere in
+    the step; ``(1 - s) y + s y`` would not."""
+    y = np.array([0.7165313055, 1.0 / 3.0, 2.0 ** 0.5])
+    zero = np.zeros(3)
+    out = np.empty(3)
+    for s in np.linspace(0.0, 1.0, 101):
+        dense(s, y, y.copy(), zero, zero, zero, out)
+        np.testing.assert_array_equal(out, y)
+
+
+def test_dense_output_is_the_same_polynomial_from_either_end():
+    rng = np.random.default_rng(1)
+    yold, ynew, q1, q2, q3 = rng.normal(size=(5, 6))
+    out = np.empty(6)
+    for s in (0.1, 0.5, 0.5000001, 0.9):
+        dense(s, yold, ynew, q1, q2, q3, out)
+        want = (1 - s) * yold + s * (ynew + (1 - s) * (q1 + s * (q2 + s * q3)))
+        np.testing.assert_allclose(out, want, rtol=1e-13, atol=1e-14)

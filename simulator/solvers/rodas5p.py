@@ -130,7 +130,16 @@ RODAS5P = RosenbrockTableau(
 @njit(error_model="numpy", nogil=True, inline="always")
 def dense(s, yold, ynew, q1, q2, q3, out):
     """The continuous extension at ``t + s h`` of a step from ``yold`` to ``ynew``:
-    ``out = (1 - s) yold + s (ynew + (1 - s) (q1 + s (q2 + s q3)))``."""
-    for i in range(out.shape[0]):
-        out[i] = (1.0 - s) * yold[i] + s * (ynew[i] + (1.0 - s) * (q1[i] + s * (q2[i]
-                                                                             + s * q3[i])))
+    ``out = (1 - s) yold + s (ynew + (1 - s) (q1 + s (q2 + s q3)))``, evaluated from the
+    nearer end (``yold + s (d + (1 - s) P)`` or ``ynew - (1 - s) (d - s P)``, with
+    ``d = ynew - yold``): it gives ``yold`` and ``ynew`` exactly at ``s = 0`` and 1, and a
+    component the step left unchanged (a state frozen between events) reads back bit for
+    bit, which ``(1 - s) yold + s yold`` does not."""
+    if s <= 0.5:
+        for i in range(out.shape[0]):
+            out[i] = yold[i] + s * ((ynew[i] - yold[i])
+                                    + (1.0 - s) * (q1[i] + s * (q2[i] + s * q3[i])))
+    else:
+        for i in range(out.shape[0]):
+            out[i] = ynew[i] - (1.0 - s) * ((ynew[i] - yold[i])
+                                            - s * (q1[i] + s * (q2[i] + s * q3[i])))
