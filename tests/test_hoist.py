@@ -18,6 +18,13 @@ from simulator.solvers.compiled import CompiledSegmenter
 x, y = sympy.symbols("x y")
 k1, k2, k3 = sympy.symbols("k1 k2 k3")
 PARAMS = {k1, k2, k3}
+# x decays at k1 / (k2 + 1), a derived parameter of two inputs
+DECAY = """
+    model m
+      compartment c = 1; species x in c = 1
+      J: x -> ; k1 / (k2 + 1) * x
+      k1 = 1; k2 = 1
+    end"""
 
 
 def _value(e, values):
@@ -81,12 +88,7 @@ def test_an_event_that_changes_a_parameter_changes_the_derived_values(backend):
 
 
 def test_a_sweep_over_a_derived_parameters_inputs_matches_single_runs():
-    model = sim.load_model("""
-        model m
-          compartment c = 1; species x in c = 1
-          J: x -> ; k1 / (k2 + 1) * x
-          k1 = 1; k2 = 1
-        end""")
+    model = sim.load_model(DECAY)
     t = np.linspace(0.0, 3.0, 4)
     k1s = np.array([0.5, 1.0, 2.0])
     ens = sim.sweep(model, t, samples=Samples(["k1"], k1s[:, None]), readouts=["x"],
@@ -103,12 +105,7 @@ def test_delay_is_never_constant_and_min_max_keep_their_order():
 
 
 def test_a_parameter_vector_of_another_length_is_refused():
-    model = sim.load_model("""
-        model m
-          compartment c = 1; species x in c = 1
-          J: x -> ; k1 / (k2 + 1) * x
-          k1 = 1; k2 = 1
-        end""")
+    model = sim.load_model(DECAY)
     system = compile_model(model).system
     seg = CompiledSegmenter(system)
     p = np.asarray(system.p_default, float)
