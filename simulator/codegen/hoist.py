@@ -7,7 +7,8 @@ calls a step. On the bundled model 182 of the right-hand side's 212 divisions ha
 divisor, and 30 % of its arithmetic (the Jacobian's: 37 %) involves parameters only. This
 module replaces each maximal parameter-only subexpression of an expression list by a new
 symbol and collects the replaced expressions (the *derived parameters*), which the
-generated code computes once per run (:mod:`simulator.codegen.llvm`, ``derive``).
+generated code computes once per integration segment (:mod:`simulator.codegen.llvm`,
+``derive``).
 
 The split is structural: the same nodes, regrouped without sympy's evaluation. Within a sum
 or a product the parameter-only terms or factors are grouped into one derived parameter

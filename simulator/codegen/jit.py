@@ -431,8 +431,8 @@ def _optimise_elsewhere(fns: NativeFunctions, system: OdeSystem, base: Path, oke
     thread.start()
 
 
-_FUNCTIONS = ("rhs", "jac", "rhs_step", "jac_step", "dfdt", "triggers", "decomp", "solve", "switches", "outputs",
-              "event_values")
+_FUNCTIONS = ("rhs", "jac", "rhs_step", "jac_step", "dfdt", "triggers", "decomp", "solve",
+              "switches", "outputs", "event_values")
 
 
 def wait_optimised(fns: NativeFunctions | None = None) -> None:

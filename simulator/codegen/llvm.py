@@ -310,7 +310,7 @@ _MEMCPY = "declare void @llvm.memcpy.p0i8.p0i8.i64(i8*, i8*, i64, i1)"
 
 def _step_functions(decls, names, m: int, rhs, jexprs, params) -> tuple[list, int]:
     """The right-hand side and Jacobian for the integrator's step loop, with their
-    parameter-only subexpressions computed once per run (:mod:`simulator.codegen.hoist`).
+    parameter-only subexpressions computed once per segment (:mod:`simulator.codegen.hoist`).
 
     They read ``pq = [p (m) | flag | q (derived)]``: on a call that finds ``flag`` 0 they
     first fill ``q`` (``derive``) and set it; the integrator copies ``p`` in and clears the
@@ -527,7 +527,7 @@ class GeneratedCode:
     switch_equal: tuple = ()         # indices of the switches of ``==`` / ``!=`` relations
     n_event_values: int = -1         # assignments of all events (``event_values`` writes
                                      # their values, then their factors); -1: none
-    n_derived: int = 0               # parameter-only values ``derive`` computes once per run
+    n_derived: int = 0               # parameter-only values ``derive`` computes per segment
 
     def meta(self) -> dict:
         """Everything but the IR, as stored beside cached code."""

@@ -707,8 +707,8 @@ class CompiledSegmenter(Segmenter):
             h_init = b.resume[1]
         status = integrate_one.entry_point(
             fns.rhs_step, fns.jac_step, fns.dfdt, fns.triggers, fns.switches, b.eqsw,
-            fns.decomp, fns.solve, fns.time_dependent, float(t0), y0, p, t_out, float(t_end), trig0,
-            float(o.rtol), self._atol, float(h_init), float(o.max_step or 0.0),
+            fns.decomp, fns.solve, fns.time_dependent, float(t0), y0, p, t_out, float(t_end),
+            trig0, float(o.rtol), self._atol, float(h_init), float(o.max_step or 0.0),
             int(o.max_steps), y_out, b.work, b.lu, b.jnz, b.tb, b.sw, b.stats, b.fres)
         st = b.stats
         stats = {k: int(st[i]) for i, k in enumerate(STAT_NAMES) if k not in ("n_out", "fail_index")}
