@@ -136,3 +136,8 @@ def test_simulate_and_sweep_of_a_schedule_agree_with_the_reference_driver():
     ens = sim.sweep(prep.model, t, params=params, readouts=["pS6"], options=OPTS,
                     progress=False)
     np.testing.assert_allclose(ens["pS6"][1], one["pS6"], rtol=1e-10)
+    # a sweep of one member with events (its event state was once a read-only view)
+    one_member = {**params, "xt_everolimus_amount": np.array([10.0])}
+    ens1 = sim.sweep(prep.model, t, params=one_member, readouts=["pS6"], options=OPTS,
+                     progress=False)
+    np.testing.assert_allclose(ens1["pS6"][0], one["pS6"], rtol=1e-10)

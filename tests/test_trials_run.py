@@ -138,3 +138,41 @@ def test_cli_writes_outputs_and_rejects_bad_arguments(tmp_path, trial_file, caps
     with pytest.raises(SystemExit) as err:
         main(["trial"])
     assert err.value.code == 2
+
+
+ORAL = """\
+name = "oral"
+source = "test"
+months = 2
+scan_every_weeks = 4
+[population]
+prior = "none"
+dropout_per_year = 0
+[arms.control]
+label = "letrozole"
+regimen = [{ drug = "letrozole", mg = 2.5, every_days = 1 }]
+[arms.experimental]
+label = "letrozole + temsirolimus"
+regimen = [{ drug = "letrozole", mg = 2.5, every_days = 1 },
+           { drug = "temsirolimus", mg = MG, on_days = 5, cycle_days = 14ROUTE }]
+"""
+
+
+def test_oral_route_is_the_iv_pk_at_the_oral_bioavailability(model, tmp_path):
+    """Linear PK: 30 mg by mouth (F_oral) acts as F_oral x 30 mg i.v. on every cell state."""
+    f_oral = model.catalog.drug("temsirolimus")["pk"]["F_oral"]
+
+    def run(mg, route, name):
+        p = tmp_path / f"{name}.toml"
+        p.write_text(ORAL.replace("MG", repr(mg)).replace("ROUTE", route))
+        return sim.virtual_trial(model, p, patients=20, seed=1, draws=1, progress=False,
+                                 calibrate=False)
+
+    oral = run(30.0, ', route = "oral"', "oral")
+    iv_equal = run(30.0 * f_oral, "", "iv_equal")
+    iv_full = run(30.0, "", "iv_full")
+    pd.testing.assert_frame_equal(oral.patients, iv_equal.patients)
+    np.testing.assert_allclose(oral.sld, iv_equal.sld, rtol=1e-6)
+    exp = (oral.patients["arm"] == "experimental").to_numpy()
+    # the full i.v. exposure shrinks the lesions more than the oral one
+    assert (iv_full.sld[exp, -1] < oral.sld[exp, -1] * (1 - 1e-3)).all()

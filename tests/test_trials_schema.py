@@ -69,6 +69,29 @@ def test_intermittent_loading_and_per_kg(tmp_path, catalog):
     assert sch.administrations(24 * 8).tolist() == [0.0, 1.0, 169.0]  # loading = 2 doses
     _, _, tem = tr.arms["experimental"].regimen[1]
     assert tem.administrations(24 * 14.5).tolist() == [0, 24, 48, 72, 96, 336]
+    assert tr.arms["experimental"].bioavailability == {}
+    oral = Trial.from_toml(write(tmp_path, text.replace("cycle_days = 14 }",
+                                                        'cycle_days = 14, route = "oral" }'),
+                                 "oral.toml"), catalog=catalog)
+    # oral temsirolimus: the catalogue's F_oral on the i.v. PK (Buckner 2010: 17.9%)
+    assert oral.arms["experimental"].bioavailability == {
+        "temsirolimus": catalog.drug("temsirolimus")["pk"]["F_oral"]}
+    assert 0.1 < oral.arms["experimental"].bioavailability["temsirolimus"] < 0.3
+
+
+@pytest.mark.parametrize("route, match", [
+    ('"rectal"', r"line 14: key 'arms.experimental.regimen.route': drug 'temsirolimus': the "
+                 r"catalogue has no bioavailability for route 'rectal' \(pk.F_rectal\).*other "
+                 r"routes: oral"),
+    ('3', r"line 14: key 'arms.experimental.regimen.route': drug 'temsirolimus': route must be "
+          r"a word"),
+])
+def test_route_errors_name_the_line(tmp_path, catalog, route, match):
+    text = GOOD.replace('{ drug = "alpelisib", mg = 300, every_days = 1 }',
+                        f'{{ drug = "temsirolimus", mg = 30, on_days = 5, cycle_days = 14, '
+                        f'route = {route} }}')
+    with pytest.raises(sim.TrialError, match=match):
+        Trial.from_toml(write(tmp_path, text), catalog=catalog)
 
 
 @pytest.mark.parametrize("edit, match", [

@@ -409,7 +409,8 @@ def run_compiled_many(fns, tables: EventTables, t0: float, Y0, P, t_out, *, rtol
     TOTALS = np.zeros((N, N_TOTALS), dtype=np.int64)
     FRES = np.zeros((N, 2))
     Y_stop = np.empty((N, n))
-    STATE0 = np.ascontiguousarray(np.broadcast_to(tables.initial, (N, tables.n_events)))
+    # a writable copy per member (a broadcast view of one member is read-only and contiguous)
+    STATE0 = np.repeat(tables.initial[None, :], N, axis=0)
     old = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)
     try:

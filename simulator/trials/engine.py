@@ -60,7 +60,7 @@ def _param_base(model, phen, ids):
 
 
 def _run_stage(model, bank: Bank, rows, regimen, t_h, starts, *, store, name, executor,
-               progress, chunk_size, readouts, free_fraction=None):
+               progress, chunk_size, readouts, free_fraction=None, bioavailability=None):
     """One sweep: cell states ``rows`` under ``regimen`` ((drug, mg, Schedule), ...)."""
     treatment = Treatment({d: Dose(mg, "mg", sch) for d, mg, sch in regimen})
     prep = prepare(model, treatment)
@@ -77,6 +77,8 @@ def _run_stage(model, bank: Bank, rows, regimen, t_h, starts, *, store, name, ex
     ke0 = {d: _ke(derived, d) for d, _, _ in regimen}
     for d, f in (free_fraction or {}).items():      # the arm's unbound fraction replaces the catalogue's fu
         params[f"xt_{d}_fu"] = float(f)
+    for d, f in (bioavailability or {}).items():    # the arm's route replaces the catalogue's F
+        params[f"xt_{d}_F"] = float(f)
     phen = np.empty(len(rows), dtype=object)
     for j, r in enumerate(rows):
         u = bank.units[r]
@@ -217,7 +219,8 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
         ens = _run_stage(aug, bank, all_rows, arm.regimen, grid_days * DAY, starts, store=store,
                          name=f"arm-{an}", executor=executor, progress=progress,
                          chunk_size=chunk_size, readouts=[LOG_BURDEN],
-                         free_fraction=arm.free_fraction)
+                         free_fraction=arm.free_fraction,
+                         bioavailability=arm.bioavailability)
         stats["stages"][f"arm-{an}"] = {"members": n_units, "seconds": time.perf_counter() - t0}
         _check(ens, f"arm {an}")
         L[an] = ens.values[:, :, 0]                    # (n_units, n_grid)

@@ -59,7 +59,7 @@ POP_KEYS = {"prior", "prior_months", "phenotypes", "subclonal", "subclone_fracti
             "accrual_months"}
 ARM_KEYS = {"label", "regimen"}
 REGIMEN_KEYS = {"drug", "mg", "mg_per_kg", "every_days", "days", "then_every_days", "on_days",
-                "cycle_days", "loading_mg", "loading_mg_per_kg", "free_fraction"}
+                "cycle_days", "loading_mg", "loading_mg_per_kg", "free_fraction", "route"}
 PUB_KEYS = {"median_pfs_months", "hazard_ratio", "n", "p", "endpoint", "source", "notes",
             "orr", "cbr", "subgroups"}
 
@@ -147,9 +147,12 @@ class Arm:
     label: str
     regimen: tuple          # ((drug, mg, Schedule), ...)
     free_fraction: dict = field(default_factory=dict)   # drug -> unbound fraction (replaces the catalogue fu)
+    bioavailability: dict = field(default_factory=dict)  # drug -> F of the regimen's route (replaces the catalogue F)
 
     @property
     def treatment(self) -> Treatment:
+        """The regimen at the catalogue's PK (the trial engine applies ``free_fraction`` and
+        ``route`` on top, as parameters of the derived model)."""
         return Treatment({d: Dose(mg, "mg", sch) for d, mg, sch in self.regimen},
                          name=self.label)
 
@@ -348,7 +351,7 @@ def _arm(name: str, a, w: _Where, catalog: Catalog, weight: float) -> Arm:
     if not isinstance(reg, list) or not reg:
         raise w.error(f"{sec}.regimen", "must be a non-empty list of { drug = ..., mg = ..., "
                       "every_days = ... }", sec)
-    out, seen, ff = [], set(), {}
+    out, seen, ff, bio = [], set(), {}, {}
     for e in reg:
         if not isinstance(e, dict):
             raise w.error(f"{sec}.regimen", f"each entry must be an inline table, got {e!r}", sec)
@@ -357,11 +360,33 @@ def _arm(name: str, a, w: _Where, catalog: Catalog, weight: float) -> Arm:
         if "free_fraction" in e:
             ff[d] = _number(w, f"{sec}.regimen.free_fraction", e["free_fraction"], sec,
                             lo=0.0, hi=1.0)
+        if "route" in e:
+            bio[d] = _route_bioavailability(e["route"], d, _Near(w, f'"{d}"'), sec, catalog)
         if d in seen:
             raise w.error(f"{sec}.regimen", f"drug '{d}' appears twice in one arm", sec)
         seen.add(d)
         out.append((d, mg, sch))
-    return Arm(name=name, label=str(a.get("label", name)), regimen=tuple(out), free_fraction=ff)
+    return Arm(name=name, label=str(a.get("label", name)), regimen=tuple(out), free_fraction=ff,
+               bioavailability=bio)
+
+
+def _route_bioavailability(route, d: str, w: _Where, sec: str, catalog: Catalog) -> float:
+    """F of ``drug`` given by ``route`` (its catalogue pk's ``F_<route>``, e.g. ``F_oral``).
+
+    A drug's catalogue PK is for its label route; another route's bioavailability relative
+    to the same systemic volume and clearance is the catalogue number ``F_<route>``.
+    """
+    key = f"{sec}.regimen.route"
+    pk = catalog.drug(d).get("pk") or {}
+    routes = sorted(k[2:] for k in pk if k.startswith("F_"))
+    if not isinstance(route, str) or not re.fullmatch(r"[a-z]+", route):
+        raise w.error(key, f"drug '{d}': route must be a word such as \"oral\", got {route!r}",
+                      sec)
+    if f"F_{route}" not in pk:
+        raise w.error(key, f"drug '{d}': the catalogue has no bioavailability for route "
+                      f"'{route}' (pk.F_{route}); its PK is for the label route"
+                      + (f"; other routes: {', '.join(routes)}" if routes else ""), sec)
+    return _number(w, key, pk[f"F_{route}"], sec, lo=0.0, hi=1.0)
 
 
 def regimen_entry(e: dict, w: _Where, sec: str, catalog: Catalog, weight: float):
