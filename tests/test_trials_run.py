@@ -59,6 +59,11 @@ def test_tiny_trial_end_to_end(result):
     assert len(p) == 80 and set(p["arm"]) == {"control", "experimental"}
     assert {"pfs_months", "event", "best_response", "phenotypes", "doubling_days",
             "ER_synthesis_factor", "clearance_fulvestrant", "baseline_sld_mm"} <= set(p.columns)
+    # receptor expression and pathway activities vary between tumours (two draws here)
+    for k in ("HER2_synthesis_factor", "PTEN_activity_factor", "g_basal_factor"):
+        assert p[k].nunique() == 2 and (p[k] > 0).all(), k
+    g0 = {q.id: q.value for q in sim.load_model().parameters}["g_basal"]
+    assert (p["g_basal_factor"] * g0 < 1).all()        # g_basal stays a fraction
     assert p["best_response"].isin(["CR", "PR", "SD", "PD", "NE"]).all()
     assert (p["pfs_months"] <= 6.0 + 1e-9).all()
     hr, lo, hi, pv = result.hazard_ratio

@@ -35,7 +35,8 @@ from simulator.treatments.schedule import Dose, Schedule, Treatment
 from simulator.trials import recist, survival
 from simulator.trials.kinetics import LOG_BURDEN, with_log_burden
 from simulator.trials.population import (CLEARANCE_SD, DOUBLING_SD, PRIOR_MONTHS_SD, VARIED,
-                                         Bank, build_bank, cell_states, label, sample_patients)
+                                         Bank, build_bank, cell_states, label, sample_patients,
+                                         varied_value)
 from simulator.trials.result import TrialResult
 from simulator.trials.schema import PRIORS, Trial
 from simulator.version import __version__
@@ -67,7 +68,7 @@ def _run_stage(model, bank: Bank, rows, regimen, t_h, starts, *, store, name, ex
     derived = prep.model
     pids = set(derived.parameter_ids)
     params = dict(prep.params)
-    for p in bank.factors:
+    for p in bank.z:
         params[p] = np.empty(len(rows))
     for d, _, _ in regimen:
         ke = f"xt_{d}_ke"
@@ -83,9 +84,9 @@ def _run_stage(model, bank: Bank, rows, regimen, t_h, starts, *, store, name, ex
     for j, r in enumerate(rows):
         u = bank.units[r]
         phen[j] = u.phenotype or None
-        base = _param_base(model, u.phenotype, list(bank.factors))
-        for p, f in bank.factors.items():
-            params[p][j] = base[p] * f[u.draw]
+        base = _param_base(model, u.phenotype, list(bank.z))
+        for p, z in bank.z.items():
+            params[p][j] = varied_value(p, base[p], z[u.draw])
         for d, _, _ in regimen:
             # clearance CL = ke V: a patient's clearance factor scales ke
             params[f"xt_{d}_ke"][j] = ke0[d] * bank.clearance[d][u.draw]
@@ -113,8 +114,8 @@ def _start_states(model, aug, bank: Bank, rows):
     reset = set(model.catalog.reset_at_start)
     for r in rows:
         u = bank.units[r]
-        base = _param_base(model, u.phenotype, list(bank.factors))
-        prm = {p: base[p] * bank.factors[p][u.draw] for p in bank.factors}
+        base = _param_base(model, u.phenotype, list(bank.z))
+        prm = {p: float(varied_value(p, base[p], z[u.draw])) for p, z in bank.z.items()}
         state, ss = untreated_state(model, params=prm, phenotype=list(u.phenotype) or None)
         s = {k: float(state[k]) for k in species if k in state}
         for k in reset:
@@ -174,6 +175,7 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
     drugs_used = {d for a in trial.arms.values() for d in a.drugs}
     drugs_used |= {d for p in trial.population.prior for d, _, _ in PRIORS[p]}
     bank = build_bank(trial, drugs_used, int(draws), rng)
+    bank.parental = _param_base(model, (), list(bank.z))
     n_units = len(bank.units)
 
     # ---- 1. cell states: untreated, prior therapy, arms
@@ -261,7 +263,9 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
             "calibration": fit, "doubling_days_median": float(td_med),
             "g_ref_per_day": g_ref, "growth_readout": growth_readout,
             "seconds": time.perf_counter() - t_start, **stats,
-            "variability": {"log_sd": {**VARIED, "clearance": CLEARANCE_SD, "prior_months": PRIOR_MONTHS_SD,
+            "variability": {"logit_sd": {p: sd for p, (sc, sd) in VARIED.items() if sc == "logit"},
+                            "log_sd": {**{p: sd for p, (sc, sd) in VARIED.items() if sc == "log"},
+                                       "clearance": CLEARANCE_SD, "prior_months": PRIOR_MONTHS_SD,
                                        "doubling_time": DOUBLING_SD}}}
     return TrialResult(trial=trial, patients=tab, scan_days=scan_days, grid_days=grid_days,
                        sld=traj, provenance=prov)
@@ -348,7 +352,8 @@ def _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,
                                for k in np.flatnonzero(sub[i])) for i in chosen],
         "resistant_fraction_at_start": (w[chosen] * sub[chosen]).sum(axis=1),
         "draw": pool["draw"][chosen],
-        **{f"{p}_factor": bank.factors[p][pool["draw"][chosen]] for p in bank.factors},
+        **{f"{p}_factor": varied_value(p, bank.parental[p], bank.z[p][pool["draw"][chosen]])
+           / bank.parental[p] for p in bank.z},   # the draw as a factor on the parental value
         **{f"clearance_{d}": bank.clearance[d][pool["draw"][chosen]] for d in bank.clearance},
         "doubling_days": td[chosen],
         "baseline_sld_mm": sld0,

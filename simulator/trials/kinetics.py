@@ -4,7 +4,10 @@ The cell model reports a net growth rate ``g(t)`` (the bundled model's ``growth_
 proliferation minus apoptosis, per day). Its integral is the log of a cell state's
 population: ``L(t) = ∫ g dt``. Each trial simulation carries that integral as one extra
 state, ``xt_log_burden`` (``d/dt = g / hours-per-unit``), added to the model here with
-libsbml (the model is never mutated; a new one is loaded).
+libsbml (the model is never mutated; a new one is loaded). The catalogue's
+``reset_at_start`` species (the bundled model's ``tumor_burden``, which grows without bound
+and feeds back on nothing) are held fixed in that copy: the log burden replaces them, and
+over years of follow-up a fast clone's burden would overflow a double.
 
 A patient's lesion volume is a mixture of cell states ``c`` with fractions ``w_c``::
 
@@ -47,7 +50,8 @@ def with_log_burden(model: Model, readout: str = "growth_rate", per_hours: float
     per_hours : float
         Model time units per unit of the readout's rate (24: a rate per day, time in hours).
     """
-    key = (model.hash, readout, float(per_hours))
+    hold = tuple(model.catalog.reset_at_start)
+    key = (model.hash, readout, float(per_hours), hold)
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is not None:
@@ -70,6 +74,12 @@ def with_log_burden(model: Model, readout: str = "growth_rate", per_hours: float
     r = m.createRateRule()
     r.setVariable(LOG_BURDEN)
     r.setMath(libsbml.parseL3Formula(f"{readout} / {float(per_hours)!r}"))
+    for sid in hold:
+        # the catalogue's unbounded burden readouts (they feed back on nothing): held fixed,
+        # since the log burden replaces them; over years a fast clone's would overflow
+        sp = m.getSpecies(sid)
+        if sp is not None:
+            sp.setBoundaryCondition(True)
     out = load(libsbml.writeSBMLToString(doc)).with_catalog(model.catalog)
     with _LOCK:
         _CACHE[key] = out

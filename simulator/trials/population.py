@@ -11,12 +11,23 @@ A tumour is a mixture of **cell states**, each a run of the mechanistic model:
 * the **adaptive state** is not a separate clone: every cell state carries the model's slow
   adaptation (LTED escape) variable, set by the simulated prior therapy.
 
-Between-tumour variability (log-normal, one *draw* per cell-state bank entry):
+Between-tumour variability (one *draw* per cell-state bank entry; log-normal around the
+cell state's value, or logit-normal for a fraction):
 
 * ``ER_synthesis`` (sd 0.3 on the log scale): ER protein varies several-fold between ER+
   tumours (Allred/H-scores); it sets how much of growth is estrogen-driven;
 * ``k_adapt`` (sd 0.5): how fast a tumour adapts to estrogen deprivation (months to
   escape vary widely between patients' secondary resistance);
+* ``HER2_synthesis`` (sd 0.5): HER2 protein spans IHC 0 to 2+ among non-amplified tumours
+  and the amplification level varies between amplified ones; it sets the HER2 drive and
+  what an anti-HER2 drug can take away;
+* ``PTEN_activity`` (sd 0.5): PTEN protein is reduced in a share of ER+ tumours without
+  a loss-of-function event; it sets PI3K pathway output;
+* ``g_basal`` (sd 1.75 on the logit scale): the share of proliferation that does not need
+  mTORC1-S6K. Rapamycin blocks S6K and 4E-BP1 phosphorylation in every breast cancer line
+  but slows proliferation in only 12 of 15 (Noh 2004, Clin Cancer Res 10:1013,
+  PMID 14871980); the spread puts 20% of tumours where a rapalog inhibits proliferation by
+  less than 30% (g_basal > 0.65 around the model's 0.3);
 * PK clearance of each drug (sd 0.3, CV ~30%, typical of oral targeted agents);
 * months of prior therapy (sd 0.5 around the population's median).
 
@@ -29,15 +40,18 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 __all__ = ["Unit", "Bank", "build_bank", "sample_patients", "CYP2D6_POOR_FRACTION",
-           "VARIED"]
+           "VARIED", "varied_value"]
 
 CYP2D6_POOR_FRACTION = 0.08     # Europeans ~7-10% poor metabolisers (Bradford 2002)
-VARIED = {"ER_synthesis": 0.3, "k_adapt": 0.5}
+# parameter -> (scale, sd): "log" is log-normal around the cell state's value, "logit" is
+# normal on the logit scale (a fraction in (0, 1))
+VARIED = {"ER_synthesis": ("log", 0.3), "k_adapt": ("log", 0.5), "HER2_synthesis": ("log", 0.5),
+          "PTEN_activity": ("log", 0.5), "g_basal": ("logit", 1.75)}
 CLEARANCE_SD = 0.3
 PRIOR_MONTHS_SD = 0.5
 DOUBLING_SD = 0.5               # log-sd of untreated volume doubling time between patients
@@ -60,13 +74,14 @@ class Bank:
 
     units: list
     index: dict                 # Unit -> row
-    factors: dict               # parameter -> array (n_draws,) of multiplicative factors
+    z: dict                     # parameter -> array (n_draws,) of standard normal deviates
     clearance: dict             # drug -> array (n_draws,)
     prior_months: np.ndarray    # (n_draws,) whole months
     clonal: tuple               # phenotypes drawn per patient as clonal
     subclonal: tuple
     host: tuple                 # host traits (CYP2D6_poor) drawn per patient
     prevalence: dict
+    parental: dict = field(default_factory=dict)   # varied parameter -> the model's value
 
 
 def build_bank(trial, drugs_used: set, n_draws: int, rng: np.random.Generator) -> Bank:
@@ -78,12 +93,12 @@ def build_bank(trial, drugs_used: set, n_draws: int, rng: np.random.Generator) -
     host = tuple(p for p in ("CYP2D6_poor",) if prev.get(p, 0) > 0)
     subclonal = tuple(p for p in pop.subclonal if prev.get(p, 0) > 0)
     clonal = tuple(p for p in prev if p not in subclonal and p not in host and prev[p] > 0)
-    factors = {k: np.exp(rng.normal(0.0, s, n_draws)) for k, s in VARIED.items()}
+    z = {k: rng.normal(0.0, 1.0, n_draws) for k in VARIED}
     clearance = {d: np.exp(rng.normal(0.0, CLEARANCE_SD, n_draws)) for d in sorted(drugs_used)}
     months = np.maximum(1, np.round(pop.prior_months *
                                     np.exp(rng.normal(0.0, PRIOR_MONTHS_SD, n_draws))))
     if n_draws == 1:
-        factors = {k: np.ones(1) for k in factors}
+        z = {k: np.zeros(1) for k in z}
         clearance = {d: np.ones(1) for d in clearance}
         months = np.array([max(1.0, round(pop.prior_months))])
     units = []
@@ -95,9 +110,18 @@ def build_bank(trial, drugs_used: set, n_draws: int, rng: np.random.Generator) -
                 phen = base + ((clone,) if clone else ())
                 for k in range(n_draws):
                     units.append(Unit(prior, phen, k))
-    return Bank(units=units, index={u: i for i, u in enumerate(units)}, factors=factors,
+    return Bank(units=units, index={u: i for i, u in enumerate(units)}, z=z,
                 clearance=clearance, prior_months=months, clonal=clonal, subclonal=subclonal,
                 host=host, prevalence=prev)
+
+
+def varied_value(param: str, base: float, z):
+    """The between-tumour draw ``z`` (standard normal) of ``param`` around ``base``."""
+    scale, sd = VARIED[param]
+    if scale == "log":
+        return base * np.exp(sd * np.asarray(z))
+    b = min(max(float(base), 1e-9), 1.0 - 1e-9)
+    return 1.0 / (1.0 + np.exp(-(math.log(b / (1.0 - b)) + sd * np.asarray(z))))
 
 
 def sample_patients(trial, bank: Bank, n: int, rng: np.random.Generator) -> dict:

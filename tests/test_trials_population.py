@@ -1,0 +1,46 @@
+"""Between-tumour draws of the virtual population: log-normal and logit-normal parameters."""
+import math
+
+import numpy as np
+from scipy import stats
+
+import simulator as sim
+from simulator.trials.kinetics import LOG_BURDEN, with_log_burden
+from simulator.trials.population import VARIED, varied_value
+
+
+def test_log_normal_draws_scale_the_cell_states_value():
+    scale, sd = VARIED["ER_synthesis"]
+    assert scale == "log"
+    z = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_allclose(varied_value("ER_synthesis", 0.2, z), 0.2 * np.exp(sd * z))
+
+
+def test_a_fraction_stays_a_fraction_and_its_median_is_the_models_value():
+    g0 = {p.id: p.value for p in sim.load_model().parameters}["g_basal"]
+    z = np.linspace(-8, 8, 161)
+    g = varied_value("g_basal", g0, z)
+    assert ((g > 0) & (g < 1)).all() and (np.diff(g) > 0).all()
+    assert math.isclose(float(varied_value("g_basal", g0, 0.0)), g0)
+    # the documented spread: 20% of tumours with g_basal > 0.65 (rapalog-insensitive,
+    # Noh 2004: 3 of 15 lines), computed from the normal law, not from the code's formula
+    _, sd = VARIED["g_basal"]
+    above = stats.norm.sf((math.log(0.65 / 0.35) - math.log(g0 / (1 - g0))) / sd)
+    assert 0.15 < above < 0.25
+
+
+def test_the_trial_copy_integrates_log_growth_and_holds_the_unbounded_burden():
+    """d(log burden)/dt = growth_rate / 24; tumor_burden (reset at start, feeds back on
+    nothing) is held: over 60 months a fast clone's burden would overflow a double."""
+    model = sim.load_model()
+    aug = with_log_burden(model)
+    assert {s.id for s in aug.species} >= {"tumor_burden"}
+    t = np.linspace(0.0, 24.0 * 30, 1441)
+    tr = sim.simulate(aug, t, params={"E2_medium": 1.0})
+    g = tr["growth_rate"]
+    # the trapezoid of the growth readout against the integrated state
+    expected = np.concatenate([[0.0], np.cumsum((g[1:] + g[:-1]) / 2 * np.diff(t) / 24.0)])
+    np.testing.assert_allclose(tr[LOG_BURDEN], expected, rtol=1e-2, atol=1e-3)
+    assert np.all(tr["tumor_burden"] == tr["tumor_burden"][0])
+    plain = sim.simulate(model, t, params={"E2_medium": 1.0})
+    assert plain["tumor_burden"][-1] > 2 * plain["tumor_burden"][0]
