@@ -1,0 +1,50 @@
+"""Drug effects at clinical doses against tumour biopsies of treated patients.
+
+Fulvestrant degrades ER. NEWEST (Kuter et al., Breast Cancer Res Treat 2012;133:237,
+doi:10.1007/s10549-011-1947-7) biopsied postmenopausal, treatment-naive ER+ tumours before
+and after 4 weeks of fulvestrant: ER fell by 50.3% (H score) or 25.0% (automated imaging,
+ACIS) at 500 mg (days 1, 15, 29), and by 13.7% / 13.5% at 250 mg monthly. The model's
+parental cell, at the catalogue's PK and unbound fraction, must fall inside the range of
+the two assays (±10 points: they disagree by 25 points at 500 mg) and keep the dose order.
+It does at 500 mg (55%); at 250 mg it lowers ER by 24%, outside (marked, strict).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import simulator as sim
+from simulator.treatments.derive import prepare
+from simulator.treatments.protocol import untreated_state
+from simulator.treatments.schedule import Dose, Schedule, Treatment
+
+DAY = 24.0
+NEWEST_WEEK4 = {500: (0.250, 0.503), 250: (0.135, 0.137)}   # ER fall: ACIS, H score
+MARGIN = 0.10
+
+
+@pytest.fixture(scope="module")
+def er_fall():
+    model = sim.load_model()
+    state, _ = untreated_state(model)
+    out = {}
+    for mg, schedule in ((500, Schedule.loading([0.0, 14 * DAY], then_every=28 * DAY)),
+                         (250, Schedule.every(28 * DAY))):
+        prep = prepare(model, Treatment({"fulvestrant": Dose(mg, "mg", schedule)}))
+        init = {k: v for k, v in state.items() if k in prep.model.species_ids}
+        tr = sim.simulate(prep.model, [0.0, 28 * DAY], params=dict(prep.params), initial=init)
+        er = tr["ER_total"]
+        out[mg] = 1.0 - er[-1] / er[0]
+    return out
+
+
+@pytest.mark.parametrize("mg", [500, pytest.param(250, marks=pytest.mark.xfail(
+    strict=True, reason="known: the model lowers ER by 24% at 250 mg monthly, NEWEST saw 14% "
+                        "(both assays); FACT's 250 mg arm inherits the overstatement"))])
+def test_fulvestrant_lowers_er_as_in_the_newest_biopsies(er_fall, mg):
+    lo, hi = NEWEST_WEEK4[mg]
+    assert lo - MARGIN <= er_fall[mg] <= hi + MARGIN, (mg, er_fall[mg])
+
+
+def test_the_higher_dose_lowers_er_more(er_fall):
+    assert er_fall[500] > er_fall[250] + 0.1
