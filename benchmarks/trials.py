@@ -46,7 +46,7 @@ def forest_figure(table, path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--patients", type=int, default=500)
-    ap.add_argument("--draws", type=int, default=4)
+    ap.add_argument("--draws", type=int, default=8)
     ap.add_argument("--out", default="out/bench-trials")
     ap.add_argument("--only", default="")
     ap.add_argument("--skip-scale", action="store_true")

@@ -181,3 +181,44 @@ def test_oral_route_is_the_iv_pk_at_the_oral_bioavailability(model, tmp_path):
     exp = (oral.patients["arm"] == "experimental").to_numpy()
     # the full i.v. exposure shrinks the lesions more than the oral one
     assert (iv_full.sld[exp, -1] < oral.sld[exp, -1] * (1 - 1e-3)).all()
+
+
+PRIOR_AI = """\
+name = "after an AI"
+source = "test"
+months = 3
+scan_every_weeks = 6
+[population]
+prior = "nonsteroidal_AI"
+prior_months = 1.5
+phenotypes = { ESR1_mutant = 0.3 }
+[arms.control]
+label = "exemestane"
+regimen = [{ drug = "exemestane", mg = 25, every_days = 1 }]
+[arms.experimental]
+label = "exemestane + everolimus"
+regimen = [{ drug = "exemestane", mg = 25, every_days = 1 },
+           { drug = "everolimus", mg = 10, every_days = 1 }]
+"""
+
+
+def test_too_few_eligible_candidates_draw_a_larger_pool_or_fail_by_name(model, tmp_path,
+                                                                        monkeypatch):
+    """Only patients who progressed on the prior AI enrol (here about half: tumours after one
+    month of letrozole do not grow yet, after two they do): with one candidate per place the
+    pool is short, so a larger one is drawn (reproducibly); with no room to grow, a
+    TrialError names the trial and the eligibility."""
+    from simulator.trials import engine
+    p = tmp_path / "prior_ai.toml"
+    p.write_text(PRIOR_AI)
+    monkeypatch.setattr(engine, "POOL_FACTOR", 1)
+    run = lambda: sim.virtual_trial(model, p, patients=30, seed=2, draws=4,  # noqa: E731
+                                    progress=False, calibrate=False)
+    a = run()
+    assert a.provenance["candidates"] > 60
+    assert len(a.patients) == 60
+    pd.testing.assert_frame_equal(a.patients, run().patients)
+    monkeypatch.setattr(engine, "MAX_POOL_FACTOR", 1)
+    with pytest.raises(sim.TrialError, match=r"trial after an AI: only \d+ of 60 .*progressed "
+                                             r"on their prior therapy"):
+        run()

@@ -47,6 +47,8 @@ DAY = 24.0
 MONTH_DAYS = 30.4375
 DOUBLING_GRID_DAYS = np.geomspace(15.0, 1500.0, 61)
 TINY_BURDEN = 1e-200      # reset-at-start species start here in trial runs (never overflow)
+POOL_FACTOR = 6           # candidates per enrolled patient, first try
+MAX_POOL_FACTOR = 96      # ... and at most (x4 per try)
 
 
 def _stage_store(store, name):
@@ -229,7 +231,50 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
     g_ref = _reference_growth(model, growth_readout)
 
     # ---- 2-4. patients, calibrated on the control arm
-    pool = sample_patients(trial, bank, 6 * int(patients) * len(trial.arms), rng)
+    # candidates until enough are eligible (after a prior therapy only those who progressed
+    # on it): a population whose tumours rarely progress needs a larger pool
+    factor = POOL_FACTOR
+    while True:
+        pool = sample_patients(trial, bank, factor * int(patients) * len(trial.arms), rng)
+        try:
+            tab, traj, fit, td_med = _calibrated_patients(
+                trial, bank, pool, L, prior_L, prior_slope, g_ref, int(patients), grid_days,
+                scan_days, confirm, seed, calibrate)
+            break
+        except _FewEligible as few:
+            if factor >= MAX_POOL_FACTOR:
+                raise TrialError(
+                    f"trial {trial.name}: only {few.eligible} of {few.need} virtual patients "
+                    f"(from {len(pool['draw'])} candidates) progressed on their prior therapy "
+                    f"(eligibility); the population's prior or phenotypes admit too few") from None
+            factor *= 4
+    prov = {"version": __version__, "model_hash": model.hash, "model_id": model.id,
+            "trial": trial.name, "trial_file": trial.path, "source": trial.source,
+            "seed": int(seed), "patients_per_arm": int(patients), "draws": int(draws),
+            "calibration": fit, "doubling_days_median": float(td_med),
+            "g_ref_per_day": g_ref, "growth_readout": growth_readout,
+            "candidates": len(pool["draw"]), "seconds": time.perf_counter() - t_start, **stats,
+            "variability": {"logit_sd": {p: sd for p, (sc, sd) in VARIED.items() if sc == "logit"},
+                            "log_sd": {**{p: sd for p, (sc, sd) in VARIED.items() if sc == "log"},
+                                       "clearance": CLEARANCE_SD, "prior_months": PRIOR_MONTHS_SD,
+                                       "doubling_time": DOUBLING_SD}}}
+    return TrialResult(trial=trial, patients=tab, scan_days=scan_days, grid_days=grid_days,
+                       sld=traj, provenance=prov)
+
+
+class _FewEligible(Exception):
+    """Fewer candidates progressed on their prior therapy than the trial enrols."""
+
+    def __init__(self, eligible: int, need: int):
+        super().__init__(eligible, need)
+        self.eligible, self.need = eligible, need
+
+
+def _calibrated_patients(trial, bank, pool, L, prior_L, prior_slope, g_ref, n_per_arm,
+                         grid_days, scan_days, confirm, seed, calibrate):
+    """The patient table and lesion trajectories, with the control arm calibrated.
+
+    Returns ``(table, trajectories, fit or None, median doubling time in days)``."""
     states = _state_arrays([cell_states(bank, pool, i) for i in range(len(pool["draw"]))])
     published = trial.published.median_pfs_months.get("control")
     td_med = trial.population.doubling_days
@@ -240,7 +285,7 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
         best = None
         for td in DOUBLING_GRID_DAYS:
             tab = _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td,
-                            int(patients), grid_days, scan_days, confirm, arms=("control",),
+                            n_per_arm, grid_days, scan_days, confirm, arms=("control",),
                             seed=seed)
             s_pub = survival.survival_at(tab["pfs_months"], tab["event"], published)
             key = (round(abs(s_pub - 0.5), 3), abs(math.log(td / td_med)))
@@ -255,20 +300,9 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
                "grid_days": [float(DOUBLING_GRID_DAYS[0]), float(DOUBLING_GRID_DAYS[-1])]}
         td_med = best[1]
     tab, traj = _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,
-                          int(patients), grid_days, scan_days, confirm, arms=tuple(trial.arms),
+                          n_per_arm, grid_days, scan_days, confirm, arms=tuple(trial.arms),
                           seed=seed, trajectories=True)
-    prov = {"version": __version__, "model_hash": model.hash, "model_id": model.id,
-            "trial": trial.name, "trial_file": trial.path, "source": trial.source,
-            "seed": int(seed), "patients_per_arm": int(patients), "draws": int(draws),
-            "calibration": fit, "doubling_days_median": float(td_med),
-            "g_ref_per_day": g_ref, "growth_readout": growth_readout,
-            "seconds": time.perf_counter() - t_start, **stats,
-            "variability": {"logit_sd": {p: sd for p, (sc, sd) in VARIED.items() if sc == "logit"},
-                            "log_sd": {**{p: sd for p, (sc, sd) in VARIED.items() if sc == "log"},
-                                       "clearance": CLEARANCE_SD, "prior_months": PRIOR_MONTHS_SD,
-                                       "doubling_time": DOUBLING_SD}}}
-    return TrialResult(trial=trial, patients=tab, scan_days=scan_days, grid_days=grid_days,
-                       sld=traj, provenance=prov)
+    return tab, traj, fit, td_med
 
 
 def _state_arrays(states):
@@ -315,9 +349,7 @@ def _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,
     need = n_per_arm * len(trial.arms)
     chosen = eligible[:need]
     if chosen.size < need:
-        raise TrialError(f"trial {trial.name}: only {chosen.size} of {need} virtual patients "
-                         f"progressed on their prior therapy (eligibility); the population's "
-                         f"prior or phenotypes admit too few")
+        raise _FewEligible(int(chosen.size), need)
     arm_names = list(trial.arms)
     arm_of = np.repeat(np.arange(len(arm_names)), n_per_arm)
     arm_of = arm_of[np.random.default_rng([seed, 1]).permutation(need)]

@@ -147,7 +147,7 @@ class Arm:
     label: str
     regimen: tuple          # ((drug, mg, Schedule), ...)
     free_fraction: dict = field(default_factory=dict)   # drug -> unbound fraction (replaces the catalogue fu)
-    bioavailability: dict = field(default_factory=dict)  # drug -> F of the regimen's route (replaces the catalogue F)
+    bioavailability: dict = field(default_factory=dict)  # drug -> F of its route (replaces pk F)
 
     @property
     def treatment(self) -> Treatment:
