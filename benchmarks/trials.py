@@ -88,8 +88,12 @@ def main(argv=None):
     table = pd.DataFrame(rows)
     if "tamrad" in results:
         p = results["tamrad"].patients
-        contrasts["tamrad_secondary_hr"] = subgroup_hr(results["tamrad"], p["prior_months"] >= 6)[0]
-        contrasts["tamrad_primary_hr"] = subgroup_hr(results["tamrad"], p["prior_months"] < 6)[0]
+        # TAMRAD's subgroups: progression within 6 months of the AI (primary) or later
+        contrasts["tamrad_secondary_hr"] = subgroup_hr(results["tamrad"],
+                                                       p["prior_resistance"] == "secondary")[0]
+        contrasts["tamrad_primary_hr"] = subgroup_hr(results["tamrad"],
+                                                     p["prior_resistance"] == "primary")[0]
+        contrasts["tamrad_primary_share"] = float((p["prior_resistance"] == "primary").mean())
     if "s0226" in results:
         p = results["s0226"].patients
         contrasts["s0226_tamoxifen_naive_hr"] = subgroup_hr(results["s0226"], p["prior"] == "none")[0]

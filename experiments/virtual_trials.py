@@ -8,7 +8,7 @@ cannot run (a drug without a cited unbound fraction, e.g. BELLE-2's buparlisib) 
 with the reason, never dropped silently.
 
 The figure: a forest plot of simulated (95% CI) against published hazard ratios, and the
-Kaplan-Meier curves of each trial. The atlas runs a small cohort (four between-tumour draws);
+Kaplan-Meier curves of each trial. The atlas runs a small cohort (three between-tumour draws);
 ``benchmarks/trials.py`` (``make bench-trials``) runs 500 per arm with eight draws.
 
     python experiments/virtual_trials.py [--quick] [--patients N] [--out out/experiments]
@@ -36,7 +36,7 @@ TRIALS = Path(str(resources.files("simulator") / "models" / "trials"))
 ORDER = ["tandem", "egf30008_her2pos", "egf30008_her2neg", "bolero2", "tamrad", "horizon",
          "s0226", "fact", "sofea", "solar1_mutant", "solar1_wildtype", "belle2"]
 ARM_COLORS = {"control": "#555555", "experimental": "#c0392b"}
-DRAWS = 4      # between-tumour draws per cell state in the atlas (the benchmark runs 8)
+DRAWS = 3      # between-tumour draws per cell state in the atlas (the benchmark runs 8)
 
 
 def row(name: str, res) -> dict:

@@ -44,3 +44,23 @@ def test_the_trial_copy_integrates_log_growth_and_holds_the_unbounded_burden():
     assert np.all(tr["tumor_burden"] == tr["tumor_burden"][0])
     plain = sim.simulate(model, t, params={"E2_medium": 1.0})
     assert plain["tumor_burden"][-1] > 2 * plain["tumor_burden"][0]
+
+
+def test_primary_resistance_is_progression_within_six_months_of_the_prior_therapy():
+    """Hand-made lesions of one cell state (kappa 1, so the path is log V): 20% on the sum of
+    diameters above the nadir (V x 1.728) within months 1-6 of the patient's own prior
+    therapy is primary resistance; later, smaller or after the therapy stopped is not."""
+    from simulator.trials.engine import _progressed_early
+    v = np.array([
+        [1.0, 0.8, 0.7, 0.7, 1.25, 1.3, 1.3],    # nadir 0.7, then x1.79 at month 4: primary
+        [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6],     # +60% volume (+17% diameter): not yet
+        [1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],     # responds: secondary if it progresses later
+        [1.0, 0.8, 0.7, 0.7, 1.25, 1.3, 1.3],    # as the first, but only 3 months of therapy
+    ])
+    path = np.log(v)[:, None, :]
+    got = _progressed_early(np.zeros((4, 1)), np.ones(4), path, np.array([12, 12, 12, 3]))
+    assert got.tolist() == [True, False, False, False]
+    # a minor subclone (1%) that grows 300-fold drives the lesion: primary
+    two = np.log(np.stack([np.full(7, 0.9), 300.0 ** (np.arange(7) / 6)]))[None]
+    logw = np.log(np.array([[0.99, 0.01]]))
+    assert _progressed_early(logw, np.ones(1), two, np.array([6])).tolist() == [True]

@@ -62,6 +62,7 @@ def test_tiny_trial_end_to_end(result):
     # receptor expression and pathway activities vary between tumours (two draws here)
     for k in ("HER2_synthesis_factor", "PTEN_activity_factor", "g_basal_factor"):
         assert p[k].nunique() == 2 and (p[k] > 0).all(), k
+    assert (p["prior_resistance"] == "").all()           # no prior therapy in this trial
     g0 = {q.id: q.value for q in sim.load_model().parameters}["g_basal"]
     assert (p["g_basal_factor"] * g0 < 1).all()        # g_basal stays a fraction
     assert p["best_response"].isin(["CR", "PR", "SD", "PD", "NE"]).all()
@@ -217,6 +218,7 @@ def test_too_few_eligible_candidates_draw_a_larger_pool_or_fail_by_name(model, t
     a = run()
     assert a.provenance["candidates"] > 60
     assert len(a.patients) == 60
+    assert set(a.patients["prior_resistance"]) <= {"primary", "secondary"}
     pd.testing.assert_frame_equal(a.patients, run().patients)
     monkeypatch.setattr(engine, "MAX_POOL_FACTOR", 1)
     with pytest.raises(sim.TrialError, match=r"trial after an AI: only \d+ of 60 .*progressed "

@@ -47,6 +47,7 @@ DAY = 24.0
 MONTH_DAYS = 30.4375
 DOUBLING_GRID_DAYS = np.geomspace(15.0, 1500.0, 61)
 TINY_BURDEN = 1e-200      # reset-at-start species start here in trial runs (never overflow)
+EARLY_MONTHS = 6          # progression this early on the prior therapy = primary resistance
 POOL_FACTOR = 6           # candidates per enrolled patient, first try
 MAX_POOL_FACTOR = 96      # ... and at most (x4 per try)
 
@@ -185,6 +186,7 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
     starts = _start_states(model, aug, bank, all_rows)
     prior_L = np.zeros(n_units)            # log burden accumulated during prior therapy
     prior_slope = np.zeros(n_units)        # per day, over its last month
+    prior_path = np.zeros((n_units, EARLY_MONTHS + 1))   # log burden, months 0..6 of it
     stats = {"n_cell_states": n_units, "stages": {}}
     for prior in trial.population.prior:
         rows = [i for i, u in enumerate(bank.units) if u.prior == prior]
@@ -207,6 +209,8 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
             vals = ens.values[j, m]
             s = {k: float(vals[col[k]]) for k in species}
             prior_L[r] = s[LOG_BURDEN]
+            early = ens.values[j, :EARLY_MONTHS + 1, col[LOG_BURDEN]]
+            prior_path[r, :early.size] = early
             prior_slope[r] = (vals[col[LOG_BURDEN]] - ens.values[j, m - 1, col[LOG_BURDEN]]) \
                 / MONTH_DAYS
             for k in model.catalog.reset_at_start:
@@ -238,8 +242,8 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
         pool = sample_patients(trial, bank, factor * int(patients) * len(trial.arms), rng)
         try:
             tab, traj, fit, td_med = _calibrated_patients(
-                trial, bank, pool, L, prior_L, prior_slope, g_ref, int(patients), grid_days,
-                scan_days, confirm, seed, calibrate)
+                trial, bank, pool, L, (prior_L, prior_slope, prior_path), g_ref, int(patients),
+                grid_days, scan_days, confirm, seed, calibrate)
             break
         except _FewEligible as few:
             if factor >= MAX_POOL_FACTOR:
@@ -262,6 +266,24 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
                        sld=traj, provenance=prov)
 
 
+def _progressed_early(logw0, kappa, path, months):
+    """Primary resistance: the lesion progressed within the first ``EARLY_MONTHS`` of the
+    prior therapy (monthly, sum of diameters 20% above its nadir so far; TAMRAD's
+    definition), not after a response or stable disease.
+
+    ``logw0`` (n, S) log fractions at the start of the prior therapy, ``kappa`` (n,),
+    ``path`` (n, S, EARLY_MONTHS + 1) log burden of each cell state, ``months`` (n,) the
+    patient's months of prior therapy."""
+    with np.errstate(invalid="ignore"):
+        x = logw0[:, :, None] + kappa[:, None, None] * path
+    mx = x.max(axis=1)
+    log_v = mx + np.log(np.exp(x - mx[:, None, :]).sum(axis=1))        # (n, months)
+    nadir = np.minimum.accumulate(log_v, axis=1)
+    grown = log_v >= nadir + 3.0 * math.log(1.2)
+    within = np.arange(log_v.shape[1])[None, :] <= np.minimum(months, EARLY_MONTHS)[:, None]
+    return (grown & within).any(axis=1)
+
+
 class _FewEligible(Exception):
     """Fewer candidates progressed on their prior therapy than the trial enrols."""
 
@@ -270,8 +292,8 @@ class _FewEligible(Exception):
         self.eligible, self.need = eligible, need
 
 
-def _calibrated_patients(trial, bank, pool, L, prior_L, prior_slope, g_ref, n_per_arm,
-                         grid_days, scan_days, confirm, seed, calibrate):
+def _calibrated_patients(trial, bank, pool, L, prior, g_ref, n_per_arm, grid_days, scan_days,
+                         confirm, seed, calibrate):
     """The patient table and lesion trajectories, with the control arm calibrated.
 
     Returns ``(table, trajectories, fit or None, median doubling time in days)``."""
@@ -284,9 +306,8 @@ def _calibrated_patients(trial, bank, pool, L, prior_L, prior_slope, g_ref, n_pe
         # values (scans make KM a step function) the one nearest the default doubling time
         best = None
         for td in DOUBLING_GRID_DAYS:
-            tab = _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td,
-                            n_per_arm, grid_days, scan_days, confirm, arms=("control",),
-                            seed=seed)
+            tab = _patients(trial, bank, pool, states, L, prior, g_ref, td, n_per_arm,
+                            grid_days, scan_days, confirm, arms=("control",), seed=seed)
             s_pub = survival.survival_at(tab["pfs_months"], tab["event"], published)
             key = (round(abs(s_pub - 0.5), 3), abs(math.log(td / td_med)))
             if best is None or key < best[0]:
@@ -299,9 +320,9 @@ def _calibrated_patients(trial, bank, pool, L, prior_L, prior_slope, g_ref, n_pe
                "objective": "|KM PFS of the control arm at the published median - 0.5|",
                "grid_days": [float(DOUBLING_GRID_DAYS[0]), float(DOUBLING_GRID_DAYS[-1])]}
         td_med = best[1]
-    tab, traj = _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,
-                          n_per_arm, grid_days, scan_days, confirm, arms=tuple(trial.arms),
-                          seed=seed, trajectories=True)
+    tab, traj = _patients(trial, bank, pool, states, L, prior, g_ref, td_med, n_per_arm,
+                          grid_days, scan_days, confirm, arms=tuple(trial.arms), seed=seed,
+                          trajectories=True)
     return tab, traj, fit, td_med
 
 
@@ -330,9 +351,13 @@ def _reference_growth(model, readout) -> float:
     return float(simulate(model, [0.0, 1.0], initial=state)[readout][0])
 
 
-def _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med, n_per_arm,
-              grid_days, scan_days, confirm, *, arms, seed, trajectories=False):
-    """Lesions, eligibility, RECIST and the tidy patient table for ``td_med``."""
+def _patients(trial, bank, pool, states, L, prior, g_ref, td_med, n_per_arm, grid_days,
+              scan_days, confirm, *, arms, seed, trajectories=False):
+    """Lesions, eligibility, RECIST and the tidy patient table for ``td_med``.
+
+    ``prior`` is (log burden at its end, slope over its last month, log burden over its
+    first months) of each cell state's prior therapy."""
+    prior_L, prior_slope, prior_path = prior
     R, valid, sub = states                                    # (n_pool, S) each
     td = td_med * np.exp(pool["doubling_z"])
     kappa = math.log(2.0) / (td * g_ref)                     # per unit of L
@@ -367,6 +392,8 @@ def _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,
             x = np.log(w[i])[:, :, None] + kappa[i][:, None, None] * L[arm_names[a]][R[i]]
         mx = x.max(axis=1)
         vol[j] = np.exp(mx + np.log(np.exp(x - mx[:, None, :]).sum(axis=1)))   # V(t)/V(0)
+    primary = _progressed_early(logw0[chosen], kappa[chosen], prior_path[R[chosen]],
+                                bank.prior_months[pool["draw"][chosen]])
     sld0 = pool["sld_mm"][chosen]
     sld = sld0[:, None] * np.cbrt(np.minimum(vol, 1e30))
     end = np.minimum(pool["dropout_days"][chosen],
@@ -383,6 +410,8 @@ def _patients(trial, bank, pool, states, L, prior_L, prior_slope, g_ref, td_med,
         "subclones": ["+".join(bank_units[R[i, k]].phenotype[-1]
                                for k in np.flatnonzero(sub[i])) for i in chosen],
         "resistant_fraction_at_start": (w[chosen] * sub[chosen]).sum(axis=1),
+        "prior_resistance": np.where(pool["prior"][chosen] == "none", "",
+                                     np.where(primary, "primary", "secondary")),
         "draw": pool["draw"][chosen],
         **{f"{p}_factor": varied_value(p, bank.parental[p], bank.z[p][pool["draw"][chosen]])
            / bank.parental[p] for p in bank.z},   # the draw as a factor on the parental value
