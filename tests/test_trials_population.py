@@ -64,3 +64,13 @@ def test_primary_resistance_is_progression_within_six_months_of_the_prior_therap
     two = np.log(np.stack([np.full(7, 0.9), 300.0 ** (np.arange(7) / 6)]))[None]
     logw = np.log(np.array([[0.99, 0.01]]))
     assert _progressed_early(logw, np.ones(1), two, np.array([6])).tolist() == [True]
+
+
+def test_stratified_draws_cover_the_normal_law_evenly():
+    from simulator.trials.population import stratified_normal
+    rng = np.random.default_rng(0)
+    z = stratified_normal(rng, 8)
+    # one draw per octile of the normal law, each at its stratum's median
+    np.testing.assert_allclose(np.sort(stats.norm.cdf(z)), (np.arange(8) + 0.5) / 8)
+    assert stratified_normal(rng, 1).tolist() == [0.0]
+    assert not np.array_equal(stratified_normal(rng, 8), stratified_normal(rng, 8))

@@ -12,7 +12,8 @@ A tumour is a mixture of **cell states**, each a run of the mechanistic model:
   adaptation (LTED escape) variable, set by the simulated prior therapy.
 
 Between-tumour variability (one *draw* per cell-state bank entry; log-normal around the
-cell state's value, or logit-normal for a fraction):
+cell state's value, or logit-normal for a fraction; the draws of each parameter are
+stratified, one per equally probable stratum, see :func:`stratified_normal`):
 
 * ``ER_synthesis`` (sd 0.3 on the log scale): ER protein varies several-fold between ER+
   tumours (Allred/H-scores); it sets how much of growth is estrogen-driven;
@@ -43,9 +44,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
 
 __all__ = ["Unit", "Bank", "build_bank", "sample_patients", "CYP2D6_POOR_FRACTION",
-           "VARIED", "varied_value"]
+           "VARIED", "varied_value", "stratified_normal"]
 
 CYP2D6_POOR_FRACTION = 0.08     # Europeans ~7-10% poor metabolisers (Bradford 2002)
 # parameter -> (scale, sd): "log" is log-normal around the cell state's value, "logit" is
@@ -93,14 +95,11 @@ def build_bank(trial, drugs_used: set, n_draws: int, rng: np.random.Generator) -
     host = tuple(p for p in ("CYP2D6_poor",) if prev.get(p, 0) > 0)
     subclonal = tuple(p for p in pop.subclonal if prev.get(p, 0) > 0)
     clonal = tuple(p for p in prev if p not in subclonal and p not in host and prev[p] > 0)
-    z = {k: rng.normal(0.0, 1.0, n_draws) for k in VARIED}
-    clearance = {d: np.exp(rng.normal(0.0, CLEARANCE_SD, n_draws)) for d in sorted(drugs_used)}
+    z = {k: stratified_normal(rng, n_draws) for k in VARIED}
+    clearance = {d: np.exp(CLEARANCE_SD * stratified_normal(rng, n_draws))
+                 for d in sorted(drugs_used)}
     months = np.maximum(1, np.round(pop.prior_months *
-                                    np.exp(rng.normal(0.0, PRIOR_MONTHS_SD, n_draws))))
-    if n_draws == 1:
-        z = {k: np.zeros(1) for k in z}
-        clearance = {d: np.ones(1) for d in clearance}
-        months = np.array([max(1.0, round(pop.prior_months))])
+                                    np.exp(PRIOR_MONTHS_SD * stratified_normal(rng, n_draws))))
     units = []
     for prior in pop.prior:
         for bits in itertools.product(*[(False, True) if prev[p] < 1 else (True,)
@@ -113,6 +112,14 @@ def build_bank(trial, drugs_used: set, n_draws: int, rng: np.random.Generator) -
     return Bank(units=units, index={u: i for i, u in enumerate(units)}, z=z,
                 clearance=clearance, prior_months=months, clonal=clonal, subclonal=subclonal,
                 host=host, prevalence=prev)
+
+
+def stratified_normal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` standard normal deviates, one from each of ``n`` equally probable strata (their
+    medians), in random order: a Latin hypercube across the varied parameters. A few draws
+    then cover each parameter's spread evenly, where independent draws can all fall on one
+    side (with three, a trial's HR moved several-fold with the seed). One draw is the median."""
+    return stats.norm.ppf((rng.permutation(n) + 0.5) / n)
 
 
 def varied_value(param: str, base: float, z):
