@@ -25,6 +25,8 @@ A regimen entry gives a dose (``mg``, or ``mg_per_kg`` times the population's
 ``then_every_days``, or ``on_days`` out of every ``cycle_days`` (a dose every
 ``every_days`` inside the window, default daily); ``loading_mg`` / ``loading_mg_per_kg``
 gives a first dose that is a whole multiple of the maintenance dose. Day 1 is hour 0.
+``route = "oral"`` gives a drug by another route than its catalogue PK's (the catalogue's
+``pk.F_oral``, e.g. oral temsirolimus); ``free_fraction`` replaces its unbound fraction.
 
 Every error is a :class:`~simulator.errors.TrialError` naming the file, the key and its line.
 """
@@ -371,7 +373,7 @@ def _arm(name: str, a, w: _Where, catalog: Catalog, weight: float) -> Arm:
 
 
 def _route_bioavailability(route, d: str, w: _Where, sec: str, catalog: Catalog) -> float:
-    """F of ``drug`` given by ``route`` (its catalogue pk's ``F_<route>``, e.g. ``F_oral``).
+    """F of drug ``d`` given by ``route`` (its catalogue pk's ``F_<route>``, e.g. ``F_oral``).
 
     A drug's catalogue PK is for its label route; another route's bioavailability relative
     to the same systemic volume and clearance is the catalogue number ``F_<route>``.
