@@ -266,6 +266,15 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
                        sld=traj, provenance=prov)
 
 
+def _log_volume(logw, kappa, log_burden):
+    """``log Σ_c w_c exp(κ L_c(t))``, a lesion's log volume relative to its start, from its
+    cell states' log fractions ``logw`` (n, S), ``kappa`` (n,) and log burdens ``log_burden``
+    (n, S, T); returns (n, T)."""
+    x = logw[:, :, None] + kappa[:, None, None] * log_burden
+    mx = x.max(axis=1)
+    return mx + np.log(np.exp(x - mx[:, None, :]).sum(axis=1))
+
+
 def _progressed_early(logw0, kappa, path, months):
     """Primary resistance: the lesion progressed within the first ``EARLY_MONTHS`` of the
     prior therapy (monthly, sum of diameters 20% above its nadir so far; TAMRAD's
@@ -274,10 +283,7 @@ def _progressed_early(logw0, kappa, path, months):
     ``logw0`` (n, S) log fractions at the start of the prior therapy, ``kappa`` (n,),
     ``path`` (n, S, EARLY_MONTHS + 1) log burden of each cell state, ``months`` (n,) the
     patient's months of prior therapy."""
-    with np.errstate(invalid="ignore"):
-        x = logw0[:, :, None] + kappa[:, None, None] * path
-    mx = x.max(axis=1)
-    log_v = mx + np.log(np.exp(x - mx[:, None, :]).sum(axis=1))        # (n, months)
+    log_v = _log_volume(logw0, kappa, path)                              # (n, months)
     nadir = np.minimum.accumulate(log_v, axis=1)
     grown = log_v >= nadir + 3.0 * math.log(1.2)
     within = np.arange(log_v.shape[1])[None, :] <= np.minimum(months, EARLY_MONTHS)[:, None]
@@ -389,9 +395,8 @@ def _patients(trial, bank, pool, states, L, prior, g_ref, td_med, n_per_arm, gri
             continue
         i = chosen[j]
         with np.errstate(divide="ignore"):
-            x = np.log(w[i])[:, :, None] + kappa[i][:, None, None] * L[arm_names[a]][R[i]]
-        mx = x.max(axis=1)
-        vol[j] = np.exp(mx + np.log(np.exp(x - mx[:, None, :]).sum(axis=1)))   # V(t)/V(0)
+            logw = np.log(w[i])
+        vol[j] = np.exp(_log_volume(logw, kappa[i], L[arm_names[a]][R[i]]))   # V(t)/V(0)
     primary = _progressed_early(logw0[chosen], kappa[chosen], prior_path[R[chosen]],
                                 bank.prior_months[pool["draw"][chosen]])
     sld0 = pool["sld_mm"][chosen]
