@@ -265,16 +265,18 @@ def test_readouts_see_parameters_that_events_change(model):
 
 
 def _compiled_fails_on(monkeypatch, members):
-    """The compiled ensemble integrator reports a step-size failure for chunk rows
-    ``members`` (a stand-in for a failure of ours that the reference does not share)."""
-    integrate = chunks.integrate_many
+    """The compiled ensemble integrators (one member at a time, and on lanes) report a
+    step-size failure for chunk rows ``members`` (a stand-in for a failure of ours that the
+    reference does not share)."""
+    for name in ("integrate_many", "integrate_many_lanes"):
+        integrate = getattr(chunks, name)
 
-    def failing(*a, **kw):
-        res = integrate(*a, **kw)
-        res["status"] = res["status"].copy()
-        res["status"][members] = FAIL_STEP_SIZE
-        return res
-    monkeypatch.setattr(chunks, "integrate_many", failing)
+        def failing(*a, integrate=integrate, **kw):
+            res = integrate(*a, **kw)
+            res["status"] = res["status"].copy()
+            res["status"][members] = FAIL_STEP_SIZE
+            return res
+        monkeypatch.setattr(chunks, name, failing)
 
 
 def test_member_our_integrator_fails_on_falls_back_to_the_reference(decay, monkeypatch,

@@ -7,7 +7,12 @@ signatures, taking pointers to float64 (or uint8) arrays::
                                                                       switches, outputs
     SIG_TRIG    void f(double t, double *y, double *p, uint8 *out)    triggers
     SIG_DECOMP  int64 f(double c, double *jnz, double *a)             decomp
-    SIG_SOLVE   void f(double *a, double *x)                          solve
+    SIG_SOLVE   void f(double *a, double *x)                          solve, solve_v
+    SIG_LANES   void f(double *t, double *y, double *p, double *out)  rhs_v, jac_v, ...
+    SIG_LANE_DECOMP  int64 f(double *c, double *jnz, double *a)       decomp_v
+
+The ``_v`` functions work on :data:`~simulator.codegen.llvm.LANES` members at once, every
+array lane-major (:func:`simulator.codegen.llvm.generate_lanes`).
 
 The numba loops (the integrator, the output kernels) take them as first-class function
 values of the types ``*_FN`` below, through numba's wrapper-address protocol
@@ -29,12 +34,16 @@ SIG_MODEL = types.void(types.float64, _P, _P, _P)
 SIG_TRIG = types.void(types.float64, _P, _P, _PU8)
 SIG_DECOMP = types.int64(types.float64, _P, _P)
 SIG_SOLVE = types.void(_P, _P)
+SIG_LANES = types.void(_P, _P, _P, _P)
+SIG_LANE_DECOMP = types.int64(_P, _P, _P)
 
 # numba types of the function-valued arguments of the compiled loops
 MODEL_FN = types.FunctionType(SIG_MODEL)
 TRIG_FN = types.FunctionType(SIG_TRIG)
 DECOMP_FN = types.FunctionType(SIG_DECOMP)
 SOLVE_FN = types.FunctionType(SIG_SOLVE)
+LANES_FN = types.FunctionType(SIG_LANES)
+LANE_DECOMP_FN = types.FunctionType(SIG_LANE_DECOMP)
 
 # ctypes prototypes, to call the same functions from Python
 CTYPES_PROTOTYPES = {
@@ -44,7 +53,11 @@ CTYPES_PROTOTYPES = {
                                ctypes.c_void_p),
     SIG_DECOMP: ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_double, ctypes.c_void_p,
                                  ctypes.c_void_p),
-    SIG_SOLVE: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)}
+    SIG_SOLVE: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p),
+    SIG_LANES: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                ctypes.c_void_p),
+    SIG_LANE_DECOMP: ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+                                      ctypes.c_void_p)}
 
 
 class NativeFunction(WrapperAddressProtocol):

@@ -33,9 +33,11 @@ import numpy as np
 import sympy
 
 from simulator.cache_limit import mark_used, prune_after_write
-from simulator.codegen.abi import SIG_DECOMP, SIG_MODEL, SIG_SOLVE, SIG_TRIG, NativeFunction
-from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, expressions_ir,
-                                    generate, system_key)
+from simulator.codegen.abi import (SIG_DECOMP, SIG_LANE_DECOMP, SIG_LANES, SIG_MODEL, SIG_SOLVE,
+                                  SIG_TRIG, NativeFunction)
+from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, LaneCode,
+                                    expressions_ir, generate, generate_lanes, system_key,
+                                    vector_libm)
 from simulator.sources import cache_dir, digest, import_closure, write_atomic
 from simulator.system import OdeSystem
 
@@ -122,6 +124,29 @@ class NativeFunctions:
         return self._call(self.switches, t, y, p, np.empty(self.n_switches))
 
 
+@dataclass(frozen=True)
+class LaneFunctions:
+    """A system's step functions over :data:`~simulator.codegen.llvm.LANES` members at once
+    (:func:`~simulator.codegen.llvm.generate_lanes`), for :mod:`simulator.solvers.lanes`."""
+
+    key: str
+    n_params: int
+    n_derived: int
+    lu_nnz: int
+    n_jac: int
+    rhs: NativeFunction
+    jac: NativeFunction
+    dfdt: NativeFunction
+    derive: NativeFunction
+    decomp: NativeFunction
+    solve: NativeFunction
+
+    @property
+    def n_pq(self) -> int:
+        """Rows of the lane-major parameter buffer: parameters, an unused flag, derived."""
+        return self.n_params + 1 + self.n_derived
+
+
 # ----------------------------------------------------------------------------------------
 # LLVM
 
@@ -133,6 +158,9 @@ def _init_llvm() -> None:
     if not _LLVM_READY:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
+        lib = vector_libm()
+        if lib:                          # the lane functions call its vector pow, exp, ...
+            llvm.load_library_permanently(lib)
         _LLVM_READY = True
 
 
@@ -200,11 +228,16 @@ def compile_ir(gen: GeneratedCode, *, objects: list | None = None,
 
 def load_object(data: bytes, gen: GeneratedCode) -> NativeFunctions:
     """Wrap machine code cached by :func:`compile_ir` (no LLVM optimisation or codegen)."""
+    return _wrap(_load_engine(data), gen, "")
+
+
+def _load_engine(data: bytes):
+    """An engine holding cached machine code (an object file)."""
     tm = _target_machine()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
     engine.add_object_file(llvm.ObjectFileRef.from_data(data))
     engine.finalize_object()
-    return _wrap(engine, gen, "")
+    return engine
 
 
 def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> NativeFunction:
@@ -364,6 +397,63 @@ def _compile_native(system: OdeSystem, base: Path) -> NativeFunctions:
             raise RuntimeError(f"cached code {path} does not match the system; delete it")
         _LOADED[key] = fns
         return fns
+
+
+def compile_lanes(system: OdeSystem, *,
+                  directory: str | os.PathLike | None = None) -> LaneFunctions:
+    """Compile (or read from the disk cache) ``system``'s lane functions; memoised in the
+    process like :func:`compile_native`. Only ensembles ask for them, so a single run never
+    compiles them.
+
+    Raises
+    ------
+    UnsupportedFeatureError, ModelError
+        See :func:`simulator.codegen.llvm.generate`.
+    """
+    base = Path(directory) if directory is not None else cache_dir()
+    okey = object_key(system)
+    key = (okey or system_key(system)) + "-lanes"
+    with _LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        opath, mpath = base / f"ct_{key}.o", base / f"ct_{key}.json"
+        lanes = None
+        if okey is not None and opath.exists() and mpath.exists():
+            try:
+                code = LaneCode(key=key, ir="", **json.loads(mpath.read_text()))
+                lanes = _wrap_lanes(_load_engine(opath.read_bytes()), code, system)
+                mark_used(opath)
+                mark_used(mpath)
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+                lanes = None             # damaged: recompile
+        if lanes is None:
+            code = generate_lanes(system, key)
+            objects: list = []
+            lanes = _wrap_lanes(_engine(code.ir, objects), code, system)
+            if okey is not None and len(objects) == 1:
+                try:
+                    write_atomic(opath, objects[0])
+                    write_atomic(mpath, json.dumps(code.meta()).encode())
+                except OSError:
+                    pass
+                else:
+                    prune_after_write()
+        _LOADED[key] = lanes
+        return lanes
+
+
+def _wrap_lanes(engine, code: LaneCode, system: OdeSystem) -> LaneFunctions:
+    def fn(name, sig):
+        addr = engine.get_function_address(name)
+        if not addr:
+            raise RuntimeError(f"compiled lane code has no function '{name}'")
+        return NativeFunction(addr, sig, engine)
+
+    return LaneFunctions(key=code.key, n_params=system.n_params, n_derived=code.n_derived,
+                         lu_nnz=code.lu_nnz, n_jac=code.n_jac,
+                         rhs=fn("rhs_v", SIG_LANES), jac=fn("jac_v", SIG_LANES),
+                         dfdt=fn("dfdt_v", SIG_LANES), derive=fn("derive_v", SIG_LANES),
+                         decomp=fn("decomp_v", SIG_LANE_DECOMP), solve=fn("solve_v", SIG_SOLVE))
 
 
 # Tiered compilation of large models: LLVM's optimising build of a model's IR grows faster

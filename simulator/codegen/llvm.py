@@ -31,11 +31,14 @@ code.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import os
 import struct
 from dataclasses import dataclass, field
 
+import llvmlite.binding as llvm_binding
 import sympy
 
 from simulator.codegen.common import SymbolMap, equality_switches, trigger_switches
@@ -45,7 +48,7 @@ from simulator.errors import ModelError, UnsupportedFeatureError
 from simulator.model import is_boolean
 from simulator.system import OdeSystem
 
-CODEGEN_VERSION = "13"
+CODEGEN_VERSION = "14"
 # fast-math flags on arithmetic: fused multiply-add and x/y -> x*(1/y) only; no nnan/ninf
 # (non-finite values must stay detectable) and no reassociation.
 FP_FLAGS = os.environ.get("CROSSTALK_FP_FLAGS", "contract arcp ")
@@ -70,20 +73,71 @@ _FCMP = {sympy.StrictLessThan: "olt", sympy.LessThan: "ole", sympy.StrictGreater
          sympy.GreaterThan: "oge", sympy.Equality: "oeq", sympy.Unequality: "une"}
 
 
+# Ensemble members run in lock-step lanes of this many (simulator.solvers.lanes): the model's
+# step functions have a second build on vectors of LANES doubles. Eight fill an AVX-512
+# register; elsewhere LLVM splits the vectors.
+LANES = 8
+
+# glibc's libmvec: vector variants of libm by the x86-64 vector function ABI ('e': AVX-512,
+# 8 lanes); max error 4 ulp (glibc manual, "Errors in Math Functions").
+_LIBMVEC = {"llvm.exp.f64": "exp", "llvm.log.f64": "log", "llvm.pow.f64": "pow",
+            "llvm.sin.f64": "sin", "llvm.cos.f64": "cos", "tan": "tan", "asin": "asin",
+            "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
+            "asinh": "asinh", "acosh": "acosh", "atanh": "atanh", "atan2": "atan2"}
+_LIBMVEC_PATH = "libmvec.so.1"
+
+
+@functools.lru_cache(maxsize=1)
+def vector_libm() -> str | None:
+    """libmvec's path when this machine runs its AVX-512 variants (else None: vector
+    intrinsics, which LLVM turns into one libm call per lane)."""
+    if "+avx512f" not in llvm_binding.get_host_cpu_features().flatten():
+        return None
+    try:
+        ctypes.CDLL(_LIBMVEC_PATH)
+    except OSError:
+        return None
+    return _LIBMVEC_PATH
+
+
+def _vector_function(fname: str, arity: int, width: int) -> str | None:
+    """The vector variant of the scalar function ``fname`` over ``width`` lanes: libmvec's,
+    an LLVM vector intrinsic, or None (call the scalar one per lane)."""
+    if width == LANES and fname in _LIBMVEC and vector_libm():
+        return f"_ZGVeN{width}{'v' * arity}_{_LIBMVEC[fname]}"
+    if fname.startswith("llvm.") and fname.endswith(".f64"):
+        return f"{fname[:-4]}.v{width}f64"
+    return None
+
+
 def _const(v: float) -> str:
     """An exact LLVM double literal."""
     return "0x%016X" % struct.unpack("<Q", struct.pack("<d", float(v)))[0]
 
 
 class _Emitter:
-    """Straight-line SSA for one function; every value is a double or an i1."""
+    """Straight-line SSA for one function; every value is a double or an i1, or with
+    ``width = W > 0`` a vector of W of them (one lane per ensemble member, :data:`LANES`):
+    arrays are then lane-major (element ``i`` of lane ``l`` at ``i * W + l``)."""
 
-    def __init__(self, decls: set, args: dict):
+    def __init__(self, decls: set, args: dict, width: int = 0):
         self.decls = decls
         self.args = args          # symbol -> ("arg", "%t") | ("load", "%y", index)
         self.lines: list[str] = []
         self.memo: dict = {}
         self.n = 0
+        self.W = width
+        self.T = f"<{width} x double>" if width else "double"
+        self.B = f"<{width} x i1>" if width else "i1"
+        self.true = self._splat("i1 true") if width else "true"
+        self.false = "zeroinitializer" if width else "false"
+
+    def _splat(self, elem: str) -> str:
+        return "<" + ", ".join([elem] * self.W) + ">"
+
+    def k(self, v: float) -> str:
+        """A double constant (splat over the lanes)."""
+        return self._splat("double " + _const(v)) if self.W else _const(v)
 
     def tmp(self) -> str:
         self.n += 1
@@ -95,22 +149,59 @@ class _Emitter:
         return r
 
     def call(self, fname: str, *xs: str) -> str:
-        self.decls.add(f"declare double @{fname}({', '.join(['double'] * len(xs))})")
-        return self.emit(f"call double @{fname}({', '.join('double ' + x for x in xs)})")
+        """``fname`` is the scalar function (an ``llvm.*.f64`` intrinsic or libm's); over
+        lanes, libmvec's vector variant where there is one, the vector intrinsic, or one
+        scalar call per lane."""
+        if not self.W:
+            self.decls.add(f"declare double @{fname}({', '.join(['double'] * len(xs))})")
+            return self.emit(f"call double @{fname}({', '.join('double ' + x for x in xs)})")
+        T = self.T
+        vname = _vector_function(fname, len(xs), self.W)
+        if vname is None:
+            self.decls.add(f"declare double @{fname}({', '.join(['double'] * len(xs))})")
+            acc = "undef"
+            for lane in range(self.W):
+                el = [self.emit(f"extractelement {T} {x}, i32 {lane}") for x in xs]
+                r = self.emit(f"call double @{fname}({', '.join('double ' + e for e in el)})")
+                acc = self.emit(f"insertelement {T} {acc}, double {r}, i32 {lane}")
+            return acc
+        self.decls.add(f"declare {T} @{vname}({', '.join([T] * len(xs))})")
+        return self.emit(f"call {T} @{vname}({', '.join(T + ' ' + x for x in xs)})")
 
     def load(self, base: str, index: int) -> str:
         key = ("load", base, index)
         if key not in self.memo:
-            ptr = self.emit(f"getelementptr inbounds double, double* {base}, i64 {index}")
-            self.memo[key] = self.emit(f"load double, double* {ptr}")
+            if self.W:
+                ptr = self.emit(f"getelementptr inbounds double, double* {base}, "
+                                f"i64 {index * self.W}")
+                vp = self.emit(f"bitcast double* {ptr} to {self.T}*")
+                self.memo[key] = self.emit(f"load {self.T}, {self.T}* {vp}, align 8")
+            else:
+                ptr = self.emit(f"getelementptr inbounds double, double* {base}, i64 {index}")
+                self.memo[key] = self.emit(f"load double, double* {ptr}")
         return self.memo[key]
 
     def store(self, base: str, index: int, value: str, ty: str = "double") -> None:
+        if self.W:
+            ptr = self.emit(f"getelementptr inbounds double, double* {base}, "
+                            f"i64 {index * self.W}")
+            vp = self.emit(f"bitcast double* {ptr} to {self.T}*")
+            self.lines.append(f"  store {self.T} {value}, {self.T}* {vp}, align 8")
+            return
         ptr = self.emit(f"getelementptr inbounds {ty}, {ty}* {base}, i64 {index}")
         self.lines.append(f"  store {ty} {value}, {ty}* {ptr}")
 
     def bin(self, op: str, a: str, b: str) -> str:
-        return self.emit(f"{op} {FP_FLAGS}double {a}, {b}")
+        return self.emit(f"{op} {FP_FLAGS}{self.T} {a}, {b}")
+
+    def select(self, cond: str, a: str, b: str) -> str:
+        return self.emit(f"select {self.B} {cond}, {self.T} {a}, {self.T} {b}")
+
+    def fcmp(self, op: str, a: str, b: str) -> str:
+        return self.emit(f"fcmp {op} {self.T} {a}, {b}")
+
+    def fneg(self, x: str) -> str:
+        return self.emit(f"fneg {self.T} {x}")
 
     # -- numbers
     def num(self, e) -> str:
@@ -122,12 +213,13 @@ class _Emitter:
         return r
 
     def _num(self, e) -> str:
+        k = self.k
         if isinstance(e, _Boolean) or e in (sympy.true, sympy.false):
-            return self.emit(f"select i1 {self.bool(e)}, double {_const(1.0)}, double {_const(0.0)}")
+            return self.select(self.bool(e), k(1.0), k(0.0))
         if e.is_Number or e.is_NumberSymbol:
             if e in (sympy.nan, sympy.zoo):
-                return _const(float("nan"))
-            return _const(float(e))
+                return k(float("nan"))
+            return k(float(e))
         if e.is_Symbol:
             where = self.args.get(e)
             if where is None:
@@ -140,7 +232,7 @@ class _Emitter:
                 neg = a.is_Mul and a.args[0].is_Number and a.args[0] < 0
                 x = self.num(-a if neg else a)
                 if acc is None:
-                    acc = self.emit(f"fneg double {x}") if neg else x
+                    acc = self.fneg(x) if neg else x
                 else:
                     acc = self.bin("fsub" if neg else "fadd", acc, x)
             return acc
@@ -165,20 +257,20 @@ class _Emitter:
                 for f in den_f[1:]:
                     den = self.bin("fmul", den, self.num(f))
                 acc = self.bin("fdiv", acc, den)
-            return self.emit(f"fneg double {acc}") if neg else acc
+            return self.fneg(acc) if neg else acc
         if e.is_Pow:
             b, x = e.args
             if x.is_Integer:
-                k = int(x)
-                if k == 0:
-                    return _const(1.0)
+                n = int(x)
+                if n == 0:
+                    return k(1.0)
                 bv = self.num(b)
-                r = self._ipow(bv, abs(k))
-                return self.bin("fdiv", _const(1.0), r) if k < 0 else r
+                r = self._ipow(bv, abs(n))
+                return self.bin("fdiv", k(1.0), r) if n < 0 else r
             if x == sympy.S.Half:
                 return self.call("llvm.sqrt.f64", self.num(b))
             if x == -sympy.S.Half:
-                return self.bin("fdiv", _const(1.0), self.call("llvm.sqrt.f64", self.num(b)))
+                return self.bin("fdiv", k(1.0), self.call("llvm.sqrt.f64", self.num(b)))
             if b == sympy.E:
                 return self.call("llvm.exp.f64", self.num(x))
             return self.call("llvm.pow.f64", self.num(b), self.num(x))
@@ -188,8 +280,7 @@ class _Emitter:
                 pieces.append(sympy.functions.elementary.piecewise.ExprCondPair(sympy.nan, True))
             acc = self.num(pieces[-1].expr)
             for pc in reversed(pieces[:-1]):
-                acc = self.emit(f"select i1 {self.bool(pc.cond)}, double {self.num(pc.expr)}, "
-                                f"double {acc}")
+                acc = self.select(self.bool(pc.cond), self.num(pc.expr), acc)
             return acc
         f = e.func
         if f in _INTRINSIC1 and len(e.args) == 1:
@@ -197,35 +288,32 @@ class _Emitter:
         if f in _LIBM1 and len(e.args) == 1:
             return self.call(_LIBM1[f], self.num(e.args[0]))
         if f in _RECIPROCAL:
-            return self.bin("fdiv", _const(1.0), self.num(_RECIPROCAL[f](e.args[0], evaluate=False)))
+            return self.bin("fdiv", k(1.0), self.num(_RECIPROCAL[f](e.args[0], evaluate=False)))
         if f in _OF_RECIPROCAL:
-            inv = self.bin("fdiv", _const(1.0), self.num(e.args[0]))
+            inv = self.bin("fdiv", k(1.0), self.num(e.args[0]))
             return self.call(_LIBM1[_OF_RECIPROCAL[f]], inv)
         if f is sympy.atan2:
             return self.call("atan2", self.num(e.args[0]), self.num(e.args[1]))
         if f is sympy.factorial:
-            return self.call("tgamma", self.bin("fadd", self.num(e.args[0]), _const(1.0)))
+            return self.call("tgamma", self.bin("fadd", self.num(e.args[0]), k(1.0)))
         if f in (sympy.Min, sympy.Max):
             op = "olt" if f is sympy.Min else "ogt"
             vals = [self.num(a) for a in e.args]
             acc = vals[0]
             for v in vals[1:]:
-                c = self.emit(f"fcmp {op} double {v}, {acc}")
-                acc = self.emit(f"select i1 {c}, double {v}, double {acc}")
+                acc = self.select(self.fcmp(op, v, acc), v, acc)
             return acc
         if f is sympy.sign:
             x = self.num(e.args[0])
-            pos = self.emit(f"fcmp ogt double {x}, {_const(0.0)}")
-            neg = self.emit(f"fcmp olt double {x}, {_const(0.0)}")
-            r = self.emit(f"select i1 {neg}, double {_const(-1.0)}, double {_const(0.0)}")
-            return self.emit(f"select i1 {pos}, double {_const(1.0)}, double {r}")
+            pos = self.fcmp("ogt", x, k(0.0))
+            neg = self.fcmp("olt", x, k(0.0))
+            return self.select(pos, k(1.0), self.select(neg, k(-1.0), k(0.0)))
         if f is sympy.Heaviside:
             x = self.num(e.args[0])
-            h0 = self.num(e.args[1]) if len(e.args) > 1 else _const(0.5)
-            pos = self.emit(f"fcmp ogt double {x}, {_const(0.0)}")
-            neg = self.emit(f"fcmp olt double {x}, {_const(0.0)}")
-            r = self.emit(f"select i1 {neg}, double {_const(0.0)}, double {h0}")
-            return self.emit(f"select i1 {pos}, double {_const(1.0)}, double {r}")
+            h0 = self.num(e.args[1]) if len(e.args) > 1 else k(0.5)
+            pos = self.fcmp("ogt", x, k(0.0))
+            neg = self.fcmp("olt", x, k(0.0))
+            return self.select(pos, k(1.0), self.select(neg, k(0.0), h0))
         if f is sympy.Mod:
             a, b = self.num(e.args[0]), self.num(e.args[1])
             q = self.call("llvm.floor.f64", self.bin("fdiv", a, b))
@@ -242,7 +330,7 @@ class _Emitter:
         if k == 1:
             return b
         if k > 16:
-            return self.call("llvm.pow.f64", b, _const(float(k)))
+            return self.call("llvm.pow.f64", b, self.k(float(k)))
         half = self._ipow(b, k // 2)
         sq = self.bin("fmul", half, half)
         return self.bin("fmul", sq, b) if k % 2 else sq
@@ -257,32 +345,34 @@ class _Emitter:
         return r
 
     def _bool(self, e) -> str:
+        B = self.B
         if e is sympy.true or e is True:
-            return "true"
+            return self.true
         if e is sympy.false or e is False:
-            return "false"
+            return self.false
         if isinstance(e, sympy.core.relational.Relational):
             op = _FCMP.get(type(e))
             if op is None:
                 raise UnsupportedFeatureError([f"relation {type(e).__name__} is not supported"])
-            return self.emit(f"fcmp {op} double {self.num(e.lhs)}, {self.num(e.rhs)}")
+            return self.fcmp(op, self.num(e.lhs), self.num(e.rhs))
         if isinstance(e, (sympy.And, sympy.Or, sympy.Xor)):
             op = {sympy.And: "and", sympy.Or: "or", sympy.Xor: "xor"}[e.func]
             vals = [self.bool(a) for a in e.args]
             acc = vals[0]
             for v in vals[1:]:
-                acc = self.emit(f"{op} i1 {acc}, {v}")
+                acc = self.emit(f"{op} {B} {acc}, {v}")
             return acc
         if isinstance(e, sympy.Not):
-            return self.emit(f"xor i1 {self.bool(e.args[0])}, true")
+            return self.emit(f"xor {B} {self.bool(e.args[0])}, {self.true}")
         if isinstance(e, sympy.Piecewise):
-            acc = "false"
+            acc = self.false
             for pc in reversed(e.args):
-                acc = self.emit(f"select i1 {self.bool(pc.cond)}, i1 {self.bool(pc.expr)}, i1 {acc}")
+                acc = self.emit(f"select {B} {self.bool(pc.cond)}, {B} {self.bool(pc.expr)}, "
+                                f"{B} {acc}")
             return acc
         if isinstance(e, sympy.logic.boolalg.BooleanFunction):
             raise UnsupportedFeatureError([f"logic '{type(e).__name__}' is not supported"])
-        return self.emit(f"fcmp une double {self.num(e)}, {_const(0.0)}")
+        return self.fcmp("une", self.num(e), self.k(0.0))
 
 
 _ATTRS = "nounwind"
@@ -421,7 +511,8 @@ def lu_plan(n: int, rows, cols) -> LUPlan:
                   steps=tuple(steps), pos=pos)
 
 
-def _lu_functions(decls: set, plan: LUPlan, rows, cols, blocks: int = 0) -> str:
+def _lu_functions(decls: set, plan: LUPlan, rows, cols, blocks: int = 0,
+                  width: int = 0) -> tuple[str, int]:
     """``decomp(c, jnz, a) -> i64`` and ``solve(a, x)``, unrolled for ``plan``.
 
     With ``blocks = m > 0`` the matrix is ``c I - J`` for a Jacobian with ``m + 1`` equal
@@ -429,37 +520,47 @@ def _lu_functions(decls: set, plan: LUPlan, rows, cols, blocks: int = 0) -> str:
     column (``OdeSystem.lu_blocks``). Only the first diagonal block is factorised; ``a``
     holds its LU, then the ``B_i`` entries. ``solve`` is block forward substitution:
     ``x_0 = W^-1 b_0``, ``x_i = W^-1 (b_i + B_i x_0)``.
+
+    With ``width = W > 0``, ``decomp_v(c, jnz, a)`` and ``solve_v(a, x)`` factorise W
+    matrices at once, lane-major (``c`` holds W values); ``decomp_v`` returns the bit mask of
+    the lanes with a zero or non-finite pivot.
     """
     nb = plan.n
-    em = _Emitter(decls, {})
-    v = {slot: _const(0.0) for slot in range(plan.nnz)}
+    em = _Emitter(decls, {}, width)
+    k = em.k
+    c = "%c"
+    if width:
+        em.lines.append(f"  %cv = bitcast double* %cp to {em.T}*")
+        c = em.emit(f"load {em.T}, {em.T}* %cv, align 8")
+    v = {slot: k(0.0) for slot in range(plan.nnz)}
     coupling = []                      # (jnz index, block, row, column) of the B_i entries
-    for k, (i, j) in enumerate(zip(rows, cols)):
+    for kk, (i, j) in enumerate(zip(rows, cols)):
         i, j = int(i), int(j)
         if i < nb and j < nb:
             slot = plan.pos[(i, j)]
-            v[slot] = em.bin("fsub", v[slot], em.load("%jnz", k))
+            v[slot] = em.bin("fsub", v[slot], em.load("%jnz", kk))
         elif j < nb:
-            coupling.append((k, i // nb, i % nb, j))
+            coupling.append((kk, i // nb, i % nb, j))
         elif i // nb != j // nb or (i % nb, j % nb) not in plan.pos:
             raise ValueError(f"Jacobian entry ({i}, {j}) is outside the block structure")
     for i in range(nb):
         slot = plan.pos[(i, i)]
-        v[slot] = em.bin("fadd", v[slot], "%c")
-    bad = "false"
-    for k, L, U in plan.steps:
-        pp = plan.pos[(k, k)]
+        v[slot] = em.bin("fadd", v[slot], c)
+    B = em.B
+    bad = em.false
+    for kp, L, U in plan.steps:
+        pp = plan.pos[(kp, kp)]
         piv = v[pp]
         mag = em.call("llvm.fabs.f64", piv)
-        ok = em.emit(f"fcmp ogt double {mag}, {_const(1e-300)}")
-        fin = em.emit(f"fcmp olt double {mag}, {_const(float('inf'))}")
-        good = em.emit(f"and i1 {ok}, {fin}")
-        bad = em.emit(f"or i1 {bad}, {em.emit(f'xor i1 {good}, true')}")
-        inv = em.bin("fdiv", _const(1.0), piv)
+        ok = em.fcmp("ogt", mag, k(1e-300))
+        fin = em.fcmp("olt", mag, k(float("inf")))
+        good = em.emit(f"and {B} {ok}, {fin}")
+        bad = em.emit(f"or {B} {bad}, {em.emit(f'xor {B} {good}, {em.true}')}")
+        inv = em.bin("fdiv", k(1.0), piv)
         v[pp] = inv
-        ukj = {j: v[plan.pos[(k, j)]] for j in U}
+        ukj = {j: v[plan.pos[(kp, j)]] for j in U}
         for i in L:
-            lp = plan.pos[(i, k)]
+            lp = plan.pos[(i, kp)]
             lik = em.bin("fmul", v[lp], inv)
             v[lp] = lik
             for j in U:
@@ -467,25 +568,32 @@ def _lu_functions(decls: set, plan: LUPlan, rows, cols, blocks: int = 0) -> str:
                 v[s] = em.bin("fsub", v[s], em.bin("fmul", lik, ukj[j]))
     for slot in range(plan.nnz):
         em.store("%a", slot, v[slot])
-    for s, (k, _, _, _) in enumerate(coupling):
-        em.store("%a", plan.nnz + s, em.load("%jnz", k))
-    res = em.emit(f"select i1 {bad}, i64 1, i64 0")
-    decomp = "\n".join([f"define i64 @decomp(double %c, double* noalias nocapture readonly %jnz, "
-                        f"double* noalias nocapture %a) {_ATTRS} {{", "entry:", *em.lines,
-                        f"  ret i64 {res}", "}"])
-    em = _Emitter(decls, {})
+    for s, (kk, _, _, _) in enumerate(coupling):
+        em.store("%a", plan.nnz + s, em.load("%jnz", kk))
+    if width:
+        mask = em.emit(f"bitcast {B} {bad} to i{width}")
+        res = em.emit(f"zext i{width} {mask} to i64")
+        head = (f"define i64 @decomp_v(double* noalias nocapture readonly %cp, "
+                f"double* noalias nocapture readonly %jnz, double* noalias nocapture %a) "
+                f"{_lane_attrs(width)} {{")
+    else:
+        res = em.emit(f"select i1 {bad}, i64 1, i64 0")
+        head = (f"define i64 @decomp(double %c, double* noalias nocapture readonly %jnz, "
+                f"double* noalias nocapture %a) {_ATTRS} {{")
+    decomp = "\n".join([head, "entry:", *em.lines, f"  ret i64 {res}", "}"])
+    em = _Emitter(decls, {}, width)
 
     def substitute(x: dict) -> dict:
-        for k, L, U in plan.steps:
+        for kp, L, U in plan.steps:
             for i in L:
-                x[i] = em.bin("fsub", x[i], em.bin("fmul", em.load("%a", plan.pos[(i, k)]),
-                                                   x[k]))
-        for k, L, U in reversed(plan.steps):
-            acc = x[k]
+                x[i] = em.bin("fsub", x[i], em.bin("fmul", em.load("%a", plan.pos[(i, kp)]),
+                                                   x[kp]))
+        for kp, L, U in reversed(plan.steps):
+            acc = x[kp]
             for j in U:
-                acc = em.bin("fsub", acc, em.bin("fmul", em.load("%a", plan.pos[(k, j)]),
+                acc = em.bin("fsub", acc, em.bin("fmul", em.load("%a", plan.pos[(kp, j)]),
                                                  x[j]))
-            x[k] = em.bin("fmul", acc, em.load("%a", plan.pos[(k, k)]))
+            x[kp] = em.bin("fmul", acc, em.load("%a", plan.pos[(kp, kp)]))
         return x
 
     x0 = substitute({i: em.load("%x", i) for i in range(nb)})
@@ -498,10 +606,30 @@ def _lu_functions(decls: set, plan: LUPlan, rows, cols, blocks: int = 0) -> str:
         out.update({b * nb + i: v for i, v in substitute(xb).items()})
     for i in range(nb * (blocks + 1)):
         em.store("%x", i, out[i])
-    solve = "\n".join([f"define void @solve(double* noalias nocapture readonly %a, "
-                       f"double* noalias nocapture %x) {_ATTRS} {{", "entry:", *em.lines,
+    name, attrs = ("solve_v", _lane_attrs(width)) if width else ("solve", _ATTRS)
+    solve = "\n".join([f"define void @{name}(double* noalias nocapture readonly %a, "
+                       f"double* noalias nocapture %x) {attrs} {{", "entry:", *em.lines,
                        "  ret void", "}"])
     return decomp + "\n\n" + solve + "\n", plan.nnz + len(coupling)
+
+
+def _lane_attrs(width: int) -> str:
+    """Function attributes of a lane function: vectors of ``width`` doubles stay whole
+    (LLVM would otherwise split 512-bit vectors on CPUs that prefer 256-bit ones)."""
+    return f'{_ATTRS} "min-legal-vector-width"="{64 * width}"'
+
+
+def _lane_function(decls, names, name, exprs, width: int) -> str:
+    """``name(t, y, p, out)`` over ``width`` lanes, every argument a lane-major array."""
+    em = _Emitter(decls, names, width)
+    em.lines.append(f"  %tv = bitcast double* %tp to {em.T}*")
+    em.lines.append(f"  %t = load {em.T}, {em.T}* %tv, align 8")
+    for k, e in enumerate(exprs):
+        em.store("%out", k, em.num(e))
+    head = (f"define void @{name}(double* noalias nocapture readonly %tp, "
+            f"double* noalias nocapture readonly %y, double* noalias nocapture readonly %p, "
+            f"double* noalias nocapture %out) {_lane_attrs(width)} {{")
+    return "\n".join([head, "entry:", *em.lines, "  ret void", "}"])
 
 
 # ----------------------------------------------------------------------------------------
@@ -588,6 +716,76 @@ def expressions_ir(system: OdeSystem, exprs, what: str = "readout") -> str:
     return "\n".join(sorted(decls)) + "\n\n" + body
 
 
+def _dynamics(system: OdeSystem, smap: SymbolMap) -> tuple:
+    """The renamed right-hand side, the Jacobian's pattern and entries, and ``df/dt``."""
+    rhs = smap.rename_all(system.rhs, [f"rate of change of '{sid}'"
+                                       for sid in system.state_ids])
+    if system.jacobian is None:
+        jrows, jcols, jexprs = jacobian_entries(rhs, smap.y)
+    else:
+        jrows, jcols, given = system_jacobian(system)
+        jexprs = smap.rename_all(given, "Jacobian")
+    if any(smap.t in f.free_symbols for f in rhs):
+        diff = Differentiator()
+        dfdt = [diff(f, smap.t) for f in rhs]
+    else:
+        dfdt = [sympy.Integer(0)] * len(rhs)
+    return rhs, jrows, jcols, jexprs, dfdt
+
+
+def _system_lu(decls: set, system: OdeSystem, jrows, jcols, width: int = 0) -> tuple:
+    """The unrolled LU functions of ``system`` (:func:`_lu_functions`), their value count
+    and fill-in."""
+    blocks = system.lu_blocks
+    nb = system.n_states // (blocks + 1)
+    inside = [(r, c) for r, c in zip(jrows, jcols) if r < nb and c < nb]
+    plan = lu_plan(nb, [r for r, _ in inside], [c for _, c in inside])
+    lu, lu_nnz = _lu_functions(decls, plan, jrows, jcols, blocks, width)
+    return lu, lu_nnz, plan.fill
+
+
+@dataclass(frozen=True)
+class LaneCode:
+    """The IR of a system's step functions over :data:`LANES` members at once."""
+
+    key: str
+    ir: str
+    width: int
+    n_derived: int
+    lu_nnz: int
+    n_jac: int
+
+    def meta(self) -> dict:
+        return dict(width=self.width, n_derived=self.n_derived, lu_nnz=self.lu_nnz,
+                    n_jac=self.n_jac)
+
+
+def generate_lanes(system: OdeSystem, key: str) -> LaneCode:
+    """The step functions of ``system`` over :data:`LANES` lanes, one member per lane:
+    ``derive_v``, ``rhs_v``, ``jac_v``, ``dfdt_v`` (``f(t, y, p, out)`` on lane-major
+    arrays) and ``decomp_v``, ``solve_v``. ``rhs_v`` and ``jac_v`` read
+    ``[p | (unused) | derived]`` as ``rhs_q`` does, but never fill it: the lane integrator
+    calls ``derive_v`` when a lane takes a new member. Raises as :func:`generate`."""
+    smap = SymbolMap.of(system)
+    m = system.n_params
+    names = _argument_names(smap)
+    rhs, jrows, jcols, jexprs, dfdt = _dynamics(system, smap)
+    h = hoist_parameters([rhs, jexprs], smap.p)
+    q_names = dict(names)
+    q_names.update({s: ("load", "%p", m + 1 + k) for k, s in enumerate(h.symbols)})
+    decls: set = set()
+    funcs = [_lane_function(decls, names, "derive_v", h.derived, LANES),
+             _lane_function(decls, q_names, "rhs_v", h.lists[0], LANES),
+             _lane_function(decls, q_names, "jac_v", h.lists[1], LANES),
+             _lane_function(decls, names, "dfdt_v", dfdt, LANES)]
+    lu, lu_nnz, _ = _system_lu(decls, system, jrows, jcols, LANES)
+    ir = (f"; generated by simulator.codegen.llvm (version {CODEGEN_VERSION}, {LANES} lanes, "
+          f"libmvec {vector_libm() is not None}); key {key}\n"
+          + "\n".join(sorted(decls)) + "\n\n" + "\n\n".join(funcs) + "\n\n" + lu)
+    return LaneCode(key=key, ir=ir, width=LANES, n_derived=len(h.derived), lu_nnz=lu_nnz,
+                    n_jac=len(jrows))
+
+
 def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     """Generate the IR of ``system``'s functions (sympy only; nothing is compiled).
 
@@ -602,17 +800,8 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
     smap = SymbolMap.of(system)
     n, m = system.n_states, system.n_params
     names = _argument_names(smap)
-    rhs = smap.rename_all(system.rhs, [f"rate of change of '{sid}'"
-                                       for sid in system.state_ids])
-    if system.jacobian is None:
-        jrows, jcols, jexprs = jacobian_entries(rhs, smap.y)
-    else:
-        jrows, jcols, given = system_jacobian(system)
-        jexprs = smap.rename_all(given, "Jacobian")
+    rhs, jrows, jcols, jexprs, dfdt = _dynamics(system, smap)
     time_dep = any(smap.t in f.free_symbols for f in rhs)
-    diff = Differentiator()
-    dfdt = ([diff(f, smap.t) for f in rhs] if time_dep
-            else [sympy.Integer(0)] * n)
     trig = [smap.rename(ev.trigger, f"trigger of event '{ev.id}'") for ev in system.events]
     switches = [smap.rename(e, "event trigger")
                 for e in trigger_switches([ev.trigger for ev in system.events])]
@@ -642,16 +831,12 @@ def generate(system: OdeSystem, key: str | None = None) -> GeneratedCode:
         decls, n_ev_values = ev_decls, len(values) // 2
     except ModelError:
         pass
-    blocks = system.lu_blocks
-    nb = n // (blocks + 1)
-    inside = [(r, c) for r, c in zip(jrows, jcols) if r < nb and c < nb]
-    plan = lu_plan(nb, [r for r, _ in inside], [c for _, c in inside])
-    lu, lu_nnz = _lu_functions(decls, plan, jrows, jcols, blocks)
+    lu, lu_nnz, lu_fill = _system_lu(decls, system, jrows, jcols)
     key = key or system_key(system)
     ir = (f"; generated by simulator.codegen.llvm (version {CODEGEN_VERSION}); key {key}\n"
           + "\n".join(sorted(decls)) + "\n\n" + "\n\n".join(funcs) + "\n\n" + lu)
     return GeneratedCode(key=key, ir=ir, n_states=n, n_params=m, n_events=len(trig),
                          jac_rows=tuple(jrows), jac_cols=tuple(jcols), time_dependent=time_dep,
-                         lu_nnz=lu_nnz, lu_fill=plan.fill, n_outputs=n_out,
+                         lu_nnz=lu_nnz, lu_fill=lu_fill, n_outputs=n_out,
                          n_switches=len(switches), switch_equal=switch_equal,
                          n_event_values=n_ev_values, n_derived=n_derived)

@@ -27,7 +27,7 @@ __all__ = ["njit", "njit_on_first_use", "Loop", "loops_digest", "loops_dir", "LO
 
 #: the modules whose numba functions are entry points (everything they import is covered)
 LOOP_ROOTS = ("simulator.solvers.compiled", "simulator.solvers.compiled_events",
-              "simulator.codegen.kernels")
+              "simulator.solvers.lanes", "simulator.codegen.kernels")
 _LOCK = threading.Lock()
 
 

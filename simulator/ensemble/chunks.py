@@ -2,9 +2,12 @@
 
 A :class:`ChunkTask` carries the model (pickled as its SBML text, rebuilt once per process),
 the members' conditions, the output times and readouts. :func:`run_chunk` solves it in the
-process it runs in with the compiled ensemble integrator
-(:func:`simulator.solvers.compiled.integrate_many`: every member with its own step size and
-error control, members in parallel over the cores in small dynamic chunks).
+process it runs in with the compiled ensemble integrator: every member with its own step
+size and error control, members in parallel over the cores in small dynamic chunks. A model
+without events runs its members eight at a time on the vector lanes
+(:func:`simulator.solvers.lanes.integrate_many_lanes`), however few there are, so that a
+member's result never depends on how the sweep was cut into chunks; a model with events one
+at a time (:func:`simulator.solvers.compiled.integrate_many`).
 
 Events
 ------
@@ -53,7 +56,7 @@ import numpy as np
 
 from simulator.api import compile_model
 from simulator.codegen.common import SymbolMap
-from simulator.codegen.jit import compile_expressions, compile_native
+from simulator.codegen.jit import compile_expressions, compile_lanes, compile_native
 from simulator.codegen.numpy_fns import lambdify
 from simulator.codegen.kernels import fill_members, fill_outputs
 from simulator.errors import ModelError
@@ -62,6 +65,7 @@ from simulator.model import Model, as_number
 from simulator.semantics import refuse_delays
 from simulator.solvers.base import SolverOptions
 from simulator.solvers.compiled import STAT_NAMES, failure_message, integrate_many
+from simulator.solvers.lanes import integrate_many_lanes, lane_chunk
 from simulator.solvers.compiled_events import (FAIL_EVENTS, EventTables, covers,
                                                run_compiled_many, too_many_events)
 from simulator.solvers.driver import run
@@ -126,6 +130,12 @@ class Prepared:
         # the events as the compiled event driver's tables, where it covers them
         self.event_tables = (EventTables(system)
                              if system.events and covers(system, self.fns) is None else None)
+
+    def lanes(self):
+        """The step functions over lanes (:func:`~simulator.codegen.jit.compile_lanes`),
+        compiled on the first sweep that uses them."""
+        with too_deep(f"model '{self.model.id}': native code generation"):
+            return compile_lanes(self.system)
 
     def native_readouts(self, readouts: tuple):
         """A native ``f(t, y, p, out)`` computing ``readouts`` (built once per tuple), or
@@ -244,6 +254,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                                         first_step=opts.first_step or 0.0,
                                         max_step=opts.max_step or 0.0,
                                         max_steps=opts.max_steps, y_out=Y_out)
+            elif system.n_states and not system.events:
+                res = integrate_many_lanes(fns, prep.lanes(), task.t0, Y0[good], P[good],
+                                           t_out, t_end, rtol=opts.rtol, atol=opts.atol,
+                                           first_step=opts.first_step or 0.0,
+                                           max_step=opts.max_step or 0.0,
+                                           max_steps=opts.max_steps,
+                                           chunk=lane_chunk(good.size, numba.get_num_threads()),
+                                           y_out=Y_out)
             elif system.n_states:
                 res = integrate_many(fns, task.t0, Y0[good], P[good], t_out, t_end,
                                      rtol=opts.rtol, atol=opts.atol,

@@ -539,6 +539,38 @@ def atol_vector(atol, n):
     return np.array(np.broadcast_to(np.asarray(atol, dtype=np.float64), (n,)), order="C")
 
 
+def many_arrays(fns: NativeFunctions, t0: float, Y0, P, t_out, y_out=None) -> tuple:
+    """The checked inputs of an ensemble integration and its output arrays:
+    ``(Y0, P, t_out, Y_out, Y_stop, status, STATS, FRES)`` (see :func:`integrate_many`).
+
+    Raises
+    ------
+    ValueError
+        A shape does not fit the model, ``t_out`` is not sorted from ``t0``, or ``y_out``
+        is not a C-contiguous float64 array of the outputs' shape.
+    """
+    Y0 = contiguous(np.atleast_2d(Y0))
+    P = contiguous(np.atleast_2d(P))
+    N, n = Y0.shape
+    if P.shape != (N, fns.n_params):
+        raise ValueError(f"P must have shape ({N}, {fns.n_params}), got {P.shape}")
+    if n != fns.n_states:
+        raise ValueError(f"Y0 must have {fns.n_states} columns, got {n}")
+    t_out = contiguous(np.atleast_1d(t_out))
+    if t_out.size and (np.any(np.diff(t_out) < 0) or t_out[0] < t0):
+        raise ValueError("t_out must be sorted and >= t0")
+    if y_out is None:
+        Y_out = np.full((N, len(t_out), n), np.nan)
+    else:
+        Y_out = y_out
+        if Y_out.shape != (N, len(t_out), n) or Y_out.dtype != np.float64 \
+                or not Y_out.flags.c_contiguous:
+            raise ValueError(f"y_out must be a C-contiguous float64 array of shape "
+                             f"{(N, len(t_out), n)}")
+    return (Y0, P, t_out, Y_out, np.empty((N, n)), np.empty(N, dtype=np.int64),
+            np.zeros((N, N_STATS), dtype=np.int64), np.zeros((N, 2)))
+
+
 def integrate_many(fns: NativeFunctions, t0: float, Y0, P, t_out, t_end: float, *,
                    rtol: float = 1e-6, atol=1e-12, trig0=None, first_step: float = 0.0,
                    max_step: float = 0.0, max_steps: int = 500_000, chunk: int = 4,
@@ -571,33 +603,14 @@ def integrate_many(fns: NativeFunctions, t0: float, Y0, P, t_out, t_end: float, 
     ``stats[:, 6]`` (``n_out``) are not filled and hold NaN —, ``t_stop`` (N,), ``y_stop``
     (N, n_states), ``stats`` (N, N_STATS) int64 with columns ``STAT_NAMES``.
     """
-    Y0 = contiguous(np.atleast_2d(Y0))
-    P = contiguous(np.atleast_2d(P))
+    Y0, P, t_out, Y_out, Y_stop, status, STATS, FRES = many_arrays(fns, t0, Y0, P, t_out,
+                                                                   y_out)
     N, n = Y0.shape
-    if P.shape != (N, fns.n_params):
-        raise ValueError(f"P must have shape ({N}, {fns.n_params}), got {P.shape}")
-    if n != fns.n_states:
-        raise ValueError(f"Y0 must have {fns.n_states} columns, got {n}")
-    t_out = contiguous(np.atleast_1d(t_out))
-    if t_out.size and (np.any(np.diff(t_out) < 0) or t_out[0] < t0):
-        raise ValueError("t_out must be sorted and >= t0")
     if trig0 is None:
         trig0 = np.empty((N, fns.n_events), dtype=np.uint8)
         for m in range(N if fns.n_events else 0):
             trig0[m] = fns.triggers_py(float(t0), Y0[m], P[m])
     trig0 = contiguous(trig0, np.uint8).reshape(N, fns.n_events)
-    if y_out is None:
-        Y_out = np.full((N, len(t_out), n), np.nan)
-    else:
-        Y_out = y_out
-        if Y_out.shape != (N, len(t_out), n) or Y_out.dtype != np.float64 \
-                or not Y_out.flags.c_contiguous:
-            raise ValueError(f"y_out must be a C-contiguous float64 array of shape "
-                             f"{(N, len(t_out), n)}")
-    Y_stop = np.empty((N, n))
-    status = np.empty(N, dtype=np.int64)
-    STATS = np.zeros((N, N_STATS), dtype=np.int64)
-    FRES = np.zeros((N, 2))
     old = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)
     try:

@@ -1,0 +1,604 @@
+"""Ensemble members in lock-step lanes: RODAS5P on :data:`LANES` members at once.
+
+:func:`simulator.solvers.compiled.integrate_member` integrates one member; a step costs
+8 right-hand sides, one Jacobian, one LU and 8 solves of straight-line model code, ~80 % of
+the step. Here each numba thread runs :data:`LANES` members side by side, one per lane of
+the model's vector functions (:func:`simulator.codegen.llvm.generate_lanes`): one call
+evaluates the right-hand side of all of them, on AVX-512 in the time of ~2-3 scalar calls.
+
+The lanes share the instruction stream, not the step control. Each lane keeps its own time,
+step size, error estimate, Gustafsson history, accept/reject decision, outputs and step
+budget, exactly as :func:`integrate_member` does; a lane that rejects its step simply takes
+the next attempt with a smaller step while the others go on. So a member's steps are the
+ones it would take alone, and its result differs from the one-member integrator only by the
+rounding of the vector functions (libmvec's ``pow``/``exp`` are within 4 ulp). A lane whose
+member ends (or fails) takes the next member of its work item at once. Models with events
+stay on the one-member integrator (their members stop at trigger changes).
+
+Arrays are lane-major: ``y[i * W + l]`` is state ``i`` of lane ``l``.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange, types
+
+from simulator.codegen.abi import LANE_DECOMP_FN, LANES_FN, SOLVE_FN, data_pointer
+from simulator.codegen.jit import LaneFunctions, NativeFunctions
+from simulator.codegen.llvm import LANES
+from simulator.codegen.numba_cache import njit, njit_on_first_use
+from simulator.solvers.compiled import (END, FAIL_INDEX, FAIL_MAX_STEPS, FAIL_NONFINITE,
+                                        FAIL_SINGULAR, FAIL_START, FAIL_STEP_SIZE, N_OUT,
+                                        N_STATS, STAT_NAMES, atol_vector, check_parameters,
+                                        many_arrays)
+from simulator.solvers.rodas5p import RODAS5P
+
+# the method's coefficients, frozen into the compiled loop as constants (as in compiled.py)
+_GAMMA = RODAS5P.gamma
+_A, _C, _TIMES, _D, _H = RODAS5P.A, RODAS5P.C, RODAS5P.c, RODAS5P.d, RODAS5P.H
+_EXPO = 1.0 / (RODAS5P.embedded_order + 1)
+_NFEV, _NJEV, _NSTEPS, _NACC, _NREJ, _NLU, _NSING = (
+    STAT_NAMES.index(s) for s in ("nfev", "njev", "nsteps", "naccepted", "nrejected", "nlu",
+                                  "nsingular"))
+_JIT = dict(error_model="numpy", nogil=True, fastmath={"contract"})
+W = LANES
+_UROUND = 2.220446049250313e-16
+
+
+@njit(**_JIT, inline="always")
+def _times(tl, t, h, hd, s):
+    """Stage ``s``'s time ``t + c_s h`` and ``h d_s`` of every lane."""
+    for l in range(W):
+        tl[l] = t[l] + _TIMES[s] * h[l]
+        hd[l] = h[l] * _D[s]
+
+
+@njit(**_JIT)
+def _finish(l, m, code, t_stop, h_next, member, y, stats, status, STATS, FRES, Y_stop):
+    """Record lane ``l``'s member ``m`` as ended with ``code`` and free the lane."""
+    status[m] = code
+    for j in range(N_STATS):
+        STATS[m, j] = stats[l, j]
+    FRES[m, 0] = t_stop
+    FRES[m, 1] = h_next
+    for i in range(Y_stop.shape[1]):
+        Y_stop[m, i] = y[i * W + l]
+    member[l] = -1
+
+
+@njit(**_JIT)
+def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, time_dep, first, last_m,
+                    nnz, njac, n_pq, t0, Y0, P, t_out, t_end, rtol, atol, h_init, h_max,
+                    max_steps, Y_out, Y_stop, status, STATS, FRES):
+    """Integrate members ``first .. last_m - 1`` (rows of ``Y0``, ``P``) on :data:`LANES`
+    lanes, refilling a lane as soon as its member ends. Arguments and outputs as
+    :func:`simulator.solvers.compiled.integrate_many` (no events)."""
+    n = Y0.shape[1]
+    m_par = P.shape[1]
+    n_t = t_out.shape[0]
+    y = np.zeros(n * W)
+    ynew = np.zeros(n * W)
+    f0 = np.zeros(n * W)
+    fs = np.zeros(n * W)
+    fx = np.zeros(n * W)
+    ks = np.zeros((8, n * W))
+    q = np.zeros((3, n * W))
+    pq = np.zeros(n_pq * W)
+    jnz = np.zeros(njac * W)
+    lu = np.zeros(nnz * W)
+    tl = np.zeros(W)
+    ihx = np.zeros(n * W)
+    ex = np.zeros(n * W)
+    atolx = np.zeros(n * W)
+    for i in range(n):
+        for l in range(W):
+            atolx[i * W + l] = atol[i]
+    hx = np.zeros(n * W)
+    cl = np.ones(W)
+    ih = np.zeros(W)
+    hd = np.zeros(W)
+    member = np.full(W, -1, dtype=np.int64)
+    stats = np.zeros((W, N_STATS), dtype=np.int64)
+    t = np.full(W, t0)
+    h = np.ones(W)
+    hnew = np.ones(W)
+    tnew = np.zeros(W)
+    hacc = np.zeros(W)
+    erracc = np.ones(W)
+    n_accept = np.zeros(W, dtype=np.int64)
+    n_sing = np.zeros(W, dtype=np.int64)
+    k_out = np.zeros(W, dtype=np.int64)
+    reject = np.zeros(W, dtype=np.bool_)
+    last_nonfinite = np.zeros(W, dtype=np.bool_)
+    jac_ok = np.zeros(W, dtype=np.bool_)
+    last = np.zeros(W, dtype=np.bool_)
+    live = np.zeros(W, dtype=np.bool_)       # takes part in this attempt
+    fresh = np.zeros(W, dtype=np.bool_)      # took a new member, needs f0 and a first step
+    accepted = np.zeros(W, dtype=np.bool_)
+    span = t_end - t0
+    hmax = span if h_max <= 0.0 else min(h_max, span)
+    next_m = first
+
+    while True:
+        # ---- idle lanes take the next members
+        any_fresh = False
+        for l in range(W):
+            if member[l] < 0 and next_m < last_m:
+                m = next_m
+                next_m += 1
+                member[l] = m
+                for j in range(N_STATS):
+                    stats[l, j] = 0
+                stats[l, FAIL_INDEX] = -1
+                for i in range(n):
+                    y[i * W + l] = Y0[m, i]
+                    fx[i * W + l] = 0.0
+                for j in range(m_par):
+                    pq[j * W + l] = P[m, j]
+                t[l] = t0
+                hacc[l] = 0.0
+                erracc[l] = 1.0
+                n_accept[l] = 0
+                n_sing[l] = 0
+                k_out[l] = 0
+                reject[l] = False
+                last_nonfinite[l] = False
+                jac_ok[l] = False
+                fresh[l] = True
+                any_fresh = True
+                if span <= 0.0:
+                    while k_out[l] < n_t and t_out[k_out[l]] <= t0:
+                        for i in range(n):
+                            Y_out[m, k_out[l], i] = y[i * W + l]
+                        k_out[l] += 1
+                    stats[l, N_OUT] = k_out[l]
+                    fresh[l] = False
+                    _finish(l, m, END, t0, 0.0, member, y, stats, status, STATS, FRES,
+                            Y_stop)
+        if any_fresh:
+            derive(data_pointer(tl), data_pointer(y), data_pointer(pq), data_pointer(pq[(m_par + 1) * W:]))
+            for l in range(W):
+                tl[l] = t[l]
+            rhs(data_pointer(tl), data_pointer(y), data_pointer(pq), data_pointer(f0))
+            # first steps (Hairer & Wanner I, II.4), as integrate_member
+            for l in range(W):
+                if not fresh[l]:
+                    for i in range(n):
+                        ynew[i * W + l] = y[i * W + l]
+                    continue
+                stats[l, _NFEV] += 1
+                bad = -1
+                for i in range(n):
+                    if not math.isfinite(f0[i * W + l]):
+                        bad = i
+                        break
+                if bad >= 0:
+                    stats[l, FAIL_INDEX] = bad
+                    stats[l, N_OUT] = 0
+                    fresh[l] = False
+                    _finish(l, member[l], FAIL_START, t0, 0.0, member, y, stats, status,
+                            STATS, FRES, Y_stop)
+                    continue
+                if h_init > 0.0:
+                    h[l] = min(h_init, hmax)
+                    for i in range(n):
+                        ynew[i * W + l] = y[i * W + l]
+                    continue
+                d0 = 0.0
+                d1 = 0.0
+                for i in range(n):
+                    sc = atol[i] + rtol * abs(y[i * W + l])
+                    d0 += (y[i * W + l] / sc) ** 2
+                    d1 += (f0[i * W + l] / sc) ** 2
+                d0 = math.sqrt(d0 / n)
+                d1 = math.sqrt(d1 / n)
+                h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+                h0 = min(h0, hmax)
+                hacc[l] = h0                 # (kept for the second pass below)
+                tl[l] = t[l] + h0
+                for i in range(n):
+                    ynew[i * W + l] = y[i * W + l] + h0 * f0[i * W + l]
+            need = False
+            for l in range(W):
+                if fresh[l] and h_init <= 0.0:
+                    need = True
+            if need:
+                rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(fs))
+                for l in range(W):
+                    if not fresh[l] or h_init > 0.0:
+                        continue
+                    stats[l, _NFEV] += 1
+                    h0 = hacc[l]
+                    d1 = 0.0
+                    d2 = 0.0
+                    for i in range(n):
+                        sc = atol[i] + rtol * abs(y[i * W + l])
+                        d1 += (f0[i * W + l] / sc) ** 2
+                        d2 += ((fs[i * W + l] - f0[i * W + l]) / sc) ** 2
+                    d1 = math.sqrt(d1 / n)
+                    d2 = math.sqrt(d2 / n) / h0
+                    dm = max(d1, d2)
+                    if not math.isfinite(dm):
+                        h1 = h0 * 1e-3
+                    elif dm <= 1e-15:
+                        h1 = max(1e-6, h0 * 1e-3)
+                    else:
+                        h1 = (0.01 / dm) ** _EXPO
+                    h[l] = min(100.0 * h0, h1, hmax)
+                    hacc[l] = 0.0
+            for l in range(W):
+                fresh[l] = False
+
+        # ---- checks before the attempt, per lane
+        n_live = 0
+        for l in range(W):
+            live[l] = False
+            m = member[l]
+            if m < 0:
+                continue
+            if stats[l, _NSTEPS] >= max_steps:
+                stats[l, N_OUT] = k_out[l]
+                _finish(l, m, FAIL_MAX_STEPS, t[l], 0.0, member, y, stats, status, STATS,
+                        FRES, Y_stop)
+                continue
+            stats[l, _NSTEPS] += 1
+            if h[l] > hmax:
+                h[l] = hmax
+            last[l] = False
+            if t[l] + 1.0001 * h[l] >= t_end:
+                h[l] = t_end - t[l]
+                last[l] = True
+            if 0.1 * h[l] <= abs(t[l]) * _UROUND or h[l] <= 0.0:
+                stats[l, N_OUT] = k_out[l]
+                code = FAIL_NONFINITE if last_nonfinite[l] else FAIL_STEP_SIZE
+                _finish(l, m, code, t[l], 0.0, member, y, stats, status, STATS, FRES, Y_stop)
+                continue
+            live[l] = True
+            n_live += 1
+        if n_live == 0:
+            if next_m >= last_m:
+                return
+            continue
+
+        # ---- Jacobian and LU of every lane (a lane that rejected recomputes the same J)
+        for l in range(W):
+            tl[l] = t[l]
+            if live[l]:
+                if not jac_ok[l]:
+                    stats[l, _NJEV] += 1
+                    jac_ok[l] = True
+                cl[l] = 1.0 / (_GAMMA * h[l])
+            else:
+                cl[l] = 1.0
+        jac(data_pointer(tl), data_pointer(y), data_pointer(pq), data_pointer(jnz))
+        if time_dep:
+            dfdt(data_pointer(tl), data_pointer(y), data_pointer(pq), data_pointer(fx))
+        mask = decomp(data_pointer(cl), data_pointer(jnz), data_pointer(lu))
+        for l in range(W):
+            if live[l] and (mask >> l) & 1:
+                live[l] = False
+                n_sing[l] += 1
+                stats[l, _NSING] = n_sing[l]
+                if n_sing[l] > 20:
+                    stats[l, N_OUT] = k_out[l]
+                    _finish(l, member[l], FAIL_SINGULAR, t[l], 0.0, member, y, stats,
+                            status, STATS, FRES, Y_stop)
+                    continue
+                h[l] *= 0.25
+                reject[l] = True
+            elif live[l]:
+                stats[l, _NLU] += 1
+            ih[l] = 1.0 / h[l]
+            hd[l] = h[l] * _D[0]
+
+        # ---- the eight stages, every lane at once (one pass over the lanes per stage, the
+        # coefficients constants, as integrate_member's; per-lane 1/h and h d_i)
+        k1, k2, k3, k4 = ks[0], ks[1], ks[2], ks[3]
+        k5, k6, k7, k8 = ks[4], ks[5], ks[6], ks[7]
+        nw = n * W
+        for i in range(n):               # 1/h and h of each lane, spread over the states
+            for l in range(W):
+                ihx[i * W + l] = ih[l]
+                hx[i * W + l] = h[l]
+        for x in range(nw):
+            k1[x] = f0[x] + _D[0] * hx[x] * fx[x]
+        solve(data_pointer(lu), data_pointer(k1))
+        # stage 2
+        for x in range(nw):
+            ynew[x] = y[x] + _A[1, 0] * k1[x]
+        _times(tl, t, h, hd, 1)
+        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k2))
+        for x in range(nw):
+            k2[x] += ihx[x] * (_C[1, 0] * k1[x]) + _D[1] * hx[x] * fx[x]
+        solve(data_pointer(lu), data_pointer(k2))
+        # stage 3
+        for x in range(nw):
+            ynew[x] = y[x] + _A[2, 0] * k1[x] + _A[2, 1] * k2[x]
+        _times(tl, t, h, hd, 2)
+        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k3))
+        for x in range(nw):
+            k3[x] += ihx[x] * (_C[2, 0] * k1[x] + _C[2, 1] * k2[x]) + _D[2] * hx[x] * fx[x]
+        solve(data_pointer(lu), data_pointer(k3))
+        # stage 4
+        for x in range(nw):
+            ynew[x] = y[x] + _A[3, 0] * k1[x] + _A[3, 1] * k2[x] + _A[3, 2] * k3[x]
+        _times(tl, t, h, hd, 3)
+        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k4))
+        for x in range(nw):
+            k4[x] += (ihx[x] * (_C[3, 0] * k1[x] + _C[3, 1] * k2[x] + _C[3, 2] * k3[x])
+                      + _D[3] * hx[x] * fx[x])
+        solve(data_pointer(lu), data_pointer(k4))
+        # stage 5
+        for x in range(nw):
+            ynew[x] = (y[x] + _A[4, 0] * k1[x] + _A[4, 1] * k2[x] + _A[4, 2] * k3[x]
+                       + _A[4, 3] * k4[x])
+        _times(tl, t, h, hd, 4)
+        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k5))
+        for x in range(nw):
+            k5[x] += (ihx[x] * (_C[4, 0] * k1[x] + _C[4, 1] * k2[x] + _C[4, 2] * k3[x]
+                               + _C[4, 3] * k4[x])
+                      + _D[4] * hx[x] * fx[x])
+        solve(data_pointer(lu), data_pointer(k5))
+        # stages 6-8 at t + h with d_i = 0; 7 and 8 add the previous stage to the input
+        for x in range(nw):
+            ynew[x] = (y[x] + _A[5, 0] * k1[x] + _A[5, 1] * k2[x] + _A[5, 2] * k3[x]
+                       + _A[5, 3] * k4[x] + _A[5, 4] * k5[x])
+        _times(tl, t, h, hd, 5)
+        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k6))
+        for x in range(nw):
+            k6[x] += ihx[x] * (_C[5, 0] * k1[x] + _C[5, 1] * k2[x] + _C[5, 2] * k3[x]
+                              + _C[5, 3] * k4[x] + _C[5, 4] * k5[x])
+        solve(data_pointer(lu), data_pointer(k6))
+        for x in range(nw):
+            ynew[x] += k6[x]
+        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k7))
+        for x in range(nw):
+            k7[x] += ihx[x] * (_C[6, 0] * k1[x] + _C[6, 1] * k2[x] + _C[6, 2] * k3[x]
+                              + _C[6, 3] * k4[x] + _C[6, 4] * k5[x] + _C[6, 5] * k6[x])
+        solve(data_pointer(lu), data_pointer(k7))
+        for x in range(nw):
+            ynew[x] += k7[x]
+        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k8))
+        for x in range(nw):
+            k8[x] += ihx[x] * (_C[7, 0] * k1[x] + _C[7, 1] * k2[x] + _C[7, 2] * k3[x]
+                              + _C[7, 3] * k4[x] + _C[7, 4] * k5[x] + _C[7, 5] * k6[x]
+                              + _C[7, 6] * k7[x])
+        solve(data_pointer(lu), data_pointer(k8))
+
+        # ---- the new solution (order 5) and the squared scaled errors of every lane; a
+        # state that is not finite makes its lane's sum NaN (v - v)
+        for x in range(nw):
+            v = ynew[x] + k8[x]
+            ynew[x] = v
+            e = k8[x] / (atolx[x] + rtol * max(abs(y[x]), abs(v)))
+            ex[x] = e * e + (v - v)
+
+        # ---- per lane: error, accept or reject, outputs
+        any_accepted = False
+        any_dense = False
+        for l in range(W):
+            accepted[l] = False
+            if not live[l]:
+                continue
+            m = member[l]
+            stats[l, _NFEV] += 7
+            err = 0.0
+            worst = 0.0
+            iworst = 0
+            for i in range(n):
+                ei = ex[i * W + l]
+                err += ei
+                if ei > worst:
+                    worst = ei
+                    iworst = i
+            if not math.isfinite(err):
+                bad = -1
+                for i in range(n):
+                    if not math.isfinite(ynew[i * W + l]):
+                        bad = i
+                        break
+                if bad >= 0:
+                    stats[l, FAIL_INDEX] = bad
+                    last_nonfinite[l] = True
+                    stats[l, _NREJ] += 1
+                    reject[l] = True
+                    h[l] *= 0.25
+                    continue
+            err = math.sqrt(err / n)
+            if not math.isfinite(err):
+                stats[l, _NREJ] += 1
+                reject[l] = True
+                h[l] *= 0.25
+                continue
+            fac = max(1.0 / 6.0, min(5.0, err ** _EXPO / 0.9))
+            hn = h[l] / fac
+            if err > 1.0:
+                reject[l] = True
+                stats[l, FAIL_INDEX] = iworst
+                stats[l, _NREJ] += 1
+                h[l] = hn
+                continue
+            # accepted
+            n_accept[l] += 1
+            last_nonfinite[l] = False
+            jac_ok[l] = False
+            stats[l, FAIL_INDEX] = iworst
+            if n_accept[l] > 1:
+                facgus = (hacc[l] / h[l]) * (err * err / erracc[l]) ** _EXPO / 0.9
+                facgus = max(1.0 / 6.0, min(5.0, facgus))
+                fac = max(fac, facgus)
+                hn = h[l] / fac
+            hacc[l] = h[l]
+            erracc[l] = max(1e-2, err)
+            tnew[l] = t_end if last[l] else t[l] + h[l]
+            stats[l, _NACC] = n_accept[l]
+            if reject[l]:
+                hn = min(hn, h[l])
+            hnew[l] = hn
+            accepted[l] = True
+            any_accepted = True
+            if k_out[l] < n_t and t_out[k_out[l]] < tnew[l]:
+                any_dense = True
+
+        # ---- outputs of the lanes that moved on: the dense-output coefficients of every
+        # lane at once, then each lane's output times
+        q1, q2, q3 = q[0], q[1], q[2]
+        if any_dense:
+            for x in range(nw):
+                q1[x] = (_H[0, 0] * k1[x] + _H[0, 1] * k2[x] + _H[0, 2] * k3[x]
+                         + _H[0, 3] * k4[x] + _H[0, 4] * k5[x] + _H[0, 5] * k6[x]
+                         + _H[0, 6] * k7[x] + _H[0, 7] * k8[x])
+                q2[x] = (_H[1, 0] * k1[x] + _H[1, 1] * k2[x] + _H[1, 2] * k3[x]
+                         + _H[1, 3] * k4[x] + _H[1, 4] * k5[x] + _H[1, 5] * k6[x]
+                         + _H[1, 6] * k7[x] + _H[1, 7] * k8[x])
+                q3[x] = (_H[2, 0] * k1[x] + _H[2, 1] * k2[x] + _H[2, 2] * k3[x]
+                         + _H[2, 3] * k4[x] + _H[2, 4] * k5[x] + _H[2, 5] * k6[x]
+                         + _H[2, 6] * k7[x] + _H[2, 7] * k8[x])
+        for l in range(W):
+            if not accepted[l]:
+                continue
+            m = member[l]
+            t_new = tnew[l]
+            while k_out[l] < n_t and t_out[k_out[l]] <= t_new:
+                k = k_out[l]
+                if t_out[k] >= t_new:
+                    for i in range(n):
+                        Y_out[m, k, i] = ynew[i * W + l]
+                else:                        # as rodas5p.dense, from the nearer end
+                    s = (t_out[k] - t[l]) / h[l]
+                    for i in range(n):
+                        x = i * W + l
+                        d = ynew[x] - y[x]
+                        poly = q1[x] + s * (q2[x] + s * q3[x])
+                        if s <= 0.5:
+                            Y_out[m, k, i] = y[x] + s * (d + (1.0 - s) * poly)
+                        else:
+                            Y_out[m, k, i] = ynew[x] - (1.0 - s) * (d - s * poly)
+                k_out[l] += 1
+        # the new states: all lanes at once when every lane that tried moved on (idle lanes
+        # hold nothing), else lane by lane
+        n_tried = 0
+        n_moved = 0
+        for l in range(W):
+            n_tried += live[l]
+            n_moved += accepted[l]
+        if n_moved == n_tried:
+            for x in range(nw):
+                y[x] = ynew[x]
+        else:
+            for l in range(W):
+                if accepted[l]:
+                    for i in range(n):
+                        y[i * W + l] = ynew[i * W + l]
+        for l in range(W):
+            if not accepted[l]:
+                continue
+            if last[l]:
+                stats[l, N_OUT] = k_out[l]
+                accepted[l] = False
+                _finish(l, member[l], END, t_end, hnew[l], member, y, stats, status, STATS,
+                        FRES, Y_stop)
+                continue
+            t[l] = tnew[l]
+            reject[l] = False
+
+        # ---- f at the new points of the lanes that moved on (f0 and fs swap when all did)
+        if any_accepted:
+            for l in range(W):
+                tl[l] = t[l]
+            rhs(data_pointer(tl), data_pointer(y), data_pointer(pq), data_pointer(fs))
+            if n_moved == n_tried:
+                f0, fs = fs, f0
+            else:
+                for l in range(W):
+                    if accepted[l]:
+                        for i in range(n):
+                            f0[i * W + l] = fs[i * W + l]
+            chk = 0.0
+            for x in range(nw):
+                chk += f0[x] * 0.0           # NaN if any value is not finite
+            for l in range(W):
+                if not accepted[l]:
+                    continue
+                stats[l, _NFEV] += 1
+                h[l] = hnew[l]
+                if math.isfinite(chk):
+                    continue
+                bad = -1
+                for i in range(n):
+                    if not math.isfinite(f0[i * W + l]):
+                        bad = i
+                        break
+                if bad >= 0:
+                    stats[l, FAIL_INDEX] = bad
+                    stats[l, N_OUT] = k_out[l]
+                    _finish(l, member[l], FAIL_NONFINITE, t[l], 0.0, member, y, stats,
+                            status, STATS, FRES, Y_stop)
+
+
+_F1 = types.float64[::1]
+_LANES_SIG = types.void(
+    LANES_FN, LANES_FN, LANES_FN, LANES_FN, LANE_DECOMP_FN, SOLVE_FN, types.boolean,
+    types.int64, types.int64, types.int64, types.int64,
+    types.float64, types.float64[:, ::1], types.float64[:, ::1], _F1, types.float64,
+    types.float64, _F1, types.float64, types.float64, types.int64,
+    types.float64[:, :, ::1], types.float64[:, ::1], types.int64[::1], types.int64[:, ::1],
+    types.float64[:, ::1])
+
+
+@njit_on_first_use(_LANES_SIG, parallel=True, **_JIT)
+def _integrate_lanes_many(rhs, jac, dfdt, derive, decomp, solve, time_dep, chunk, nnz, njac,
+                          n_pq, t0, Y0, P, t_out, t_end, rtol, atol, h_init, h_max, max_steps,
+                          Y_out, Y_stop, status, STATS, FRES):
+    N = Y0.shape[0]
+    n_chunks = (N + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, time_dep, c * chunk,
+                        min(N, (c + 1) * chunk), nnz, njac, n_pq, t0, Y0, P, t_out, t_end,
+                        rtol, atol, h_init, h_max, max_steps, Y_out, Y_stop, status, STATS,
+                        FRES)
+
+
+def lane_chunk(n_members: int, n_threads: int) -> int:
+    """Members per work item: about four items per thread, so that the threads finish
+    together, each a multiple of :data:`LANES` and at most 256 (a lane that waits for the
+    item's last member idles)."""
+    per = -(-n_members // max(1, 4 * n_threads))
+    return int(min(256, max(W, -(-per // W) * W)))
+
+
+def integrate_many_lanes(fns: NativeFunctions, lanes: LaneFunctions, t0: float, Y0, P, t_out,
+                        t_end: float, *, rtol: float = 1e-6, atol=1e-12,
+                        first_step: float = 0.0, max_step: float = 0.0,
+                        max_steps: int = 500_000, chunk: int = 64, y_out=None) -> dict:
+    """:func:`simulator.solvers.compiled.integrate_many` for a model without events, on
+    :data:`LANES` lanes per thread (``lanes``: :func:`simulator.codegen.jit.compile_lanes`
+    of the same system). Work items of ``chunk`` members go dynamically to numba's
+    threads. Arguments and result as ``integrate_many``'s; every status is END or a
+    failure.
+
+    Raises
+    ------
+    ValueError
+        The model has events, or as :func:`~simulator.solvers.compiled.many_arrays`.
+    """
+    if fns.n_events:
+        raise ValueError("the lane integrator runs models without events")
+    Y0, P, t_out, Y_out, Y_stop, status, STATS, FRES = many_arrays(fns, t0, Y0, P, t_out,
+                                                                   y_out)
+    check_parameters(fns, P.shape[1])
+    old = numba.get_parallel_chunksize()
+    numba.set_parallel_chunksize(1)
+    try:
+        _integrate_lanes_many(lanes.rhs, lanes.jac, lanes.dfdt, lanes.derive, lanes.decomp,
+                              lanes.solve, fns.time_dependent, int(chunk), lanes.lu_nnz,
+                              lanes.n_jac, lanes.n_pq, float(t0), Y0, P, t_out, float(t_end),
+                              float(rtol), atol_vector(atol, Y0.shape[1]), float(first_step),
+                              float(max_step), int(max_steps), Y_out, Y_stop, status, STATS,
+                              FRES)
+    finally:
+        numba.set_parallel_chunksize(old)
+    return {"status": status, "y_out": Y_out, "t_stop": FRES[:, 0].copy(), "y_stop": Y_stop,
+            "stats": STATS}
