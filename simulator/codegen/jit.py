@@ -140,6 +140,10 @@ class LaneFunctions:
     derive: NativeFunction
     decomp: NativeFunction
     solve: NativeFunction
+    stage_in: NativeFunction
+    stage_k: NativeFunction
+    dense_q: NativeFunction
+    error_sum: NativeFunction
 
     @property
     def n_pq(self) -> int:
@@ -453,7 +457,9 @@ def _wrap_lanes(engine, code: LaneCode, system: OdeSystem) -> LaneFunctions:
                          lu_nnz=code.lu_nnz, n_jac=code.n_jac,
                          rhs=fn("rhs_v", SIG_LANES), jac=fn("jac_v", SIG_LANES),
                          dfdt=fn("dfdt_v", SIG_LANES), derive=fn("derive_v", SIG_LANES),
-                         decomp=fn("decomp_v", SIG_LANE_DECOMP), solve=fn("solve_v", SIG_SOLVE))
+                         decomp=fn("decomp_v", SIG_LANE_DECOMP), solve=fn("solve_v", SIG_SOLVE),
+                         **{name: fn(name, SIG_LANES) for name in ("stage_in", "stage_k",
+                                                                   "dense_q", "error_sum")})
 
 
 # Tiered compilation of large models: LLVM's optimising build of a model's IR grows faster

@@ -744,6 +744,139 @@ def _system_lu(decls: set, system: OdeSystem, jrows, jcols, width: int = 0) -> t
     return lu, lu_nnz, plan.fill
 
 
+class _Kernel:
+    """Text of one straight-line lane kernel ``name(a, b, c, d)`` (four ``double*``)."""
+
+    def __init__(self, name: str, width: int):
+        self.name, self.W = name, width
+        self.T = f"<{width} x double>"
+        self.lines: list[str] = []
+        self.n = 0
+
+    def emit(self, rhs: str) -> str:
+        self.n += 1
+        self.lines.append(f"  %k{self.n} = {rhs}")
+        return f"%k{self.n}"
+
+    def ptr(self, base: str, offset: int) -> str:
+        p = self.emit(f"getelementptr inbounds double, double* {base}, i64 {offset}")
+        return self.emit(f"bitcast double* {p} to {self.T}*")
+
+    def load(self, base: str, offset: int) -> str:
+        return self.emit(f"load {self.T}, {self.T}* {self.ptr(base, offset)}, align 8")
+
+    def store(self, base: str, offset: int, value: str) -> None:
+        self.lines.append(f"  store {self.T} {value}, {self.T}* {self.ptr(base, offset)}, "
+                          f"align 8")
+
+    def splat(self, base: str, offset: int) -> str:
+        """The scalar ``base[offset]`` in every lane."""
+        p = self.emit(f"getelementptr inbounds double, double* {base}, i64 {offset}")
+        x = self.emit(f"load double, double* {p}")
+        v = self.emit(f"insertelement {self.T} undef, double {x}, i32 0")
+        return self.emit(f"shufflevector {self.T} {v}, {self.T} undef, "
+                         f"<{self.W} x i32> zeroinitializer")
+
+    def op(self, op: str, a: str, b: str) -> str:
+        return self.emit(f"{op} {FP_FLAGS}{self.T} {a}, {b}")
+
+    def text(self, linkage: str = "") -> str:
+        args = ", ".join(f"double* noalias nocapture %{a}" for a in "abcd")
+        return "\n".join([f"define {linkage}void @{self.name}({args}) {_lane_attrs(self.W)} {{",
+                          "entry:", *self.lines, "  ret void", "}"])
+
+
+def _dispatch(name: str, cases: range, width: int) -> str:
+    """``name(a, b, c, d)`` calls ``name<j>(a, b, c, d)`` for ``j = c[8]``, the number of
+    terms, which the caller stores after the coefficients."""
+    args = ", ".join(f"double* %{a}" for a in "abcd")
+    lines = [f"define void @{name}({args}) {_lane_attrs(width)} {{", "entry:",
+             "  %jp = getelementptr inbounds double, double* %c, i64 8",
+             "  %jd = load double, double* %jp", "  %j = fptosi double %jd to i64",
+             "  switch i64 %j, label %none [" + " ".join(f"i64 {j}, label %l{j}" for j in cases)
+             + "]"]
+    for j in cases:
+        lines += [f"l{j}:", f"  call void @{name}{j}({args})", "  ret void"]
+    return "\n".join(lines + ["none:", "  ret void", "}"])
+
+
+def _lane_kernels(n: int, width: int) -> list[str]:
+    """The step loop's vector arithmetic over ``n`` states, unrolled (all ``(a, b, c, d)``
+    of ``double*``, arrays lane-major; ``ks`` holds the 8 stages, then ``f_t``, each
+    ``n * width`` long; coefficients come from the caller, so the method stays in
+    :mod:`simulator.solvers`):
+
+    - ``stage_in(out, y, a, ks)``: ``out = y + sum_{s<j} a[s] k_s`` with ``j = a[8]``;
+    - ``stage_k(k, ks, c, g)``: ``k += g[0:W] * sum_{s<j} c[s] k_s + g[W:2W] * f_t`` with
+      ``j = c[8]`` (``g``: each lane's ``1/h``, then ``h d``);
+    - ``dense_q(q, ks, H, -)``: ``q_r = sum_s H[8 r + s] k_s`` for r = 0, 1, 2;
+    - ``error_sum(ynew, ks, y, e)``: ``ynew += k_8``; with ``e = [atol (n) | rtol]`` it
+      writes each lane's ``sum_i (k_8 / (atol_i + rtol max(|y|, |ynew|)))^2`` to ``e[n+1:]``
+      (NaN where a new state is not finite), the largest term and its state index after it.
+    """
+    W, nw = width, n * width
+    out = []
+    for j in range(1, 6):
+        k = _Kernel(f"stage_in{j}", W)
+        a = [k.splat("%c", s) for s in range(j)]
+        for i in range(n):
+            acc = k.load("%b", i * W)
+            for s in range(j):
+                acc = k.op("fadd", acc, k.op("fmul", a[s], k.load("%d", s * nw + i * W)))
+            k.store("%a", i * W, acc)
+        out.append(k.text("internal "))
+    out.append(_dispatch("stage_in", range(1, 6), W))
+    for j in range(1, 8):
+        k = _Kernel(f"stage_k{j}", W)
+        c = [k.splat("%c", s) for s in range(j)]
+        ih, hd = k.load("%d", 0), k.load("%d", W)
+        for i in range(n):
+            acc = k.op("fmul", c[0], k.load("%b", i * W))
+            for s in range(1, j):
+                acc = k.op("fadd", acc, k.op("fmul", c[s], k.load("%b", s * nw + i * W)))
+            v = k.op("fadd", k.load("%a", i * W), k.op("fmul", ih, acc))
+            v = k.op("fadd", v, k.op("fmul", hd, k.load("%b", 8 * nw + i * W)))
+            k.store("%a", i * W, v)
+        out.append(k.text("internal "))
+    out.append(_dispatch("stage_k", range(1, 8), W))
+    k = _Kernel("dense_q", W)
+    H = [[k.splat("%c", 8 * r + s) for s in range(8)] for r in range(3)]
+    for i in range(n):
+        ks = [k.load("%b", s * nw + i * W) for s in range(8)]
+        for r in range(3):
+            acc = k.op("fmul", H[r][0], ks[0])
+            for s in range(1, 8):
+                acc = k.op("fadd", acc, k.op("fmul", H[r][s], ks[s]))
+            k.store("%a", r * nw + i * W, acc)
+    out.append(k.text())
+    k = _Kernel("error_sum", W)
+    T = k.T
+    rtol = k.splat("%d", n)
+    total, worst, where = "zeroinitializer", "zeroinitializer", "zeroinitializer"
+    fabs = f"llvm.fabs.v{W}f64"
+    for i in range(n):
+        k8 = k.load("%b", 7 * nw + i * W)
+        v = k.op("fadd", k.load("%a", i * W), k8)
+        k.store("%a", i * W, v)
+        ay = k.emit(f"call {T} @{fabs}({T} {k.load('%c', i * W)})")
+        av = k.emit(f"call {T} @{fabs}({T} {v})")
+        big = k.emit(f"select <{W} x i1> {k.emit(f'fcmp ogt {T} {av}, {ay}')}, "
+                     f"{T} {av}, {T} {ay}")
+        sk = k.op("fadd", k.splat("%d", i), k.op("fmul", rtol, big))
+        e = k.op("fdiv", k8, sk)
+        term = k.op("fadd", k.op("fmul", e, e), k.op("fsub", v, v))
+        total = k.op("fadd", total, term)
+        more = k.emit(f"fcmp ogt {T} {term}, {worst}")
+        worst = k.emit(f"select <{W} x i1> {more}, {T} {term}, {T} {worst}")
+        idx = "<" + ", ".join([f"double {_const(float(i))}"] * W) + ">"
+        where = k.emit(f"select <{W} x i1> {more}, {T} {idx}, {T} {where}")
+    k.store("%d", n + 1, total)
+    k.store("%d", n + 1 + W, worst)
+    k.store("%d", n + 1 + 2 * W, where)
+    out.append(k.text())
+    return out
+
+
 @dataclass(frozen=True)
 class LaneCode:
     """The IR of a system's step functions over :data:`LANES` members at once."""
@@ -778,6 +911,8 @@ def generate_lanes(system: OdeSystem, key: str) -> LaneCode:
              _lane_function(decls, q_names, "rhs_v", h.lists[0], LANES),
              _lane_function(decls, q_names, "jac_v", h.lists[1], LANES),
              _lane_function(decls, names, "dfdt_v", dfdt, LANES)]
+    funcs += _lane_kernels(system.n_states, LANES)
+    decls.add(f"declare <{LANES} x double> @llvm.fabs.v{LANES}f64(<{LANES} x double>)")
     lu, lu_nnz, _ = _system_lu(decls, system, jrows, jcols, LANES)
     ir = (f"; generated by simulator.codegen.llvm (version {CODEGEN_VERSION}, {LANES} lanes, "
           f"libmvec {vector_libm() is not None}); key {key}\n"

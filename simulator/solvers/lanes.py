@@ -39,20 +39,17 @@ from simulator.solvers.rodas5p import RODAS5P
 _GAMMA = RODAS5P.gamma
 _A, _C, _TIMES, _D, _H = RODAS5P.A, RODAS5P.C, RODAS5P.c, RODAS5P.d, RODAS5P.H
 _EXPO = 1.0 / (RODAS5P.embedded_order + 1)
+# the coefficients as the lane kernels read them (codegen/llvm.py, _lane_kernels): a row of
+# A or C, then the number of terms at index 8; H flat
+_AJ = np.hstack([RODAS5P.A, np.arange(8.0)[:, None]])
+_CJ = np.hstack([RODAS5P.C, np.arange(8.0)[:, None]])
+_HF = np.ascontiguousarray(RODAS5P.H).reshape(-1)
 _NFEV, _NJEV, _NSTEPS, _NACC, _NREJ, _NLU, _NSING = (
     STAT_NAMES.index(s) for s in ("nfev", "njev", "nsteps", "naccepted", "nrejected", "nlu",
                                   "nsingular"))
 _JIT = dict(error_model="numpy", nogil=True, fastmath={"contract"})
 W = LANES
 _UROUND = 2.220446049250313e-16
-
-
-@njit(**_JIT, inline="always")
-def _times(tl, t, h, hd, s):
-    """Stage ``s``'s time ``t + c_s h`` and ``h d_s`` of every lane."""
-    for l in range(W):
-        tl[l] = t[l] + _TIMES[s] * h[l]
-        hd[l] = h[l] * _D[s]
 
 
 @njit(**_JIT)
@@ -69,7 +66,8 @@ def _finish(l, m, code, t_stop, h_next, member, y, stats, status, STATS, FRES, Y
 
 
 @njit(**_JIT)
-def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, time_dep, first, last_m,
+def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, dense_q,
+                    error_sum, time_dep, first, last_m,
                     nnz, njac, n_pq, t0, Y0, P, t_out, t_end, rtol, atol, h_init, h_max,
                     max_steps, Y_out, Y_stop, status, STATS, FRES):
     """Integrate members ``first .. last_m - 1`` (rows of ``Y0``, ``P``) on :data:`LANES`
@@ -82,23 +80,21 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, time_dep, first, last
     ynew = np.zeros(n * W)
     f0 = np.zeros(n * W)
     fs = np.zeros(n * W)
-    fx = np.zeros(n * W)
-    ks = np.zeros((8, n * W))
+    ks = np.zeros((9, n * W))               # the stages, then df/dt (the kernels read it)
+    fx = ks[8]
     q = np.zeros((3, n * W))
     pq = np.zeros(n_pq * W)
     jnz = np.zeros(njac * W)
     lu = np.zeros(nnz * W)
     tl = np.zeros(W)
-    ihx = np.zeros(n * W)
-    ex = np.zeros(n * W)
-    atolx = np.zeros(n * W)
+    g = np.zeros(2 * W)
+    eaux = np.zeros(n + 1 + 3 * W)           # atol, rtol, then error_sum's results
     for i in range(n):
-        for l in range(W):
-            atolx[i * W + l] = atol[i]
-    hx = np.zeros(n * W)
+        eaux[i] = atol[i]
+    eaux[n] = rtol
+    nw = n * W
     cl = np.ones(W)
     ih = np.zeros(W)
-    hd = np.zeros(W)
     member = np.full(W, -1, dtype=np.int64)
     stats = np.zeros((W, N_STATS), dtype=np.int64)
     t = np.full(W, t0)
@@ -291,89 +287,38 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, time_dep, first, last
             elif live[l]:
                 stats[l, _NLU] += 1
             ih[l] = 1.0 / h[l]
-            hd[l] = h[l] * _D[0]
 
-        # ---- the eight stages, every lane at once (one pass over the lanes per stage, the
-        # coefficients constants, as integrate_member's; per-lane 1/h and h d_i)
-        k1, k2, k3, k4 = ks[0], ks[1], ks[2], ks[3]
-        k5, k6, k7, k8 = ks[4], ks[5], ks[6], ks[7]
-        nw = n * W
-        for i in range(n):               # 1/h and h of each lane, spread over the states
-            for l in range(W):
-                ihx[i * W + l] = ih[l]
-                hx[i * W + l] = h[l]
+        # ---- the eight stages, every lane at once: the model's functions and its unrolled
+        # lane kernels (stage inputs, stage right-hand sides, error sums)
+        k1, k8 = ks[0], ks[7]
+        for l in range(W):
+            g[l] = ih[l]
         for x in range(nw):
-            k1[x] = f0[x] + _D[0] * hx[x] * fx[x]
+            k1[x] = f0[x]
+        if time_dep:
+            for i in range(n):
+                for l in range(W):
+                    k1[i * W + l] += h[l] * _D[0] * fx[i * W + l]
         solve(data_pointer(lu), data_pointer(k1))
-        # stage 2
-        for x in range(nw):
-            ynew[x] = y[x] + _A[1, 0] * k1[x]
-        _times(tl, t, h, hd, 1)
-        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k2))
-        for x in range(nw):
-            k2[x] += ihx[x] * (_C[1, 0] * k1[x]) + _D[1] * hx[x] * fx[x]
-        solve(data_pointer(lu), data_pointer(k2))
-        # stage 3
-        for x in range(nw):
-            ynew[x] = y[x] + _A[2, 0] * k1[x] + _A[2, 1] * k2[x]
-        _times(tl, t, h, hd, 2)
-        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k3))
-        for x in range(nw):
-            k3[x] += ihx[x] * (_C[2, 0] * k1[x] + _C[2, 1] * k2[x]) + _D[2] * hx[x] * fx[x]
-        solve(data_pointer(lu), data_pointer(k3))
-        # stage 4
-        for x in range(nw):
-            ynew[x] = y[x] + _A[3, 0] * k1[x] + _A[3, 1] * k2[x] + _A[3, 2] * k3[x]
-        _times(tl, t, h, hd, 3)
-        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k4))
-        for x in range(nw):
-            k4[x] += (ihx[x] * (_C[3, 0] * k1[x] + _C[3, 1] * k2[x] + _C[3, 2] * k3[x])
-                      + _D[3] * hx[x] * fx[x])
-        solve(data_pointer(lu), data_pointer(k4))
-        # stage 5
-        for x in range(nw):
-            ynew[x] = (y[x] + _A[4, 0] * k1[x] + _A[4, 1] * k2[x] + _A[4, 2] * k3[x]
-                       + _A[4, 3] * k4[x])
-        _times(tl, t, h, hd, 4)
-        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k5))
-        for x in range(nw):
-            k5[x] += (ihx[x] * (_C[4, 0] * k1[x] + _C[4, 1] * k2[x] + _C[4, 2] * k3[x]
-                               + _C[4, 3] * k4[x])
-                      + _D[4] * hx[x] * fx[x])
-        solve(data_pointer(lu), data_pointer(k5))
-        # stages 6-8 at t + h with d_i = 0; 7 and 8 add the previous stage to the input
-        for x in range(nw):
-            ynew[x] = (y[x] + _A[5, 0] * k1[x] + _A[5, 1] * k2[x] + _A[5, 2] * k3[x]
-                       + _A[5, 3] * k4[x] + _A[5, 4] * k5[x])
-        _times(tl, t, h, hd, 5)
-        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k6))
-        for x in range(nw):
-            k6[x] += ihx[x] * (_C[5, 0] * k1[x] + _C[5, 1] * k2[x] + _C[5, 2] * k3[x]
-                              + _C[5, 3] * k4[x] + _C[5, 4] * k5[x])
-        solve(data_pointer(lu), data_pointer(k6))
-        for x in range(nw):
-            ynew[x] += k6[x]
-        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k7))
-        for x in range(nw):
-            k7[x] += ihx[x] * (_C[6, 0] * k1[x] + _C[6, 1] * k2[x] + _C[6, 2] * k3[x]
-                              + _C[6, 3] * k4[x] + _C[6, 4] * k5[x] + _C[6, 5] * k6[x])
-        solve(data_pointer(lu), data_pointer(k7))
-        for x in range(nw):
-            ynew[x] += k7[x]
-        rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(k8))
-        for x in range(nw):
-            k8[x] += ihx[x] * (_C[7, 0] * k1[x] + _C[7, 1] * k2[x] + _C[7, 2] * k3[x]
-                              + _C[7, 3] * k4[x] + _C[7, 4] * k5[x] + _C[7, 5] * k6[x]
-                              + _C[7, 6] * k7[x])
-        solve(data_pointer(lu), data_pointer(k8))
+        for s in range(1, 8):
+            if s <= 5:
+                stage_in(data_pointer(ynew), data_pointer(y), data_pointer(_AJ[s]),
+                         data_pointer(ks))
+            else:                            # rows 7 and 8: the previous input plus a stage
+                kp = ks[s - 1]
+                for x in range(nw):
+                    ynew[x] += kp[x]
+            for l in range(W):
+                tl[l] = t[l] + _TIMES[s] * h[l]
+                g[W + l] = h[l] * _D[s]
+            rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(ks[s]))
+            stage_k(data_pointer(ks[s]), data_pointer(ks), data_pointer(_CJ[s]),
+                    data_pointer(g))
+            solve(data_pointer(lu), data_pointer(ks[s]))
 
-        # ---- the new solution (order 5) and the squared scaled errors of every lane; a
-        # state that is not finite makes its lane's sum NaN (v - v)
-        for x in range(nw):
-            v = ynew[x] + k8[x]
-            ynew[x] = v
-            e = k8[x] / (atolx[x] + rtol * max(abs(y[x]), abs(v)))
-            ex[x] = e * e + (v - v)
+        # ---- the new solution (order 5) and each lane's sum of squared scaled errors (NaN
+        # where a new state is not finite), its largest term and that term's state
+        error_sum(data_pointer(ynew), data_pointer(ks), data_pointer(y), data_pointer(eaux))
 
         # ---- per lane: error, accept or reject, outputs
         any_accepted = False
@@ -384,15 +329,8 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, time_dep, first, last
                 continue
             m = member[l]
             stats[l, _NFEV] += 7
-            err = 0.0
-            worst = 0.0
-            iworst = 0
-            for i in range(n):
-                ei = ex[i * W + l]
-                err += ei
-                if ei > worst:
-                    worst = ei
-                    iworst = i
+            err = eaux[n + 1 + l]
+            iworst = int(eaux[n + 1 + 2 * W + l])
             if not math.isfinite(err):
                 bad = -1
                 for i in range(n):
@@ -444,18 +382,9 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, time_dep, first, last
 
         # ---- outputs of the lanes that moved on: the dense-output coefficients of every
         # lane at once, then each lane's output times
-        q1, q2, q3 = q[0], q[1], q[2]
         if any_dense:
-            for x in range(nw):
-                q1[x] = (_H[0, 0] * k1[x] + _H[0, 1] * k2[x] + _H[0, 2] * k3[x]
-                         + _H[0, 3] * k4[x] + _H[0, 4] * k5[x] + _H[0, 5] * k6[x]
-                         + _H[0, 6] * k7[x] + _H[0, 7] * k8[x])
-                q2[x] = (_H[1, 0] * k1[x] + _H[1, 1] * k2[x] + _H[1, 2] * k3[x]
-                         + _H[1, 3] * k4[x] + _H[1, 4] * k5[x] + _H[1, 5] * k6[x]
-                         + _H[1, 6] * k7[x] + _H[1, 7] * k8[x])
-                q3[x] = (_H[2, 0] * k1[x] + _H[2, 1] * k2[x] + _H[2, 2] * k3[x]
-                         + _H[2, 3] * k4[x] + _H[2, 4] * k5[x] + _H[2, 5] * k6[x]
-                         + _H[2, 6] * k7[x] + _H[2, 7] * k8[x])
+            dense_q(data_pointer(q), data_pointer(ks), data_pointer(_HF), data_pointer(_HF))
+        q1, q2, q3 = q[0], q[1], q[2]
         for l in range(W):
             if not accepted[l]:
                 continue
@@ -540,7 +469,8 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, time_dep, first, last
 
 _F1 = types.float64[::1]
 _LANES_SIG = types.void(
-    LANES_FN, LANES_FN, LANES_FN, LANES_FN, LANE_DECOMP_FN, SOLVE_FN, types.boolean,
+    LANES_FN, LANES_FN, LANES_FN, LANES_FN, LANE_DECOMP_FN, SOLVE_FN,
+    LANES_FN, LANES_FN, LANES_FN, LANES_FN, types.boolean,
     types.int64, types.int64, types.int64, types.int64,
     types.float64, types.float64[:, ::1], types.float64[:, ::1], _F1, types.float64,
     types.float64, _F1, types.float64, types.float64, types.int64,
@@ -549,13 +479,15 @@ _LANES_SIG = types.void(
 
 
 @njit_on_first_use(_LANES_SIG, parallel=True, **_JIT)
-def _integrate_lanes_many(rhs, jac, dfdt, derive, decomp, solve, time_dep, chunk, nnz, njac,
+def _integrate_lanes_many(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, dense_q,
+                          error_sum, time_dep, chunk, nnz, njac,
                           n_pq, t0, Y0, P, t_out, t_end, rtol, atol, h_init, h_max, max_steps,
                           Y_out, Y_stop, status, STATS, FRES):
     N = Y0.shape[0]
     n_chunks = (N + chunk - 1) // chunk
     for c in prange(n_chunks):
-        integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, time_dep, c * chunk,
+        integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, dense_q,
+                        error_sum, time_dep, c * chunk,
                         min(N, (c + 1) * chunk), nnz, njac, n_pq, t0, Y0, P, t_out, t_end,
                         rtol, atol, h_init, h_max, max_steps, Y_out, Y_stop, status, STATS,
                         FRES)
@@ -593,7 +525,8 @@ def integrate_many_lanes(fns: NativeFunctions, lanes: LaneFunctions, t0: float, 
     numba.set_parallel_chunksize(1)
     try:
         _integrate_lanes_many(lanes.rhs, lanes.jac, lanes.dfdt, lanes.derive, lanes.decomp,
-                              lanes.solve, fns.time_dependent, int(chunk), lanes.lu_nnz,
+                              lanes.solve, lanes.stage_in, lanes.stage_k, lanes.dense_q,
+                              lanes.error_sum, fns.time_dependent, int(chunk), lanes.lu_nnz,
                               lanes.n_jac, lanes.n_pq, float(t0), Y0, P, t_out, float(t_end),
                               float(rtol), atol_vector(atol, Y0.shape[1]), float(first_step),
                               float(max_step), int(max_steps), Y_out, Y_stop, status, STATS,
