@@ -109,6 +109,48 @@ def test_lane_functions_equal_the_scalar_ones_lane_by_lane():
         np.testing.assert_allclose(x[:, lane], np.linalg.solve(w, b[:, lane]), rtol=1e-12)
 
 
+def test_the_step_kernels_compute_what_their_formulas_say():
+    system, fns, lanes = _system(MIXED)
+    n, nw = system.n_states, system.n_states * W
+    rng = np.random.default_rng(2)
+    ks = rng.normal(size=(9, nw))
+    y = rng.uniform(0.5, 2.0, nw)
+    coef = np.zeros(9)
+    coef[:8] = rng.normal(size=8)
+    for j in (1, 3, 5):
+        coef[8] = j
+        out = np.zeros(nw)
+        lanes.stage_in.ctypes(out.ctypes.data, y.ctypes.data, coef.ctypes.data, ks.ctypes.data)
+        np.testing.assert_allclose(out, y + coef[:j] @ ks[:j], rtol=1e-13)
+    g = rng.uniform(0.5, 2.0, 2 * W)
+    for j in (1, 4, 7):
+        coef[8] = j
+        k = ks[7].copy()
+        lanes.stage_k.ctypes(k.ctypes.data, ks.ctypes.data, coef.ctypes.data, g.ctypes.data)
+        lane_ih, lane_hd = np.tile(g[:W], n), np.tile(g[W:], n)
+        np.testing.assert_allclose(k, ks[7] + lane_ih * (coef[:j] @ ks[:j]) + lane_hd * ks[8],
+                                   rtol=1e-12)
+    H = rng.normal(size=24)
+    q = np.zeros((3, nw))
+    lanes.dense_q.ctypes(q.ctypes.data, ks.ctypes.data, H.ctypes.data, H.ctypes.data)
+    np.testing.assert_allclose(q, H.reshape(3, 8) @ ks[:8], rtol=1e-12)
+    ynew = rng.uniform(0.5, 2.0, nw)
+    ynew[2 * W + 5] = np.inf                                 # lane 5 goes non-finite
+    atol, rtol = rng.uniform(1e-9, 1e-6, n), 1e-4
+    e = np.concatenate([atol, [rtol], np.zeros(3 * W)])
+    expect_y = ynew + ks[7]
+    lanes.error_sum.ctypes(ynew.ctypes.data, ks.ctypes.data, y.ctypes.data, e.ctypes.data)
+    np.testing.assert_array_equal(ynew, expect_y)
+    terms = (ks[7] / (np.repeat(atol, W) + rtol * np.maximum(abs(y), abs(expect_y))))**2
+    terms = terms.reshape(n, W)
+    sums, worst, where = e[n + 1:n + 1 + W], e[n + 1 + W:n + 1 + 2 * W], e[n + 1 + 2 * W:]
+    ok = np.arange(W) != 5
+    np.testing.assert_allclose(sums[ok], terms.sum(axis=0)[ok], rtol=1e-12)
+    assert np.isnan(sums[5])
+    np.testing.assert_array_equal(where[ok], terms.argmax(axis=0)[ok])
+    np.testing.assert_allclose(worst[ok], terms.max(axis=0)[ok], rtol=1e-13)
+
+
 def test_decomp_reports_the_lanes_with_a_zero_pivot():
     system, fns, lanes = _system(DECAY)
     n = system.n_states
@@ -239,3 +281,19 @@ def test_models_with_events_are_refused():
 def test_work_items_are_whole_lanes(n, threads, expected):
     size = lane_chunk(n, threads)
     assert size == expected and size % W == 0
+
+
+def test_a_sweep_checks_a_blow_up_with_the_reference_from_where_ours_got():
+    model = sim.load_model("""
+        model blow
+          compartment c = 1; species y in c = 1
+          J: -> y; a * y^2
+          a = -1
+        end""")
+    t = np.linspace(0.0, 3.0, 7)                        # the blow-up at t = 1/a = 0.8
+    ens = sim.sweep(model, t, params={"a": [-1.0, 1.25, -2.0]}, readouts=["y"],
+                    progress=False)
+    assert ens.success.tolist() == [True, False, True]
+    reason = ens.failures["reason"].iloc[0]
+    assert "fails too (the reference from t = 0.5, where ours had reached)" in reason
+    np.testing.assert_allclose(ens["y"][2], 1.0 / (1.0 + 2.0 * t), rtol=1e-5)

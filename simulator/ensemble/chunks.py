@@ -275,6 +275,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         st = res["totals"] if compiled_events else res["stats"]
         i_steps = STAT_NAMES.index("nsteps")
         i_fail = STAT_NAMES.index("fail_index")
+        i_out = STAT_NAMES.index("n_out")
         nsteps[good] = st[:, i_steps]
         trig_start_ok = np.ones(good.size, dtype=bool)
         if system.events and not compiled_events:
@@ -306,8 +307,10 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 reason[m] = failure_message(s, float(res["t_stop"][g]), system.state_ids,
                                             int(st[g, i_fail]), opts.max_steps)
             if status[m] < 0 and task.fallback is not None:
+                # without events the reference takes over at the last output ours reached
+                kept = 0 if system.events else max(0, int(st[g, i_out]) - 1)
                 run = _fall_back(task, m, Y0[m], P[m], t_out, Y_out[row[m]], status, reason,
-                                 nsteps, fallback)
+                                 nsteps, fallback, kept)
             if status[m] == 0 and run is not None and system.events:
                 driven[m] = _params_by_row(run, P[m], len(t_out))   # events may change them
     out = np.full((c, n_t, n_r), np.nan)
@@ -346,23 +349,31 @@ def lost_chunk(task: ChunkTask, why: str) -> ChunkResult:
                        np.zeros(c, dtype=np.int64), np.zeros(c, dtype=bool))
 
 
-def _fall_back(task, m, y0, p, t_out, y_row, status, reason, nsteps, fallback):
+def _fall_back(task, m, y0, p, t_out, y_row, status, reason, nsteps, fallback, kept=0):
     """Member ``m`` failed on the compiled integrator: run it with the reference one;
-    returns that run (a ``RunResult``) when it succeeds, else None."""
+    returns that run (a ``RunResult``) when it succeeds, else None.
+
+    With ``kept = k > 0`` (a model without events), the reference starts from output row
+    ``k`` of ours (``y_row[k]`` at ``t_out[k]``, before our failure) rather than from the
+    start: the stretch ours did solve needs no second opinion, and a failing member's
+    reference run (~0.5 ms a step in scipy) was most of a sweep's time when a few of its
+    members blow up."""
     ref = task.fallback
     ours = reason[m]
-    s, msg, y, ns, res = _run_reference(task.model, ref, y0, p, t_out, task.t0)
+    start, t_start = (y_row[kept].copy(), float(t_out[kept])) if kept else (y0, task.t0)
+    s, msg, y, ns, res = _run_reference(task.model, ref, start, p, t_out[kept:], t_start)
     nsteps[m] += ns
+    since = f" (the reference from t = {t_start:g}, where ours had reached)" if kept else ""
     if s == 0:
-        y_row[:] = y
+        y_row[kept:] = y
         status[m] = 0
         fallback[m] = True
-        reason[m] = f"compiled integrator: {ours}"
+        reason[m] = f"compiled integrator: {ours}{since}"
         return res
     system = prepared(task.model).system
     status[m] = MODEL_FAILURE
     reason[m] = (f"model failure: {ours}; the reference integrator (scipy {ref.method}, rtol "
-                 f"{ref.rtol:g}, atol {ref.atol:g}) fails too: {msg}"
+                 f"{ref.rtol:g}, atol {ref.atol:g}) fails too{since}: {msg}"
                  f"{_runaway(system.state_ids, y0, res.y_fail)}")
 
 
