@@ -22,6 +22,11 @@ reported as median and 99th percentile over members, for ours and libroadrunner.
 
     .venv/bin/python benchmarks/ensemble.py                   # N = 1 .. 100,000
     .venv/bin/python benchmarks/ensemble.py --max-n 10000     # quicker
+
+Each N that libroadrunner runs is measured in ``--rounds`` rounds (default 3), libroadrunner
+and ours interleaved: this machine's speed drifts by up to 2x within minutes, so a single
+pair of runs can give either side a slow phase. The table gives the median run of each side
+and the median of the rounds' ratios, then each round's ratio.
 """
 from __future__ import annotations
 
@@ -157,6 +162,11 @@ def worker_accuracy(n: int, rtol: float = RTOL) -> dict:
             "rr_median": q(e_rr, 50), "rr_p99": q(e_rr, 99)}
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median throughput (its other figures with it)."""
+    return sorted(runs, key=lambda r: r["sims_per_s"])[len(runs) // 2]
+
+
 def _sub(kind: str, *args) -> dict:
     env = dict(os.environ)
     out = subprocess.run([sys.executable, __file__, "--worker", kind, *map(str, args)],
@@ -173,6 +183,9 @@ def main(argv=None):
     ap.add_argument("--rr-max-n", type=int, default=10_000)
     ap.add_argument("--acc-n", type=int, default=100)
     ap.add_argument("--chunk", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of libroadrunner and ours, interleaved, for each N that "
+                         "libroadrunner runs; the ratio is the median of the rounds' ratios")
     ap.add_argument("--rtol-ours", default="1e-6,1e-5",
                     help="our rtols, comma-separated (libroadrunner keeps 1e-6): the same rtol, "
                          "and a looser one whose accuracy (printed) still matches or beats "
@@ -190,20 +203,29 @@ def main(argv=None):
           f"{RTOL:g}, ours rtol {', '.join(f'{r:g}' for r in rtols)}; atol {ATOL:g}; positive "
           f"parameters log-uniform x/÷ {FOLD:g} (seed 0); {os.cpu_count()} cores")
     print(f"{'N':>7} {'rtol':>6} {'ours sims/s':>12} {'rr sims/s':>10} {'ratio':>7} {'ours s':>8} "
-          f"{'rr s':>8} {'peak MB':>8} {'+MB':>7} {'steps':>7} {'failed':>6} {'rr fail':>7}")
+          f"{'rr s':>8} {'peak MB':>8} {'+MB':>7} {'steps':>7} {'failed':>6} {'rr fail':>7}"
+          f"  ratio of each round")
     rows = []
     for n in sizes:
-        r = _sub("rr", n) if n <= args.rr_max_n else None
+        rounds = args.rounds if n <= args.rr_max_n else 1
+        rrs, ours = [], {rtol: [] for rtol in rtols}
+        for _ in range(rounds):          # interleaved: the machine's speed drifts
+            rrs.append(_sub("rr", n) if n <= args.rr_max_n else None)
+            for rtol in rtols:
+                ours[rtol].append(_sub("ours", n, args.chunk, repr(rtol)))
+        r = _median_run(rrs) if rrs[0] else None
         for rtol in rtols:
-            o = _sub("ours", n, args.chunk, repr(rtol))
-            rows.append({"rtol": rtol, "ours": o, "rr": r})
-            ratio = f"{o['sims_per_s'] / r['sims_per_s']:.1f}x" if r else "-"
+            o = _median_run(ours[rtol])
+            ratios = ([a["sims_per_s"] / b["sims_per_s"] for a, b in zip(ours[rtol], rrs)]
+                      if r else [])
+            rows.append({"rtol": rtol, "ours": o, "rr": r, "ratios": ratios})
+            ratio = f"{float(np.median(ratios)):.1f}x" if r else "-"
             print(f"{n:>7} {rtol:>6g} {o['sims_per_s']:>12.0f} "
                   f"{r['sims_per_s'] if r else float('nan'):>10.0f} {ratio:>7} "
                   f"{o['seconds']:>8.2f} {r['seconds'] if r else float('nan'):>8.2f} "
                   f"{o['peak_rss_mb']:>8.0f} {o['peak_minus_warm_mb']:>7.0f} "
-                  f"{o['mean_steps']:>7.0f} {o['failed']:>6} {r['failed'] if r else '-':>7}",
-                  flush=True)
+                  f"{o['mean_steps']:>7.0f} {o['failed']:>6} {r['failed'] if r else '-':>7}"
+                  f"  {' '.join(f'{x:.1f}' for x in ratios)}", flush=True)
     if args.acc_n:
         for rtol in rtols:
             a = _sub("acc", args.acc_n, repr(rtol))

@@ -1,6 +1,8 @@
 """Members in lock-step lanes: the vector model functions equal the scalar ones, and the lane
 integrator gives each member what the one-member integrator gives it (against analytic
 solutions too), whoever its neighbours are, with the same failures."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from simulator.codegen import llvm
 from simulator.codegen.jit import compile_lanes, compile_native
 from simulator.solvers.compiled import (END, FAIL_MAX_STEPS, FAIL_NONFINITE, STAT_NAMES,
                                         integrate_many)
-from simulator.solvers.lanes import integrate_many_lanes, lane_chunk
+from simulator.solvers.lanes import MAX_JACOBIAN, integrate_many_lanes, lane_chunk, suits
 
 W = llvm.LANES
 
@@ -297,3 +299,16 @@ def test_a_sweep_checks_a_blow_up_with_the_reference_from_where_ours_got():
     reason = ens.failures["reason"].iloc[0]
     assert "fails too (the reference from t = 0.5, where ours had reached)" in reason
     np.testing.assert_allclose(ens["y"][2], 1.0 / (1.0 + 2.0 * t), rtol=1e-5)
+
+
+def test_which_models_sweep_on_lanes():
+    assert suits(_system(DECAY)[1])
+    assert not suits(_system("""
+        model ev
+          compartment c = 1; species x in c = 1
+          J: x -> ; x
+          E: at time > 1: x = 1
+        end""")[1])
+    # a model with a larger Jacobian keeps the one-member integrator
+    big = SimpleNamespace(n_events=0, n_states=200, n_jac=MAX_JACOBIAN + 1)
+    assert not suits(big) and suits(SimpleNamespace(**{**vars(big), "n_jac": MAX_JACOBIAN}))

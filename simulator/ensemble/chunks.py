@@ -4,10 +4,11 @@ A :class:`ChunkTask` carries the model (pickled as its SBML text, rebuilt once p
 the members' conditions, the output times and readouts. :func:`run_chunk` solves it in the
 process it runs in with the compiled ensemble integrator: every member with its own step
 size and error control, members in parallel over the cores in small dynamic chunks. A model
-without events runs its members eight at a time on the vector lanes
+without events (and of moderate size, :func:`simulator.solvers.lanes.suits`) runs its
+members eight at a time on the vector lanes
 (:func:`simulator.solvers.lanes.integrate_many_lanes`), however few there are, so that a
-member's result never depends on how the sweep was cut into chunks; a model with events one
-at a time (:func:`simulator.solvers.compiled.integrate_many`).
+member's result never depends on how the sweep was cut into chunks; other models one at a
+time (:func:`simulator.solvers.compiled.integrate_many`).
 
 Events
 ------
@@ -65,7 +66,7 @@ from simulator.model import Model, as_number
 from simulator.semantics import refuse_delays
 from simulator.solvers.base import SolverOptions
 from simulator.solvers.compiled import STAT_NAMES, failure_message, integrate_many
-from simulator.solvers.lanes import integrate_many_lanes, lane_chunk
+from simulator.solvers.lanes import integrate_many_lanes, lane_chunk, suits
 from simulator.solvers.compiled_events import (FAIL_EVENTS, EventTables, covers,
                                                run_compiled_many, too_many_events)
 from simulator.solvers.driver import run
@@ -254,7 +255,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                                         first_step=opts.first_step or 0.0,
                                         max_step=opts.max_step or 0.0,
                                         max_steps=opts.max_steps, y_out=Y_out)
-            elif system.n_states and not system.events:
+            elif suits(fns):
                 res = integrate_many_lanes(fns, prep.lanes(), task.t0, Y0[good], P[good],
                                            t_out, t_end, rtol=opts.rtol, atol=opts.atol,
                                            first_step=opts.first_step or 0.0,

@@ -493,6 +493,19 @@ def _integrate_lanes_many(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage
                         FRES)
 
 
+# A model with a larger Jacobian keeps the one-member integrator in sweeps: its lane code
+# would take seconds to compile on first use (Lang_PLOSComputBiol2024, 1,175 nonzeros:
+# 8.5 s, against 6 s for its scalar code), more than a sweep of a few hundred members saves.
+MAX_JACOBIAN = 1000
+
+
+def suits(fns: NativeFunctions) -> bool:
+    """Whether sweeps of the model of ``fns`` run on lanes: no events, and a Jacobian of at
+    most :data:`MAX_JACOBIAN` nonzeros. Decided per model, never per chunk, so that a
+    member's result does not depend on how a sweep is cut."""
+    return fns.n_events == 0 and fns.n_states > 0 and fns.n_jac <= MAX_JACOBIAN
+
+
 def lane_chunk(n_members: int, n_threads: int) -> int:
     """Members per work item: about four items per thread, so that the threads finish
     together, each a multiple of :data:`LANES` and at most 256 (a lane that waits for the
