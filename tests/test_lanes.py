@@ -9,7 +9,8 @@ import pytest
 import simulator as sim
 from simulator.api import compile_model
 from simulator.codegen import llvm
-from simulator.codegen.jit import compile_lanes, compile_native
+from simulator.codegen.jit import compile_expressions, compile_lanes, compile_native
+from simulator.codegen.kernels import fill_members, fill_outputs
 from simulator.solvers.compiled import (END, FAIL_MAX_STEPS, FAIL_NONFINITE, STAT_NAMES,
                                         integrate_many)
 from simulator.solvers.lanes import MAX_JACOBIAN, integrate_many_lanes, lane_chunk, suits
@@ -278,8 +279,8 @@ def test_models_with_events_are_refused():
                              [1.0], 1.0)
 
 
-@pytest.mark.parametrize("n, threads, expected", [(1, 2, W), (100, 2, 16), (10_000, 2, 256),
-                                                  (64, 1, 16)])
+@pytest.mark.parametrize("n, threads, expected", [(1, 2, W), (100, 2, 56), (1000, 2, 128),
+                                                  (10_000, 2, 256), (64, 1, 64)])
 def test_work_items_are_whole_lanes(n, threads, expected):
     size = lane_chunk(n, threads)
     assert size == expected and size % W == 0
@@ -312,3 +313,24 @@ def test_which_models_sweep_on_lanes():
     # a model with a larger Jacobian keeps the one-member integrator
     big = SimpleNamespace(n_events=0, n_states=200, n_jac=MAX_JACOBIAN + 1)
     assert not suits(big) and suits(SimpleNamespace(**{**vars(big), "n_jac": MAX_JACOBIAN}))
+
+
+def test_readouts_on_lanes_equal_the_scalar_ones():
+    system, fns, lanes = _system(MIXED)
+    outputs = [system.outputs[k] for k in ("S", "P", "R")] + [system.outputs["S"] * 2.5]
+    scalar = compile_expressions(system, outputs)
+    vector = compile_expressions(system, outputs, lanes=True)
+    rng = np.random.default_rng(4)
+    n_t = 13                                            # not a multiple of the lanes
+    Y = rng.uniform(0.1, 3.0, (5, n_t, system.n_states))
+    P = system.p_default[None, :] * rng.uniform(0.5, 2.0, (3, system.n_params))
+    t = np.linspace(0.0, 6.0, n_t)
+    rows = np.array([4, -1, 0])
+    out = np.full((3, n_t, len(outputs)), -7.0)
+    bad = fill_members(vector, t, Y, P, rows, out)
+    assert not bad.any() and (out[1] == -7.0).all()   # a row of -1 is left alone
+    for i in (0, 2):
+        expect = np.empty((n_t, len(outputs)))
+        flags = np.zeros(len(outputs), np.uint8)
+        fill_outputs(scalar, t, Y[rows[i]], np.repeat(P[i:i + 1], n_t, axis=0), expect, flags)
+        np.testing.assert_allclose(out[i], expect, rtol=1e-13)

@@ -35,7 +35,7 @@ import sympy
 from simulator.cache_limit import mark_used, prune_after_write
 from simulator.codegen.abi import (SIG_DECOMP, SIG_LANE_DECOMP, SIG_LANES, SIG_MODEL, SIG_SOLVE,
                                   SIG_TRIG, NativeFunction)
-from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, GeneratedCode, LaneCode,
+from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, LANES, GeneratedCode, LaneCode,
                                     expressions_ir, generate, generate_lanes, system_key,
                                     vector_libm)
 from simulator.sources import cache_dir, digest, import_closure, write_atomic
@@ -244,15 +244,21 @@ def _load_engine(data: bytes):
     return engine
 
 
-def compile_expressions(system: OdeSystem, exprs, what: str = "readout") -> NativeFunction:
+def compile_expressions(system: OdeSystem, exprs, what: str = "readout", *,
+                        lanes: bool = False) -> NativeFunction:
     """One native function ``f(t, y, p, out)`` with ``out[k] = exprs[k]`` (expressions in
     the system's symbols), in its own small module: e.g. the readouts a sweep asks for.
+    With ``lanes``, on :data:`~simulator.codegen.llvm.LANES` rows at once (every argument
+    a lane-major array, ``SIG_LANES``).
 
     Raises
     ------
     UnsupportedFeatureError, ModelError
         As :func:`simulator.codegen.llvm.generate`.
     """
+    if lanes:
+        engine = _engine(expressions_ir(system, exprs, what, LANES))
+        return NativeFunction(engine.get_function_address("expressions_v"), SIG_LANES, engine)
     engine = _engine(expressions_ir(system, exprs, what))
     return NativeFunction(engine.get_function_address("expressions"), SIG_MODEL, engine)
 

@@ -12,7 +12,8 @@ import numba
 import numpy as np
 from numba import types
 
-from simulator.codegen.abi import MODEL_FN, data_pointer
+from simulator.codegen.abi import LANES_FN, MODEL_FN, data_pointer
+from simulator.codegen.llvm import LANES
 from simulator.codegen.numba_cache import njit_on_first_use
 
 _SIG = types.void(MODEL_FN, types.float64[::1], types.float64[:, ::1],
@@ -52,28 +53,47 @@ def evaluate_outputs(fns, t, Y, P) -> tuple[np.ndarray, np.ndarray]:
     return out, bad.astype(bool)
 
 
-_MANY_SIG = types.void(MODEL_FN, types.float64[::1],
-                       types.float64[:, :, ::1], types.float64[:, ::1], types.int64[::1],
-                       types.float64[:, :, ::1], types.uint8[::1])
+_LANES_SIG = types.void(LANES_FN, types.float64[::1],
+                        types.float64[:, :, ::1], types.float64[:, ::1], types.int64[::1],
+                        types.float64[:, :, ::1], types.uint8[::1])
 
 
-@njit_on_first_use(_MANY_SIG, parallel=True, nogil=True)
-def _fill_many(fn, t, Y, P, rows, out, bad):
+@njit_on_first_use(_LANES_SIG, parallel=True, nogil=True)
+def _fill_many_lanes(fn, t, Y, P, rows, out, bad):
+    W = LANES
+    n_t, n, m, r = t.shape[0], Y.shape[2], P.shape[1], out.shape[2]
     for i in numba.prange(rows.shape[0]):
         g = rows[i]
         if g < 0:
             continue
-        for k in range(t.shape[0]):
-            fn(t[k], data_pointer(Y[g, k]), data_pointer(P[i]), data_pointer(out[i, k]))
-            for j in range(out.shape[2]):
-                if not math.isfinite(out[i, k, j]):
-                    bad[i] = 1
+        tl = np.empty(W)
+        yl = np.empty(n * W)
+        pl = np.empty(m * W)
+        ol = np.empty(r * W)
+        for j in range(m):
+            for l in range(W):
+                pl[j * W + l] = P[i, j]
+        for k0 in range(0, n_t, W):
+            for l in range(W):
+                k = min(k0 + l, n_t - 1)         # past the end: the last row again
+                tl[l] = t[k]
+                for s in range(n):
+                    yl[s * W + l] = Y[g, k, s]
+            fn(data_pointer(tl), data_pointer(yl), data_pointer(pl), data_pointer(ol))
+            for l in range(min(W, n_t - k0)):
+                for j in range(r):
+                    v = ol[j * W + l]
+                    out[i, k0 + l, j] = v
+                    if not math.isfinite(v):
+                        bad[i] = 1
 
 
 def fill_members(fn, t, Y, P, rows, out) -> np.ndarray:
     """Readouts of many members in parallel: ``out[i, k] = fn(t[k], Y[rows[i], k], P[i])``
-    for every ``rows[i] >= 0`` (others untouched). Returns a per-member flag of any
-    non-finite value."""
+    for every ``rows[i] >= 0`` (others untouched), ``fn`` on
+    :data:`~simulator.codegen.llvm.LANES` output times of a member at once
+    (``compile_expressions(..., lanes=True)``). Returns a per-member flag of any non-finite
+    value."""
     bad = np.zeros(rows.shape[0], dtype=np.uint8)
-    _fill_many(fn, t, Y, P, np.ascontiguousarray(rows, dtype=np.int64), out, bad)
+    _fill_many_lanes(fn, t, Y, P, np.ascontiguousarray(rows, dtype=np.int64), out, bad)
     return bad.astype(bool)

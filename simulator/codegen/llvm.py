@@ -700,9 +700,10 @@ def _argument_names(smap: SymbolMap) -> dict:
     return names
 
 
-def expressions_ir(system: OdeSystem, exprs, what: str = "readout") -> str:
+def expressions_ir(system: OdeSystem, exprs, what: str = "readout", width: int = 0) -> str:
     """A module with one function ``expressions(t, y, p, out)``, ``out[k] = exprs[k]``
-    (expressions in the system's symbols; ``what`` names them in errors).
+    (expressions in the system's symbols; ``what`` names them in errors); with
+    ``width = W``, ``expressions_v`` on W rows at once, every argument lane-major.
 
     Raises
     ------
@@ -711,8 +712,11 @@ def expressions_ir(system: OdeSystem, exprs, what: str = "readout") -> str:
     """
     smap = SymbolMap.of(system)
     decls: set = set()
-    body = _model_function(decls, _argument_names(smap), "expressions",
-                           [smap.rename(e, what) for e in exprs])
+    renamed = [smap.rename(e, what) for e in exprs]
+    if width:
+        body = _lane_function(decls, _argument_names(smap), "expressions_v", renamed, width)
+    else:
+        body = _model_function(decls, _argument_names(smap), "expressions", renamed)
     return "\n".join(sorted(decls)) + "\n\n" + body
 
 

@@ -138,15 +138,16 @@ class Prepared:
         with too_deep(f"model '{self.model.id}': native code generation"):
             return compile_lanes(self.system)
 
-    def native_readouts(self, readouts: tuple):
-        """A native ``f(t, y, p, out)`` computing ``readouts`` (built once per tuple), or
-        None when their math has no native form (then :meth:`readout_fn` is used)."""
-        key = ("native", readouts)
+    def native_readouts(self, readouts: tuple, *, lanes: bool = False):
+        """A native ``f(t, y, p, out)`` computing ``readouts`` (built once per tuple; with
+        ``lanes``, on eight output rows at once), or None when their math has no native form
+        (then :meth:`readout_fn` is used)."""
+        key = ("native", lanes, readouts)
         with self._lock:
             if key not in self._readouts:
                 try:
                     self._readouts[key] = compile_expressions(
-                        self.system, [self.system.outputs[r] for r in readouts])
+                        self.system, [self.system.outputs[r] for r in readouts], lanes=lanes)
                 except ModelError:
                     self._readouts[key] = None
             return self._readouts[key]
@@ -193,7 +194,7 @@ def _buffer(shape) -> np.ndarray:
 def _readouts(prep, readouts, t_out, Y_out, P, row, ok, out) -> np.ndarray:
     """Fill ``out[ok]`` with the readouts of members ``ok`` (states ``Y_out[row[m]]``) and
     return which of them have a non-finite value. Native and parallel when possible."""
-    fn = prep.native_readouts(readouts)
+    fn = prep.native_readouts(readouts, lanes=True)
     if fn is not None:
         rows = np.full(len(row), -1, dtype=np.int64)
         rows[ok] = row[ok]

@@ -507,10 +507,13 @@ def suits(fns: NativeFunctions) -> bool:
 
 
 def lane_chunk(n_members: int, n_threads: int) -> int:
-    """Members per work item: about four items per thread, so that the threads finish
-    together, each a multiple of :data:`LANES` and at most 256 (a lane that waits for the
-    item's last member idles)."""
-    per = -(-n_members // max(1, 4 * n_threads))
+    """Members per work item, a multiple of :data:`LANES`: up to four items per thread, so
+    that the threads finish together, but at least eight members per lane where there are
+    enough (a lane that waits for its item's last member idles, so few members per lane
+    waste most of an item), and at most 256."""
+    threads = max(1, n_threads)
+    items = max(threads, min(4 * threads, n_members // (8 * W)))
+    per = -(-n_members // items)
     return int(min(256, max(W, -(-per // W) * W)))
 
 
