@@ -196,12 +196,17 @@ def _engine(ir: str, objects: list | None = None, *, quick: bool = False):
     return engine
 
 
+def _function(engine, name: str, sig) -> NativeFunction:
+    """Function ``name`` of the machine code ``engine`` holds."""
+    addr = engine.get_function_address(name)
+    if not addr:
+        raise RuntimeError(f"compiled model code has no function '{name}'")
+    return NativeFunction(addr, sig, engine)
+
+
 def _wrap(engine, gen: GeneratedCode, ir: str) -> NativeFunctions:
     def fn(name, sig):
-        addr = engine.get_function_address(name)
-        if not addr:
-            raise RuntimeError(f"compiled model code has no function '{name}'")
-        return NativeFunction(addr, sig, engine)
+        return _function(engine, name, sig)
 
     return NativeFunctions(
         key=gen.key, n_states=gen.n_states, n_params=gen.n_params, n_events=gen.n_events,
@@ -454,10 +459,7 @@ def compile_lanes(system: OdeSystem, *,
 
 def _wrap_lanes(engine, code: LaneCode, system: OdeSystem) -> LaneFunctions:
     def fn(name, sig):
-        addr = engine.get_function_address(name)
-        if not addr:
-            raise RuntimeError(f"compiled lane code has no function '{name}'")
-        return NativeFunction(addr, sig, engine)
+        return _function(engine, name, sig)
 
     return LaneFunctions(key=code.key, n_params=system.n_params, n_derived=code.n_derived,
                          lu_nnz=code.lu_nnz, n_jac=code.n_jac,

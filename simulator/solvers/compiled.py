@@ -100,6 +100,21 @@ def _first_nonfinite(x):
     return -1
 
 
+@njit(**_JIT, inline="always")
+def first_step(h0, d1, d2, hmax):
+    """The first step from a trial step ``h0`` and the scaled norms of ``f`` (``d1``) and of
+    its change over ``h0`` (``d2``): Hairer & Wanner I, II.4, as scipy's
+    ``select_initial_step``."""
+    dm = max(d1, d2)
+    if not math.isfinite(dm):
+        h1 = h0 * 1e-3
+    elif dm <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / dm) ** _EXPO
+    return min(100.0 * h0, h1, hmax)
+
+
 @njit(**_JIT)
 def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_dep,
                t0, y0, p, t_out, t_end, trig0,
@@ -176,15 +191,7 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
         for i in range(n):
             sc = atol[i] + rtol * abs(y[i])
             d2 += ((fs[i] - f0[i]) / sc) ** 2
-        d2 = math.sqrt(d2 / n) / h0
-        dm = max(d1, d2)
-        if not math.isfinite(dm):
-            h1 = h0 * 1e-3
-        elif dm <= 1e-15:
-            h1 = max(1e-6, h0 * 1e-3)
-        else:
-            h1 = (0.01 / dm) ** _EXPO
-        h = min(100.0 * h0, h1, hmax)
+        h = first_step(h0, d1, math.sqrt(d2 / n) / h0, hmax)
 
     for e in range(n_ev):
         tcur[e] = trig0[e]

@@ -32,7 +32,7 @@ from simulator.codegen.numba_cache import njit, njit_on_first_use
 from simulator.solvers.compiled import (END, FAIL_INDEX, FAIL_MAX_STEPS, FAIL_NONFINITE,
                                         FAIL_SINGULAR, FAIL_START, FAIL_STEP_SIZE, N_OUT,
                                         N_STATS, STAT_NAMES, atol_vector, check_parameters,
-                                        many_arrays)
+                                        first_step, many_arrays)
 from simulator.solvers.rodas5p import RODAS5P
 
 # the method's coefficients, frozen into the compiled loop as constants (as in compiled.py)
@@ -50,6 +50,15 @@ _NFEV, _NJEV, _NSTEPS, _NACC, _NREJ, _NLU, _NSING = (
 _JIT = dict(error_model="numpy", nogil=True, fastmath={"contract"})
 W = LANES
 _UROUND = 2.220446049250313e-16
+
+
+@njit(**_JIT, inline="always")
+def _first_nonfinite(x, n, l):
+    """The first of the ``n`` states of lane ``l`` in ``x`` that is not finite, or -1."""
+    for i in range(n):
+        if not math.isfinite(x[i * W + l]):
+            return i
+    return -1
 
 
 @njit(**_JIT)
@@ -165,11 +174,7 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, de
                         ynew[i * W + l] = y[i * W + l]
                     continue
                 stats[l, _NFEV] += 1
-                bad = -1
-                for i in range(n):
-                    if not math.isfinite(f0[i * W + l]):
-                        bad = i
-                        break
+                bad = _first_nonfinite(f0, n, l)
                 if bad >= 0:
                     stats[l, FAIL_INDEX] = bad
                     stats[l, N_OUT] = 0
@@ -213,16 +218,7 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, de
                         sc = atol[i] + rtol * abs(y[i * W + l])
                         d1 += (f0[i * W + l] / sc) ** 2
                         d2 += ((fs[i * W + l] - f0[i * W + l]) / sc) ** 2
-                    d1 = math.sqrt(d1 / n)
-                    d2 = math.sqrt(d2 / n) / h0
-                    dm = max(d1, d2)
-                    if not math.isfinite(dm):
-                        h1 = h0 * 1e-3
-                    elif dm <= 1e-15:
-                        h1 = max(1e-6, h0 * 1e-3)
-                    else:
-                        h1 = (0.01 / dm) ** _EXPO
-                    h[l] = min(100.0 * h0, h1, hmax)
+                    h[l] = first_step(h0, math.sqrt(d1 / n), math.sqrt(d2 / n) / h0, hmax)
                     hacc[l] = 0.0
             for l in range(W):
                 fresh[l] = False
@@ -332,11 +328,7 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, de
             err = eaux[n + 1 + l]
             iworst = int(eaux[n + 1 + 2 * W + l])
             if not math.isfinite(err):
-                bad = -1
-                for i in range(n):
-                    if not math.isfinite(ynew[i * W + l]):
-                        bad = i
-                        break
+                bad = _first_nonfinite(ynew, n, l)
                 if bad >= 0:
                     stats[l, FAIL_INDEX] = bad
                     last_nonfinite[l] = True
@@ -455,11 +447,7 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, de
                 h[l] = hnew[l]
                 if math.isfinite(chk):
                     continue
-                bad = -1
-                for i in range(n):
-                    if not math.isfinite(f0[i * W + l]):
-                        bad = i
-                        break
+                bad = _first_nonfinite(f0, n, l)
                 if bad >= 0:
                     stats[l, FAIL_INDEX] = bad
                     stats[l, N_OUT] = k_out[l]
