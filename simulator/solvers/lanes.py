@@ -12,8 +12,11 @@ budget, exactly as :func:`integrate_member` does; a lane that rejects its step s
 the next attempt with a smaller step while the others go on. So a member's steps are the
 ones it would take alone, and its result differs from the one-member integrator only by the
 rounding of the vector functions (libmvec's ``pow``/``exp`` are within 4 ulp). A lane whose
-member ends (or fails) takes the next member of its work item at once. Models with events
-stay on the one-member integrator (their members stop at trigger changes).
+member ends (or fails) takes the next member of its work item at once. The step's own
+vector arithmetic (stage inputs and right-hand sides, error sums, dense-output
+coefficients) runs in generated kernels too: as numba loops over the lanes, LLVM turned the
+per-lane coefficients into gathers and the loop cost as much as the model. Models with
+events, and very large ones, stay on the one-member integrator (:func:`suits`).
 
 Arrays are lane-major: ``y[i * W + l]`` is state ``i`` of lane ``l``.
 """
