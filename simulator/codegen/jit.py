@@ -262,10 +262,9 @@ def compile_expressions(system: OdeSystem, exprs, what: str = "readout", *,
         As :func:`simulator.codegen.llvm.generate`.
     """
     if lanes:
-        engine = _engine(expressions_ir(system, exprs, what, LANES))
-        return NativeFunction(engine.get_function_address("expressions_v"), SIG_LANES, engine)
-    engine = _engine(expressions_ir(system, exprs, what))
-    return NativeFunction(engine.get_function_address("expressions"), SIG_MODEL, engine)
+        return _function(_engine(expressions_ir(system, exprs, what, LANES)), "expressions_v",
+                         SIG_LANES)
+    return _function(_engine(expressions_ir(system, exprs, what)), "expressions", SIG_MODEL)
 
 
 # ----------------------------------------------------------------------------------------
@@ -446,13 +445,7 @@ def compile_lanes(system: OdeSystem, *,
             objects: list = []
             lanes = _wrap_lanes(_engine(code.ir, objects), code, system)
             if okey is not None and len(objects) == 1:
-                try:
-                    write_atomic(opath, objects[0])
-                    write_atomic(mpath, json.dumps(code.meta()).encode())
-                except OSError:
-                    pass
-                else:
-                    prune_after_write()
+                _store_object(base, key, objects[0], code.meta())
         _LOADED[key] = lanes
         return lanes
 
@@ -500,10 +493,15 @@ def _first_build(gen: GeneratedCode, objects: list, system: OdeSystem, base: Pat
 
 
 def _write_object(base: Path, okey: str, key: str, gen: GeneratedCode, data: bytes) -> None:
+    _store_object(base, okey, data, {"key": key, **gen.meta()})
+
+
+def _store_object(base: Path, name: str, data: bytes, meta: dict) -> None:
+    """Machine code ``ct_<name>.o`` and what describes it, ``ct_<name>.json``, in the cache
+    (a read-only cache only costs a recompile)."""
     try:
-        write_atomic(base / f"ct_{okey}.o", data)
-        write_atomic(base / f"ct_{okey}.json", _header(gen)[len("; meta "):]
-                      .replace('{', '{"key": "%s", ' % key, 1).encode())
+        write_atomic(base / f"ct_{name}.o", data)
+        write_atomic(base / f"ct_{name}.json", json.dumps(meta).encode())
     except OSError:
         return
     prune_after_write()

@@ -38,6 +38,7 @@ doi:10.1007/s10543-023-00967-x.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from types import SimpleNamespace
@@ -101,11 +102,35 @@ def _first_nonfinite(x):
 
 
 @njit(**_JIT, inline="always")
-def first_step(h0, d1, d2, hmax):
-    """The first step from a trial step ``h0`` and the scaled norms of ``f`` (``d1``) and of
-    its change over ``h0`` (``d2``): Hairer & Wanner I, II.4, as scipy's
-    ``select_initial_step``."""
-    dm = max(d1, d2)
+def initial_trial(y, f0, atol, rtol, hmax):
+    """A trial first step ``h0`` and the scaled norm of ``f`` at the start (Hairer & Wanner
+    I, II.4, as scipy's ``select_initial_step``); ``y``, ``f0`` may be strided views."""
+    n = y.shape[0]
+    d0 = 0.0
+    d1 = 0.0
+    for i in range(n):
+        sc = atol[i] + rtol * abs(y[i])
+        d0 += (y[i] / sc) ** 2
+        d1 += (f0[i] / sc) ** 2
+    d0 = math.sqrt(d0 / n)
+    d1 = math.sqrt(d1 / n)
+    if d0 < 1e-5 or d1 < 1e-5:
+        h0 = 1e-6
+    else:
+        h0 = 0.01 * d0 / d1
+    return min(h0, hmax), d1
+
+
+@njit(**_JIT, inline="always")
+def initial_step(y, f0, fs, atol, rtol, h0, d1, hmax):
+    """The first step from the trial step ``h0`` (:func:`initial_trial`) and ``fs``, ``f`` at
+    ``y + h0 f0``: the norm of its change over ``h0`` bounds the step."""
+    n = y.shape[0]
+    d2 = 0.0
+    for i in range(n):
+        sc = atol[i] + rtol * abs(y[i])
+        d2 += ((fs[i] - f0[i]) / sc) ** 2
+    dm = max(d1, math.sqrt(d2 / n) / h0)
     if not math.isfinite(dm):
         h1 = h0 * 1e-3
     elif dm <= 1e-15:
@@ -170,28 +195,12 @@ def integrate_member(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_d
     if h_init > 0.0:
         h = min(h_init, hmax)
     else:
-        d0 = 0.0
-        d1 = 0.0
-        for i in range(n):
-            sc = atol[i] + rtol * abs(y[i])
-            d0 += (y[i] / sc) ** 2
-            d1 += (f0[i] / sc) ** 2
-        d0 = math.sqrt(d0 / n)
-        d1 = math.sqrt(d1 / n)
-        if d0 < 1e-5 or d1 < 1e-5:
-            h0 = 1e-6
-        else:
-            h0 = 0.01 * d0 / d1
-        h0 = min(h0, hmax)
+        h0, d1 = initial_trial(y, f0, atol, rtol, hmax)
         for i in range(n):
             ynew[i] = y[i] + h0 * f0[i]
         rhs(t0 + h0, data_pointer(ynew), data_pointer(pq), data_pointer(fs))
         stats[_NFEV] += 1
-        d2 = 0.0
-        for i in range(n):
-            sc = atol[i] + rtol * abs(y[i])
-            d2 += ((fs[i] - f0[i]) / sc) ** 2
-        h = first_step(h0, d1, math.sqrt(d2 / n) / h0, hmax)
+        h = initial_step(y, f0, fs, atol, rtol, h0, d1, hmax)
 
     for e in range(n_ev):
         tcur[e] = trig0[e]
@@ -521,6 +530,18 @@ def _integrate_many(rhs, jac, dfdt, trig, switches, eqsw, decomp, solve, time_de
 # Python side
 
 
+@contextlib.contextmanager
+def one_item_per_thread():
+    """numba hands out a parallel loop's iterations one at a time inside this block (our
+    loops' iterations are work items of several members, of very different cost)."""
+    old = numba.get_parallel_chunksize()
+    numba.set_parallel_chunksize(1)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(old)
+
+
 def check_parameters(fns: NativeFunctions, width: int, fres=None) -> None:
     """The step loop's model functions read the model's ``n_params`` parameters and, from
     ``fres``, ``2 + n_pq`` values (:func:`member_workspace`); a parameter vector of another
@@ -618,16 +639,12 @@ def integrate_many(fns: NativeFunctions, t0: float, Y0, P, t_out, t_end: float, 
         for m in range(N if fns.n_events else 0):
             trig0[m] = fns.triggers_py(float(t0), Y0[m], P[m])
     trig0 = contiguous(trig0, np.uint8).reshape(N, fns.n_events)
-    old = numba.get_parallel_chunksize()
-    numba.set_parallel_chunksize(1)
-    try:
+    with one_item_per_thread():
         _integrate_many(fns.rhs_step, fns.jac_step, fns.dfdt, fns.triggers, fns.switches,
                         contiguous(fns.switch_equal, np.uint8), fns.decomp, fns.solve, fns.time_dependent, int(chunk), fns.lu_nnz, fns.n_jac,
                         fns.n_switches, fns.n_pq, float(t0), Y0, P, t_out, float(t_end),
                         trig0, float(rtol), atol_vector(atol, n), float(first_step),
                         float(max_step), int(max_steps), Y_out, Y_stop, status, STATS, FRES)
-    finally:
-        numba.set_parallel_chunksize(old)
     return {"status": status, "y_out": Y_out, "t_stop": FRES[:, 0].copy(), "y_stop": Y_stop,
             "stats": STATS}
 

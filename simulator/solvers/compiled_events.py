@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import threading
 
-import numba
 import numpy as np
 from numba import prange, types
 
@@ -33,7 +32,8 @@ from simulator.codegen.abi import DECOMP_FN, MODEL_FN, SOLVE_FN, TRIG_FN, data_p
 from simulator.codegen.numba_cache import njit, njit_on_first_use
 from simulator.solvers.compiled import (END, FAIL_INDEX, N_OUT, N_STATS, STAT_NAMES,
                                         atol_vector, check_parameters, contiguous,
-                                        failure_message, integrate_member, member_workspace)
+                                        failure_message, integrate_member, member_workspace,
+                                        one_item_per_thread)
 from simulator.solvers.driver import RunResult
 
 __all__ = ["covers", "too_many_events", "CompiledDriver", "EventTables", "run_compiled",
@@ -411,16 +411,12 @@ def run_compiled_many(fns, tables: EventTables, t0: float, Y0, P, t_out, *, rtol
     Y_stop = np.empty((N, n))
     # a writable copy per member (a broadcast view of one member is read-only and contiguous)
     STATE0 = np.repeat(tables.initial[None, :], N, axis=0)
-    old = numba.get_parallel_chunksize()
-    numba.set_parallel_chunksize(1)
-    try:
+    with one_item_per_thread():
         _run_many(*_functions(fns), *_tables(tables), int(chunk), fns.lu_nnz, fns.n_jac,
                   fns.n_switches, max(1, 2 * fns.n_event_values), tables.capacity, fns.n_pq,
                   float(t0), Y0,
                   P, t_out, STATE0, float(rtol), atol_vector(atol, n), float(first_step),
                   float(max_step), int(max_steps), Y_out, P_out, status, TOTALS, FRES, Y_stop)
-    finally:
-        numba.set_parallel_chunksize(old)
     return {"status": status, "y_out": Y_out, "p_out": P_out, "totals": TOTALS,
             "t_stop": FRES[:, 0].copy(), "y_stop": Y_stop}
 

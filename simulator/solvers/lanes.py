@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numba import prange, types
 
@@ -35,12 +34,13 @@ from simulator.codegen.numba_cache import njit, njit_on_first_use
 from simulator.solvers.compiled import (END, FAIL_INDEX, FAIL_MAX_STEPS, FAIL_NONFINITE,
                                         FAIL_SINGULAR, FAIL_START, FAIL_STEP_SIZE, N_OUT,
                                         N_STATS, STAT_NAMES, atol_vector, check_parameters,
-                                        first_step, many_arrays)
-from simulator.solvers.rodas5p import RODAS5P
+                                        initial_step, initial_trial, many_arrays,
+                                        one_item_per_thread)
+from simulator.solvers.rodas5p import RODAS5P, dense
 
 # the method's coefficients, frozen into the compiled loop as constants (as in compiled.py)
 _GAMMA = RODAS5P.gamma
-_A, _C, _TIMES, _D, _H = RODAS5P.A, RODAS5P.C, RODAS5P.c, RODAS5P.d, RODAS5P.H
+_TIMES, _D = RODAS5P.c, RODAS5P.d
 _EXPO = 1.0 / (RODAS5P.embedded_order + 1)
 # the coefficients as the lane kernels read them (codegen/llvm.py, _lane_kernels): a row of
 # A or C, then the number of terms at index 8; H flat
@@ -99,14 +99,15 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, de
     jnz = np.zeros(njac * W)
     lu = np.zeros(nnz * W)
     tl = np.zeros(W)
-    g = np.zeros(2 * W)
+    g = np.zeros(2 * W)                      # 1/h, then h d_s, of each lane (stage_k)
     eaux = np.zeros(n + 1 + 3 * W)           # atol, rtol, then error_sum's results
     for i in range(n):
         eaux[i] = atol[i]
     eaux[n] = rtol
     nw = n * W
     cl = np.ones(W)
-    ih = np.zeros(W)
+    h0 = np.zeros(W)                         # a new member's trial first step
+    d1 = np.zeros(W)                         # ... and its scaled norm of f
     member = np.full(W, -1, dtype=np.int64)
     stats = np.zeros((W, N_STATS), dtype=np.int64)
     t = np.full(W, t0)
@@ -190,20 +191,10 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, de
                     for i in range(n):
                         ynew[i * W + l] = y[i * W + l]
                     continue
-                d0 = 0.0
-                d1 = 0.0
+                h0[l], d1[l] = initial_trial(y[l::W], f0[l::W], atol, rtol, hmax)
+                tl[l] = t[l] + h0[l]
                 for i in range(n):
-                    sc = atol[i] + rtol * abs(y[i * W + l])
-                    d0 += (y[i * W + l] / sc) ** 2
-                    d1 += (f0[i * W + l] / sc) ** 2
-                d0 = math.sqrt(d0 / n)
-                d1 = math.sqrt(d1 / n)
-                h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-                h0 = min(h0, hmax)
-                hacc[l] = h0                 # (kept for the second pass below)
-                tl[l] = t[l] + h0
-                for i in range(n):
-                    ynew[i * W + l] = y[i * W + l] + h0 * f0[i * W + l]
+                    ynew[i * W + l] = y[i * W + l] + h0[l] * f0[i * W + l]
             need = False
             for l in range(W):
                 if fresh[l] and h_init <= 0.0:
@@ -211,18 +202,10 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, de
             if need:
                 rhs(data_pointer(tl), data_pointer(ynew), data_pointer(pq), data_pointer(fs))
                 for l in range(W):
-                    if not fresh[l] or h_init > 0.0:
-                        continue
-                    stats[l, _NFEV] += 1
-                    h0 = hacc[l]
-                    d1 = 0.0
-                    d2 = 0.0
-                    for i in range(n):
-                        sc = atol[i] + rtol * abs(y[i * W + l])
-                        d1 += (f0[i * W + l] / sc) ** 2
-                        d2 += ((fs[i * W + l] - f0[i * W + l]) / sc) ** 2
-                    h[l] = first_step(h0, math.sqrt(d1 / n), math.sqrt(d2 / n) / h0, hmax)
-                    hacc[l] = 0.0
+                    if fresh[l] and h_init <= 0.0:
+                        stats[l, _NFEV] += 1
+                        h[l] = initial_step(y[l::W], f0[l::W], fs[l::W], atol, rtol, h0[l],
+                                            d1[l], hmax)
             for l in range(W):
                 fresh[l] = False
 
@@ -285,13 +268,11 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, de
                 reject[l] = True
             elif live[l]:
                 stats[l, _NLU] += 1
-            ih[l] = 1.0 / h[l]
+            g[l] = 1.0 / h[l]
 
         # ---- the eight stages, every lane at once: the model's functions and its unrolled
         # lane kernels (stage inputs, stage right-hand sides, error sums)
-        k1, k8 = ks[0], ks[7]
-        for l in range(W):
-            g[l] = ih[l]
+        k1 = ks[0]
         for x in range(nw):
             k1[x] = f0[x]
         if time_dep:
@@ -390,16 +371,9 @@ def integrate_lanes(rhs, jac, dfdt, derive, decomp, solve, stage_in, stage_k, de
                 if t_out[k] >= t_new:
                     for i in range(n):
                         Y_out[m, k, i] = ynew[i * W + l]
-                else:                        # as rodas5p.dense, from the nearer end
-                    s = (t_out[k] - t[l]) / h[l]
-                    for i in range(n):
-                        x = i * W + l
-                        d = ynew[x] - y[x]
-                        poly = q1[x] + s * (q2[x] + s * q3[x])
-                        if s <= 0.5:
-                            Y_out[m, k, i] = y[x] + s * (d + (1.0 - s) * poly)
-                        else:
-                            Y_out[m, k, i] = ynew[x] - (1.0 - s) * (d - s * poly)
+                else:
+                    dense((t_out[k] - t[l]) / h[l], y[l::W], ynew[l::W], q1[l::W],
+                          q2[l::W], q3[l::W], Y_out[m, k])
                 k_out[l] += 1
         # the new states: all lanes at once when every lane that tried moved on (idle lanes
         # hold nothing), else lane by lane
@@ -528,9 +502,7 @@ def integrate_many_lanes(fns: NativeFunctions, lanes: LaneFunctions, t0: float, 
     Y0, P, t_out, Y_out, Y_stop, status, STATS, FRES = many_arrays(fns, t0, Y0, P, t_out,
                                                                    y_out)
     check_parameters(fns, P.shape[1])
-    old = numba.get_parallel_chunksize()
-    numba.set_parallel_chunksize(1)
-    try:
+    with one_item_per_thread():
         _integrate_lanes_many(lanes.rhs, lanes.jac, lanes.dfdt, lanes.derive, lanes.decomp,
                               lanes.solve, lanes.stage_in, lanes.stage_k, lanes.dense_q,
                               lanes.error_sum, fns.time_dependent, int(chunk), lanes.lu_nnz,
@@ -538,7 +510,5 @@ def integrate_many_lanes(fns: NativeFunctions, lanes: LaneFunctions, t0: float, 
                               float(rtol), atol_vector(atol, Y0.shape[1]), float(first_step),
                               float(max_step), int(max_steps), Y_out, Y_stop, status, STATS,
                               FRES)
-    finally:
-        numba.set_parallel_chunksize(old)
     return {"status": status, "y_out": Y_out, "t_stop": FRES[:, 0].copy(), "y_stop": Y_stop,
             "stats": STATS}
