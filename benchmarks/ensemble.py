@@ -162,6 +162,17 @@ def worker_accuracy(n: int, rtol: float = RTOL) -> dict:
             "rr_median": q(e_rr, 50), "rr_p99": q(e_rr, 99)}
 
 
+def _at_least_one(text: str) -> int:
+    """argparse type: a whole number of rounds, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _median_run(runs: list[dict]) -> dict:
     """The run with the median throughput (its other figures with it)."""
     return sorted(runs, key=lambda r: r["sims_per_s"])[len(runs) // 2]
@@ -183,7 +194,7 @@ def main(argv=None):
     ap.add_argument("--rr-max-n", type=int, default=10_000)
     ap.add_argument("--acc-n", type=int, default=100)
     ap.add_argument("--chunk", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=_at_least_one, default=3,
                     help="rounds of libroadrunner and ours, interleaved, for each N that "
                          "libroadrunner runs; the ratio is the median of the rounds' ratios")
     ap.add_argument("--rtol-ours", default="1e-6,1e-5",
