@@ -47,7 +47,7 @@ _MODULES = {
     "simulator.solvers.base": ("SolverOptions",),
     "simulator.treatments": ("PK", "Dose", "Schedule", "Treatment", "run_treatment",
                              "untreated_state"),
-    "simulator.trials": ("Trial", "TrialResult", "virtual_trial"),
+    "simulator.trials": ("LesionMapping", "Trial", "TrialResult", "virtual_trial"),
     "simulator.warmup": ("warm_up",),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -66,5 +66,5 @@ __all__ = [
     "Treatment", "Schedule", "Dose", "PK", "run_treatment", "untreated_state",
     "dose_response", "DoseResponse", "combination", "Combination", "compare_arms",
     "ArmComparison", "sweep", "Ensemble", "sensitivity", "plot", "__version__",
-    "Trial", "TrialResult", "virtual_trial", "TrialError",
+    "Trial", "TrialResult", "virtual_trial", "TrialError", "LesionMapping",
 ]

@@ -323,6 +323,17 @@ def cmd_cache(args) -> int:
     return EXIT_OK
 
 
+def _lesion_mapping(args):
+    """The trial's lesion mapping: the in-vivo default with the options' values on top."""
+    if args.threshold is None and args.apoptosis_weight is None:
+        return None
+    base = sim.LesionMapping.in_vivo()
+    return sim.LesionMapping(
+        threshold=base.threshold if args.threshold is None else args.threshold,
+        apoptosis_weight=(base.apoptosis_weight if args.apoptosis_weight is None
+                          else args.apoptosis_weight), source="command line")
+
+
 def cmd_trial(args) -> int:
     for name, low in (("patients", 1), ("draws", 1)):
         if getattr(args, name) < low:
@@ -333,7 +344,7 @@ def cmd_trial(args) -> int:
     res = sim.virtual_trial(model, trial, patients=args.patients, seed=args.seed,
                             executor=args.executor, progress=_progress_enabled(args),
                             store=None if args.no_store else out / "store", draws=args.draws,
-                            calibrate=not args.no_calibrate)
+                            calibrate=not args.no_calibrate, mapping=_lesion_mapping(args))
     res.patients.to_csv(out / "patients.csv", index=False)
     _savefig(res.plot(), out / "km.png")
     (out / "summary.json").write_text(res.to_json())
@@ -659,6 +670,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the cell states in a process pool (default: this process)")
     p.add_argument("--no-calibrate", action="store_true",
                    help="use the population's doubling_days instead of fitting the control arm")
+    p.add_argument("--threshold", type=float, default=None, metavar="THETA",
+                   help="lesion mapping: relative proliferation below which a lesion shrinks, "
+                        "in [0, 1); unset, the in-vivo mapping's 0 (cell loss follows "
+                        "production; docs/trials.md)")
+    p.add_argument("--apoptosis-weight", type=float, default=None, metavar="PSI",
+                   help="lesion mapping: weight of the cell model's apoptosis above the "
+                        "parental rate; unset, the in-vivo mapping's 0 (therapy raises no "
+                        "apoptosis in patients)")
     p.add_argument("--no-store", action="store_true", help="no checkpoint in DIR/store")
     _common(p, out="out/trial")
     p.set_defaults(func=cmd_trial)

@@ -146,6 +146,27 @@ def test_cli_writes_outputs_and_rejects_bad_arguments(tmp_path, trial_file, caps
     assert err.value.code == 2
 
 
+
+def test_the_lesion_mapping_decides_whether_lesions_shrink(model, trial_file, result, tmp_path):
+    """The in-vivo default (θ = 0, ψ = 0) never shrinks a lesion: no response, every lesion's
+    sum of diameters rises between scans. A threshold above the drugs' relative proliferation
+    lets the same cell states shrink; the provenance names the mapping used."""
+    assert not result.patients["best_response"].isin(["CR", "PR"]).any()
+    assert (np.diff(result.sld, axis=1) >= -1e-9).all()
+    assert result.provenance["mapping"]["threshold"] == 0.0
+    shrinking = sim.virtual_trial(model, sim.Trial.from_toml(trial_file), patients=40, seed=3,
+                                  draws=2, progress=False,
+                                  mapping=sim.LesionMapping(threshold=0.9))
+    assert shrinking.patients["best_response"].isin(["CR", "PR"]).any()
+    assert shrinking.provenance["mapping"]["threshold"] == 0.9
+    out = tmp_path / "cli"
+    assert main(["trial", str(trial_file), "--patients", "20", "--draws", "1", "--quiet",
+                 "--threshold", "0.9", "--no-store", "--out", str(out)]) == 0
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["trial"]["mapping"]["threshold"] == 0.9
+    assert main(["trial", str(trial_file), "--threshold", "1.5", "--out", str(out)]) == 2
+
+
 ORAL = """\
 name = "oral"
 source = "test"
@@ -205,16 +226,19 @@ regimen = [{ drug = "exemestane", mg = 25, every_days = 1 },
 
 def test_too_few_eligible_candidates_draw_a_larger_pool_or_fail_by_name(model, tmp_path,
                                                                         monkeypatch):
-    """Only patients who progressed on the prior AI enrol (here about half: tumours after one
-    month of letrozole do not grow yet, after two they do): with one candidate per place the
-    pool is short, so a larger one is drawn (reproducibly); with no room to grow, a
-    TrialError names the trial and the eligibility."""
+    """Only patients who progressed on the prior AI enrol. Under a mapping where a lesion
+    shrinks while proliferation is below 65% of the parental (letrozole's first weeks), only
+    part of the candidates grew at the end of their prior therapy: with one candidate per
+    place the pool is short, so a larger one is drawn (reproducibly); with no room to grow,
+    a TrialError names the trial and the eligibility. (Under the in-vivo default every lesion
+    grows, so every candidate is eligible.)"""
     from simulator.trials import engine
     p = tmp_path / "prior_ai.toml"
     p.write_text(PRIOR_AI)
     monkeypatch.setattr(engine, "POOL_FACTOR", 1)
     run = lambda: sim.virtual_trial(model, p, patients=30, seed=2, draws=4,  # noqa: E731
-                                    progress=False, calibrate=False)
+                                    progress=False, calibrate=False,
+                                    mapping=sim.LesionMapping(threshold=0.65))
     a = run()
     assert a.provenance["candidates"] > 60
     assert len(a.patients) == 60

@@ -7,7 +7,9 @@
    of these runs is one member of a :func:`simulator.sweep` (executors, progress,
    checkpoint store and resume are the ensemble engine's).
 2. **Patients** (vectorised, analytic): a patient's lesion is a mixture of its cell states,
-   ``V(t)/V(0) = Σ w_c exp(κ L_c(t))`` (:mod:`simulator.trials.kinetics`), with fractions at
+   ``V(t)/V(0) = Σ w_c exp(ln 2 / T_d · Λ_c(t))``, ``Λ_c`` from the cell state's
+   proliferation and apoptosis by a lesion mapping (:mod:`simulator.trials.kinetics`),
+   with fractions at
    randomisation set by the prior therapy (the clones that grew on it are enriched).
    Eligibility after a prior therapy: the lesion was growing at its end (progressed on it).
 3. **Endpoints**: RECIST 1.1 at the trial's scans (:mod:`simulator.trials.recist`),
@@ -33,7 +35,7 @@ from simulator.treatments.derive import prepare
 from simulator.treatments.protocol import untreated_state
 from simulator.treatments.schedule import Dose, Schedule, Treatment
 from simulator.trials import recist, survival
-from simulator.trials.kinetics import LOG_BURDEN, with_log_burden
+from simulator.trials.kinetics import IN_VIVO, LOST, PRODUCED, LesionMapping, with_fate_integrals
 from simulator.trials.population import (CLEARANCE_SD, DOUBLING_SD, PRIOR_MONTHS_SD, VARIED,
                                          Bank, build_bank, cell_states, label, sample_patients,
                                          varied_value)
@@ -50,6 +52,7 @@ TINY_BURDEN = 1e-200      # reset-at-start species start here in trial runs (nev
 EARLY_MONTHS = 6          # progression this early on the prior therapy = primary resistance
 POOL_FACTOR = 6           # candidates per enrolled patient, first try
 MAX_POOL_FACTOR = 96      # ... and at most (x4 per try)
+MAX_LOG_VOLUME = math.log(1e30)   # lesion volumes are capped here (a double would overflow)
 
 
 def _stage_store(store, name):
@@ -111,7 +114,7 @@ def _ke(model, drug):
 
 
 def _start_states(model, aug, bank: Bank, rows):
-    """Untreated steady state of each cell state, with the log burden at 0."""
+    """Untreated steady state of each cell state, with the fate integrals at 0."""
     species = [s.id for s in aug.species]
     out = []
     reset = set(model.catalog.reset_at_start)
@@ -124,15 +127,17 @@ def _start_states(model, aug, bank: Bank, rows):
         for k in reset:
             if k in s:
                 s[k] = TINY_BURDEN
-        s[LOG_BURDEN] = 0.0
+        s[PRODUCED] = s[LOST] = 0.0
         out.append(s)
     return out
 
 
 def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=None, store=None,
                   progress: bool = True, *, draws: int = 8, calibrate: bool = True,
-                  chunk_size: int = 16, growth_readout: str = "growth_rate",
-                  growth_per_hours: float = 24.0, confirm: bool = False) -> TrialResult:
+                  chunk_size: int = 16, mapping: LesionMapping | None = None,
+                  production_readout: str = "proliferation",
+                  loss_readout: str | None = "apoptosis", per_hours: float = 24.0,
+                  confirm: bool = False) -> TrialResult:
     """Run a virtual clinical trial.
 
     Parameters
@@ -156,8 +161,12 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
         median PFS (else ``population.doubling_days``).
     chunk_size : int
         Cell states per chunk of work / checkpoint file.
-    growth_readout, growth_per_hours
-        The model's net growth rate and its time unit in model hours.
+    mapping : LesionMapping, optional
+        How proliferation and apoptosis become a lesion's growth (default
+        :data:`simulator.trials.kinetics.IN_VIVO`: growth in proportion to proliferation,
+        no apoptosis; ``LesionMapping.culture(...)`` is the culture's own net growth).
+    production_readout, loss_readout, per_hours
+        The model's proliferation and cell-death rates and their time unit in model hours.
     confirm : bool
         RECIST confirmation of responses (non-randomised trials).
 
@@ -173,8 +182,19 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
         raise InvalidValueError(f"patients must be a positive integer (per arm), got {patients!r}")
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise InvalidValueError(f"draws must be a positive integer, got {draws!r}")
+    if mapping is None:
+        mapping = IN_VIVO
+    elif not isinstance(mapping, LesionMapping):
+        raise InvalidValueError(f"mapping must be a LesionMapping, got {type(mapping).__name__}")
     rng = np.random.default_rng(seed)
-    aug = with_log_burden(model, growth_readout, growth_per_hours)
+    aug = with_fate_integrals(model, production_readout, loss_readout, per_hours)
+    p_u, a_u = _reference_rates(model, production_readout, loss_readout)
+
+    def burden(values, col, t_days):
+        """Λ (days) of each run (rows of ``values``) at ``t_days``."""
+        lost = values[..., col[LOST]] if loss_readout is not None else 0.0
+        return mapping.burden(values[..., col[PRODUCED]], lost, t_days, p_u, a_u)
+
     drugs_used = {d for a in trial.arms.values() for d in a.drugs}
     drugs_used |= {d for p in trial.population.prior for d, _, _ in PRIORS[p]}
     bank = build_bank(trial, drugs_used, int(draws), rng)
@@ -184,9 +204,9 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
     # ---- 1. cell states: untreated, prior therapy, arms
     all_rows = list(range(n_units))
     starts = _start_states(model, aug, bank, all_rows)
-    prior_L = np.zeros(n_units)            # log burden accumulated during prior therapy
+    prior_L = np.zeros(n_units)            # Λ accumulated during prior therapy
     prior_slope = np.zeros(n_units)        # per day, over its last month
-    prior_path = np.zeros((n_units, EARLY_MONTHS + 1))   # log burden, months 0..6 of it
+    prior_path = np.zeros((n_units, EARLY_MONTHS + 1))   # Λ, months 0..6 of it
     stats = {"n_cell_states": n_units, "stages": {}}
     for prior in trial.population.prior:
         rows = [i for i, u in enumerate(bank.units) if u.prior == prior]
@@ -204,19 +224,19 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
                                              "seconds": time.perf_counter() - t0}
         _check(ens, f"prior therapy {prior}")
         col = {k: j for j, k in enumerate(ens.readouts)}
+        lam = burden(ens.values, col, t_h / DAY)              # (rows, months + 1)
         for j, r in enumerate(rows):
             m = int(bank.prior_months[bank.units[r].draw])
             vals = ens.values[j, m]
             s = {k: float(vals[col[k]]) for k in species}
-            prior_L[r] = s[LOG_BURDEN]
-            early = ens.values[j, :EARLY_MONTHS + 1, col[LOG_BURDEN]]
+            prior_L[r] = lam[j, m]
+            early = lam[j, :EARLY_MONTHS + 1]
             prior_path[r, :early.size] = early
-            prior_slope[r] = (vals[col[LOG_BURDEN]] - ens.values[j, m - 1, col[LOG_BURDEN]]) \
-                / MONTH_DAYS
+            prior_slope[r] = (lam[j, m] - lam[j, m - 1]) / MONTH_DAYS
             for k in model.catalog.reset_at_start:
                 if k in s:
                     s[k] = TINY_BURDEN
-            s[LOG_BURDEN] = 0.0
+            s[PRODUCED] = s[LOST] = 0.0
             starts[r] = s
 
     scan_days = recist.scan_times(trial.months, trial.scan_every_weeks)
@@ -226,13 +246,12 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
         t0 = time.perf_counter()
         ens = _run_stage(aug, bank, all_rows, arm.regimen, grid_days * DAY, starts, store=store,
                          name=f"arm-{an}", executor=executor, progress=progress,
-                         chunk_size=chunk_size, readouts=[LOG_BURDEN],
+                         chunk_size=chunk_size, readouts=[PRODUCED, LOST],
                          free_fraction=arm.free_fraction,
                          bioavailability=arm.bioavailability)
         stats["stages"][f"arm-{an}"] = {"members": n_units, "seconds": time.perf_counter() - t0}
         _check(ens, f"arm {an}")
-        L[an] = ens.values[:, :, 0]                    # (n_units, n_grid)
-    g_ref = _reference_growth(model, growth_readout)
+        L[an] = burden(ens.values, {PRODUCED: 0, LOST: 1}, grid_days)   # (n_units, n_grid)
 
     # ---- 2-4. patients, calibrated on the control arm
     # candidates until enough are eligible (after a prior therapy only those who progressed
@@ -242,7 +261,7 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
         pool = sample_patients(trial, bank, factor * int(patients) * len(trial.arms), rng)
         try:
             tab, traj, fit, td_med = _calibrated_patients(
-                trial, bank, pool, L, (prior_L, prior_slope, prior_path), g_ref, int(patients),
+                trial, bank, pool, L, (prior_L, prior_slope, prior_path), int(patients),
                 grid_days, scan_days, confirm, seed, calibrate)
             break
         except _FewEligible as few:
@@ -256,7 +275,9 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
             "trial": trial.name, "trial_file": trial.path, "source": trial.source,
             "seed": int(seed), "patients_per_arm": int(patients), "draws": int(draws),
             "calibration": fit, "doubling_days_median": float(td_med),
-            "g_ref_per_day": g_ref, "growth_readout": growth_readout,
+            "mapping": mapping.as_dict(),
+            "reference_rates_per_day": {"proliferation": p_u, "apoptosis": a_u},
+            "readouts": {"production": production_readout, "loss": loss_readout},
             "candidates": len(pool["draw"]), "seconds": time.perf_counter() - t_start, **stats,
             "variability": {"logit_sd": {p: sd for p, (sc, sd) in VARIED.items() if sc == "logit"},
                             "log_sd": {**{p: sd for p, (sc, sd) in VARIED.items() if sc == "log"},
@@ -267,9 +288,9 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
 
 
 def _log_volume(logw, kappa, log_burden):
-    """``log Σ_c w_c exp(κ L_c(t))``, a lesion's log volume relative to its start, from its
-    cell states' log fractions ``logw`` (n, S), ``kappa`` (n,) and log burdens ``log_burden``
-    (n, S, T); returns (n, T)."""
+    """``log Σ_c w_c exp(κ Λ_c(t))``, a lesion's log volume relative to its start, from its
+    cell states' log fractions ``logw`` (n, S), ``kappa`` (n,) (ln 2 / T_d) and burdens
+    ``log_burden`` (n, S, T) (Λ, days); returns (n, T)."""
     x = logw[:, :, None] + kappa[:, None, None] * log_burden
     mx = x.max(axis=1)
     return mx + np.log(np.exp(x - mx[:, None, :]).sum(axis=1))
@@ -281,7 +302,7 @@ def _progressed_early(logw0, kappa, path, months):
     definition), not after a response or stable disease.
 
     ``logw0`` (n, S) log fractions at the start of the prior therapy, ``kappa`` (n,),
-    ``path`` (n, S, EARLY_MONTHS + 1) log burden of each cell state, ``months`` (n,) the
+    ``path`` (n, S, EARLY_MONTHS + 1) Λ of each cell state, ``months`` (n,) the
     patient's months of prior therapy."""
     log_v = _log_volume(logw0, kappa, path)                              # (n, months)
     nadir = np.minimum.accumulate(log_v, axis=1)
@@ -298,7 +319,7 @@ class _FewEligible(Exception):
         self.eligible, self.need = eligible, need
 
 
-def _calibrated_patients(trial, bank, pool, L, prior, g_ref, n_per_arm, grid_days, scan_days,
+def _calibrated_patients(trial, bank, pool, L, prior, n_per_arm, grid_days, scan_days,
                          confirm, seed, calibrate):
     """The patient table and lesion trajectories, with the control arm calibrated.
 
@@ -308,25 +329,31 @@ def _calibrated_patients(trial, bank, pool, L, prior, g_ref, n_per_arm, grid_day
     td_med = trial.population.doubling_days
     fit = None
     if calibrate and published:
-        # the control arm's KM PFS at the published median should be 50%; among equally good
-        # values (scans make KM a step function) the one nearest the default doubling time
+        # the control arm's KM median PFS nearest the published one (on the log scale). Scans
+        # make KM a step function, so the median can only sit on a scan day: among equally
+        # near medians, the KM PFS at the published median nearest 50%, then the doubling
+        # time nearest the default
         best = None
         for td in DOUBLING_GRID_DAYS:
-            tab = _patients(trial, bank, pool, states, L, prior, g_ref, td, n_per_arm,
+            tab = _patients(trial, bank, pool, states, L, prior, td, n_per_arm,
                             grid_days, scan_days, confirm, arms=("control",), seed=seed)
-            s_pub = survival.survival_at(tab["pfs_months"], tab["event"], published)
-            key = (round(abs(s_pub - 0.5), 3), abs(math.log(td / td_med)))
+            km = survival.kaplan_meier(tab["pfs_months"], tab["event"])
+            med = float(km.median_survival_time_)
+            s_pub = float(km.survival_function_at_times([published]).iloc[0])
+            off = abs(math.log(med / published)) if math.isfinite(med) and med > 0 else math.inf
+            key = (round(off, 3), round(abs(s_pub - 0.5), 3), abs(math.log(td / td_med)))
             if best is None or key < best[0]:
-                best = (key, td, tab, s_pub)
-        med = survival.median_pfs(best[2]["pfs_months"], best[2]["event"])[0]
+                best = (key, td, tab, s_pub, med)
+        med = best[4]
         fit = {"parameter": "median untreated volume doubling time (days)",
                "value": float(best[1]), "control_median_fitted": float(med),
                "control_median_published": float(published),
                "control_pfs_at_published_median": float(best[3]),
-               "objective": "|KM PFS of the control arm at the published median - 0.5|",
+               "objective": "|log(KM median of the control arm / published median)|, then "
+                            "|KM PFS at the published median - 0.5|",
                "grid_days": [float(DOUBLING_GRID_DAYS[0]), float(DOUBLING_GRID_DAYS[-1])]}
         td_med = best[1]
-    tab, traj = _patients(trial, bank, pool, states, L, prior, g_ref, td_med, n_per_arm,
+    tab, traj = _patients(trial, bank, pool, states, L, prior, td_med, n_per_arm,
                           grid_days, scan_days, confirm, arms=tuple(trial.arms), seed=seed,
                           trajectories=True)
     return tab, traj, fit, td_med
@@ -351,22 +378,29 @@ def _check(ens, what):
                          f"{bad['reason'].iloc[0] if len(bad) else ''}")
 
 
-def _reference_growth(model, readout) -> float:
-    """Untreated net growth rate of the parental cell (per readout time unit)."""
+def _reference_rates(model, production, loss) -> tuple:
+    """Untreated proliferation and cell-death rates of the parental cell (per readout time
+    unit); the death rate is 0 without a ``loss`` readout."""
     state, _ = untreated_state(model)
-    return float(simulate(model, [0.0, 1.0], initial=state)[readout][0])
+    tr = simulate(model, [0.0, 1.0], initial=state)
+    p_u = float(tr[production][0])
+    a_u = float(tr[loss][0]) if loss is not None else 0.0
+    if not (math.isfinite(p_u) and p_u > 0.0) or not math.isfinite(a_u):
+        raise TrialError(f"model '{model.id}': the untreated parental cell's '{production}' "
+                         f"is {p_u!r}; the lesion mapping needs a positive proliferation rate")
+    return p_u, a_u
 
 
-def _patients(trial, bank, pool, states, L, prior, g_ref, td_med, n_per_arm, grid_days,
+def _patients(trial, bank, pool, states, L, prior, td_med, n_per_arm, grid_days,
               scan_days, confirm, *, arms, seed, trajectories=False):
     """Lesions, eligibility, RECIST and the tidy patient table for ``td_med``.
 
-    ``prior`` is (log burden at its end, slope over its last month, log burden over its
-    first months) of each cell state's prior therapy."""
+    ``prior`` is (Λ at its end, slope over its last month, Λ over its first months) of each
+    cell state's prior therapy."""
     prior_L, prior_slope, prior_path = prior
     R, valid, sub = states                                    # (n_pool, S) each
     td = td_med * np.exp(pool["doubling_z"])
-    kappa = math.log(2.0) / (td * g_ref)                     # per unit of L
+    kappa = math.log(2.0) / td                               # per day of Λ
     f = pool["subclone_fraction"][:, None]
     n_sub = sub.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore"):
@@ -396,11 +430,13 @@ def _patients(trial, bank, pool, states, L, prior, g_ref, td_med, n_per_arm, gri
         i = chosen[j]
         with np.errstate(divide="ignore"):
             logw = np.log(w[i])
-        vol[j] = np.exp(_log_volume(logw, kappa[i], L[arm_names[a]][R[i]]))   # V(t)/V(0)
+        # V(t)/V(0), at most 1e30 (a lesion that grew that much progressed long before)
+        log_v = _log_volume(logw, kappa[i], L[arm_names[a]][R[i]])
+        vol[j] = np.exp(np.minimum(log_v, MAX_LOG_VOLUME))
     primary = _progressed_early(logw0[chosen], kappa[chosen], prior_path[R[chosen]],
                                 bank.prior_months[pool["draw"][chosen]])
     sld0 = pool["sld_mm"][chosen]
-    sld = sld0[:, None] * np.cbrt(np.minimum(vol, 1e30))
+    sld = sld0[:, None] * np.cbrt(vol)
     end = np.minimum(pool["dropout_days"][chosen],
                      trial.months * MONTH_DAYS - pool["accrual_days"][chosen])
     res = recist.assess(sld[:, scan_idx], sld0, scan_days, end, confirm=confirm)

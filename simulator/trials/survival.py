@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["kaplan_meier", "median_pfs", "survival_at", "hazard_ratio"]
+__all__ = ["kaplan_meier", "median_pfs", "hazard_ratio"]
 
 
 def kaplan_meier(time, event, label: str = ""):
@@ -36,12 +36,6 @@ def median_pfs(time, event) -> tuple[float, float, float]:
     ci = median_survival_times(km.confidence_interval_)
     lo, hi = (float(v) for v in np.asarray(ci, float).ravel()[:2])
     return med, lo, hi
-
-
-def survival_at(time, event, t: float) -> float:
-    """Kaplan-Meier probability of being free of the event at ``t``."""
-    km = kaplan_meier(time, event)
-    return float(km.survival_function_at_times([float(t)]).iloc[0])
 
 
 def hazard_ratio(time, event, group) -> tuple[float, float, float, float]:
