@@ -73,7 +73,14 @@ def test_tiny_trial_end_to_end(result):
     cmp = result.compare()
     assert cmp.loc["median PFS control (months)", "role"] == "fitted"
     assert cmp.loc["median PFS experimental (months)", "role"] == "predicted"
-    assert result.provenance["calibration"]["parameter"].startswith("median untreated")
+    cal = result.provenance["calibration"]
+    assert cal["parameter"].startswith("median untreated")
+    # the control's KM median can only sit on a scan day (every 8 weeks: 1.84, 3.68 months);
+    # the fit lands on the one nearest the published 3.0 on the log scale, 3.68
+    scans = 8 * 7 * np.arange(1, 4) / 30.4375
+    nearest = scans[np.argmin(abs(np.log(scans / 3.0)))]
+    assert cal["control_median_fitted"] == pytest.approx(nearest)
+    assert result.median_pfs["control"][0] == pytest.approx(nearest)
     fig = result.plot()
     assert len(fig.axes) == 2
     json.loads(result.to_json())
