@@ -237,7 +237,7 @@ def test_lessons_cover_the_atlas_mechanisms(cat):
 def test_the_trial_lesson_quotes_docs_trials_md():
     les = L.lesson("virtual_trial")
     caveat = L.trial_caveat()
-    assert "far too good" in caveat and caveat[:60] in " ".join(L.TRIALS_MD.read_text().split())
+    assert "published size" in caveat and caveat[:60] in " ".join(L.TRIALS_MD.read_text().split())
     assert L.sources(les, R.lab_model())[0].startswith("TAnDEM: Kaufman B et al.")
     assert all(d.unit == "mg" for a in les.preset.arms for d in a.drugs)   # clinical regimens
 

@@ -746,8 +746,8 @@ def _run_trial(les):
                                         if pub.hazard_ratio and len(pub.hazard_ratio) == 3
                                         else "") + ".",
             f"Median progression-free survival, months: {medians}.",
-            f"**Caveat** (docs/trials.md, on the bundled trials at 500 patients per arm): "
-            f"{L.trial_caveat()} Read the direction, not the size of the benefit."]
+            f"**Caveat** (docs/trials.md, on the bundled trials at 200 patients per arm): "
+            f"{L.trial_caveat()}"]
     return fig, "\n\n".join(text)
 
 
