@@ -47,6 +47,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--patients", type=int, default=500)
     ap.add_argument("--draws", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seeds the draws and the patients (another seed: the draw noise)")
     ap.add_argument("--out", default="out/bench-trials")
     ap.add_argument("--only", default="")
     ap.add_argument("--skip-scale", action="store_true")
@@ -66,8 +68,9 @@ def main(argv=None):
     for n in names:
         t0 = time.perf_counter()
         try:
-            res = sim.virtual_trial(model, ROOT / f"{n}.toml", patients=args.patients, seed=0,
-                                    draws=args.draws, progress=False, store=out / "store" / n)
+            res = sim.virtual_trial(model, ROOT / f"{n}.toml", patients=args.patients,
+                                    seed=args.seed, draws=args.draws, progress=False,
+                                    store=out / "store" / n)
         except (sim.PerturbationError, sim.TrialError) as err:   # e.g. no cited unbound fraction
             refused[n] = str(err)
             print(f"{n:18s} refused: {err}", flush=True)
