@@ -1,5 +1,6 @@
 """The lesion mapping: from a cell state's proliferation and apoptosis to a lesion's growth."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,11 +9,13 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import simulator as sim
+from simulator.trials.engine import lesion_days
 from simulator.trials.kinetics import IN_VIVO, LOST, PRODUCED, LesionMapping, with_fate_integrals
 from simulator.treatments.protocol import untreated_state
 from simulator.trials.population import DOUBLING_SD
 
 DAY = 24.0
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def test_the_culture_mapping_is_the_cultures_net_growth(run):
     expected = _trapezoid(tr["growth_rate"], days) / (p_u - a_u)
     np.testing.assert_allclose(lam, expected, rtol=1e-3, atol=5e-3)
     # under fulvestrant the culture's apoptosis outruns its proliferation: it shrinks
-    assert lam[-1] < 0.6 * days[-1]
+    assert lam[-1] < 0
 
 
 def test_the_in_vivo_default_counts_production_only(run):
@@ -81,13 +84,45 @@ def test_untreated_grows_one_unit_a_day_and_the_threshold_stops_growth(theta, ps
     assert more <= slope * t[-1] + 1e-9
 
 
-@pytest.mark.parametrize("kw", [dict(threshold=1.0), dict(threshold=-0.1),
+@pytest.mark.parametrize("per_hours", [1.0, 24.0, 168.0])
+def test_lambda_is_in_days_whatever_the_rates_time_unit(per_hours):
+    """Rates per hour, per day or per week: an untreated lesion's Λ grows one day per day and
+    half as fast at half the proliferation (θ = 0)."""
+    p_u, a_u = 0.3, 0.1                           # per rate unit (per_hours model hours)
+    t_h = np.array([0.0, 24.0, 240.0])
+    produced = p_u * t_h / per_hours              # the integrals' rate x (rate time unit)
+    lam = lesion_days(IN_VIVO, produced, a_u * t_h / per_hours, t_h, per_hours, p_u, a_u)
+    np.testing.assert_allclose(lam, t_h / 24.0, rtol=1e-12)
+    half = lesion_days(IN_VIVO, produced / 2, a_u * t_h / per_hours, t_h, per_hours, p_u, a_u)
+    np.testing.assert_allclose(half, t_h / 48.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("p_u, a_u", [(0.0, 0.0), (-1.0, 0.0), (float("nan"), 0.1),
+                                      (0.3, -0.1), (0.3, float("inf"))])
+def test_bad_parental_rates_are_a_clear_error_not_a_nan(p_u, a_u):
+    with pytest.raises(sim.InvalidValueError, match="lesion mapping: the parental"):
+        IN_VIVO.burden(np.ones(3), np.ones(3), np.arange(3.0), p_u, a_u)
+
+
+def test_the_culture_mapping_needs_net_growth():
+    with pytest.raises(sim.InvalidValueError, match="P_u = 0.1, A_u = 0.2"):
+        LesionMapping.culture(0.1, 0.2)
+
+
+@pytest.mark.parametrize("kw", [dict(threshold=1.0), dict(threshold=-0.1), dict(threshold=True),
                                 dict(threshold=float("nan")), dict(threshold=0.2,
                                                                    apoptosis_weight=-1.0),
                                 dict(threshold=0.2, apoptosis_weight=float("inf"))])
 def test_a_bad_mapping_is_a_clear_error(kw):
     with pytest.raises(sim.InvalidValueError, match="lesion mapping"):
         LesionMapping(**kw)
+
+
+def test_weighing_apoptosis_without_a_death_readout_is_refused():
+    with pytest.raises(sim.InvalidValueError, match="loss_readout is None"):
+        sim.virtual_trial(sim.load_model(), ROOT / "simulator/models/trials/bolero2.toml",
+                          patients=2, loss_readout=None, mapping=LesionMapping(0.1, 1.0),
+                          progress=False)
 
 
 def test_a_missing_fate_readout_is_named():

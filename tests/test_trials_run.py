@@ -67,6 +67,8 @@ def test_tiny_trial_end_to_end(result):
     assert (p["g_basal_factor"] * g0 < 1).all()        # g_basal stays a fraction
     assert p["best_response"].isin(["CR", "PR", "SD", "PD", "NE"]).all()
     assert (p["pfs_months"] <= 6.0 + 1e-9).all()
+    # untreated doubling times spread as measured (log-sd 1.26, Weedon-Fekjaer 2008)
+    assert 0.9 < np.log(p["doubling_days"]).std() < 1.6
     hr, lo, hi, pv = result.hazard_ratio
     assert lo <= hr <= hi and 0 <= pv <= 1
     assert set(result.median_pfs) == {"control", "experimental"}

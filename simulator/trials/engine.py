@@ -113,6 +113,23 @@ def _ke(model, drug):
     return _param(model, f"xt_{drug}_ke")
 
 
+def _fresh(state: dict, reset) -> dict:
+    """``state`` at the start of a stage: the reset-at-start species at a tiny burden, the
+    fate integrals at 0."""
+    for k in reset:
+        if k in state:
+            state[k] = TINY_BURDEN
+    state[PRODUCED] = state[LOST] = 0.0
+    return state
+
+
+def lesion_days(mapping, produced, lost, t_h, per_hours, p_u, a_u):
+    """Λ in days from the fate integrals (rate × rate time unit, ``per_hours`` model hours
+    per unit) at model times ``t_h`` (hours from the stage's start)."""
+    t = np.asarray(t_h, dtype=float) / per_hours
+    return mapping.burden(produced, lost, t, p_u, a_u) * (per_hours / DAY)
+
+
 def _start_states(model, aug, bank: Bank, rows):
     """Untreated steady state of each cell state, with the fate integrals at 0."""
     species = [s.id for s in aug.species]
@@ -124,11 +141,7 @@ def _start_states(model, aug, bank: Bank, rows):
         prm = {p: float(varied_value(p, base[p], z[u.draw])) for p, z in bank.z.items()}
         state, ss = untreated_state(model, params=prm, phenotype=list(u.phenotype) or None)
         s = {k: float(state[k]) for k in species if k in state}
-        for k in reset:
-            if k in s:
-                s[k] = TINY_BURDEN
-        s[PRODUCED] = s[LOST] = 0.0
-        out.append(s)
+        out.append(_fresh(s, reset))
     return out
 
 
@@ -186,14 +199,21 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
         mapping = IN_VIVO
     elif not isinstance(mapping, LesionMapping):
         raise InvalidValueError(f"mapping must be a LesionMapping, got {type(mapping).__name__}")
+    if loss_readout is None and mapping.apoptosis_weight:
+        raise InvalidValueError(f"the lesion mapping weighs apoptosis "
+                                f"({mapping.apoptosis_weight!r}) but loss_readout is None")
+    if isinstance(per_hours, bool) or not isinstance(per_hours, (int, float)) \
+            or not math.isfinite(per_hours) or per_hours <= 0:
+        raise InvalidValueError(f"per_hours must be a positive number of model time units per "
+                                f"unit of the rates, got {per_hours!r}")
     rng = np.random.default_rng(seed)
     aug = with_fate_integrals(model, production_readout, loss_readout, per_hours)
     p_u, a_u = _reference_rates(model, production_readout, loss_readout)
 
-    def burden(values, col, t_days):
-        """Λ (days) of each run (rows of ``values``) at ``t_days``."""
+    def burden(values, col, t_h):
+        """Λ (days) of each run (rows of ``values``) at model times ``t_h``."""
         lost = values[..., col[LOST]] if loss_readout is not None else 0.0
-        return mapping.burden(values[..., col[PRODUCED]], lost, t_days, p_u, a_u)
+        return lesion_days(mapping, values[..., col[PRODUCED]], lost, t_h, per_hours, p_u, a_u)
 
     drugs_used = {d for a in trial.arms.values() for d in a.drugs}
     drugs_used |= {d for p in trial.population.prior for d, _, _ in PRIORS[p]}
@@ -224,7 +244,7 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
                                              "seconds": time.perf_counter() - t0}
         _check(ens, f"prior therapy {prior}")
         col = {k: j for j, k in enumerate(ens.readouts)}
-        lam = burden(ens.values, col, t_h / DAY)              # (rows, months + 1)
+        lam = burden(ens.values, col, t_h)                    # (rows, months + 1)
         for j, r in enumerate(rows):
             m = int(bank.prior_months[bank.units[r].draw])
             vals = ens.values[j, m]
@@ -233,11 +253,7 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
             early = lam[j, :EARLY_MONTHS + 1]
             prior_path[r, :early.size] = early
             prior_slope[r] = (lam[j, m] - lam[j, m - 1]) / MONTH_DAYS
-            for k in model.catalog.reset_at_start:
-                if k in s:
-                    s[k] = TINY_BURDEN
-            s[PRODUCED] = s[LOST] = 0.0
-            starts[r] = s
+            starts[r] = _fresh(s, model.catalog.reset_at_start)
 
     scan_days = recist.scan_times(trial.months, trial.scan_every_weeks)
     grid_days = np.union1d(np.arange(0.0, trial.months * MONTH_DAYS + 1e-9, 7.0), scan_days)
@@ -251,7 +267,7 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
                          bioavailability=arm.bioavailability)
         stats["stages"][f"arm-{an}"] = {"members": n_units, "seconds": time.perf_counter() - t0}
         _check(ens, f"arm {an}")
-        L[an] = burden(ens.values, {PRODUCED: 0, LOST: 1}, grid_days)   # (n_units, n_grid)
+        L[an] = burden(ens.values, {PRODUCED: 0, LOST: 1}, grid_days * DAY)   # (n_units, n_grid)
 
     # ---- 2-4. patients, calibrated on the control arm
     # candidates until enough are eligible (after a prior therapy only those who progressed
@@ -276,7 +292,7 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
             "seed": int(seed), "patients_per_arm": int(patients), "draws": int(draws),
             "calibration": fit, "doubling_days_median": float(td_med),
             "mapping": mapping.as_dict(),
-            "reference_rates_per_day": {"proliferation": p_u, "apoptosis": a_u},
+            "reference_rates": {"production": p_u, "loss": a_u, "per_hours": per_hours},
             "readouts": {"production": production_readout, "loss": loss_readout},
             "candidates": len(pool["draw"]), "seconds": time.perf_counter() - t_start, **stats,
             "variability": {"logit_sd": {p: sd for p, (sc, sd) in VARIED.items() if sc == "logit"},
@@ -287,11 +303,11 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
                        sld=traj, provenance=prov)
 
 
-def _log_volume(logw, kappa, log_burden):
+def _log_volume(logw, kappa, lam):
     """``log Σ_c w_c exp(κ Λ_c(t))``, a lesion's log volume relative to its start, from its
-    cell states' log fractions ``logw`` (n, S), ``kappa`` (n,) (ln 2 / T_d) and burdens
-    ``log_burden`` (n, S, T) (Λ, days); returns (n, T)."""
-    x = logw[:, :, None] + kappa[:, None, None] * log_burden
+    cell states' log fractions ``logw`` (n, S), ``kappa`` (n,) (ln 2 / T_d) and ``lam``
+    (n, S, T) (Λ, days); returns (n, T)."""
+    x = logw[:, :, None] + kappa[:, None, None] * lam
     mx = x.max(axis=1)
     return mx + np.log(np.exp(x - mx[:, None, :]).sum(axis=1))
 
@@ -346,7 +362,8 @@ def _calibrated_patients(trial, bank, pool, L, prior, n_per_arm, grid_days, scan
                 best = (key, td, tab, s_pub, med)
         med = best[4]
         fit = {"parameter": "median untreated volume doubling time (days)",
-               "value": float(best[1]), "control_median_fitted": float(med),
+               "value": float(best[1]),
+               "control_median_fitted": float(med) if math.isfinite(med) else None,
                "control_median_published": float(published),
                "control_pfs_at_published_median": float(best[3]),
                "objective": "|log(KM median of the control arm / published median)|, then "
@@ -385,9 +402,12 @@ def _reference_rates(model, production, loss) -> tuple:
     tr = simulate(model, [0.0, 1.0], initial=state)
     p_u = float(tr[production][0])
     a_u = float(tr[loss][0]) if loss is not None else 0.0
-    if not (math.isfinite(p_u) and p_u > 0.0) or not math.isfinite(a_u):
+    if not (math.isfinite(p_u) and p_u > 0.0):
         raise TrialError(f"model '{model.id}': the untreated parental cell's '{production}' "
                          f"is {p_u!r}; the lesion mapping needs a positive proliferation rate")
+    if not (math.isfinite(a_u) and a_u >= 0.0):
+        raise TrialError(f"model '{model.id}': the untreated parental cell's '{loss}' is "
+                         f"{a_u!r}; the lesion mapping needs a finite death rate >= 0")
     return p_u, a_u
 
 

@@ -37,6 +37,7 @@ lesion's growth is scaled to the clinic.
 from __future__ import annotations
 
 import math
+import numbers
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -77,9 +78,9 @@ class LesionMapping:
 
     def __post_init__(self):
         th, psi = self.threshold, self.apoptosis_weight
-        if not (isinstance(th, (int, float)) and math.isfinite(th) and 0.0 <= th < 1.0):
+        if not (_real(th) and 0.0 <= th < 1.0):
             raise InvalidValueError(f"lesion mapping threshold must be in [0, 1), got {th!r}")
-        if not (isinstance(psi, (int, float)) and math.isfinite(psi) and psi >= 0.0):
+        if not (_real(psi) and psi >= 0.0):
             raise InvalidValueError(f"lesion mapping apoptosis_weight must be a finite number "
                                     f">= 0, got {psi!r}")
 
@@ -90,13 +91,21 @@ class LesionMapping:
 
     @classmethod
     def culture(cls, p_u: float, a_u: float) -> LesionMapping:
-        """The culture's net growth ``P − A`` scaled to the clinic (the mapping before)."""
+        """The culture's net growth ``P − A`` scaled to the clinic (the mapping before):
+        ``θ = A_u / P_u``, ``ψ = 1``, from the parental rates ``p_u > a_u >= 0``."""
+        _check_rates(p_u, a_u)
+        if not a_u < p_u:
+            raise InvalidValueError(f"lesion mapping: the culture's net growth needs the "
+                                    f"parental proliferation rate above its apoptosis rate, "
+                                    f"got P_u = {p_u!r}, A_u = {a_u!r}")
         return cls(threshold=a_u / p_u, apoptosis_weight=1.0, source="culture net growth")
 
-    def burden(self, produced, lost, t_days, p_u: float, a_u: float) -> np.ndarray:
-        """Λ (days) from the integrals of ``P`` and ``A`` (per-day rates × days) at
-        ``t_days`` since they started; arrays broadcast."""
-        t = np.asarray(t_days, dtype=float)
+    def burden(self, produced, lost, t, p_u: float, a_u: float) -> np.ndarray:
+        """Λ from the integrals of ``P`` and ``A`` over ``t`` (the rates' own time unit;
+        the integrals are rate × time, ``P_u`` and ``A_u`` rates in that unit), in that time
+        unit; arrays broadcast."""
+        _check_rates(p_u, a_u)
+        t = np.asarray(t, dtype=float)
         x = np.asarray(produced, dtype=float) / p_u - self.threshold * t
         if self.apoptosis_weight:
             x = x - self.apoptosis_weight * (np.asarray(lost, dtype=float) - a_u * t) / p_u
@@ -104,6 +113,20 @@ class LesionMapping:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _real(x) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_rates(p_u, a_u) -> None:
+    if not (_real(p_u) and p_u > 0.0):
+        raise InvalidValueError(f"lesion mapping: the parental proliferation rate P_u must be "
+                                f"a positive number, got {p_u!r}")
+    if not (_real(a_u) and a_u >= 0.0):
+        raise InvalidValueError(f"lesion mapping: the parental apoptosis rate A_u must be a "
+                                f"number >= 0, got {a_u!r}")
 
 
 #: The default (docs/trials.md, "The lesion mapping"): a lesion grows with its cells'
