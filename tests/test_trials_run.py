@@ -214,6 +214,25 @@ def test_oral_route_is_the_iv_pk_at_the_oral_bioavailability(model, tmp_path):
     assert (iv_full.sld[exp, -1] < oral.sld[exp, -1] * (1 - 1e-3)).all()
 
 
+def test_dose_intensity_is_the_delivered_share_of_the_planned_dose(model, tmp_path):
+    """dose_intensity = 0.5 of 30 mg acts as 15 mg (linear PK), patient for patient; a value
+    outside (0, 1] is an error naming the key and its line."""
+    def run(mg, extra, name):
+        p = tmp_path / f"{name}.toml"
+        p.write_text(ORAL.replace("MG", repr(mg)).replace("ROUTE", extra))
+        return sim.virtual_trial(model, p, patients=20, seed=1, draws=1, progress=False,
+                                 calibrate=False)
+
+    half = run(30.0, ", dose_intensity = 0.5", "half")
+    assert half.trial.arms["experimental"].dose_intensity == {"temsirolimus": 0.5}
+    pd.testing.assert_frame_equal(half.patients, run(15.0, "", "fifteen").patients)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(ORAL.replace("MG", "30.0").replace("ROUTE", ", dose_intensity = 1.2"))
+    with pytest.raises(sim.TrialError,
+                       match=r"line 14: key .arms.experimental.regimen.dose_intensity"):
+        sim.Trial.from_toml(bad)
+
+
 PRIOR_AI = """\
 name = "after an AI"
 source = "test"

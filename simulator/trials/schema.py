@@ -61,7 +61,8 @@ POP_KEYS = {"prior", "prior_months", "phenotypes", "subclonal", "subclone_fracti
             "accrual_months"}
 ARM_KEYS = {"label", "regimen"}
 REGIMEN_KEYS = {"drug", "mg", "mg_per_kg", "every_days", "days", "then_every_days", "on_days",
-                "cycle_days", "loading_mg", "loading_mg_per_kg", "free_fraction", "route"}
+                "cycle_days", "loading_mg", "loading_mg_per_kg", "free_fraction", "route",
+                "dose_intensity"}
 PUB_KEYS = {"median_pfs_months", "hazard_ratio", "n", "p", "endpoint", "source", "notes",
             "orr", "cbr", "subgroups"}
 
@@ -150,6 +151,7 @@ class Arm:
     regimen: tuple          # ((drug, mg, Schedule), ...)
     free_fraction: dict = field(default_factory=dict)   # drug -> unbound fraction (replaces the catalogue fu)
     bioavailability: dict = field(default_factory=dict)  # drug -> F of its route (replaces pk F)
+    dose_intensity: dict = field(default_factory=dict)   # drug -> delivered share (mg scaled)
 
     @property
     def treatment(self) -> Treatment:
@@ -353,12 +355,19 @@ def _arm(name: str, a, w: _Where, catalog: Catalog, weight: float) -> Arm:
     if not isinstance(reg, list) or not reg:
         raise w.error(f"{sec}.regimen", "must be a non-empty list of { drug = ..., mg = ..., "
                       "every_days = ... }", sec)
-    out, seen, ff, bio = [], set(), {}, {}
+    out, seen, ff, bio, intensity = [], set(), {}, {}, {}
     for e in reg:
         if not isinstance(e, dict):
             raise w.error(f"{sec}.regimen", f"each entry must be an inline table, got {e!r}", sec)
         _unknown(w, e, REGIMEN_KEYS, f"{sec}.regimen", sec)
         d, mg, sch = regimen_entry(e, w, sec, catalog, weight)
+        if "dose_intensity" in e:
+            # reductions and interruptions as the planned dose's delivered share, averaged
+            # over the treatment (linear PK: the same mean exposure)
+            rdi = _number(w, f"{sec}.regimen.dose_intensity", e["dose_intensity"], sec,
+                          lo=0.0, hi=1.0)
+            mg *= rdi
+            intensity[d] = rdi
         if "free_fraction" in e:
             ff[d] = _number(w, f"{sec}.regimen.free_fraction", e["free_fraction"], sec,
                             lo=0.0, hi=1.0)
@@ -369,7 +378,7 @@ def _arm(name: str, a, w: _Where, catalog: Catalog, weight: float) -> Arm:
         seen.add(d)
         out.append((d, mg, sch))
     return Arm(name=name, label=str(a.get("label", name)), regimen=tuple(out), free_fraction=ff,
-               bioavailability=bio)
+               bioavailability=bio, dose_intensity=intensity)
 
 
 def _route_bioavailability(route, d: str, w: _Where, sec: str, catalog: Catalog) -> float:
