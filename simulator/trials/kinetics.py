@@ -129,7 +129,7 @@ def _check_rates(p_u, a_u) -> None:
                                 f"number >= 0, got {a_u!r}")
 
 
-#: The default (docs/trials.md, "The lesion mapping"): a lesion grows with its cells'
+#: The default (docs/trials.md, "For a modeller: the mapping"): a lesion grows with its cells'
 #: proliferation; its loss follows production, and therapy adds no apoptosis.
 IN_VIVO = LesionMapping(
     threshold=0.0, apoptosis_weight=0.0,
