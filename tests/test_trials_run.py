@@ -194,38 +194,34 @@ regimen = [{ drug = "letrozole", mg = 2.5, every_days = 1 },
 """
 
 
+def _temsirolimus_trial(model, tmp_path, mg, extra, name):
+    """The ORAL trial with ``mg`` of temsirolimus and ``extra`` regimen keys, 20 per arm."""
+    p = tmp_path / f"{name}.toml"
+    p.write_text(ORAL.replace("MG", repr(mg)).replace("ROUTE", extra))
+    return sim.virtual_trial(model, p, patients=20, seed=1, draws=1, progress=False,
+                             calibrate=False)
+
+
 def test_oral_route_is_the_iv_pk_at_the_oral_bioavailability(model, tmp_path):
     """Linear PK: 30 mg by mouth (F_oral) acts as F_oral x 30 mg i.v. on every cell state."""
     f_oral = model.catalog.drug("temsirolimus")["pk"]["F_oral"]
-
-    def run(mg, route, name):
-        p = tmp_path / f"{name}.toml"
-        p.write_text(ORAL.replace("MG", repr(mg)).replace("ROUTE", route))
-        return sim.virtual_trial(model, p, patients=20, seed=1, draws=1, progress=False,
-                                 calibrate=False)
-
-    oral = run(30.0, ', route = "oral"', "oral")
-    iv_equal = run(30.0 * f_oral, "", "iv_equal")
-    iv_full = run(30.0, "", "iv_full")
+    oral = _temsirolimus_trial(model, tmp_path, 30.0, ', route = "oral"', "oral")
+    iv_equal = _temsirolimus_trial(model, tmp_path, 30.0 * f_oral, "", "iv_equal")
+    iv_full = _temsirolimus_trial(model, tmp_path, 30.0, "", "iv_full")
     pd.testing.assert_frame_equal(oral.patients, iv_equal.patients)
     np.testing.assert_allclose(oral.sld, iv_equal.sld, rtol=1e-6)
     exp = (oral.patients["arm"] == "experimental").to_numpy()
-    # the full i.v. exposure shrinks the lesions more than the oral one
+    # the full i.v. exposure slows the lesions' growth more than the oral one
     assert (iv_full.sld[exp, -1] < oral.sld[exp, -1] * (1 - 1e-3)).all()
 
 
 def test_dose_intensity_is_the_delivered_share_of_the_planned_dose(model, tmp_path):
     """dose_intensity = 0.5 of 30 mg acts as 15 mg (linear PK), patient for patient; a value
     outside (0, 1] is an error naming the key and its line."""
-    def run(mg, extra, name):
-        p = tmp_path / f"{name}.toml"
-        p.write_text(ORAL.replace("MG", repr(mg)).replace("ROUTE", extra))
-        return sim.virtual_trial(model, p, patients=20, seed=1, draws=1, progress=False,
-                                 calibrate=False)
-
-    half = run(30.0, ", dose_intensity = 0.5", "half")
+    half = _temsirolimus_trial(model, tmp_path, 30.0, ", dose_intensity = 0.5", "half")
     assert half.trial.arms["experimental"].dose_intensity == {"temsirolimus": 0.5}
-    pd.testing.assert_frame_equal(half.patients, run(15.0, "", "fifteen").patients)
+    fifteen = _temsirolimus_trial(model, tmp_path, 15.0, "", "fifteen")
+    pd.testing.assert_frame_equal(half.patients, fifteen.patients)
     bad = tmp_path / "bad.toml"
     bad.write_text(ORAL.replace("MG", "30.0").replace("ROUTE", ", dose_intensity = 1.2"))
     with pytest.raises(sim.TrialError,
