@@ -17,13 +17,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import numpy as np
-
 import simulator as sim
 from simulator.experiments.virtual_trials import ORDER, TRIALS
-from simulator.treatments.derive import prepare
-from simulator.treatments.protocol import untreated_state
-from simulator.treatments.schedule import Dose, Schedule, Treatment
 
 NEWEST = Path(__file__).resolve().parent / "data" / "newest.toml"
 DAY = 24.0
@@ -42,13 +37,9 @@ def thresholds(text: str) -> list[float]:
 
 def proliferation_fall(model, trial) -> dict:
     """1 − P(week 4) / P(0) of the parental cell on each arm's regimen."""
-    state, _ = untreated_state(model)
     out = {}
     for name, arm in trial.arms.items():
-        prep = prepare(model, Treatment({d: Dose(mg, "mg", s) for d, mg, s in arm.regimen}))
-        init = {k: v for k, v in state.items() if k in prep.model.species_ids}
-        tr = sim.simulate(prep.model, [0.0, 28 * DAY], params=dict(prep.params), initial=init)
-        p = tr["proliferation"]
+        p = sim.run_treatment(model, arm.treatment, [0.0, 28 * DAY])["proliferation"]
         out[name] = 1.0 - p[-1] / p[0]
     return out
 

@@ -12,6 +12,7 @@ of ids and values is the library's, mapped here to exit codes:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -327,11 +328,9 @@ def _lesion_mapping(args):
     """The trial's lesion mapping: the in-vivo default with the options' values on top."""
     if args.threshold is None and args.apoptosis_weight is None:
         return None
-    base = sim.LesionMapping.in_vivo()
-    return sim.LesionMapping(
-        threshold=base.threshold if args.threshold is None else args.threshold,
-        apoptosis_weight=(base.apoptosis_weight if args.apoptosis_weight is None
-                          else args.apoptosis_weight), source="command line")
+    given = {k: v for k, v in (("threshold", args.threshold),
+                               ("apoptosis_weight", args.apoptosis_weight)) if v is not None}
+    return dataclasses.replace(sim.LesionMapping.in_vivo(), source="command line", **given)
 
 
 def cmd_trial(args) -> int:

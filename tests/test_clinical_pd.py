@@ -14,12 +14,9 @@ so a model change that closes the gap is noticed (issue #11; docs/trials.md, the
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import simulator as sim
-from simulator.treatments.derive import prepare
-from simulator.treatments.protocol import untreated_state
 from simulator.treatments.schedule import Dose, Schedule, Treatment
 
 DAY = 24.0
@@ -33,13 +30,11 @@ KI67_MARGIN = 0.15
 def week4():
     """1 - week 4 / baseline of ER_total and of proliferation, per dose (mg)."""
     model = sim.load_model()
-    state, _ = untreated_state(model)
     out = {}
     for mg, schedule in ((500, Schedule.loading([0.0, 14 * DAY], then_every=28 * DAY)),
                          (250, Schedule.every(28 * DAY))):
-        prep = prepare(model, Treatment({"fulvestrant": Dose(mg, "mg", schedule)}))
-        init = {k: v for k, v in state.items() if k in prep.model.species_ids}
-        tr = sim.simulate(prep.model, [0.0, 28 * DAY], params=dict(prep.params), initial=init)
+        tr = sim.run_treatment(model, Treatment({"fulvestrant": Dose(mg, "mg", schedule)}),
+                               [0.0, 28 * DAY])
         out[mg] = {k: 1.0 - tr[k][-1] / tr[k][0] for k in ("ER_total", "proliferation")}
     return out
 

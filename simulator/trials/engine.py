@@ -8,9 +8,9 @@
    checkpoint store and resume are the ensemble engine's).
 2. **Patients** (vectorised, analytic): a patient's lesion is a mixture of its cell states,
    ``V(t)/V(0) = Σ w_c exp(ln 2 / T_d · Λ_c(t))``, ``Λ_c`` from the cell state's
-   proliferation and apoptosis by a lesion mapping (:mod:`simulator.trials.kinetics`),
-   with fractions at
-   randomisation set by the prior therapy (the clones that grew on it are enriched).
+   proliferation and apoptosis by a lesion mapping (:mod:`simulator.trials.kinetics`), with
+   fractions at randomisation set by the prior therapy (the clones that grew on it are
+   enriched).
    Eligibility after a prior therapy: the lesion was growing at its end (progressed on it).
 3. **Endpoints**: RECIST 1.1 at the trial's scans (:mod:`simulator.trials.recist`),
    censoring at dropout and data cutoff; KM, Cox and log-rank by lifelines
@@ -212,8 +212,8 @@ def virtual_trial(model, trial, patients: int = 500, seed: int = 0, executor=Non
 
     def burden(values, col, t_h):
         """Λ (days) of each run (rows of ``values``) at model times ``t_h``."""
-        lost = values[..., col[LOST]] if loss_readout is not None else 0.0
-        return lesion_days(mapping, values[..., col[PRODUCED]], lost, t_h, per_hours, p_u, a_u)
+        return lesion_days(mapping, values[..., col[PRODUCED]], values[..., col[LOST]], t_h,
+                           per_hours, p_u, a_u)
 
     drugs_used = {d for a in trial.arms.values() for d in a.drugs}
     drugs_used |= {d for p in trial.population.prior for d, _, _ in PRIORS[p]}
