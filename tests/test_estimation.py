@@ -15,7 +15,7 @@ from petab.v1.calculate import calculate_single_llh
 
 import simulator as sim
 from simulator.errors import PetabError, UnsupportedFeatureError
-from simulator.estimation import likelihood
+from simulator.estimation import figures, likelihood
 from simulator.io.antimony import antimony_to_sbml
 
 DECAY = """model decay
@@ -175,6 +175,40 @@ end"""
                                atol=1e-9)
     value, g = problem.nllh(x, gradient=True)
     np.testing.assert_allclose(g, finite_differences(problem.nllh, x), rtol=1e-5, atol=1e-7)
+
+
+def test_fit_figure_draws_steady_state_data(tmp_path):
+    """A dose response read at steady state (time = inf) gets a panel with every data
+    point and its fit; steady-state points of a time course sit at its right edge."""
+    model = """model m
+  compartment C = 1
+  species A in C
+  R1: -> A; p0*C
+  R2: A -> ; k1*A*C
+  A = 0; p0 = 1; k1 = 0.5
+end"""
+    doses = (0.5, 1.0, 2.0, 4.0)
+    conditions = [{"conditionId": f"d{k}", "p0": d} for k, d in enumerate(doses)]
+    rows = [{"observableId": "dose_response", "simulationConditionId": f"d{k}",
+             "time": np.inf, "measurement": d / 0.5} for k, d in enumerate(doses)]
+    rows += [{"observableId": "course", "simulationConditionId": "d0", "time": t,
+              "measurement": 1.0} for t in (1.0, 2.0, np.inf)]
+    path = write_problem(
+        tmp_path, model=model, conditions=conditions, measurements=rows,
+        observables=[{"observableId": o, "observableFormula": "A", "noiseFormula": "0.1"}
+                     for o in ("dose_response", "course")],
+        parameters=[{"parameterId": "k1", "parameterScale": "log10", "lowerBound": 1e-3,
+                     "upperBound": 10, "nominalValue": 0.5, "estimate": 1}])
+    problem = sim.load_petab(path)
+    fig = figures.fit(problem, problem.x_nominal)
+    steady, course = fig.axes[:2]
+    drawn = [line for line in steady.get_lines() if len(line.get_xdata())]
+    assert [len(line.get_xdata()) for line in drawn] == [4, 4]      # data and fit
+    np.testing.assert_allclose(drawn[1].get_ydata(), np.array(doses) / 0.5)
+    assert [t.get_text() for t in steady.get_xticklabels()] == ["d0", "d1", "d2", "d3"]
+    xs = np.concatenate([line.get_xdata() for line in course.get_lines()])
+    assert np.isfinite(xs).all() and xs.max() > 2.0             # the inf point, at the edge
+    assert course.get_xlim()[1] > xs.max()
 
 
 def test_gradient_across_an_event_matches_finite_differences(tmp_path):

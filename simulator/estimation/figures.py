@@ -45,10 +45,29 @@ def waterfall(result, ax=None, reference: float | None = None,
     return fig
 
 
+def _steady_state_panel(ax, table, data, rows_):
+    """An observable measured only at steady state (``time = inf``, e.g. a dose
+    response): data (o) and simulation (x) per condition, in the order of the table."""
+    ids = list(dict.fromkeys(table.loc[rows_, "simulationConditionId"]))
+    where = {cid: i for i, cid in enumerate(ids)}
+    pos = table.loc[rows_, "simulationConditionId"].map(where).to_numpy()
+    ax.plot(pos, data.loc[rows_, "measurement"].to_numpy(), "o", ms=3.5, mfc="none",
+            color="C0", label="data")
+    ax.plot(pos, table.loc[rows_, "simulation"].to_numpy(), "x", ms=5, color="C3",
+            label="fit")
+    ax.set_xticks(range(len(ids)))
+    ax.set_xticklabels(ids, rotation=90, fontsize=5 if len(ids) > 12 else 7)
+    ax.set_xlabel("condition (steady state)")
+    ax.legend(fontsize=7)
+
+
 def fit(problem, x):
     """Measurements (points) and simulation (curves on a dense time grid, with the
     simulated value at each measurement as a small cross) at ``x``, one panel per
-    observable, one colour per simulation condition."""
+    observable, one colour per simulation condition. An observable measured only at
+    steady state (``time = inf``) gets data and fit per condition instead; steady-state
+    points of an observable that also has time points sit at the panel's right edge,
+    marked ∞."""
     plt = pyplot()
     table = problem.simulate(x)
     dense = problem.simulate_dense(x)
@@ -60,8 +79,16 @@ def fit(problem, x):
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     conditions = list(dict.fromkeys(table["simulationConditionId"]))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    times = table["time"].to_numpy(dtype=float)
     for k, oid in enumerate(observables):
         ax = axes[k // cols][k % cols]
+        mine = (table["observableId"] == oid).to_numpy()
+        if not np.isfinite(times[mine]).any():
+            _steady_state_panel(ax, table, data, mine)
+            ax.set_title(oid, fontsize=9)
+            continue
+        seen = times[mine & np.isfinite(times)]
+        edge = 1.1 * seen.max() if seen.max() > 0 else 1.0
         for c, cid in enumerate(conditions):
             rows_ = (table["observableId"] == oid) & (table["simulationConditionId"] == cid)
             if not rows_.any():
@@ -78,6 +105,7 @@ def fit(problem, x):
                             label=label)
                     label = None
             t = table.loc[rows_, "time"].to_numpy(dtype=float)
+            t = np.where(np.isinf(t), edge, t)
             ax.plot(t, table.loc[rows_, "simulation"].to_numpy(), "x", ms=3, color=color)
             ax.plot(t, data.loc[rows_, "measurement"].to_numpy(), "o", ms=3.5, color=color,
                     mfc="none")
@@ -85,10 +113,13 @@ def fit(problem, x):
         ax.set_xlabel("time")
         # each panel spans its own data's times (an experiment's curve runs to the last
         # time of any of its observables)
-        seen = table.loc[table["observableId"] == oid, "time"].to_numpy(dtype=float)
-        seen = seen[np.isfinite(seen)]
-        if seen.size and seen.max() > 0:
-            ax.set_xlim(-0.02 * seen.max(), 1.05 * seen.max())
+        steady = mine & np.isinf(times)
+        if steady.any():
+            ax.axvline(edge, color="grey", lw=0.6, ls=":")
+            ax.annotate("∞", (edge, 1.0), xycoords=("data", "axes fraction"),
+                        ha="center", va="bottom", fontsize=8)
+        if seen.max() > 0:
+            ax.set_xlim(-0.02 * seen.max(), (1.15 if steady.any() else 1.05) * seen.max())
         if k == 0 and len(conditions) <= 8:
             ax.legend(fontsize=7, title="condition (curves: fit, o: data)",
                       title_fontsize=7)
