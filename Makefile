@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
 .PHONY: demo test lab sbml-suite fuzz bench bench-ensemble bench-lab bench-petab \
-	bench-trials petab-gradients petab-fits bench-models calibrate-model robustness clean
+	bench-trials petab-gradients petab-fits bench-models calibrate-model calibrate-her2 robustness clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,14 @@ calibrate-model: $(STAMP)
 		--predict simulator/models/data/er_crosstalk_mcf7/er_crosstalk_mcf7_held_out.yaml \
 		--out out/calibration
 	$(PY) benchmarks/fit_behaviours.py out/calibration/parameters_fitted.tsv
+
+# the HER2-amplified phenotype's ER and IRS-1 expression from BT-474's CCLE viability
+# (docs/model.md): 4 fides starts, 20-25 min on two cores; then the stored fit it reproduces
+calibrate-her2: $(STAMP)
+	$(VENV)/bin/crosstalk calibrate simulator/models/data/ccle_viability/ccle_viability.yaml \
+		--starts 4 --seed 0 --from-nominal --executor processes --out out/fit_bt474
+	$(PY) benchmarks/compare_fit.py out/fit_bt474/parameters_fitted.tsv \
+		simulator/models/data/ccle_viability/fitted.tsv
 
 petab-fits: $(STAMP)
 	for p in $(FIT_PROBLEMS); do \

@@ -132,10 +132,12 @@ def test_phenotypes_name_real_parameters(runner):
 
 
 def test_phenotypes_combine_in_order():
-    base = {"HER2_synthesis": 1.0, "ER_synthesis": 2.0, "PTEN_activity": 1.0}
+    base = {"HER2_synthesis": 1.0, "ER_synthesis": 2.0, "PTEN_activity": 1.0,
+            "IRS1_expression": 1.0}
     out = behaviors.catalog().apply_phenotypes(["HER2_amplified", "ER_low", "PTEN_loss"], base)
-    assert out == {"HER2_synthesis": 20.0, "ER_synthesis": pytest.approx(0.4),
-                   "PTEN_activity": 0.1}
+    # HER2_amplified scales ER by its fitted 0.204, ER_low by 0.2: the scales multiply
+    assert out == {"HER2_synthesis": 20.0, "ER_synthesis": pytest.approx(2.0 * 0.204 * 0.2),
+                   "PTEN_activity": 0.1, "IRS1_expression": 0.01}
     assert base["ER_synthesis"] == 2.0  # inputs are not mutated
 
 

@@ -38,7 +38,9 @@ Viability dose responses (``ccle_viability``): BT-474 (``HER2_amplified``) and Z
 (``PTEN_loss``, ZR-75-1 carries PTEN L108R) under lapatinib and erlotinib at 8 doses each,
 read at steady state (``time = inf``) as ``scale * exp(3 * growth_rate)``, the 72-h fold
 growth (growth_rate per day) relative to a per-cell-line scale (Froehlich et al. 2018, Cell
-Syst 7:567, CCLE data). The other drugs of that table are left out: the MEK inhibitors
+Syst 7:567, CCLE data). BT-474's ER and IRS-1 expression (``ER_synthesis``,
+``IRS1_expression``) are estimated there, from the parental level: the values of the
+``HER2_amplified`` phenotype. The other drugs of that table are left out: the MEK inhibitors
 PD0325901 and selumetinib (the model's MEK inhibitor is trametinib; mapping them would need
 their potencies relative to it), and CHIR-265, PLX-4720, sorafenib and vandetanib (RAF,
 VEGFR/RET: no counterpart in the model).
@@ -395,6 +397,11 @@ def build_time_courses(shared: Path, out: Path, model, values: dict) -> Path:
 
 CCLE_CELLS = {"BT474": "HER2_amplified", "ZR751": "PTEN_loss"}
 CCLE_DRUGS = {"Lapatinib": "lapatinib", "Erlotinib": "erlotinib"}
+# expression multipliers of a cell line estimated from its viability curves (the values
+# of the HER2_amplified phenotype come from this fit, docs/model.md): the parental cell's
+# value (1) is the nominal one, and the bounds allow a 100-fold lower or 2-fold higher level
+CCLE_EXPRESSION = {"BT474": ("ER_synthesis", "IRS1_expression")}
+EXPRESSION_BOUNDS = (0.01, 2.0)
 
 
 def build_viability(shared: Path, out: Path, model, values: dict) -> Path:
@@ -414,7 +421,8 @@ def build_viability(shared: Path, out: Path, model, values: dict) -> Path:
         drug = CCLE_DRUGS.get(r.drug, "control")
         cid = (f"{r.cell}_{drug}_{dose:g}nM" if dose else f"{r.cell}_control").replace(".", "p")
         doses = {d: (dose if d == drug else 0.0) for d in CCLE_DRUGS.values()}
-        conds.append(dict(conditionId=cid, **doses, **cells[r.cell]))
+        fitted = {pid: f"{r.cell}_{pid}" for pid in CCLE_EXPRESSION.get(r.cell, ())}
+        conds.append(dict(conditionId=cid, **doses, **{**cells[r.cell], **fitted}))
         rows.append(dict(observableId=f"viability_{r.cell}", simulationConditionId=cid,
                          measurement=float(r.measurement), time="inf",
                          datasetId="froehlich2018_ccle"))
@@ -428,6 +436,9 @@ def build_viability(shared: Path, out: Path, model, values: dict) -> Path:
                         lowerBound=1e-3, upperBound=1e3, nominalValue=1.0, estimate=1),
                    dict(parameterId=f"sigma_viability_{c}", parameterScale="log10",
                         lowerBound=1e-3, upperBound=10.0, nominalValue=0.1, estimate=1)]
+        params += [dict(parameterId=f"{c}_{pid}", parameterScale="log10",
+                        lowerBound=EXPRESSION_BOUNDS[0], upperBound=EXPRESSION_BOUNDS[1],
+                        nominalValue=1.0, estimate=1) for pid in CCLE_EXPRESSION.get(c, ())]
     return _write_tables(out / "ccle_viability", "ccle_viability",
                          pd.DataFrame(conds).drop_duplicates("conditionId"),
                          pd.DataFrame(observables_), pd.DataFrame(rows), pd.DataFrame(params))
