@@ -8,16 +8,14 @@ parameter's two values and exits 1 if any differs by more than ``--rtol`` (relat
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def estimated(path: Path) -> pd.Series:
-    table = pd.read_csv(path, sep="\t")
-    table = table[table["estimate"].astype(int) == 1]
-    return table.set_index("parameterId")["nominalValue"].astype(float)
+from simulator.bundled.fitted import fitted_values  # noqa: E402
+from simulator.errors import InvalidValueError  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -29,14 +27,20 @@ def main(argv=None) -> int:
     for path in (args.new, args.stored):
         if not path.is_file():
             ap.error(f"{path}: no such file (a PEtab parameter table)")
-    new, stored = estimated(args.new), estimated(args.stored)
-    if set(new.index) != set(stored.index):
-        print(f"different parameters: {sorted(set(new.index) ^ set(stored.index))}")
+    try:
+        new, stored = fitted_values(args.new), fitted_values(args.stored)
+    except InvalidValueError as err:
+        ap.error(str(err))
+    if not stored:
+        ap.error(f"{args.stored}: no estimated parameter")
+    if set(new) != set(stored):
+        print(f"different parameters: {sorted(set(new) ^ set(stored))}")
         return 1
     worst = 0.0
-    for pid in stored.index:
-        rel = abs(new[pid] - stored[pid]) / abs(stored[pid])
-        worst = max(worst, rel)
+    for pid in sorted(stored):
+        scale = max(abs(stored[pid]), 1e-300)
+        rel = abs(new[pid] - stored[pid]) / scale
+        worst = max(worst, rel if math.isfinite(rel) else math.inf)
         print(f"{pid:28s} stored {stored[pid]:12.6g}  new {new[pid]:12.6g}  rel. diff {rel:.2e}")
     ok = worst <= args.rtol
     print(f"{'reproduced' if ok else 'NOT reproduced'}: largest relative difference "

@@ -70,7 +70,9 @@ def test_precedence_phenotype_drugs_params_initial():
     system = compile_model(model).system
     out = conditions.overrides(model, system, phenotype="HER2_amplified",
                                params={"HER2_synthesis": 3.0}, drugs={"tamoxifen": 10.0})
-    assert out == {"HER2_synthesis": 3.0, "tamoxifen": 10.0}   # params override the phenotype
+    # params override the phenotype; its other overrides (BT-474's fitted ER and IRS-1) stay
+    assert out == {"HER2_synthesis": 3.0, "ER_synthesis": pytest.approx(0.204),
+                   "IRS1_expression": 0.01, "tamoxifen": 10.0}
 
 
 def test_members_equal_one_run_each(toy):

@@ -206,9 +206,14 @@ end"""
     assert [len(line.get_xdata()) for line in drawn] == [4, 4]      # data and fit
     np.testing.assert_allclose(drawn[1].get_ydata(), np.array(doses) / 0.5)
     assert [t.get_text() for t in steady.get_xticklabels()] == ["d0", "d1", "d2", "d3"]
-    xs = np.concatenate([line.get_xdata() for line in course.get_lines()])
-    assert np.isfinite(xs).all() and xs.max() > 2.0             # the inf point, at the edge
-    assert course.get_xlim()[1] > xs.max()
+    marks = [line for line in course.get_lines() if line.get_marker() == "o"]
+    assert len(marks) == 1 and len(marks[0].get_xdata()) == 3    # every data point drawn
+    x_data = marks[0].get_xdata()
+    assert np.isfinite(x_data).all() and x_data[-1] > 2.0        # the inf one at the edge
+    edge = [line for line in course.get_lines() if line.get_linestyle() == ":"]
+    assert len(edge) == 1 and edge[0].get_xdata()[0] == x_data[-1]
+    assert course.get_xlim()[1] > x_data[-1]
+    assert course.get_legend() is not None     # the condition legend, on a time panel
 
 
 def test_gradient_across_an_event_matches_finite_differences(tmp_path):

@@ -83,3 +83,22 @@ def test_centred_values_say_so_in_their_source(copies):
     assert row["value"] == "2.5"
     assert row["source"] == ("centred for robustness by benchmarks/centre_parameters.py; "
                              f"prior before: {before['value']} ({before['source']})")
+
+
+def test_fitted_values_of_every_estimated_row_and_bad_tables(tmp_path):
+    """Without model ids every estimated row is read (an offset may be negative); a
+    parameter listed twice or a value that is not a number is a named error."""
+    rows = [dict(parameterId="k1", nominalValue=0.5, estimate=1),
+            dict(parameterId="offset", nominalValue=-0.2, estimate=1),
+            dict(parameterId="fixed", nominalValue=3.0, estimate=0)]
+    path = write_fit(tmp_path / "fit.tsv", rows)
+    assert fitted.fitted_values(path) == {"k1": 0.5, "offset": -0.2}
+    with pytest.raises(sim.InvalidValueError, match="offset"):
+        fitted.fitted_values(path, {"k1", "offset"})        # model parameters are >= 0
+    twice = write_fit(tmp_path / "twice.tsv", rows + [rows[0]])
+    with pytest.raises(sim.InvalidValueError, match="listed twice: k1"):
+        fitted.fitted_values(twice)
+    text = write_fit(tmp_path / "text.tsv", [dict(parameterId="k1", nominalValue="abc",
+                                                  estimate=1)])
+    with pytest.raises(sim.InvalidValueError, match="not finite.*k1"):
+        fitted.fitted_values(text)

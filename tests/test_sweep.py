@@ -309,25 +309,26 @@ def test_member_our_integrator_fails_on_falls_back_to_the_reference(decay, monke
 
 
 def test_bundled_model_failure_at_fold_3_is_the_models(bundled):
-    """Member 3758 of the ×/÷3 benchmark draw (benchmarks/ensemble.py, seed 0; model v2 after
-    the robustness centring; was member 1158 before it, 3993 before AKTi_protection, 1253
-    without erlotinib's IC50 and 8147 in model v1's draw): the ERK feedback on SOS drives
-    SOS_p negative, the MAPK cascade follows and tumor_burden becomes non-finite at
-    t = 24.06 h; Radau fails there too."""
+    """Member 4846 of the ×/÷3 benchmark draw (benchmarks/ensemble.py, seed 0; model v2
+    with the IRS1_expression switch, which joined the draw in session 14; it was member
+    3758 before, 1158 before the robustness centring, 3993 before AKTi_protection, 1253
+    without erlotinib's IC50 and 8147 in model v1's draw): the MAPK cascade runs away, TSC2_p
+    goes negative, and the step size collapses on Raf_active at t = 23.16 h; Radau fails
+    there too."""
     used = {prepared(bundled).system.param_ids[j] for j in prepared(bundled).used_params}
     swept = {p.id: p.value for p in bundled.parameters
              if p.id in used and p.value is not None and np.isfinite(p.value) and p.value > 0}
     rows = log_uniform(swept, 3.0, 10_000, seed=0).as_dicts()
     t = np.linspace(0.0, 1000.0, 200)
-    ens = sim.sweep(bundled, t, params=[rows[3758], rows[0]], readouts=["pS6"], progress=False)
+    ens = sim.sweep(bundled, t, params=[rows[4846], rows[0]], readouts=["pS6"], progress=False)
     assert ens.success.tolist() == [False, True]
     f = ens.failures.iloc[0]
     assert f["status"] == MODEL_FAILURE
-    assert f["reason"].startswith("model failure: state 'tumor_burden' became non-finite "
-                                  "(NaN or infinite) near t = 24.06")
-    assert "reference integrator (scipy Radau" in f["reason"] and "'SOS_p'" in f["reason"]
+    assert f["reason"].startswith("model failure: step size became too small at t = 23.15")
+    assert "limited by state 'Raf_active'" in f["reason"]
+    assert "reference integrator (scipy Radau" in f["reason"] and "'TSC2_p'" in f["reason"]
     # a reference whose LU refuses the non-finite Jacobian (BDF) is a failure too, not a crash
-    bdf = sim.sweep(bundled, t, params=[rows[3758]], readouts=["pS6"], progress=False,
+    bdf = sim.sweep(bundled, t, params=[rows[4846]], readouts=["pS6"], progress=False,
                     fallback=sim.SolverOptions(method="BDF", rtol=1e-10, atol=1e-14))
     assert bdf.failures["status"].tolist() == [MODEL_FAILURE]
 

@@ -37,18 +37,27 @@ STATE_MARK = "// ===============================================================
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
 
-def fitted_values(path: Path, model_ids: set) -> dict:
+def fitted_values(path: Path, model_ids: set | None = None) -> dict:
     """``{id: value}`` (linear) of the estimated rows of a PEtab parameter table that are
-    model parameters."""
+    model parameters (every estimated row when ``model_ids`` is None)."""
     table = pd.read_csv(path, sep="\t")
     for column in ("parameterId", "nominalValue", "estimate"):
         if column not in table.columns:
             raise InvalidValueError(f"{path}: not a PEtab parameter table (no {column})")
-    rows = table[(table["estimate"] == 1) & table["parameterId"].isin(model_ids)]
-    values = {str(r.parameterId): float(r.nominalValue) for r in rows.itertuples()}
-    bad = [pid for pid, v in values.items() if not (math.isfinite(v) and v >= 0)]
+    twice = table["parameterId"][table["parameterId"].duplicated()].tolist()
+    if twice:
+        raise InvalidValueError(f"{path}: parameter(s) listed twice: {', '.join(map(str, twice))}")
+    estimated = pd.to_numeric(table["estimate"], errors="coerce") == 1
+    rows = table[estimated & (table["parameterId"].isin(model_ids) if model_ids is not None
+                              else True)]
+    numbers = pd.to_numeric(rows["nominalValue"], errors="coerce")
+    values = {str(pid): float(v) for pid, v in zip(rows["parameterId"], numbers)}
+    # model parameters are rates and amounts (>= 0); other rows (offsets) may be negative
+    floor = 0.0 if model_ids is not None else -math.inf
+    bad = [pid for pid, v in values.items() if not (math.isfinite(v) and v >= floor)]
     if bad:
-        raise InvalidValueError(f"{path}: fitted value(s) not finite and >= 0: "
+        raise InvalidValueError(f"{path}: fitted value(s) not finite"
+                                f"{' and >= 0' if model_ids is not None else ''}: "
                                 f"{', '.join(bad)}")
     return values
 

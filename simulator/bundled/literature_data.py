@@ -43,7 +43,8 @@ import pandas as pd
 
 from simulator import api
 from simulator.bundled import MODELS_DIR
-from simulator.bundled.calibration_data import prior_row, write_problem_yaml
+from simulator.bundled.calibration_data import (CCLE_CELLS, CCLE_EXPRESSION, prior_row,
+                                                 write_problem_yaml)
 from simulator.errors import InvalidValueError
 
 FOLDER = "literature_mcf7"
@@ -179,6 +180,19 @@ def joint_parameters(hpn: pd.DataFrame, figures: pd.DataFrame, values: dict,
     return table.drop_duplicates("parameterId", keep="first")
 
 
+def at_the_phenotypes(table: pd.DataFrame, model, values: dict) -> pd.DataFrame:
+    """``table`` with the cell lines' estimated expression levels (``ccle_viability``)
+    starting at their phenotype's values, the model as shipped, instead of the parental
+    level their own problem starts from; so the joint problem starts from one BT-474."""
+    table = table.copy()
+    for cell, pids in CCLE_EXPRESSION.items():
+        applied = model.catalog.apply_phenotypes([CCLE_CELLS[cell]], values)
+        for pid in pids:
+            table.loc[table["parameterId"] == f"{cell}_{pid}", "nominalValue"] = \
+                float(applied.get(pid, values[pid]))
+    return table
+
+
 def build(data: Path) -> list[Path]:
     """Write the figures' problem and the joint problem under ``data``; return their
     YAML files."""
@@ -193,7 +207,8 @@ def build(data: Path) -> list[Path]:
     observables.to_csv(folder / "observables.tsv", **tsv)
     measurements.to_csv(folder / "measurements.tsv", **tsv)
     hpn = pd.read_csv(data / "hpn_dream_mcf7" / "parameters.tsv", sep="\t")
-    others = tuple(pd.read_csv(data / name / "parameters.tsv", sep="\t") for name in OTHERS)
+    others = tuple(at_the_phenotypes(pd.read_csv(data / name / "parameters.tsv", sep="\t"),
+                                     model, values) for name in OTHERS)
     joint = data / JOINT
     joint.mkdir(exist_ok=True)
     joint_parameters(hpn, scales, values, others).to_csv(joint / "parameters.tsv", **tsv)

@@ -80,6 +80,7 @@ def fit(problem, x):
     conditions = list(dict.fromkeys(table["simulationConditionId"]))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     times = table["time"].to_numpy(dtype=float)
+    legend_drawn = False
     for k, oid in enumerate(observables):
         ax = axes[k // cols][k % cols]
         mine = (table["observableId"] == oid).to_numpy()
@@ -120,9 +121,10 @@ def fit(problem, x):
                         ha="center", va="bottom", fontsize=8)
         if seen.max() > 0:
             ax.set_xlim(-0.02 * seen.max(), (1.15 if steady.any() else 1.05) * seen.max())
-        if k == 0 and len(conditions) <= 8:
+        if not legend_drawn and len(conditions) <= 8:
             ax.legend(fontsize=7, title="condition (curves: fit, o: data)",
                       title_fontsize=7)
+            legend_drawn = True
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].axis("off")
     fig.tight_layout()
