@@ -20,19 +20,21 @@ model change that meets it is noticed.
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import simulator as sim
+from simulator.bundled.fitted import fitted_values
+from simulator.estimation.likelihood import from_linear
 
 HOURS = np.array([0.0, 72.0])
 DOSES_NM = (80.0, 250.0, 800.0, 2530.0)
 NO_KILL = ("The model's largest death rate (0.42/day) and the ER and ERK drive left under "
            "lapatinib keep the amplified cell's 72-h viability near 0.3 at 2.53 uM "
            "(docs/model.md, 'What the model cannot say')")
-SCALES = {"lin": lambda v: v, "log": np.log, "log10": np.log10}
 FIT = resources.files("simulator") / "models" / "data" / "ccle_viability"
 
 
@@ -110,9 +112,9 @@ def test_amplified_cell_is_the_more_lapatinib_sensitive(model):
 
 
 # --------------------------------------------------------------------------- the fit
-def stored_fit() -> pd.Series:
-    table = pd.read_csv(FIT / "fitted.tsv", sep="\t")
-    return table.set_index("parameterId")["nominalValue"]
+def stored_fit() -> dict:
+    """The stored fit's estimated values (linear), ``{parameterId: value}``."""
+    return fitted_values(Path(str(FIT / "fitted.tsv")))
 
 
 def test_phenotype_holds_the_fitted_expression(model):
@@ -130,8 +132,7 @@ def test_stored_fit_is_a_stationary_point():
     optimum), so the stored values are what the calibration converges to."""
     problem = sim.load_petab(str(FIT / "ccle_viability.yaml"))
     fit = stored_fit()
-    x = np.array([SCALES[scale](fit[pid])
-                  for pid, scale in zip(problem.parameter_ids, problem.scales)])
+    x = from_linear(np.array(problem.scales), np.array([fit[p] for p in problem.parameter_ids]))
     value, grad = problem.nllh(x, gradient=True)
     assert np.isfinite(value)
     lower, upper = problem.bounds.T

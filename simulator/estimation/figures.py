@@ -91,7 +91,7 @@ def fit(problem, x):
         seen = times[mine & np.isfinite(times)]
         edge = 1.1 * seen.max() if seen.max() > 0 else 1.0
         for c, cid in enumerate(conditions):
-            rows_ = (table["observableId"] == oid) & (table["simulationConditionId"] == cid)
+            rows_ = mine & (table["simulationConditionId"] == cid).to_numpy()
             if not rows_.any():
                 continue
             color = colors[c % len(colors)]
@@ -105,8 +105,7 @@ def fit(problem, x):
                     ax.plot(seg["time"], seg["simulation"], "-", lw=1.2, color=color,
                             label=label)
                     label = None
-            t = table.loc[rows_, "time"].to_numpy(dtype=float)
-            t = np.where(np.isinf(t), edge, t)
+            t = np.where(np.isinf(times[rows_]), edge, times[rows_])
             ax.plot(t, table.loc[rows_, "simulation"].to_numpy(), "x", ms=3, color=color)
             ax.plot(t, data.loc[rows_, "measurement"].to_numpy(), "o", ms=3.5, color=color,
                     mfc="none")
