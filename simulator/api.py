@@ -31,10 +31,10 @@ from simulator.solvers.base import Segmenter, SolverOptions
 from simulator.solvers.compiled import CompiledSegmenter
 from simulator.solvers.compiled_events import CompiledDriver
 from simulator.solvers.driver import RunResult, run
-from simulator.solvers.newton import find_steady_state
+from simulator.solvers.newton import find_steady_state, relaxation_options
 from simulator.solvers.scipy_backend import METHODS as SCIPY_METHODS
 from simulator.solvers.scipy_backend import ScipySegmenter
-from simulator.system import OdeSystem
+from simulator.system import OdeSystem, with_states_held
 
 __all__ = ["load_model", "simulate", "steady_state", "compile_model", "as_model", "times",
            "check_readouts", "BUNDLED_MODEL", "BUNDLED_CATALOG", "BUNDLED_SBML"]
@@ -137,6 +137,21 @@ class CompiledModel:
                 with too_deep(f"model '{self.model.id}': native code generation"):
                     seg = CompiledSegmenter(self.system, options)
             self._segmenters[key] = seg
+        return self._segmenters[key]
+
+    def relaxation(self, exclude: tuple, options: SolverOptions) -> Segmenter | None:
+        """The compiled integrator of :func:`steady_state`'s fallback: the system with the
+        states in ``exclude`` held and no events, at :func:`relaxation_options`; None where
+        ``options`` asks for scipy or the model has no states (Newton's fallback then
+        integrates the numpy functions with LSODA)."""
+        if self.backend_for(options) != "compiled" or self.delayed or not self.system.n_states:
+            return None
+        opts = relaxation_options(options)
+        key = ("relax", tuple(exclude), opts)
+        if key not in self._segmenters:
+            with too_deep(f"model '{self.model.id}': native code generation"):
+                self._segmenters[key] = CompiledSegmenter(
+                    with_states_held(self.system, exclude), opts)
         return self._segmenters[key]
 
     def run(self, options: SolverOptions, backend: str, y0, p, t_out, *, t0: float,
@@ -414,4 +429,5 @@ def steady_state(model, *, params: dict | None = None, initial: dict | None = No
     if unknown:
         raise unknown_id("state", unknown[0], cm.system.state_ids, model=model.id)
     return find_steady_state(cm.numpy, y0, p, tol=tol, max_time=max_time, options=options,
-                             exclude=tuple(exclude), overrides=overrides)
+                             exclude=tuple(exclude), overrides=overrides,
+                             relax=cm.relaxation(tuple(exclude), options))

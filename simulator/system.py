@@ -12,7 +12,8 @@ that events may change, plus the constants (species in ``p`` are held as amounts
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import sympy
@@ -117,3 +118,17 @@ class OdeSystem:
         for e in (*self.rhs, *(ev.trigger for ev in self.events)):
             used |= e.free_symbols
         return np.array([j for j, s in enumerate(self.p) if s in used], dtype=np.int64)
+
+
+def with_states_held(system: OdeSystem, held) -> OdeSystem:
+    """``system`` with the states in ``held`` constant (rate 0) and without events: the
+    system a steady-state search integrates towards equilibrium. Its hash names the held
+    states, so its compiled code is cached apart from the model's own."""
+    hold = set(held)
+    rhs = tuple(sympy.S.Zero if sid in hold else e for sid, e in zip(system.state_ids, system.rhs))
+    tag = f"{system.model_hash} held {sorted(hold)} without events"
+    h = system.model_hash
+    is_hex = isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)
+    # a hand-built system (no SBML hash) stays keyed by its expressions
+    model_hash = hashlib.sha256(tag.encode()).hexdigest() if is_hex else tag
+    return replace(system, rhs=rhs, events=(), jacobian=None, model_hash=model_hash)

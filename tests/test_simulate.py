@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import simulator as sim
+from simulator.solvers import newton as newton_module
 from simulator.solvers.base import SolverOptions
+from simulator.solvers.newton import newton as newton_solver
 from tests.conftest import roadrunner_trajectory
 
 BACKENDS = ["scipy", "compiled"]
@@ -179,12 +181,30 @@ def test_steady_state_state_can_seed_a_simulation():
     assert traj["A"][-1] == pytest.approx(4.0, rel=1e-6)
 
 
-def test_steady_state_falls_back_to_integration_for_hard_starts():
-    # Newton from A = 0 on a sharp Hill switch stalls; integration finds the high state.
-    text = "model m\n J0: -> A; v*A^8/(K^8 + A^8) + b\n J1: A -> ; d*A\n v = 10; K = 1; b = 0.2; d = 1; A = 1.2\nend"
-    ss = sim.steady_state(sim.load_model(text))
-    assert ss.converged
-    assert abs(10 * ss["A"] ** 8 / (1 + ss["A"] ** 8) + 0.2 - ss["A"]) < 1e-6
+@pytest.mark.parametrize("method", ["auto", "LSODA"])
+def test_steady_state_falls_back_to_integration_for_hard_starts(method, monkeypatch):
+    # Where Newton fails from the start, integration (the compiled core, or scipy's LSODA
+    # for a scipy method) carries A from 1.2 up the sharp Hill switch to the high state;
+    # N is held (its rate set to zero) and the event (v -> 0.1) is not applied.
+    text = ("model m\n J0: -> A; v*A^8/(K^8 + A^8) + b\n J1: A -> ; d*A\n J2: -> N; g*N*A\n"
+            " v = 10; K = 1; b = 0.2; d = 1; g = 0.5; A = 1.2; N = 1\n"
+            " E: at time > 1: v = 0.1\nend")
+    model = sim.load_model(text)
+    calls = []
+
+    def newton_failing_from_the_start(fns, y0, p, L, *, tol, max_iter=50):
+        calls.append(y0.copy())
+        if len(calls) == 1:
+            return y0, False, np.inf
+        return newton_solver(fns, y0, p, L, tol=tol, max_iter=max_iter)
+    monkeypatch.setattr(newton_module, "newton", newton_failing_from_the_start)
+    options = sim.SolverOptions(method=method)
+    ss = sim.steady_state(model, exclude=["N"], options=options)
+    assert ss.converged and ss.method.startswith("integration")
+    assert ss["N"] == 1.0
+    assert ss["A"] == pytest.approx(10.19998, rel=1e-5)     # A = 10 A^8/(1 + A^8) + 0.2
+    relax = sim.api.compile_model(model).relaxation(("N",), options)
+    assert (relax is None) == (method == "LSODA")
 
 
 # --- typed errors -----------------------------------------------------------------

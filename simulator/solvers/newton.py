@@ -7,6 +7,8 @@ Conserved moieties are the left null space of the Jacobian: vectors ``l`` with
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from simulator.codegen.numpy_fns import NumpyFunctions
@@ -99,17 +101,27 @@ class _Frozen:
         return np.zeros(0, dtype=bool)
 
 
+def relaxation_options(options):
+    """The settings the integration fallback runs with: ``options`` at rtol 1e-8 at most."""
+    return replace(options, rtol=min(options.rtol, 1e-8), first_step=None, max_step=None)
+
+
 def find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, options,
-                      exclude=(), overrides=None) -> SteadyState:
+                      exclude=(), overrides=None, relax=None) -> SteadyState:
     """Newton from ``(y0, p)``, with integration as the fallback; see
-    :func:`simulator.steady_state`. States in ``exclude`` are held at their value in ``y0``."""
+    :func:`simulator.steady_state`. States in ``exclude`` are held at their value in ``y0``.
+
+    ``relax`` integrates the fallback: a segmenter of the system with ``exclude`` held and
+    no events (the compiled one, :meth:`simulator.api.CompiledModel.relaxation`); None
+    integrates the numpy functions with scipy's LSODA."""
     with small_linear_algebra():
         return _find_steady_state(numpy_fns, y0, p, tol=tol, max_time=max_time,
-                                  options=options, exclude=exclude, overrides=overrides)
+                                  options=options, exclude=exclude, overrides=overrides,
+                                  relax=relax)
 
 
 def _find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, options,
-                       exclude=(), overrides=None) -> SteadyState:
+                       exclude=(), overrides=None, relax=None) -> SteadyState:
     system = numpy_fns.system
     frozen = np.array([sid in set(exclude) for sid in system.state_ids], dtype=bool)
     fns = _Frozen(numpy_fns, frozen)
@@ -120,8 +132,9 @@ def _find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, optio
     message = ""
     if not ok:
         method = "integration"
-        seg = ScipySegmenter(fns, type(options)(method="LSODA", rtol=min(options.rtol, 1e-8),
-                                                atol=options.atol, max_steps=options.max_steps))
+        seg = relax if relax is not None else ScipySegmenter(
+            fns, replace(relaxation_options(options), method="LSODA"))
+        seg.begin_run()
         y_cur, t = y0.copy(), 0.0
         horizon = 10.0
         no_events = np.zeros(0, dtype=bool)
