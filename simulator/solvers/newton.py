@@ -101,6 +101,21 @@ class _Frozen:
         return np.zeros(0, dtype=bool)
 
 
+class _Native:
+    """The held system's compiled rate and dense Jacobian, for Newton and the
+    conservation-law search when the relaxation is compiled (~50x cheaper per call than the
+    numpy functions)."""
+
+    def __init__(self, native, system):
+        self.native, self.system = native, system
+
+    def rhs(self, t, y, p):
+        return self.native.rhs_py(t, y, p)
+
+    def jac(self, t, y, p):
+        return self.native.jac_py(t, y, p)
+
+
 def relaxation_options(options):
     """The settings the integration fallback runs with: ``options`` at rtol 1e-8 at most."""
     return replace(options, rtol=min(options.rtol, 1e-8), first_step=None, max_step=None)
@@ -124,7 +139,8 @@ def _find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, optio
                        exclude=(), overrides=None, relax=None) -> SteadyState:
     system = numpy_fns.system
     frozen = np.array([sid in set(exclude) for sid in system.state_ids], dtype=bool)
-    fns = _Frozen(numpy_fns, frozen)
+    native = getattr(relax, "fns", None)
+    fns = _Native(native, system) if native is not None else _Frozen(numpy_fns, frozen)
     L = conservation_laws(fns.jac, y0, p)
     with np.errstate(all="ignore"):
         y, ok, res = newton(fns, y0, p, L, tol=tol)
