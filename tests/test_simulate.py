@@ -207,6 +207,16 @@ def test_steady_state_falls_back_to_integration_for_hard_starts(method, monkeypa
     assert (relax is None) == (method == "LSODA")
 
 
+def test_steady_state_refuses_an_unstable_root():
+    # From A = 1.05 undamped Newton lands on the switch's unstable middle root (0.690),
+    # which no simulation reaches; refused, integration carries A to the high state.
+    text = ("model m\n J0: -> A; v*A^8/(K^8 + A^8) + b\n J1: A -> ; d*A\n"
+            " v = 10; K = 1; b = 0.2; d = 1; A = 1.05\nend")
+    ss = sim.steady_state(sim.load_model(text))
+    assert ss.converged and ss.method == "integration+newton"
+    assert ss["A"] == pytest.approx(10.19998, rel=1e-5)
+
+
 # --- typed errors -----------------------------------------------------------------
 
 def test_unknown_parameter_suggests():

@@ -41,8 +41,22 @@ def _residual(f, y) -> float:
     return float(np.max(np.abs(f) / np.maximum(1.0, np.abs(y)))) if len(y) else 0.0
 
 
+def repels(fns, y, p, L) -> bool:
+    """Whether the steady state ``y`` is unstable: the Jacobian restricted to the states the
+    conservation laws ``L`` leave free has an eigenvalue with a positive real part. No
+    simulation settles there, so Newton's answer is refused and integration takes over."""
+    Q = _complement(L, len(y))
+    if Q.shape[0] == 0:
+        return False
+    ev = np.linalg.eigvals(Q @ fns.jac(0.0, y, p) @ Q.T)
+    if not np.all(np.isfinite(ev)):
+        return False
+    return bool(np.max(ev.real) > 1e-9 * max(1.0, float(np.max(np.abs(ev)))))
+
+
 def newton(fns, y0, p, L, *, tol, max_iter=50):
-    """Damped Newton on ``[Q f; L (y - y0)]``; returns (y, converged, residual)."""
+    """Damped Newton on ``[Q f; L (y - y0)]``; returns (y, converged, residual). An unstable
+    root (:func:`repels`) counts as not converged."""
     n = len(y0)
     y = y0.copy()
     target = L @ y0
@@ -53,7 +67,7 @@ def newton(fns, y0, p, L, *, tol, max_iter=50):
         if not np.isfinite(res):
             return y, False, np.inf
         if res < tol:
-            return y, True, res
+            return y, not repels(fns, y, p, L), res
         J = fns.jac(0.0, y, p)
         A = np.vstack([Q @ J, L])
         b = -np.concatenate([Q @ f, L @ y - target])
@@ -74,7 +88,7 @@ def newton(fns, y0, p, L, *, tol, max_iter=50):
         y = y_new
     f = fns.rhs(0.0, y, p)
     res = _residual(f, y)
-    return y, res < tol, res
+    return y, res < tol and not repels(fns, y, p, L), res
 
 
 def _complement(L, n):
