@@ -43,6 +43,15 @@ def test_calibration_recovers_the_parameters_within_their_profile_intervals(deca
     assert 0.05 < width < 1.0
 
 
+def test_profiles_with_the_fisher_information_give_the_same_intervals(fitted):
+    bfgs = sim.profile(fitted).intervals.set_index("parameter")
+    fim = sim.profile(fitted, optimizer="fides-fim", max_iterations=50).intervals \
+        .set_index("parameter")
+    np.testing.assert_allclose(fim[["lower", "upper"]], bfgs[["lower", "upper"]], atol=0.02)
+    with pytest.raises(sim.InvalidValueError, match="'least_squares'"):
+        sim.profile(fitted, optimizer="least_squares")
+
+
 def test_least_squares_reaches_the_same_optimum_and_reports_the_nllh(decay, fitted):
     ls = sim.calibrate(decay, n_starts=2, seed=0, optimizer="least_squares", progress=False)
     assert ls.best_nllh == pytest.approx(fitted.best_nllh, abs=1e-4)

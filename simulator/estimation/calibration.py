@@ -461,10 +461,18 @@ class ProfileResult:
 
 
 def profile(result: CalibrationResult, parameters=None, *, confidence: float = 0.95,
-            executor=None, progress: bool = False) -> ProfileResult:
+            optimizer: str = "fides", max_iterations: int = 200, executor=None,
+            progress: bool = False) -> ProfileResult:
     """Profile likelihoods around ``result``'s best fit (pyPESTO's
-    ``parameter_profile`` with fides), with confidence intervals from the chi-square
-    threshold ``exp(-chi2_1(confidence) / 2)`` on the likelihood ratio."""
+    ``parameter_profile``), with confidence intervals from the chi-square threshold
+    ``exp(-chi2_1(confidence) / 2)`` on the likelihood ratio.
+
+    ``optimizer`` re-fits the other parameters at each step (:data:`OPTIMIZERS`, at most
+    ``max_iterations`` each). ``"fides-fim"`` suits a fit with flat directions, e.g. a
+    parameter at its bound: BFGS wanders along them until ``max_iterations`` at every
+    step, where the Fisher information's steps converge in a few."""
+    if optimizer not in OPTIMIZERS or optimizer == "least_squares":
+        raise InvalidValueError(f"profile optimizer {optimizer!r}: use 'fides' or 'fides-fim'")
     problem = result.problem
     ids = list(problem.parameter_ids)
     names = ids if parameters is None else list(parameters)
@@ -472,14 +480,14 @@ def profile(result: CalibrationResult, parameters=None, *, confidence: float = 0
     if unknown:
         raise InvalidValueError(f"cannot profile {', '.join(map(repr, unknown))}: not an "
                                 f"estimated parameter (estimated: {', '.join(ids)})")
-    pp = pypesto_problem(problem)
+    pp = pypesto_problem(problem, fisher=optimizer == "fides-fim")
     opt_result = pypesto.Result(pp)
     ok = result.starts[~result.starts["failed"]]
     opt_result.optimize_result.append([
         OptimizerResult(id=str(r.start), x=np.asarray(r.x), fval=float(r.nllh),
                         x0=np.asarray(r.x0)) for r in ok.itertuples()])
     pypesto.profile.parameter_profile(
-        pp, opt_result, optimizer=_optimizer("fides", 200),
+        pp, opt_result, optimizer=_optimizer(optimizer, max_iterations),
         profile_index=[ids.index(p) for p in names], progress_bar=progress,
         engine=_Engine(executor, lambda res, x0: None) if executor is not None else None)
     ratio = pypesto.profile.chi2_quantile_to_ratio(confidence)
