@@ -9,7 +9,7 @@ export MPLBACKEND := Agg
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
 .PHONY: demo test lab sbml-suite fuzz bench bench-ensemble bench-lab bench-petab \
-	bench-trials petab-gradients petab-fits bench-models calibrate-model calibrate-her2 robustness clean
+	bench-trials petab-gradients petab-fits bench-models calibrate-model calibrate-her2 profile-her2 robustness clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ calibrate-her2: $(STAMP)
 		--starts 4 --seed 0 --from-nominal --executor processes --out out/fit_bt474
 	$(PY) benchmarks/compare_fit.py out/fit_bt474/parameters_fitted.tsv \
 		simulator/models/data/ccle_viability/fitted.tsv
+
+# the BT-474 fit's profiles (resumes calibrate-her2's starts from out/fit_bt474/starts)
+profile-her2: $(STAMP)
+	$(VENV)/bin/crosstalk calibrate simulator/models/data/ccle_viability/ccle_viability.yaml \
+		--starts 4 --seed 0 --from-nominal --executor processes --out out/fit_bt474 \
+		--profile BT474_ER_synthesis BT474_IRS1_expression
 
 petab-fits: $(STAMP)
 	for p in $(FIT_PROBLEMS); do \

@@ -398,6 +398,11 @@ def cmd_calibrate(args) -> int:
     if clash:
         raise CliError(f"--predict problems need distinct file names other than 'training' "
                        f"(they name the rows of goodness_of_fit.tsv): {', '.join(clash)}")
+    unknown = [pid for pid in args.profile if pid != "all" and pid not in problem.parameter_ids]
+    if unknown:
+        raise CliError(f"--profile {', '.join(unknown)}: not an estimated parameter of "
+                       f"{args.problem or 'the example'} (estimated: "
+                       f"{', '.join(problem.parameter_ids)})")
     held_out = {name: sim.load_petab(path) for name, path in zip(names, args.predict)}
     for other in held_out.values():
         sim.check_predictable(problem, other)
@@ -428,6 +433,8 @@ def cmd_calibrate(args) -> int:
         files += ["waterfall.png", "fit.png"]
         files += _write_goodness(result, held_out, out)
     extra = {"calibration": result.provenance}
+    if n_ok and args.profile:
+        files += _write_profiles(result, args, out)
     samples = None
     if n_ok and args.sample is not None:
         samples = sim.sample(result, n_samples=args.sample, seed=args.seed,
@@ -460,6 +467,24 @@ def cmd_calibrate(args) -> int:
             print(f"note: Geweke's test finds no converged stretch in the {args.sample} "
                   "samples; sample longer or give --burn-in", file=sys.stderr)
     return EXIT_OK if n_ok else EXIT_FAILED
+
+
+def _write_profiles(result, args, out: Path) -> list[str]:
+    """profiles.tsv (each parameter's path: x on its estimation scale, likelihood ratio,
+    nllh), profile_intervals.tsv and profiles.png, around the best fit."""
+    names = None if "all" in args.profile else list(dict.fromkeys(args.profile))
+    prof = sim.profile(result, parameters=names, optimizer=args.profile_optimizer,
+                       max_iterations=min(args.max_iterations, 200),
+                       progress=_progress_enabled(args))
+    paths = pd.concat([df.assign(parameter=name) for name, df in prof.profiles.items()],
+                      ignore_index=True)[["parameter", "x", "ratio", "nllh"]]
+    paths.to_csv(out / "profiles.tsv", sep="\t", index=False, float_format="%.10g")
+    prof.intervals.to_csv(out / "profile_intervals.tsv", sep="\t", index=False,
+                          float_format="%.10g")
+    _savefig(prof.plot(), out / "profiles.png")
+    with _pd_display():
+        print(prof.intervals.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return ["profiles.tsv", "profile_intervals.tsv", "profiles.png"]
 
 
 def _write_samples(samples, out: Path) -> list[str]:
@@ -734,7 +759,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "tcp://10.0.0.5:8786 --starts 200 --out out/fit\n\n"
                               "writes starts.tsv (one row per start, best first), "
                               "parameters_fitted.tsv (PEtab parameter table of the best fit), "
-                              "waterfall.png, fit.png and provenance.json; with --sample also "
+                              "waterfall.png, fit.png and provenance.json; with --profile "
+                              "profiles.tsv, profile_intervals.tsv and profiles.png; with "
+                              "--sample also "
                               "samples.tsv (the chain on the estimation scale, burn-in "
                               "flagged), trace.png and marginals.png. Finished starts "
                               "are kept in DIR/starts, so the same command resumes a killed "
@@ -772,6 +799,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the pyPESTO sampler of --sample")
     p.add_argument("--burn-in", type=int, metavar="K",
                    help="drop the first K samples (default: Geweke's test)")
+    p.add_argument("--profile", metavar="ID", nargs="+", default=[],
+                   help="then profile these estimated parameters ('all': every one) around "
+                        "the best fit (pyPESTO), writing profiles.tsv, "
+                        "profile_intervals.tsv (95%% intervals) and profiles.png")
+    p.add_argument("--profile-optimizer", choices=["fides", "fides-fim"], default="fides-fim",
+                   help="the optimizer that re-fits the other parameters at each profile "
+                        "step (at most 200 iterations, or --max-iterations if fewer)")
     p.add_argument("--sbml", action="store_true",
                    help="also write model_fitted.xml, the SBML model with the fitted values")
     p.add_argument("--predict", metavar="HELD_OUT.yaml", action="append", default=[],

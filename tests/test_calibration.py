@@ -122,6 +122,21 @@ def test_cli_calibrate_writes_the_fit(tmp_path):
     assert record["calibration"]["n_starts"] == 2
 
 
+def test_cli_calibrate_profiles_the_named_parameters(tmp_path, decay, fitted):
+    path = write_problem(tmp_path / "problem")
+    out = tmp_path / "fit"
+    assert main(["calibrate", str(path), "--starts", "4", "--seed", "0", "--out", str(out),
+                 "--profile", "k1", "--quiet"]) == 0
+    paths = pd.read_csv(out / "profiles.tsv", sep="\t")
+    assert set(paths["parameter"]) == {"k1"} and (paths["ratio"] <= 1 + 1e-9).all()
+    cli = pd.read_csv(out / "profile_intervals.tsv", sep="\t").set_index("parameter")
+    api = sim.profile(fitted, parameters=["k1"], optimizer="fides-fim").intervals \
+        .set_index("parameter")
+    np.testing.assert_allclose(cli.loc["k1", ["lower", "upper"]].astype(float),
+                               api.loc["k1", ["lower", "upper"]].astype(float), atol=0.01)
+    assert (out / "profiles.png").is_file()
+
+
 @pytest.mark.parametrize("argv", [["calibrate", "nope.yaml"],
                                   ["calibrate", "x.yaml", "--starts", "0"],
                                   ["calibrate", "x.yaml", "--optimizer", "newton"]])
@@ -294,6 +309,7 @@ def test_cli_calibrate_samples_the_posterior(tmp_path):
     (["--sample", "0"], "--sample must be at least 1"),
     (["--sample", "10"], "Geweke"),
     (["--burn-in", "5"], "go with --sample"),
+    (["--profile", "k9"], "--profile k9: not an estimated parameter"),
     (["--executor", "processes", "--scheduler", "tcp://127.0.0.1:1"], "goes with the 'dask'"),
     (["--scheduler", "tcp://127.0.0.1:1"], "cannot connect to the Dask scheduler"),
 ])
