@@ -55,7 +55,16 @@ class Sensitivities:
             ov = conditions.overrides(self.pr.model, self.system, params=params,
                                       initial=initial)
             return self.system.init.values(ov, 0.0)
-        return initial_derivatives(values, theta, list(self.pr.parameter_ids))
+        names = list(self.pr.parameter_ids)
+        touching = self.__dict__.get("_touching")     # known once the structure is built
+        if touching is None:
+            return initial_derivatives(values, theta, names)
+        # the others (observable scales, offsets, noise) have zero columns: no differences
+        y0, p, dy0_t, dp_t = initial_derivatives(values, theta, [names[i] for i in touching])
+        dy0 = np.zeros((y0.size, self.n_est))
+        dp = np.zeros((p.size, self.n_est))
+        dy0[:, touching], dp[:, touching] = dy0_t, dp_t
+        return y0, p, dy0, dp
 
     # --- structure, built once ---------------------------------------------------------
     @cached_property
@@ -79,6 +88,8 @@ class Sensitivities:
                 _, _, dy0, dp = self.initial_derivatives(cid, theta)
                 reach_y |= (dy0 != 0).any(axis=0)
                 reach_p |= dp != 0
+        # estimated parameters that move an initial value or a model parameter at all
+        self._touching = np.flatnonzero(reach_y | reach_p.any(axis=0))
         used = self.system.dynamics_symbols()
         used_k = np.array([s in used for s in self.system.p])
         reach_p &= used_k[:, None]
