@@ -75,7 +75,7 @@ calibrate-her2: $(STAMP)
 profile-her2: $(STAMP)
 	$(VENV)/bin/crosstalk calibrate simulator/models/data/ccle_viability/ccle_viability.yaml \
 		--starts 4 --seed 0 --from-nominal --executor processes --out out/fit_bt474 \
-		--profile BT474_ER_synthesis BT474_IRS1_expression
+		--profile BT474_ER_synthesis --profile BT474_IRS1_expression
 
 petab-fits: $(STAMP)
 	for p in $(FIT_PROBLEMS); do \

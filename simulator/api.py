@@ -147,7 +147,7 @@ class CompiledModel:
         if self.backend_for(options) != "compiled" or self.delayed or not self.system.n_states:
             return None
         opts = relaxation_options(options)
-        key = ("relax", tuple(exclude), opts)
+        key = ("relax", tuple(sorted(set(exclude))), opts)
         if key not in self._segmenters:
             with too_deep(f"model '{self.model.id}': native code generation"):
                 self._segmenters[key] = CompiledSegmenter(
@@ -397,7 +397,8 @@ def _outputs(cm, seg, res) -> tuple[np.ndarray, list[str]]:
 
 def steady_state(model, *, params: dict | None = None, initial: dict | None = None,
                  drugs: dict | None = None, phenotype=None, exclude=None, tol: float = 1e-9,
-                 max_time: float = 1e7, options: SolverOptions | None = None) -> SteadyState:
+                 max_time: float = 1e7, options: SolverOptions | None = None,
+                 stable: bool = True) -> SteadyState:
     """Find a steady state: Newton with the analytic Jacobian, falling back to integration.
 
     Conservation laws (conserved moieties) are found numerically as the left null space of
@@ -409,6 +410,11 @@ def steady_state(model, *, params: dict | None = None, initial: dict | None = No
         States held at their initial value, e.g. cell numbers that grow without bound.
         Default: the catalogue's ``reset_at_start`` species (the bundled model's
         ``tumor_burden``, which every treatment starts at 1).
+    stable : bool
+        Refuse a root that is unstable (an eigenvalue of the Jacobian, on the states the
+        conservation laws leave free, with a positive real part): a simulation leaves it,
+        so integration takes over. False takes Newton's root whatever its stability, as
+        AMICI does in PEtab pre-equilibration (an oscillator's only steady state).
 
     Returns
     -------
@@ -430,4 +436,4 @@ def steady_state(model, *, params: dict | None = None, initial: dict | None = No
         raise unknown_id("state", unknown[0], cm.system.state_ids, model=model.id)
     return find_steady_state(cm.numpy, y0, p, tol=tol, max_time=max_time, options=options,
                              exclude=tuple(exclude), overrides=overrides,
-                             relax=cm.relaxation(tuple(exclude), options))
+                             relax=cm.relaxation(tuple(exclude), options), stable=stable)

@@ -415,13 +415,15 @@ def cmd_calibrate(args) -> int:
                                store=out / "starts" if not args.no_store else None,
                                max_iterations=args.max_iterations,
                                from_nominal=args.from_nominal)
+        n_ok = int((~result.starts["failed"]).sum())
+        profiled = _write_profiles(result, args, out, executor) if n_ok and args.profile \
+            else []
     starts = result.starts.copy()
     for col in ("x", "x0"):
         starts[col] = [";".join(f"{v:.10g}" for v in xs) if isinstance(xs, list) else ""
                        for xs in starts[col]]
     starts.to_csv(out / "starts.tsv", sep="\t", index=False)
     files = ["starts.tsv"]
-    n_ok = int((~result.starts["failed"]).sum())
     if n_ok:
         result.write_parameter_table(out / "parameters_fitted.tsv")
         files.append("parameters_fitted.tsv")
@@ -432,9 +434,8 @@ def cmd_calibrate(args) -> int:
         _savefig(result.plot_fit(), out / "fit.png")
         files += ["waterfall.png", "fit.png"]
         files += _write_goodness(result, held_out, out)
+    files += profiled
     extra = {"calibration": result.provenance}
-    if n_ok and args.profile:
-        files += _write_profiles(result, args, out)
     samples = None
     if n_ok and args.sample is not None:
         samples = sim.sample(result, n_samples=args.sample, seed=args.seed,
@@ -469,12 +470,12 @@ def cmd_calibrate(args) -> int:
     return EXIT_OK if n_ok else EXIT_FAILED
 
 
-def _write_profiles(result, args, out: Path) -> list[str]:
+def _write_profiles(result, args, out: Path, executor) -> list[str]:
     """profiles.tsv (each parameter's path: x on its estimation scale, likelihood ratio,
     nllh), profile_intervals.tsv and profiles.png, around the best fit."""
     names = None if "all" in args.profile else list(dict.fromkeys(args.profile))
     prof = sim.profile(result, parameters=names, optimizer=args.profile_optimizer,
-                       max_iterations=min(args.max_iterations, 200),
+                       max_iterations=min(args.max_iterations, 200), executor=executor,
                        progress=_progress_enabled(args))
     paths = pd.concat([df.assign(parameter=name) for name, df in prof.profiles.items()],
                       ignore_index=True)[["parameter", "x", "ratio", "nllh"]]
@@ -799,10 +800,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the pyPESTO sampler of --sample")
     p.add_argument("--burn-in", type=int, metavar="K",
                    help="drop the first K samples (default: Geweke's test)")
-    p.add_argument("--profile", metavar="ID", nargs="+", default=[],
-                   help="then profile these estimated parameters ('all': every one) around "
-                        "the best fit (pyPESTO), writing profiles.tsv, "
-                        "profile_intervals.tsv (95%% intervals) and profiles.png")
+    p.add_argument("--profile", metavar="ID", action="append", default=[],
+                   help="then profile this estimated parameter ('all': every one) around "
+                        "the best fit (pyPESTO, on --executor), writing profiles.tsv, "
+                        "profile_intervals.tsv (95%% intervals) and profiles.png; "
+                        "repeatable")
     p.add_argument("--profile-optimizer", choices=["fides", "fides-fim"], default="fides-fim",
                    help="the optimizer that re-fits the other parameters at each profile "
                         "step (at most 200 iterations, or --max-iterations if fewer)")

@@ -199,12 +199,17 @@ def test_steady_state_falls_back_to_integration_for_hard_starts(method, monkeypa
         return newton_solver(fns, y0, p, L, tol=tol, max_iter=max_iter)
     monkeypatch.setattr(newton_module, "newton", newton_failing_from_the_start)
     options = sim.SolverOptions(method=method)
+    relax = sim.api.compile_model(model).relaxation(("N",), options)
+    assert (relax is None) == (method == "LSODA")
+    if relax is not None:          # the fallback integrates in the compiled core
+        segments = []
+        integrate = relax.integrate
+        monkeypatch.setattr(relax, "integrate", lambda *a: segments.append(a) or integrate(*a))
     ss = sim.steady_state(model, exclude=["N"], options=options)
     assert ss.converged and ss.method.startswith("integration")
     assert ss["N"] == 1.0
     assert ss["A"] == pytest.approx(10.19998, rel=1e-5)     # A = 10 A^8/(1 + A^8) + 0.2
-    relax = sim.api.compile_model(model).relaxation(("N",), options)
-    assert (relax is None) == (method == "LSODA")
+    assert relax is None or segments
 
 
 def test_steady_state_refuses_an_unstable_root():
@@ -215,6 +220,29 @@ def test_steady_state_refuses_an_unstable_root():
     ss = sim.steady_state(sim.load_model(text))
     assert ss.converged and ss.method == "integration+newton"
     assert ss["A"] == pytest.approx(10.19998, rel=1e-5)
+    # stable=False takes Newton's root, as AMICI's pre-equilibration does
+    root = sim.steady_state(sim.load_model(text), stable=False)
+    assert root.method == "newton" and root["A"] == pytest.approx(0.6903, rel=1e-4)
+
+
+def test_steady_state_of_an_oscillator_says_why_and_stable_false_takes_the_root():
+    # Hopf normal form: the origin is the only steady state, unstable inside a limit cycle
+    text = ("model m\n J0: -> x; x - y - x*(x^2 + y^2)\n J1: -> y; x + y - y*(x^2 + y^2)\n"
+            " x = 0.3; y = 0.2\nend")
+    model = sim.load_model(text)
+    ss = sim.steady_state(model, max_time=200.0)
+    assert not ss.converged and "unstable" in ss.message and "stable=False" in ss.message
+    root = sim.steady_state(model, stable=False)
+    assert root.converged and abs(root["x"]) < 1e-9 and abs(root["y"]) < 1e-9
+
+
+def test_steady_state_takes_an_unstable_root_the_integration_reaches():
+    # X = 0 is invariant: a simulation stays there although the root repels (kY - e > 0)
+    text = ("model m\n J0: -> X; k*X*Y - e*X\n J1: -> Y; s - d*Y\n"
+            " k = 1; e = 1; s = 10; d = 1; X = 0; Y = 1\nend")
+    ss = sim.steady_state(sim.load_model(text))
+    assert ss.converged and ss.method.startswith("integration")
+    assert ss["X"] == 0.0 and ss["Y"] == pytest.approx(10.0, rel=1e-9)
 
 
 # --- typed errors -----------------------------------------------------------------

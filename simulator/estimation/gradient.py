@@ -209,7 +209,7 @@ class Sensitivities:
             held = tuple(sid for sid, h in zip(self.system.state_ids, self.held) if h)
             ss = find_steady_state(self.cm.numpy, y0, p, tol=1e-9, max_time=1e7,
                                    options=pr.options, exclude=held,
-                                   relax=self.cm.relaxation(held, pr.options))
+                                   relax=self.cm.relaxation(held, pr.options), stable=False)
             if not ss.converged:
                 raise IntegrationError(f"condition '{exp.sim}' has measurements at time inf "
                                        f"but reaches no steady state: {ss.message}")

@@ -171,7 +171,8 @@ class CalibrationProblem:
     def preequilibrate(self, exp: _Experiment, theta: dict):
         """The steady state of the experiment's pre-equilibration condition."""
         params, initial = self.condition(exp.preeq, theta)
-        ss = api.steady_state(self.model, params=params, initial=initial, options=self.options)
+        ss = api.steady_state(self.model, params=params, initial=initial, options=self.options,
+                              stable=False)
         if not ss.converged:
             raise IntegrationError(f"pre-equilibration under condition '{exp.preeq}' did "
                                    f"not reach a steady state: {ss.message}")
@@ -192,7 +193,7 @@ class CalibrationProblem:
         steady = None
         if (exp.t_index < 0).any():
             steady = api.steady_state(self.model, params=params, initial=initial,
-                                      options=self.options)
+                                      options=self.options, stable=False)
             if not steady.converged:
                 raise IntegrationError(f"condition '{exp.sim}' has measurements at time inf "
                                        f"but reaches no steady state: {steady.message}")

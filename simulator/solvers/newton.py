@@ -43,8 +43,9 @@ def _residual(f, y) -> float:
 
 def repels(fns, y, p, L) -> bool:
     """Whether the steady state ``y`` is unstable: the Jacobian restricted to the states the
-    conservation laws ``L`` leave free has an eigenvalue with a positive real part. No
-    simulation settles there, so Newton's answer is refused and integration takes over."""
+    conservation laws ``L`` leave free has an eigenvalue with a positive real part. A
+    simulation leaves it (unless it starts exactly on it, or on an invariant set through
+    it)."""
     Q = _complement(L, len(y))
     if Q.shape[0] == 0:
         return False
@@ -55,8 +56,7 @@ def repels(fns, y, p, L) -> bool:
 
 
 def newton(fns, y0, p, L, *, tol, max_iter=50):
-    """Damped Newton on ``[Q f; L (y - y0)]``; returns (y, converged, residual). An unstable
-    root (:func:`repels`) counts as not converged."""
+    """Damped Newton on ``[Q f; L (y - y0)]``; returns (y, converged, residual)."""
     n = len(y0)
     y = y0.copy()
     target = L @ y0
@@ -67,7 +67,7 @@ def newton(fns, y0, p, L, *, tol, max_iter=50):
         if not np.isfinite(res):
             return y, False, np.inf
         if res < tol:
-            return y, not repels(fns, y, p, L), res
+            return y, True, res
         J = fns.jac(0.0, y, p)
         A = np.vstack([Q @ J, L])
         b = -np.concatenate([Q @ f, L @ y - target])
@@ -88,7 +88,11 @@ def newton(fns, y0, p, L, *, tol, max_iter=50):
         y = y_new
     f = fns.rhs(0.0, y, p)
     res = _residual(f, y)
-    return y, res < tol and not repels(fns, y, p, L), res
+    return y, res < tol, res
+
+
+def _near(a, b, rtol=1e-6) -> bool:
+    return bool(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b)), initial=0.0) < rtol)
 
 
 def _complement(L, n):
@@ -131,26 +135,31 @@ class _Native:
 
 
 def relaxation_options(options):
-    """The settings the integration fallback runs with: ``options`` at rtol 1e-8 at most."""
+    """The settings the integration fallback runs with: ``options`` at rtol 1e-8 at most,
+    with no step-size bounds (the fallback's horizons grow fourfold up to ``max_time``)."""
     return replace(options, rtol=min(options.rtol, 1e-8), first_step=None, max_step=None)
 
 
 def find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, options,
-                      exclude=(), overrides=None, relax=None) -> SteadyState:
+                      exclude=(), overrides=None, relax=None, stable=True) -> SteadyState:
     """Newton from ``(y0, p)``, with integration as the fallback; see
     :func:`simulator.steady_state`. States in ``exclude`` are held at their value in ``y0``.
 
     ``relax`` integrates the fallback: a segmenter of the system with ``exclude`` held and
     no events (the compiled one, :meth:`simulator.api.CompiledModel.relaxation`); None
-    integrates the numpy functions with scipy's LSODA."""
+    integrates the numpy functions with scipy's LSODA.
+
+    With ``stable``, a Newton root that :func:`repels` is refused (integration takes
+    over) unless the integration has already reached it; without, any root is taken, as
+    AMICI's Newton-first search takes it (PEtab pre-equilibration)."""
     with small_linear_algebra():
         return _find_steady_state(numpy_fns, y0, p, tol=tol, max_time=max_time,
                                   options=options, exclude=exclude, overrides=overrides,
-                                  relax=relax)
+                                  relax=relax, stable=stable)
 
 
 def _find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, options,
-                       exclude=(), overrides=None, relax=None) -> SteadyState:
+                       exclude=(), overrides=None, relax=None, stable=True) -> SteadyState:
     system = numpy_fns.system
     frozen = np.array([sid in set(exclude) for sid in system.state_ids], dtype=bool)
     native = getattr(relax, "fns", None)
@@ -158,6 +167,8 @@ def _find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, optio
     L = conservation_laws(fns.jac, y0, p)
     with np.errstate(all="ignore"):
         y, ok, res = newton(fns, y0, p, L, tol=tol)
+        refused = ok and stable and repels(fns, y, p, L)
+    ok = ok and not refused
     method = "newton"
     message = ""
     if not ok:
@@ -180,6 +191,8 @@ def _find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, optio
                 break
             with np.errstate(all="ignore"):
                 y_try, ok_try, res_try = newton(fns, y_cur, p, L, tol=tol)
+                if ok_try and stable and not _near(y_try, y_cur) and repels(fns, y_try, p, L):
+                    refused, ok_try = True, False
             if ok_try:
                 y, ok, res, method = y_try, True, res_try, "integration+newton"
                 break
@@ -189,6 +202,10 @@ def _find_steady_state(numpy_fns: NumpyFunctions, y0, p, *, tol, max_time, optio
         elif not ok:
             y = y_cur
             message = message or f"no steady state within t = {max_time:g} (residual {res:.3g})"
+            if refused:
+                message += ("; Newton found a root that is unstable (an eigenvalue with a "
+                            "positive real part), which a simulation leaves: stable=False "
+                            "accepts it")
     with np.errstate(all="ignore"):
         values = numpy_fns.outputs(np.array([0.0]), y[None, :], list(p))[0]
     ids = numpy_fns.output_ids
