@@ -50,6 +50,9 @@ def test_profiles_with_the_fisher_information_give_the_same_intervals(fitted):
     np.testing.assert_allclose(fim[["lower", "upper"]], bfgs[["lower", "upper"]], atol=0.02)
     with pytest.raises(sim.InvalidValueError, match="'least_squares'"):
         sim.profile(fitted, optimizer="least_squares")
+    pooled = sim.profile(fitted, optimizer="fides-fim", max_iterations=50,
+                         executor="processes").intervals.set_index("parameter")
+    np.testing.assert_allclose(pooled[["lower", "upper"]], fim[["lower", "upper"]], atol=1e-9)
 
 
 def test_least_squares_reaches_the_same_optimum_and_reports_the_nllh(decay, fitted):

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cloudpickle
 import fides
 import libsbml
 import numpy as np
@@ -40,7 +41,7 @@ from pypesto.result import OptimizerResult
 from tqdm import tqdm
 
 from simulator.ensemble.executors import run_chunks
-from simulator.errors import InvalidValueError, StoreError
+from simulator.errors import IntegrationError, InvalidValueError, StoreError
 from simulator.estimation import figures, goodness, likelihood
 from simulator.estimation.options import OPTIMIZERS
 from simulator.estimation.problem import CalibrationProblem
@@ -221,6 +222,34 @@ class _Engine(pypesto.engine.Engine):
         with tqdm(total=len(tasks), disable=not progress_bar, desc="starts") as bar:
             for res in run_chunks(_execute, tasks, self.executor, on_lost=lost):
                 self.on_result(res, x0s[res.id])
+                results.append(res)
+                bar.update(1)
+        return results
+
+
+def _run_profile_task(packed: bytes):
+    """One half-profile (one parameter, one direction) in a worker; the task comes
+    cloudpickled, as it holds pyPESTO's local next-guess function."""
+    return cloudpickle.loads(packed).execute()
+
+
+class _ProfileEngine(pypesto.engine.Engine):
+    """pyPESTO engine running profile tasks (each parameter down and up) on our executors."""
+
+    def __init__(self, executor):
+        super().__init__()
+        self.executor = executor
+
+    def execute(self, tasks, progress_bar=None):
+        def lost(packed, reason):
+            task = cloudpickle.loads(packed)
+            raise IntegrationError(f"the profile of parameter {task.i_par} "
+                                   f"({'down' if task.par_direction < 0 else 'up'}): its "
+                                   f"worker was lost: {reason}")
+        packed = [cloudpickle.dumps(task) for task in tasks]
+        with tqdm(total=len(tasks), disable=not progress_bar, desc="profiles") as bar:
+            results = []
+            for res in run_chunks(_run_profile_task, packed, self.executor, on_lost=lost):
                 results.append(res)
                 bar.update(1)
         return results
@@ -489,7 +518,7 @@ def profile(result: CalibrationResult, parameters=None, *, confidence: float = 0
     pypesto.profile.parameter_profile(
         pp, opt_result, optimizer=_optimizer(optimizer, max_iterations),
         profile_index=[ids.index(p) for p in names], progress_bar=progress,
-        engine=_Engine(executor, lambda res, x0: None) if executor is not None else None)
+        engine=_ProfileEngine(executor) if executor is not None else None)
     ratio = pypesto.profile.chi2_quantile_to_ratio(confidence)
     profiles, rows = {}, []
     for name in names:
