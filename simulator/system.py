@@ -120,6 +120,12 @@ class OdeSystem:
         return np.array([j for j, s in enumerate(self.p) if s in used], dtype=np.int64)
 
 
+def is_model_hash(h) -> bool:
+    """Whether ``h`` is an SBML document's SHA-256 (what keys cached machine code), not a
+    hand-built system's label."""
+    return isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)
+
+
 def with_states_held(system: OdeSystem, held) -> OdeSystem:
     """``system`` with the states in ``held`` constant (rate 0) and without events: the
     system a steady-state search integrates towards equilibrium. Its hash names the held
@@ -127,8 +133,7 @@ def with_states_held(system: OdeSystem, held) -> OdeSystem:
     hold = set(held)
     rhs = tuple(sympy.S.Zero if sid in hold else e for sid, e in zip(system.state_ids, system.rhs))
     tag = f"{system.model_hash} held {sorted(hold)} without events"
-    h = system.model_hash
-    is_hex = isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)
     # a hand-built system (no SBML hash) stays keyed by its expressions
-    model_hash = hashlib.sha256(tag.encode()).hexdigest() if is_hex else tag
+    model_hash = hashlib.sha256(tag.encode()).hexdigest() if is_model_hash(system.model_hash) \
+        else tag
     return replace(system, rhs=rhs, events=(), jacobian=None, model_hash=model_hash)

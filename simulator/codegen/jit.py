@@ -39,7 +39,7 @@ from simulator.codegen.llvm import (CODEGEN_VERSION, FP_FLAGS, LANES, GeneratedC
                                     expressions_ir, generate, generate_lanes, system_key,
                                     vector_libm)
 from simulator.sources import cache_dir, digest, import_closure, write_atomic
-from simulator.system import OdeSystem
+from simulator.system import OdeSystem, is_model_hash
 
 
 @dataclass(frozen=True)
@@ -331,7 +331,7 @@ def object_key(system: OdeSystem) -> str | None:
     host CPU and its features, and :func:`sources_digest`.
     """
     h = system.model_hash
-    if not (isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)):
+    if not is_model_hash(h):
         return None
     _init_llvm()
     d = hashlib.sha256()
