@@ -85,3 +85,36 @@ def test_composed_arithmetic_equals_lambdify_on_numbers_and_arrays():
     names, f = numeric_function(sympy.Piecewise((x, y > 1), (z, True)))
     by = dict(zip("xyz", values))
     assert f(*(by[n] for n in names)) == 4.0
+
+
+def test_jacobian_equals_differences_of_the_whole_map():
+    """``Initializer.jacobian`` recomputes only what depends on each id, the other overrides
+    held: S is overridden, so only its amount follows ``c = a / 4``; T = S * a follows both."""
+    model = sim.load_model(CHAIN)
+    system = compile_model(model).system
+    init = system.init
+    base = {"a": 8.0, "S": 5.0, "k": 0.3}
+    y0, p, dy0, dp = init.jacobian(base, ["a", "S", "k"], 0.0, 1e-6)
+    ref_y, ref_p = init.values(base, 0.0)
+    np.testing.assert_array_equal(y0, ref_y)
+    np.testing.assert_array_equal(p, ref_p)
+    for j, k in enumerate(["a", "S", "k"]):
+        h = 1e-6 * base[k]
+        up, down = (init.values(dict(base, **{k: base[k] + s * h}), 0.0) for s in (1, -1))
+        np.testing.assert_allclose(dy0[:, j], (up[0] - down[0]) / (2 * h), rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(dp[:, j], (up[1] - down[1]) / (2 * h), rtol=1e-7, atol=1e-9)
+    amounts = dict(zip(system.state_ids, range(len(system.state_ids))))
+    # S held as an amount: 5 * c = 5 * a / 4; T = S * a (concentration) * c = 5 a^2 / 4
+    assert dy0[amounts["S"], 0] == pytest.approx(5 / 4, rel=1e-8)
+    assert dy0[amounts["T"], 0] == pytest.approx(5 * 2 * 8.0 / 4, rel=1e-8)
+    assert dy0[amounts["T"], 2] == 0.0
+
+
+def test_overridden_calls_reuse_the_defaults():
+    """Every PEtab condition overrides something; the defaults are computed once anyway,
+    and a call recomputes only what its overrides reach (the plan)."""
+    init = compile_model(sim.load_model(CHAIN)).system.init
+    init._base.clear()
+    y, _ = init.values({"a": 8.0}, 0.0)
+    assert 0.0 in init._base and (frozenset({"a"}), 0.0) in init._plans
+    assert y.tolist() == _general(init, {"a": 8.0})[0].tolist()

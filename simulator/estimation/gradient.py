@@ -28,7 +28,8 @@ from simulator.errors import IntegrationError
 from simulator.estimation import likelihood
 from simulator.forward_sensitivities import parameter_jacobian
 from simulator.numeric import MODULES, small_linear_algebra
-from simulator.sensitivities import OutputJacobian, SensitivityIntegrator, initial_derivatives
+from simulator.sensitivities import (REL_STEP, OutputJacobian, SensitivityIntegrator,
+                                     initial_derivatives)
 from simulator.solvers.newton import conservation_laws, find_steady_state
 
 __all__ = ["Sensitivities"]
@@ -47,23 +48,49 @@ class Sensitivities:
 
     # --- the initial-value map ---------------------------------------------------------
     def initial_derivatives(self, cid, theta, fixed_initial=None):
-        """``(y0, p, dy0 (n, n_est), dp (n_params, n_est))`` of condition ``cid``."""
-        def values(th):
+        """``(y0, p, dy0 (n, n_est), dp (n_params, n_est))`` of condition ``cid``.
+
+        By the chain rule through the overrides: the condition's map from the estimated
+        parameters to model overrides (cheap, differenced here), then the initial-value
+        map's derivatives by the overrides that move (:meth:`Initializer.jacobian`,
+        which recomputes only what depends on each)."""
+        def overrides_at(th):
             params, initial = self.pr.condition(cid, th)
             if fixed_initial is not None:
                 initial = dict(fixed_initial, **initial)
-            ov = conditions.overrides(self.pr.model, self.system, params=params,
-                                      initial=initial)
-            return self.system.init.values(ov, 0.0)
+            return conditions.overrides(self.pr.model, self.system, params=params,
+                                        initial=initial)
         names = list(self.pr.parameter_ids)
         touching = self.__dict__.get("_touching")     # known once the structure is built
-        if touching is None:
-            return initial_derivatives(values, theta, names)
+        cols = range(len(names)) if touching is None else touching
         # the others (observable scales, offsets, noise) have zero columns: no differences
-        y0, p, dy0_t, dp_t = initial_derivatives(values, theta, [names[i] for i in touching])
+        ov = overrides_at(theta)
+        d_ov: dict[str, np.ndarray] = {}
+        for i in cols:
+            name = names[i]
+            v = theta[name]
+            h = REL_STEP * max(abs(v), 1e-8)
+            up = overrides_at(dict(theta, **{name: v + h}))
+            down = overrides_at(dict(theta, **{name: v - h}))
+            if up.keys() != ov.keys() or down.keys() != ov.keys():   # not a smooth map
+                return self._differenced_composition(overrides_at, theta, names, cols)
+            for k, u in up.items():
+                if u != down[k]:
+                    d_ov.setdefault(k, np.zeros(self.n_est))[i] = (u - down[k]) / (2 * h)
+        keys = sorted(d_ov)
+        y0, p, dy0_ov, dp_ov = self.system.init.jacobian(ov, keys, 0.0, REL_STEP)
+        D = np.array([d_ov[k] for k in keys]).reshape(len(keys), self.n_est)
+        return y0, p, dy0_ov @ D, dp_ov @ D
+
+    def _differenced_composition(self, overrides_at, theta, names, cols):
+        """The whole map differenced per estimated parameter (where an override appears
+        or vanishes with a parameter's value)."""
+        y0, p, dy0_t, dp_t = initial_derivatives(
+            lambda th: self.system.init.values(overrides_at(th), 0.0), theta,
+            [names[i] for i in cols])
         dy0 = np.zeros((y0.size, self.n_est))
         dp = np.zeros((p.size, self.n_est))
-        dy0[:, touching], dp[:, touching] = dy0_t, dp_t
+        dy0[:, list(cols)], dp[:, list(cols)] = dy0_t, dp_t
         return y0, p, dy0, dp
 
     # --- structure, built once ---------------------------------------------------------
