@@ -37,8 +37,20 @@ def conservation_laws(jac, y0, p, rng=None) -> np.ndarray:
     return u[:, rank:].T
 
 
+#: Newton gives up when its merit has not halved in this many iterations (integration,
+#: the fallback, takes over): a stalled search otherwise runs to ``max_iter`` with
+#: line searches of up to 30 rate evaluations each
+STALL_WINDOW = 10
+
+
 def _residual(f, y) -> float:
     return float(np.max(np.abs(f) / np.maximum(1.0, np.abs(y)))) if len(y) else 0.0
+
+
+def _merit(f, y) -> float:
+    """The line search's merit: the scaled residual's 2-norm, which a Newton step
+    decreases (its max-norm need not)."""
+    return float(np.linalg.norm(f / np.maximum(1.0, np.abs(y)))) if len(y) else 0.0
 
 
 def repels(fns, y, p, L) -> bool:
@@ -61,6 +73,7 @@ def newton(fns, y0, p, L, *, tol, max_iter=50):
     y = y0.copy()
     target = L @ y0
     Q = _complement(L, n)
+    merits: list[float] = []
     for _ in range(max_iter):
         f = fns.rhs(0.0, y, p)
         res = _residual(f, y)
@@ -76,10 +89,14 @@ def newton(fns, y0, p, L, *, tol, max_iter=50):
         except np.linalg.LinAlgError:
             dy = np.linalg.lstsq(A, b, rcond=None)[0]
         lam = 1.0
+        merit = _merit(f, y)
+        if len(merits) >= STALL_WINDOW and merit > 0.5 * merits[-STALL_WINDOW]:
+            return y, False, res          # stalled: damped steps that go nowhere
+        merits.append(merit)
         for _ in range(30):
             y_new = y + lam * dy
             f_new = fns.rhs(0.0, y_new, p)
-            if np.all(np.isfinite(f_new)) and _residual(f_new, y_new) < (1 - 1e-4 * lam) * res \
+            if np.all(np.isfinite(f_new)) and _merit(f_new, y_new) < (1 - 1e-4 * lam) * merit \
                     and np.all(y_new >= -1e-9 * np.maximum(1.0, np.abs(y))):
                 break
             lam *= 0.5
