@@ -112,14 +112,18 @@ KINETIC = [
     "w_PI3K_IRS1", "k_T308", "k_S473", "kdp_T308", "kdp_S473", "k_TSC2_Akt",
     "k_mTORC1_act", "k_S6K1", "kdp_S6K1", "k_S6_S6K1", "kdp_S6", "k_4EBP1", "kdp_4EBP1",
     "w_Ras_EGFR", "w_Ras_HER3", "w_Ras_IGF1R", "k_SOS_fb", "k_Raf", "k_MEK", "kdp_MEK",
-    "k_ERK", "kdp_ERK", "kp_ER_Akt", "kp_ER_ERK", "ksyn_HER3", "w_FOXO_RTK", "kdeg_RTK",
+    "k_ERK", "kdp_ERK", "kp_ER_Akt", "kp_ER_ERK", "ksyn_HER3", "kdeg_RTK",
     "k_Rb", "kdp_Rb",
 ]
 # the literature and behaviour-set values are prior knowledge: each kinetic parameter has a
 # normal prior on log10 around its model value with this standard deviation (a factor 3)
 PRIOR_SD_LOG10 = math.log10(3.0)
-# fractions the data inform (linear scale, no prior): id -> (lower, upper)
-FRACTIONS = {"AKTi_protection": (0.0, 0.99)}
+# fractions the data inform (linear scale, no prior): id -> (lower, upper). The FOXO weights
+# are the FOXO-dependent shares of HER3/IGF-1R and ESR1 synthesis: above 1 a synthesis rate
+# turns negative where FOXO falls below its reference (ERalpha and HER3 protein over 48 h of
+# the AKT inhibitor inform them)
+FRACTIONS = {"AKTi_protection": (0.0, 0.99), "w_FOXO_RTK": (0.0, 0.99),
+             "w_FOXO_ER": (0.0, 0.99)}
 MAPPING = {   # id -> (nominal, lower, upper, what it stands for)
     "insulin_IGF1_equivalent": (1.0, 0.01, 100.0, "insulin acting through IGF-1R/IR, "
                                 "as an IGF-1 concentration (nM)"),
