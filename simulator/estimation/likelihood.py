@@ -79,8 +79,11 @@ def fisher_weights(noise: str, kind: str, y, sigma):
 
 # --- parameter scales -----------------------------------------------------------------
 def to_linear(scale: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Values on the linear scale from ``x`` on the estimation scales."""
-    return np.where(scale == "log", np.exp(x), np.where(scale == "log10", 10.0 ** x, x))
+    """Values on the linear scale from ``x`` on the estimation scales (``x`` may hold one
+    row per sample). Both branches are computed: a linear-scale value of 400 overflows
+    ``10 ** 400`` in the branch not taken, which is no warning of the user's."""
+    with np.errstate(over="ignore"):
+        return np.where(scale == "log", np.exp(x), np.where(scale == "log10", 10.0 ** x, x))
 
 
 def from_linear(scale: np.ndarray, v: np.ndarray) -> np.ndarray:
