@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ HESSIANS = {"fides": fides.BFGS, "fides-fim": fides.HybridFixed}
 # 0.5-0.8, far from a stationary point), when the gradient vanishes, when the trust region
 # collapses, or at max_iterations
 FIDES_OPTIONS = {fides.Options.FATOL: 1e-10, fides.Options.FRTOL: 0.0}
+#: seconds between the progress lines of in-process starts
+HEARTBEAT_SECONDS = 60.0
 
 
 class _Value:
@@ -65,12 +68,32 @@ class _Value:
     with ``fisher`` (the objective's Hessian for fides-fim); picklable: holds the
     problem."""
 
-    def __init__(self, problem: CalibrationProblem, fisher: bool = False):
+    def __init__(self, problem: CalibrationProblem, fisher: bool = False,
+                 heartbeat: float | None = None):
         self.problem = problem
         self.fisher = fisher
+        self.heartbeat = heartbeat     # seconds between progress lines (None: silent)
+        self.calls, self.best, self.t0, self.last = 0, np.inf, None, None
 
     def __call__(self, x):
-        return self.problem.nllh(x, gradient=True, fisher=self.fisher)
+        out = self.problem.nllh(x, gradient=True, fisher=self.fisher)
+        if self.heartbeat is not None:
+            self._beat(float(out[0]))
+        return out
+
+    def _beat(self, value: float) -> None:
+        """A line on stderr every ``heartbeat`` seconds: a one-start fit of a large
+        problem otherwise says nothing for an hour."""
+        now = time.time()
+        if self.t0 is None:
+            self.t0 = self.last = now
+        self.calls += 1
+        if np.isfinite(value):
+            self.best = min(self.best, value)
+        if now - self.last >= self.heartbeat:
+            self.last = now
+            tqdm.write(f"  {self.calls} evaluations, best nllh {self.best:.6g} "
+                       f"({(now - self.t0) / 60:.1f} min)", file=sys.stderr)
 
 
 class _Residuals:
@@ -83,12 +106,13 @@ class _Residuals:
         return self.problem.residuals(x, jacobian=True)
 
 
-def pypesto_problem(problem: CalibrationProblem, x_guesses=None, fisher: bool = False
-                    ) -> pypesto.Problem:
+def pypesto_problem(problem: CalibrationProblem, x_guesses=None, fisher: bool = False,
+                    heartbeat: float | None = None) -> pypesto.Problem:
     """``problem`` as a ``pypesto.Problem`` on the estimation scale, with its bounds; with
     ``fisher``, the objective also gives the Fisher information as its Hessian (computed
-    only then: BFGS and least squares do not use it)."""
-    objective = pypesto.Objective(fun=_Value(problem, fisher), grad=True, hess=fisher,
+    only then: BFGS and least squares do not use it); ``heartbeat`` seconds between
+    progress lines on stderr (None: none)."""
+    objective = pypesto.Objective(fun=_Value(problem, fisher, heartbeat), grad=True, hess=fisher,
                                   res=_Residuals(problem), sres=True,
                                   x_names=list(problem.parameter_ids))
     return pypesto.Problem(objective, lb=problem.bounds[:, 0], ub=problem.bounds[:, 1],
@@ -429,7 +453,11 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
         if saved is not None:
             saved.write(rec)
     if todo:
-        pp = pypesto_problem(problem, X0[todo], fisher=optimizer == "fides-fim")
+        # in-process starts report their progress every minute (workers stay quiet: their
+        # lines would interleave; the starts bar counts them)
+        pp = pypesto_problem(problem, X0[todo], fisher=optimizer == "fides-fim",
+                             heartbeat=HEARTBEAT_SECONDS if progress and executor is None
+                             else None)
         with quiet_logger("pypesto.optimize.optimizer"):
             pypesto.optimize.minimize(pp, optimizer=opt, n_starts=len(todo),
                                       ids=[str(i) for i in todo],
