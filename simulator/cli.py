@@ -26,7 +26,8 @@ import pandas as pd
 
 import simulator as sim
 from simulator import cache_limit
-from simulator.estimation.options import MIN_GEWEKE_SAMPLES, OPTIMIZERS, SAMPLERS
+from simulator.estimation.options import (HEARTBEAT_SECONDS, MIN_GEWEKE_SAMPLES, OPTIMIZERS,
+                                          SAMPLERS)
 from simulator.lab.address import LOCALHOST, check_host, check_port
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTEGRATION = 0, 1, 2, 3, 4
@@ -414,7 +415,9 @@ def cmd_calibrate(args) -> int:
                                progress=_progress_enabled(args),
                                store=out / "starts" if not args.no_store else None,
                                max_iterations=args.max_iterations,
-                               from_nominal=args.from_nominal)
+                               from_nominal=args.from_nominal,
+                               # plain lines, shown in a log file too (unlike the bar)
+                               heartbeat=None if args.quiet else HEARTBEAT_SECONDS)
         n_ok = int((~result.starts["failed"]).sum())
         profiled = _write_profiles(result, args, out, executor) if n_ok and args.profile \
             else []
@@ -529,7 +532,7 @@ def _common(p, *, model=True, out=None):
                             "treatment start); the bundled model comes with its own")
     if out:
         p.add_argument("--out", default=out, metavar="DIR", help="output folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (nor calibrate's progress lines)")
 
 
 def build_parser() -> argparse.ArgumentParser:

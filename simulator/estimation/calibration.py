@@ -44,7 +44,7 @@ from tqdm import tqdm
 from simulator.ensemble.executors import run_chunks
 from simulator.errors import IntegrationError, InvalidValueError, StoreError
 from simulator.estimation import figures, goodness, likelihood
-from simulator.estimation.options import OPTIMIZERS
+from simulator.estimation.options import HEARTBEAT_SECONDS, OPTIMIZERS
 from simulator.estimation.problem import CalibrationProblem
 
 __all__ = ["calibrate", "profile", "CalibrationResult", "ProfileResult", "pypesto_problem",
@@ -59,8 +59,6 @@ HESSIANS = {"fides": fides.BFGS, "fides-fim": fides.HybridFixed}
 # 0.5-0.8, far from a stationary point), when the gradient vanishes, when the trust region
 # collapses, or at max_iterations
 FIDES_OPTIONS = {fides.Options.FATOL: 1e-10, fides.Options.FRTOL: 0.0}
-#: seconds between the progress lines of in-process starts
-HEARTBEAT_SECONDS = 60.0
 
 
 class _Value:
@@ -408,7 +406,8 @@ def check_predictable(fitted: CalibrationProblem, problem: CalibrationProblem) -
 def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
               optimizer: str = "fides", executor=None, progress: bool = True,
               store: str | os.PathLike | None = None, max_iterations: int = 1000,
-              from_nominal: bool = False) -> CalibrationResult:
+              from_nominal: bool = False, heartbeat: float | None | str = "auto"
+              ) -> CalibrationResult:
     """Multistart local optimisation of ``problem`` through pyPESTO.
 
     Parameters
@@ -427,6 +426,10 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
     from_nominal : bool
         Start 0 is the parameter table's nominal point (e.g. a model's literature values),
         the others are drawn as usual.
+    heartbeat : float, None or "auto"
+        Seconds between progress lines on stderr (evaluations, best nllh) of starts run in
+        this process; "auto": every :data:`HEARTBEAT_SECONDS` with ``progress``, else none.
+        Plain lines, so they also suit a log file.
     """
     if not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
         raise InvalidValueError(f"n_starts must be a positive integer, got {n_starts!r}")
@@ -453,11 +456,12 @@ def calibrate(problem: CalibrationProblem, n_starts: int = 50, seed: int = 0,
         if saved is not None:
             saved.write(rec)
     if todo:
-        # in-process starts report their progress every minute (workers stay quiet: their
-        # lines would interleave; the starts bar counts them)
+        # in-process starts report their progress (workers stay quiet: their lines would
+        # interleave; the starts bar counts them)
+        if heartbeat == "auto":
+            heartbeat = HEARTBEAT_SECONDS if progress else None
         pp = pypesto_problem(problem, X0[todo], fisher=optimizer == "fides-fim",
-                             heartbeat=HEARTBEAT_SECONDS if progress and executor is None
-                             else None)
+                             heartbeat=heartbeat if executor is None else None)
         with quiet_logger("pypesto.optimize.optimizer"):
             pypesto.optimize.minimize(pp, optimizer=opt, n_starts=len(todo),
                                       ids=[str(i) for i in todo],
