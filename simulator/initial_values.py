@@ -207,10 +207,10 @@ class Initializer:
                 if n is not None:
                     visit(n)
             order.append(k)
-        writes = self._writes(stale)
+        # only what a held value needs: rule variables and rates that no state or
+        # parameter holds are neither recomputed nor written
+        writes = [w for w in self._writes(stale) if w[0] is not None or w[1] is not None]
         try:
-            # only what a held value needs: rule variables that no state or parameter
-            # reads are not recomputed
             for _, _, k in writes:
                 visit(k)
                 if k in self.converted:

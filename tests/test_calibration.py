@@ -68,9 +68,10 @@ def test_fides_from_the_fisher_information_reaches_the_same_optimum(decay, fitte
 
 def test_in_process_starts_report_progress_lines(decay, capsys):
     one = sim.calibrate(decay, n_starts=1, seed=0, progress=False, heartbeat=0.0)
-    lines = [ln for ln in capsys.readouterr().err.splitlines() if "evaluations, best nllh" in ln]
+    lines = [ln for ln in capsys.readouterr().err.splitlines()
+             if "evaluations, best nllh so far" in ln]
     assert lines and lines[-1].strip().startswith(f"{len(lines)} evaluations")
-    best = float(lines[-1].split("best nllh ")[1].split()[0])
+    best = float(lines[-1].split("best nllh so far ")[1].split()[0])
     assert best == pytest.approx(one.best_nllh, rel=1e-5)
     sim.calibrate(decay, n_starts=1, seed=0, progress=False)        # "auto": none
     assert "evaluations, best nllh" not in capsys.readouterr().err

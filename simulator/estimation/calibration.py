@@ -90,7 +90,7 @@ class _Value:
             self.best = min(self.best, value)
         if now - self.last >= self.heartbeat:
             self.last = now
-            tqdm.write(f"  {self.calls} evaluations, best nllh {self.best:.6g} "
+            tqdm.write(f"  {self.calls} evaluations, best nllh so far {self.best:.6g} "
                        f"({(now - self.t0) / 60:.1f} min)", file=sys.stderr)
 
 

@@ -80,10 +80,12 @@ def fisher_weights(noise: str, kind: str, y, sigma):
 # --- parameter scales -----------------------------------------------------------------
 def to_linear(scale: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Values on the linear scale from ``x`` on the estimation scales (``x`` may hold one
-    row per sample). Both branches are computed: a linear-scale value of 400 overflows
-    ``10 ** 400`` in the branch not taken, which is no warning of the user's."""
-    with np.errstate(over="ignore"):
-        return np.where(scale == "log", np.exp(x), np.where(scale == "log10", 10.0 ** x, x))
+    row per sample). Each entry is transformed by its own scale only, so a linear-scale
+    value of 400 raises no overflow of ``10 ** 400``; a real overflow still warns."""
+    x = np.asarray(x, dtype=float)
+    ln, l10 = scale == "log", scale == "log10"
+    return np.where(ln, np.exp(np.where(ln, x, 0.0)),
+                    np.where(l10, 10.0 ** np.where(l10, x, 0.0), x))
 
 
 def from_linear(scale: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -37,9 +37,9 @@ def conservation_laws(jac, y0, p, rng=None) -> np.ndarray:
     return u[:, rank:].T
 
 
-#: Newton gives up when its merit has not halved in this many iterations (integration,
-#: the fallback, takes over): a stalled search otherwise runs to ``max_iter`` with
-#: line searches of up to 30 rate evaluations each
+#: Newton gives up when its merit has not halved in this many iterations, all of them
+#: damped steps (integration, the fallback, takes over): a stalled search otherwise runs
+#: to ``max_iter`` with line searches of up to 30 rate evaluations each
 STALL_WINDOW = 10
 
 
@@ -74,6 +74,7 @@ def newton(fns, y0, p, L, *, tol, max_iter=50):
     target = L @ y0
     Q = _complement(L, n)
     merits: list[float] = []
+    steps: list[float] = []          # the step length each line search took
     for _ in range(max_iter):
         f = fns.rhs(0.0, y, p)
         res = _residual(f, y)
@@ -90,7 +91,8 @@ def newton(fns, y0, p, L, *, tol, max_iter=50):
             dy = np.linalg.lstsq(A, b, rcond=None)[0]
         lam = 1.0
         merit = _merit(f, y)
-        if len(merits) >= STALL_WINDOW and merit > 0.5 * merits[-STALL_WINDOW]:
+        if len(merits) >= STALL_WINDOW and merit > 0.5 * merits[-STALL_WINDOW] \
+                and max(steps[-STALL_WINDOW:]) < 1.0:
             return y, False, res          # stalled: damped steps that go nowhere
         merits.append(merit)
         for _ in range(30):
@@ -102,6 +104,7 @@ def newton(fns, y0, p, L, *, tol, max_iter=50):
             lam *= 0.5
         else:
             return y, False, res
+        steps.append(lam)
         y = y_new
     f = fns.rhs(0.0, y, p)
     res = _residual(f, y)
