@@ -532,7 +532,8 @@ def _common(p, *, model=True, out=None):
                             "treatment start); the bundled model comes with its own")
     if out:
         p.add_argument("--out", default=out, metavar="DIR", help="output folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bar (nor calibrate's progress lines)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (nor calibrate's progress lines)")
 
 
 def build_parser() -> argparse.ArgumentParser:

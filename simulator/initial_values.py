@@ -76,8 +76,9 @@ class Initializer:
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
 
-    def _dependents(self, changed) -> set:
-        """Ids whose initial value depends (transitively) on any id in ``changed``."""
+    def _dependents(self, changed, held=frozenset()) -> set:
+        """Ids whose initial value depends (transitively) on any id in ``changed``, not
+        through the ids ``held`` (overridden: they keep their value whatever they read)."""
         if self._users is None:
             users: dict[str, set] = {}
             for k, e in self.exprs.items():
@@ -87,7 +88,7 @@ class Initializer:
         out, todo = set(changed), list(changed)
         while todo:
             for u in self._users.get(todo.pop(), ()):
-                if u not in out:
+                if u not in out and u not in held:
                     out.add(u)
                     todo.append(u)
         return out
@@ -268,14 +269,7 @@ class Initializer:
             return self._single_plans[key]
         plan = None
         if not self._holes:
-            self._dependents(())                   # builds the users map
-            stale, todo = {k}, [k]
-            while todo:
-                for u in self._users.get(todo.pop(), ()):
-                    if u not in stale and u not in fixed:
-                        stale.add(u)
-                        todo.append(u)
-            plan = self._ordered_plan(frozenset({k}), stale)
+            plan = self._ordered_plan(frozenset({k}), self._dependents({k}, held=fixed))
         if len(self._single_plans) < 4096:
             self._single_plans[key] = plan
         return plan

@@ -235,18 +235,25 @@ class _Engine(pypesto.engine.Engine):
         self.on_result = on_result
 
     def execute(self, tasks, progress_bar=None):
-        results = []
-
         def lost(task, reason):
             return OptimizerResult(id=task.id, x0=task.x0, fval=np.inf, exitflag=-103,
                                    message=f"worker lost: {reason}")
         x0s = {t.id: t.x0 for t in tasks}
-        with tqdm(total=len(tasks), disable=not progress_bar, desc="starts") as bar:
-            for res in run_chunks(_execute, tasks, self.executor, on_lost=lost):
-                self.on_result(res, x0s[res.id])
-                results.append(res)
-                bar.update(1)
-        return results
+        return _run_counted(_execute, tasks, self.executor, lost, "starts", progress_bar,
+                            on_each=lambda res: self.on_result(res, x0s[res.id]))
+
+
+def _run_counted(fn, items, executor, on_lost, desc, progress_bar, on_each=None) -> list:
+    """``fn`` over ``items`` on ``executor`` (:func:`run_chunks`), counted on a progress bar;
+    ``on_each`` sees each result as it arrives."""
+    results = []
+    with tqdm(total=len(items), disable=not progress_bar, desc=desc) as bar:
+        for res in run_chunks(fn, items, executor, on_lost=on_lost):
+            if on_each is not None:
+                on_each(res)
+            results.append(res)
+            bar.update(1)
+    return results
 
 
 def _run_profile_task(packed: bytes):
@@ -269,12 +276,8 @@ class _ProfileEngine(pypesto.engine.Engine):
                                    f"({'down' if task.par_direction < 0 else 'up'}): its "
                                    f"worker was lost: {reason}")
         packed = [cloudpickle.dumps(task) for task in tasks]
-        with tqdm(total=len(tasks), disable=not progress_bar, desc="profiles") as bar:
-            results = []
-            for res in run_chunks(_run_profile_task, packed, self.executor, on_lost=lost):
-                results.append(res)
-                bar.update(1)
-        return results
+        return _run_counted(_run_profile_task, packed, self.executor, lost, "profiles",
+                            progress_bar)
 
 
 # --- results ---------------------------------------------------------------------------
