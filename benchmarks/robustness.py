@@ -44,9 +44,10 @@ def kinds() -> dict:
 
 
 def draws(base: dict, kinds: dict, n: int, seed: int, span: float = 1.5):
-    """Yield ``n`` override dicts (log-uniform x/÷ ``span``)."""
+    """Yield ``n`` override dicts (log-uniform x/÷ ``span``); a parameter at 0 (an edge
+    switched off) has no scale to perturb and is left out."""
     rng = np.random.default_rng(seed)
-    ids = [p for p in base if kinds.get(p) in ("kinetic", "fraction")]
+    ids = [p for p in base if kinds.get(p) in ("kinetic", "fraction") and base[p] != 0]
     for _ in range(n):
         f = np.exp(rng.uniform(-np.log(span), np.log(span), len(ids)))
         out = {}

@@ -65,3 +65,26 @@ def test_viability_problem_has_both_egfr_inhibitors_for_both_cell_lines():
         other = "erlotinib" if drug == "lapatinib" else "lapatinib"
         assert (treated[other] == 0).all()
     assert set(conditions["conditionId"]) >= {"BT474_control", "ZR751_control"}
+
+
+def test_measured_turnover_centres_the_receptor_priors():
+    """kdp_RTK's prior sits at Kleiman 2011's few-second half-life; the activation rates'
+    priors move with it by the same factor, so the prior keeps the model's phosphorylated
+    fractions; every nominal value (the model's) lies inside its bounds."""
+    values = {pid: 1.0 + i for i, pid in enumerate(calibration_data.KINETIC)}
+    values["kdp_RTK"] = 30.0
+    rows = {r["parameterId"]: r for r in calibration_data.kinetic_prior_rows(values)}
+    assert set(rows) == set(calibration_data.KINETIC)
+
+    def centre(pid):
+        return 10 ** float(rows[pid]["objectivePriorParameters"].split(";")[0])
+
+    assert centre("kdp_RTK") == pytest.approx(np.log(2) / 3.0 * 3600.0)
+    assert rows["kdp_RTK"]["objectivePriorParameters"].endswith(";0.5")
+    shift = centre("kdp_RTK") / 30.0
+    for pid in calibration_data.MOVES_WITH_KDP:
+        assert centre(pid) == pytest.approx(values[pid] * shift)
+    assert centre("k_T308") == pytest.approx(values["k_T308"])
+    for r in rows.values():
+        assert r["lowerBound"] <= r["nominalValue"] <= r["upperBound"]
+        assert r["upperBound"] / r["lowerBound"] == pytest.approx(1e4)

@@ -102,3 +102,23 @@ def test_fitted_values_of_every_estimated_row_and_bad_tables(tmp_path):
                                                   estimate=1)])
     with pytest.raises(sim.InvalidValueError, match="not finite.*k1"):
         fitted.fitted_values(text)
+
+
+def test_prior_values_are_the_values_before_the_first_fit(copies, tmp_path):
+    """A problem regenerated from the fitted model centres its priors where the fit's did:
+    a second fit over the first still reads the value before any fit."""
+    ant, table, sbml = copies
+    assert fitted.prior_values(table) == {}
+    first = write_fit(tmp_path / "first.tsv",
+                      [{"parameterId": "k_T308", "nominalValue": 60.0, "estimate": 1}])
+    fitted.apply(first, "data A; part 1", ant=ant, table=table, sbml=sbml)
+    assert fitted.prior_values(table) == {"k_T308": 30.0}
+    second = write_fit(tmp_path / "second.tsv",
+                       [{"parameterId": "k_T308", "nominalValue": 45.0, "estimate": 1},
+                        {"parameterId": "kdp_S6", "nominalValue": 7.5, "estimate": 1}])
+    fitted.apply(second, "data B", ant=ant, table=table, sbml=sbml)
+    assert fitted.prior_values(table) == {"k_T308": 30.0, "kdp_S6": 10.0}
+    text = table.read_text().replace("; prior before: 30 (", "; was 30 (")
+    table.write_text(text)
+    with pytest.raises(sim.InvalidValueError, match="k_T308 does not say its value"):
+        fitted.prior_values(table)

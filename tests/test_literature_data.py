@@ -76,7 +76,7 @@ def test_figures_become_paired_conditions_and_the_joint_problem_evaluates(data):
 
 @pytest.mark.parametrize("row, match", [
     ("x\t\t\teverolimus=abc\tpAkt_S473\t24\tfold\t2\t0.1\tsrc\t", "line 2, treatment"),
-    ("x\t\t\tnope=1\tpAkt_S473\t24\tfold\t2\t0.1\tsrc\t", "not 'parameter=value'"),
+    ("x\t\t\tnope=1\tpAkt_S473\t24\tfold\t2\t0.1\tsrc\t", "not 'id=value'"),
     ("x\t\t\t\tnot_a_readout\t24\tfold\t2\t0.1\tsrc\t", "readout 'not_a_readout'"),
     ("x\tNOPE\t\t\tpAkt_S473\t24\tfold\t2\t0.1\tsrc\t", "unknown phenotype 'NOPE'"),
     ("x\t\t\t\tpAkt_S473\t24\tratio\t2\t0.1\tsrc\t", "kind 'ratio'"),
@@ -93,6 +93,31 @@ def test_bad_figure_rows_are_named(data, row, match):
     write_figures(data, [row])
     with pytest.raises(sim.InvalidValueError, match=match):
         literature_data.build(data)
+
+
+def test_a_species_in_the_medium_resets_it_so_the_lted_figure_informs_its_edge(data):
+    """LTED against short-term deprived cells: both arms start from the adapted state, the
+    control with ``adaptation`` reset to 0; the fold then follows ``a_adapt_ER`` (before the
+    reset, the fold was 1 whatever the parameters)."""
+    write_figures(data, ["lted\t\tandrostenedione=0;adaptation=0\tadaptation=1\tER_total\t72"
+                         "\tfold\t3\t0.15\tpaper D, abstract\t3-fold"])
+    joint, _ = literature_data.build(data)
+    conditions = pd.read_csv(data / literature_data.FOLDER / "conditions.tsv",
+                             sep="\t").set_index("conditionId")
+    assert conditions.loc["lted__control", "adaptation"] == 0
+    assert conditions.loc["lted__treated", "adaptation"] == 1
+    problem = sim.load_petab(joint)
+    where = problem.parameter_ids.index("a_adapt_ER")
+
+    def fold(a_adapt_er):
+        x = np.array(problem.x_nominal, dtype=float)
+        x[where] = a_adapt_er                                  # linear scale
+        table = problem.simulate(x)
+        ours = table[table["observableId"] == "lit_lted"].set_index("simulationConditionId")
+        return ours.loc["lted__treated", "simulation"] / ours.loc["lted__control", "simulation"]
+
+    assert fold(0.0) == pytest.approx(1.0, abs=0.15)
+    assert fold(2.0) > 2.0
 
 
 def test_committed_tables_are_what_the_figures_make(data):

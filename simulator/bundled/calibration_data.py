@@ -58,6 +58,7 @@ import yaml
 
 from simulator import api
 from simulator.bundled import MODELS_DIR
+from simulator.bundled.fitted import prior_values
 
 DATASET = "hill2016_hpn_dream_mcf7"
 HELD_OUT = ("NRG1", "GSK690693_GSK1120212")
@@ -107,8 +108,8 @@ INHIBITORS = {   # inhibitor -> model drugs (nM, or an estimated equivalent conc
 }
 # kinetic parameters the signalling time courses inform (nominal: the model's values)
 KINETIC = [
-    "k_act_EGFR", "kdp_RTK", "kint_RTK", "k_HER2_EGF", "k_HER2_HRG", "k_HER3_HRG",
-    "k_act_IGF1R", "kint_IGF1R", "k_IRS1_pY", "kdp_IRS1_pY", "k_IRS1_pS", "w_PI3K_HER3",
+    "k_act_EGFR", "kdp_RTK", "kint_RTK", "k_HER2_EGF", "k_HER2_HRG", "k_HER2_LI",
+    "k_HER3_HRG", "k_HER3_LI", "k_HER3_EGFR", "k_act_IGF1R", "kint_IGF1R", "k_IRS1_pY", "kdp_IRS1_pY", "k_IRS1_pS", "w_PI3K_HER3",
     "w_PI3K_IRS1", "k_T308", "k_S473", "kdp_T308", "kdp_S473", "k_TSC2_Akt",
     "k_mTORC1_act", "k_S6K1", "kdp_S6K1", "k_S6_S6K1", "kdp_S6", "k_4EBP1", "kdp_4EBP1",
     "w_Ras_EGFR", "w_Ras_HER3", "w_Ras_IGF1R", "k_SOS_fb", "k_Raf", "k_MEK", "kdp_MEK",
@@ -118,6 +119,18 @@ KINETIC = [
 # the literature and behaviour-set values are prior knowledge: each kinetic parameter has a
 # normal prior on log10 around its model value with this standard deviation (a factor 3)
 PRIOR_SD_LOG10 = math.log10(3.0)
+# kinetic parameters with a measured value: id -> (value, sd of log10, source); the prior is
+# centred there and the bounds are x/÷100 around it
+MEASURED = {
+    "kdp_RTK": (math.log(2.0) / 3.0 * 3600.0, 0.5,
+                "ErbB1-3 phosphotyrosines turn over with half-lives of a few seconds (3 s: "
+                "832/h; sd 0.5 log10 spans 1-10 s): Kleiman 2011, Mol Cell 43:723, "
+                "PMID 21884975, abstract"),
+}
+# the receptors' activation rates were set for the model's phosphorylated fractions at its
+# own kdp_RTK: their priors move with kdp_RTK's measured value, keeping those fractions
+MOVES_WITH_KDP = ("k_act_EGFR", "k_HER2_EGF", "k_HER2_HRG", "k_HER2_LI", "k_HER3_HRG",
+                  "k_HER3_LI", "k_HER3_EGFR", "k_act_IGF1R")
 # fractions the data inform (linear scale, no prior): id -> (lower, upper). The FOXO weights
 # are the FOXO-dependent shares of HER3/IGF-1R and ESR1 synthesis: above 1 a synthesis rate
 # turns negative where FOXO falls below its reference (ERalpha and HER3 protein over 48 h of
@@ -211,20 +224,46 @@ def observables() -> pd.DataFrame:
     return pd.DataFrame(rows).drop_duplicates("observableId")
 
 
-def prior_row(pid: str, value: float) -> dict:
-    """A parameter-table row estimating ``pid`` on log10 within ×/÷100 of its model value,
-    with the normal prior of sd :data:`PRIOR_SD_LOG10` around it."""
+def prior_row(pid: str, value: float, centre: float | None = None,
+              sd: float = PRIOR_SD_LOG10) -> dict:
+    """A parameter-table row estimating ``pid`` on log10 from its model value ``value``,
+    with a normal prior of sd ``sd`` (log10) around ``centre`` (default: the model value)
+    and bounds ×/÷100 around that centre."""
+    centre = value if centre is None else centre
     return dict(parameterId=pid, parameterName=pid, parameterScale="log10",
-                lowerBound=value / 100.0, upperBound=value * 100.0, nominalValue=value,
+                lowerBound=centre / 100.0, upperBound=centre * 100.0, nominalValue=value,
                 estimate=1, objectivePriorType="parameterScaleNormal",
-                objectivePriorParameters=f"{math.log10(value):.10g};{PRIOR_SD_LOG10:.10g}")
+                objectivePriorParameters=f"{math.log10(centre):.10g};{sd:.10g}")
 
 
-def parameters(model_values: dict, data: pd.DataFrame) -> pd.DataFrame:
+def kinetic_prior_rows(model_values: dict, priors: dict | None = None) -> list[dict]:
+    """:data:`KINETIC`'s rows, starting at the model values: priors around the values
+    before any fit (``priors``, :func:`simulator.bundled.fitted.prior_values`; else the
+    model's), or around the measured values of :data:`MEASURED` (with
+    :data:`MOVES_WITH_KDP` following ``kdp_RTK``)."""
+    priors = priors or {}
+
+    def before(pid):
+        return float(priors.get(pid, model_values[pid]))
+
+    kdp_value, _, _ = MEASURED["kdp_RTK"]
+    shift = kdp_value / before("kdp_RTK")
     rows = []
     for pid in KINETIC:
         v = float(model_values[pid])
-        rows.append(prior_row(pid, v))
+        if pid in MEASURED:
+            centre, sd, _ = MEASURED[pid]
+            rows.append(prior_row(pid, v, centre, sd))
+        elif pid in MOVES_WITH_KDP:
+            rows.append(prior_row(pid, v, before(pid) * shift))
+        else:
+            rows.append(prior_row(pid, v, before(pid)))
+    return rows
+
+
+def parameters(model_values: dict, data: pd.DataFrame, priors: dict | None = None
+               ) -> pd.DataFrame:
+    rows = kinetic_prior_rows(model_values, priors)
     for pid, (lo, hi) in FRACTIONS.items():
         rows.append(dict(parameterId=pid, parameterName=pid, parameterScale="lin",
                          lowerBound=lo, upperBound=hi, nominalValue=float(model_values[pid]),
@@ -263,8 +302,10 @@ def _write_problem(folder: Path, name: str, measurement_file: str) -> Path:
                               [measurement_file], ["observables.tsv"])
 
 
-def build(shared: Path, out: Path, model_values: dict) -> list[Path]:
-    """Write the HPN-DREAM MCF-7 problems; return the problem files."""
+def build(shared: Path, out: Path, model_values: dict, priors: dict | None = None
+          ) -> list[Path]:
+    """Write the HPN-DREAM MCF-7 problems (priors centred on ``priors``, the values before
+    any fit, where given); return the problem files."""
     src = shared / "hpn-dream-mcf7"
     data = measurements(read_main(src), read_full(src))
     held = data["simulationConditionId"] == _condition_id(*HELD_OUT)
@@ -273,7 +314,7 @@ def build(shared: Path, out: Path, model_values: dict) -> list[Path]:
     tsv = dict(sep="\t", index=False)
     conditions().to_csv(folder / "conditions.tsv", **tsv)
     observables().to_csv(folder / "observables.tsv", **tsv)
-    parameters(model_values, data).to_csv(folder / "parameters.tsv", **tsv)
+    parameters(model_values, data, priors).to_csv(folder / "parameters.tsv", **tsv)
     data[~held].to_csv(folder / "measurements_training.tsv", **tsv)
     data[held].to_csv(folder / "measurements_held_out.tsv", **tsv)
     return [_write_problem(folder, "hpn_dream_mcf7", "measurements_training.tsv"),
@@ -478,7 +519,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     model, values = _bundled()
-    for path in [*build(args.shared, args.out, values),
+    for path in [*build(args.shared, args.out, values, prior_values()),
                  build_time_courses(args.shared, args.out, model, values),
                  build_viability(args.shared, args.out, model, values)]:
         print(path)

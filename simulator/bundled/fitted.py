@@ -97,6 +97,26 @@ def steady_initial_state(values: dict) -> dict:
     return {k: max(v, 0.0) for k, v in values.items()}   # round-off below zero is zero
 
 
+def prior_values(path: Path = PARAMETERS_CSV) -> dict:
+    """``{id: value}`` of the fitted parameters as they were before any fit: the value a
+    calibration problem's prior is centred on, so that a problem regenerated from the
+    fitted model keeps the prior it was fitted with (a fit of a fit keeps the first)."""
+    out = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            source, value = row["source"], None
+            while source.startswith("fitted to "):
+                match = re.match(rf"fitted to .*?; prior before: ({NUMBER}) \((.*)\)$",
+                                 source, re.S)
+                if match is None:
+                    raise InvalidValueError(f"{path.name}: the source of {row['id']} does "
+                                            "not say its value before the fit")
+                value, source = float(match.group(1)), match.group(2)
+            if value is not None:
+                out[row["id"]] = value
+    return out
+
+
 def table_text(path: Path, values: dict, data_set: str, verb: str = "fitted to") -> str:
     """``parameters.csv`` with the new values and sources ``"<verb> <data_set>; prior
     before: ..."`` (CRLF, as written)."""

@@ -9,7 +9,9 @@ figure per row, written in the model's terms, with its source. Columns:
     phenotypes of the cell (``;``-separated catalogue names), or empty for parental MCF-7;
 ``medium``
     ``id=value`` settings (``;``-separated) of the cell before treatment, e.g.
-    ``androstenedione=0`` for estrogen deprivation; empty for the default medium;
+    ``androstenedione=0`` for estrogen deprivation; empty for the default medium. A species
+    id resets that species at time 0 of both arms (``adaptation=0``: a cell freshly put in
+    this medium, against the pre-equilibrated one that has adapted to it);
 ``treatment``
     ``id=value`` settings applied at time 0, e.g. ``everolimus=20``; empty for none;
 ``readout``
@@ -45,6 +47,7 @@ from simulator import api
 from simulator.bundled import MODELS_DIR
 from simulator.bundled.calibration_data import (CCLE_CELLS, CCLE_EXPRESSION, prior_row,
                                                  write_problem_yaml)
+from simulator.bundled.fitted import prior_values
 from simulator.errors import InvalidValueError
 
 FOLDER = "literature_mcf7"
@@ -57,13 +60,16 @@ COLUMNS = ["figure_id", "phenotype", "medium", "treatment", "readout", "time_h",
 KINDS = ("fold", "absolute")
 # cell-fate parameters the figures inform (growth, arrest, apoptosis), estimated in the
 # joint problem with the same log-normal priors as the signalling parameters
+# edges only a figure informs, estimated on a linear scale from 0 (the edge absent) with no
+# prior: id -> (lower, upper). a_adapt_ER: LTED_raises_ER
+FIGURE_EDGES = {"a_adapt_ER": (0.0, 20.0)}
 CELL_FATE = ["prolif_max", "K_E2F", "g_basal", "apo_max", "K_survival", "w_surv_ER",
              "w_surv_Akt", "w_surv_ERK", "K_cycD_Rb", "K_ER_cycD", "K_ERK_cycD"]
 
 
 def _settings(text, where: str, known: set) -> dict:
-    """``{'id': value}`` from ``id=value;id=value`` (empty: none); ids must be model
-    parameters and values numbers."""
+    """``{'id': value}`` from ``id=value;id=value`` (empty: none); ids must be in ``known``
+    (the model's parameters and species) and values numbers."""
     out = {}
     if not isinstance(text, str) or not text.strip():
         return out
@@ -71,8 +77,8 @@ def _settings(text, where: str, known: set) -> dict:
         key, sep, value = part.partition("=")
         key = key.strip()
         if not sep or key not in known:
-            raise InvalidValueError(f"{where}: {part.strip()!r} is not 'parameter=value' "
-                                    "with a parameter of the model")
+            raise InvalidValueError(f"{where}: {part.strip()!r} is not 'id=value' with a "
+                                    "parameter or species of the model")
         try:
             out[key] = float(value)
         except ValueError:
@@ -96,7 +102,8 @@ def read_figures(path: Path, model) -> pd.DataFrame:
             raise InvalidValueError(f"{path.name}, line {line}: {text.count(chr(9)) + 1} "
                                     f"fields, the header has {len(table.columns)}")
     params = set(model.parameter_ids)
-    readouts = params | set(model.species_ids) | set(model.assignment_rule_ids)
+    settable = params | set(model.species_ids)
+    readouts = settable | set(model.assignment_rule_ids)
     phenotypes = set(model.catalog.phenotypes)
     seen = set()
     for line, row in zip(range(2, len(table) + 2), table.itertuples(index=False)):
@@ -108,8 +115,8 @@ def read_figures(path: Path, model) -> pd.DataFrame:
         for ph in filter(None, (p.strip() for p in row.phenotype.split(";"))):
             if ph not in phenotypes:
                 raise InvalidValueError(f"{where}: unknown phenotype {ph!r}")
-        _settings(row.medium, f"{where}, medium", params)
-        _settings(row.treatment, f"{where}, treatment", params)
+        _settings(row.medium, f"{where}, medium", settable)
+        _settings(row.treatment, f"{where}, treatment", settable)
         if row.readout not in readouts:
             raise InvalidValueError(f"{where}: readout {row.readout!r} is not in the model")
         if row.kind not in KINDS:
@@ -131,14 +138,14 @@ def read_figures(path: Path, model) -> pd.DataFrame:
 
 def tables(figures: pd.DataFrame, model, values: dict) -> tuple:
     """``(conditions, observables, measurements, parameters)`` of the figures' problem."""
-    params = set(model.parameter_ids)
+    settable = set(model.parameter_ids) | set(model.species_ids)
     conditions, observables, measurements, parameters = [], [], [], []
     for row in figures.itertuples(index=False):
         phenotypes = [p.strip() for p in row.phenotype.split(";") if p.strip()]
         cell = model.catalog.apply_phenotypes(phenotypes, values)
         cell = {k: v for k, v in cell.items() if v != values.get(k)}
-        cell.update(_settings(row.medium, row.figure_id, params))
-        treated = {**cell, **_settings(row.treatment, row.figure_id, params)}
+        cell.update(_settings(row.medium, row.figure_id, settable))
+        treated = {**cell, **_settings(row.treatment, row.figure_id, settable)}
         control_id, treated_id = f"{row.figure_id}__control", f"{row.figure_id}__treated"
         conditions += [dict(conditionId=control_id, **cell),
                        dict(conditionId=treated_id, **treated)]
@@ -172,11 +179,17 @@ def tables(figures: pd.DataFrame, model, values: dict) -> tuple:
 
 def joint_parameters(hpn: pd.DataFrame, figures: pd.DataFrame, values: dict,
                      others: tuple = ()) -> pd.DataFrame:
-    """The HPN-DREAM parameter table, the cell-fate parameters (with priors around the
-    model values), the figures' scales and the ``others`` problems' own parameters."""
-    fate = [prior_row(pid, float(values[pid]))
+    """The HPN-DREAM parameter table, the cell-fate parameters (with priors around their
+    values before any fit), the edges only figures inform, the figures' scales and the ``others``
+    problems' own parameters."""
+    priors = prior_values()
+    fate = [prior_row(pid, float(values[pid]), float(priors.get(pid, values[pid])))
             for pid in CELL_FATE if pid not in set(hpn["parameterId"])]
-    table = pd.concat([hpn, pd.DataFrame(fate), figures, *others], ignore_index=True)
+    edges = [dict(parameterId=pid, parameterName=pid, parameterScale="lin", lowerBound=lo,
+                  upperBound=hi, nominalValue=float(values[pid]), estimate=1)
+             for pid, (lo, hi) in FIGURE_EDGES.items()]
+    table = pd.concat([hpn, pd.DataFrame(fate), pd.DataFrame(edges), figures, *others],
+                      ignore_index=True)
     return table.drop_duplicates("parameterId", keep="first")
 
 
