@@ -1,4 +1,5 @@
 """The teaching material runs: the tutorial notebook top to bottom, every user-guide example."""
+import csv
 import os
 import re
 import subprocess
@@ -84,3 +85,16 @@ def test_tutorial_is_generated_from_its_script():
     built = make_tutorial.build()
     saved = nbformat.read(NOTEBOOK, as_version=4)
     assert [c.source for c in built.cells] == [c.source for c in saved.cells]
+
+
+def test_model_docs_list_every_parameter_as_the_table_has_it():
+    """docs/model.md's parameter table is simulator/models/parameters.csv, row for row
+    (values and sources change with fits and literature updates; the page must follow)."""
+    with open(ROOT / "simulator" / "models" / "parameters.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    text = (ROOT / "docs" / "model.md").read_text()
+    listed = re.findall(r"^\| `([^`]+)` \| ([^|]*) \| [^|]* \| [^|]* \| (.*) \|$", text, re.M)
+    table = {pid: (value.strip(), source.strip()) for pid, value, source in listed}
+    assert f"All {len(rows)} parameters" in text
+    for row in rows:
+        assert table.get(row["id"]) == (row["value"], row["source"]), row["id"]

@@ -122,3 +122,19 @@ def test_prior_values_are_the_values_before_the_first_fit(copies, tmp_path):
     table.write_text(text)
     with pytest.raises(sim.InvalidValueError, match="k_T308 does not say its value"):
         fitted.prior_values(table)
+
+
+def test_two_applies_in_one_process_each_write_their_own_steady_state(copies, tmp_path):
+    """The second write's initial state is the steady state of the text it writes, not of
+    the bundled model this process read first (a regression: it was)."""
+    ant, table, sbml = copies
+    first = write_fit(tmp_path / "first.tsv",
+                      [{"parameterId": "kdp_RTK", "nominalValue": 300.0, "estimate": 1}])
+    fitted.apply(first, "A", ant=ant, table=table, sbml=sbml)
+    second = write_fit(tmp_path / "second.tsv",
+                       [{"parameterId": "k_act_IGF1R", "nominalValue": 3000.0, "estimate": 1}])
+    fitted.apply(second, "B", ant=ant, table=table, sbml=sbml)
+    model = sim.load_model(sbml, catalog=sim.load_model().catalog)
+    traj = sim.simulate(model, np.array([0.0, 2000.0]))
+    for sid in ("pIGF1R", "IRS1_pY", "FOXO_nuclear", "Akt_T"):
+        assert traj[sid][0] == pytest.approx(traj[sid][-1], rel=1e-3), sid

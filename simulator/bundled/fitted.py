@@ -80,12 +80,12 @@ def set_values(text: str, values: dict, mark: str = VALUES_MARK) -> str:
     return head + found + tail
 
 
-def steady_initial_state(values: dict) -> dict:
-    """The parental steady state (species -> value) of the bundled model with ``values``
-    set, ``tumor_burden`` held at 1; a species a hair below zero from round-off (a drug
-    species at rest: -1e-24) is written as 0, the importer refuses negative values."""
-    model = api.load_model()
-    state = api.steady_state(model, params=values)
+def steady_initial_state(model) -> dict:
+    """The parental steady state (species -> value) of ``model`` (with the bundled
+    catalogue, so ``tumor_burden`` is held at 1); a species a hair below zero from
+    round-off (a drug species at rest: -1e-24) is written as 0, the importer refuses
+    negative values."""
+    state = api.steady_state(model)
     if not state.converged:
         raise InvalidValueError(f"no steady state with the fitted values (residual "
                                 f"{state.residual:.3g})")
@@ -139,14 +139,17 @@ def apply(fit_table: Path, data_set: str, ant: Path = MODEL_ANT,
           table: Path = PARAMETERS_CSV, sbml: Path = MODEL_SBML, verb: str = "fitted to") -> dict:
     """Write the fitted values into ``ant`` and ``table``, the new steady state into
     ``ant``'s initial state and the SBML made from it to ``sbml``; return the values
-    written. The steady state is the bundled model's with the fitted values set."""
+    written. The steady state is that of ``ant``'s text with the fitted values set."""
     text = ant.read_text()
     model = api.load_model()
     values = fitted_values(fit_table, set(model.global_parameter_ids))
     if not values:
         raise InvalidValueError(f"{fit_table}: no estimated model parameter")
     text = set_values(text, values)
-    text = set_values(text, steady_initial_state(values), STATE_MARK)
+    # the steady state of the new text itself: the bundled model is read once per process,
+    # so after an earlier apply() in the same process it would be the old one
+    new = api.load_model(antimony_to_sbml(text, str(ant)), catalog=model.catalog)
+    text = set_values(text, steady_initial_state(new), STATE_MARK)
     sbml_text = antimony_to_sbml(text, str(ant))          # everything made before writing
     rows = table_text(table, values, data_set, verb)
     ant.write_text(text)
