@@ -45,13 +45,21 @@ from simulator.bundled.runner import CoreRunner  # noqa: E402
 LIMIT = np.log(3.0)      # no assumed value moves more than ×/÷3 from its source's
 
 
+# values set from a measurement, derived from one, or fitted: never moved, whatever their
+# history (the source's text before its first "; prior before:") says
+KEPT = ("set from", "scaled with", "fitted to")
+
+
 def movable() -> list[str]:
-    """Kinetic and fraction parameters whose value is assumed or hand-calibrated."""
+    """Kinetic and fraction parameters whose value is assumed or hand-calibrated (and not
+    0: an edge switched off has no scale to move)."""
     with open(PARAMETERS_CSV, newline="") as fh:
         return [r["id"] for r in csv.DictReader(fh)
                 if r["kind"] in ("kinetic", "fraction")
                 and re.search(r"assumed|calibrated", r["source"], re.I)
-                and "not confirmed" not in r["source"]]
+                and "not confirmed" not in r["source"]
+                and not r["source"].startswith(KEPT)
+                and float(r["value"]) != 0]
 
 
 def step(X: np.ndarray, H: pd.DataFrame, target: float, zmin: float, cap: float):

@@ -2,7 +2,8 @@
 
 200 draws (seed 0): every parameter of kind ``kinetic`` or ``fraction`` in
 simulator/models/parameters.csv is multiplied by a log-uniform factor in [1/1.5, 1.5] (fractions are
-capped at 1); drugs, inputs, phenotype switches and Hill exponents are kept. Prints, for
+capped at 1); drugs, inputs, phenotype switches, Hill exponents and parameters at 0 (an
+edge switched off) are kept. Prints, for
 each behaviour, the share of draws in which it holds (a failed integration counts as a
 failure), the share of each of its criteria, and for every behaviour under 80 % the
 parameters that decide it: those whose factor differs most between the draws where it

@@ -88,3 +88,24 @@ def test_measured_turnover_centres_the_receptor_priors():
     for r in rows.values():
         assert r["lowerBound"] <= r["nominalValue"] <= r["upperBound"]
         assert r["upperBound"] / r["lowerBound"] == pytest.approx(1e4)
+
+
+def test_a_fitted_model_keeps_the_priors_and_starts_inside_its_bounds():
+    """Regenerated from a fitted model: priors and bounds stay where the fit had them (the
+    values before any fit), and a fitted value written with 6 digits on its bound starts
+    on the bound, not a hair outside (fides refuses a start outside)."""
+    before = {pid: 1.0 + i for i, pid in enumerate(calibration_data.KINETIC)}
+    before["kdp_RTK"] = np.log(2) / 3.0 * 3600.0          # the model has the measured value
+    before["k_act_EGFR"], before["k_T308"] = 1.23456789, 2.34567121   # 6 digits round out
+    fitted = dict(before)
+    fitted["k_act_EGFR"] = float(f"{before['k_act_EGFR'] * 100:.6g}")  # on its upper bound
+    fitted["k_T308"] = float(f"{before['k_T308'] / 100:.6g}")          # on its lower bound
+    fitted["kdp_RTK"] = float(f"{before['kdp_RTK']:.6g}")
+    rows = {r["parameterId"]: r for r in
+            calibration_data.kinetic_prior_rows(fitted, priors={"k_act_EGFR": before["k_act_EGFR"],
+                                                                "k_T308": before["k_T308"]})}
+    for pid in ("k_act_EGFR", "k_T308"):
+        centre = 10 ** float(rows[pid]["objectivePriorParameters"].split(";")[0])
+        assert centre == pytest.approx(before[pid], rel=1e-8), pid   # 10 digits of log10
+    for r in rows.values():
+        assert r["lowerBound"] <= r["nominalValue"] <= r["upperBound"], r["parameterId"]

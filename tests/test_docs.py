@@ -93,8 +93,11 @@ def test_model_docs_list_every_parameter_as_the_table_has_it():
     with open(ROOT / "simulator" / "models" / "parameters.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     text = (ROOT / "docs" / "model.md").read_text()
-    listed = re.findall(r"^\| `([^`]+)` \| ([^|]*) \| [^|]* \| [^|]* \| (.*) \|$", text, re.M)
-    table = {pid: (value.strip(), source.strip()) for pid, value, source in listed}
+    start = text.index("| id | value | unit | kind | source |")
+    listed = re.findall(r"^\| `([^`]+)` \| ([^|]*) \| ([^|]*) \| ([^|]*) \| (.*) \|$",
+                        text[start:].split("\n\n")[0], re.M)
     assert f"All {len(rows)} parameters" in text
-    for row in rows:
-        assert table.get(row["id"]) == (row["value"], row["source"]), row["id"]
+    assert [p for p, *_ in listed] == [row["id"] for row in rows]
+    for (pid, *cells), row in zip(listed, rows):
+        assert [c.strip() for c in cells] == [row[k] for k in ("value", "unit", "kind",
+                                                                 "source")], pid

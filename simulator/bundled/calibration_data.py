@@ -117,7 +117,8 @@ KINETIC = [
     "k_Rb", "kdp_Rb",
 ]
 # the literature and behaviour-set values are prior knowledge: each kinetic parameter has a
-# normal prior on log10 around its model value with this standard deviation (a factor 3)
+# normal prior on log10 around its value before any fit (or its measured value, MEASURED)
+# with this standard deviation (a factor 3)
 PRIOR_SD_LOG10 = math.log10(3.0)
 # kinetic parameters with a measured value: id -> (value, sd of log10, source); the prior is
 # centred there and the bounds are x/÷100 around it
@@ -228,10 +229,12 @@ def prior_row(pid: str, value: float, centre: float | None = None,
               sd: float = PRIOR_SD_LOG10) -> dict:
     """A parameter-table row estimating ``pid`` on log10 from its model value ``value``,
     with a normal prior of sd ``sd`` (log10) around ``centre`` (default: the model value)
-    and bounds ×/÷100 around that centre."""
+    and bounds ×/÷100 around that centre. A model value a hair outside them (a fitted
+    value on its bound, written with 6 digits) starts on the bound."""
     centre = value if centre is None else centre
+    lower, upper = centre / 100.0, centre * 100.0
     return dict(parameterId=pid, parameterName=pid, parameterScale="log10",
-                lowerBound=centre / 100.0, upperBound=centre * 100.0, nominalValue=value,
+                lowerBound=lower, upperBound=upper, nominalValue=min(max(value, lower), upper),
                 estimate=1, objectivePriorType="parameterScaleNormal",
                 objectivePriorParameters=f"{math.log10(centre):.10g};{sd:.10g}")
 
@@ -248,6 +251,8 @@ def kinetic_prior_rows(model_values: dict, priors: dict | None = None) -> list[d
 
     kdp_value, _, _ = MEASURED["kdp_RTK"]
     shift = kdp_value / before("kdp_RTK")
+    if abs(shift - 1.0) < 1e-5:          # the model has the measured value (to 6 digits)
+        shift = 1.0
     rows = []
     for pid in KINETIC:
         v = float(model_values[pid])

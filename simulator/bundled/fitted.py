@@ -100,18 +100,24 @@ def steady_initial_state(model) -> dict:
 def prior_values(path: Path = PARAMETERS_CSV) -> dict:
     """``{id: value}`` of the fitted parameters as they were before any fit: the value a
     calibration problem's prior is centred on, so that a problem regenerated from the
-    fitted model keeps the prior it was fitted with (a fit of a fit keeps the first)."""
+    fitted model keeps the prior it was fitted with. The source's chain of "<verb> ...;
+    prior before: <value> (<earlier source>)" links is followed to its end, through
+    centrings and rescalings too: the value before the earliest fit wins."""
     out = {}
+    link = re.compile(rf"(.*?); prior before: ({NUMBER}) \((.*)\)$", re.S)
     with open(path, newline="") as fh:
         for row in csv.DictReader(fh):
             source, value = row["source"], None
-            while source.startswith("fitted to "):
-                match = re.match(rf"fitted to .*?; prior before: ({NUMBER}) \((.*)\)$",
-                                 source, re.S)
-                if match is None:
+            while True:
+                match = link.match(source)
+                if source.startswith("fitted to ") and match is None:
                     raise InvalidValueError(f"{path.name}: the source of {row['id']} does "
                                             "not say its value before the fit")
-                value, source = float(match.group(1)), match.group(2)
+                if match is None:
+                    break
+                if source.startswith("fitted to "):
+                    value = float(match.group(2))
+                source = match.group(3)
             if value is not None:
                 out[row["id"]] = value
     return out

@@ -58,11 +58,11 @@ OTHERS = ("egf_hrg_time_courses", "ccle_viability")
 COLUMNS = ["figure_id", "phenotype", "medium", "treatment", "readout", "time_h", "kind",
            "value", "sd_log10", "source", "reported"]
 KINDS = ("fold", "absolute")
-# cell-fate parameters the figures inform (growth, arrest, apoptosis), estimated in the
-# joint problem with the same log-normal priors as the signalling parameters
 # edges only a figure informs, estimated on a linear scale from 0 (the edge absent) with no
 # prior: id -> (lower, upper). a_adapt_ER: LTED_raises_ER
 FIGURE_EDGES = {"a_adapt_ER": (0.0, 20.0)}
+# cell-fate parameters the figures inform (growth, arrest, apoptosis), estimated in the
+# joint problem with the same log-normal priors as the signalling parameters
 CELL_FATE = ["prolif_max", "K_E2F", "g_basal", "apo_max", "K_survival", "w_surv_ER",
              "w_surv_Akt", "w_surv_ERK", "K_cycD_Rb", "K_ER_cycD", "K_ERK_cycD"]
 
