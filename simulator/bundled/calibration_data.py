@@ -109,7 +109,8 @@ INHIBITORS = {   # inhibitor -> model drugs (nM, or an estimated equivalent conc
 # kinetic parameters the signalling time courses inform (nominal: the model's values)
 KINETIC = [
     "k_act_EGFR", "kdp_RTK", "kint_RTK", "k_HER2_EGF", "k_HER2_HRG", "k_HER2_LI",
-    "k_HER3_HRG", "k_HER3_LI", "k_HER3_EGFR", "k_act_IGF1R", "kint_IGF1R", "k_IRS1_pY", "kdp_IRS1_pY", "k_IRS1_pS", "w_PI3K_HER3",
+    "k_HER3_HRG", "k_HER3_LI", "k_HER3_EGFR", "k_act_IGF1R", "kint_IGF1R", "k_IRS1_pY",
+    "kdp_IRS1_pY", "k_IRS1_pS", "w_PI3K_HER3",
     "w_PI3K_IRS1", "k_T308", "k_S473", "kdp_T308", "kdp_S473", "k_TSC2_Akt",
     "k_mTORC1_act", "k_S6K1", "kdp_S6K1", "k_S6_S6K1", "kdp_S6", "k_4EBP1", "kdp_4EBP1",
     "w_Ras_EGFR", "w_Ras_HER3", "w_Ras_IGF1R", "k_SOS_fb", "k_Raf", "k_MEK", "kdp_MEK",
@@ -239,6 +240,13 @@ def prior_row(pid: str, value: float, centre: float | None = None,
                 objectivePriorParameters=f"{math.log10(centre):.10g};{sd:.10g}")
 
 
+def linear_row(pid: str, value: float, lower: float, upper: float) -> dict:
+    """A parameter-table row estimating ``pid`` on the linear scale in [lower, upper],
+    from ``value``, with no prior (fractions and switched-off edges, which may be 0)."""
+    return dict(parameterId=pid, parameterName=pid, parameterScale="lin",
+                lowerBound=lower, upperBound=upper, nominalValue=value, estimate=1)
+
+
 def kinetic_prior_rows(model_values: dict, priors: dict | None = None) -> list[dict]:
     """:data:`KINETIC`'s rows, starting at the model values: priors around the values
     before any fit (``priors``, :func:`simulator.bundled.fitted.prior_values`; else the
@@ -270,9 +278,7 @@ def parameters(model_values: dict, data: pd.DataFrame, priors: dict | None = Non
                ) -> pd.DataFrame:
     rows = kinetic_prior_rows(model_values, priors)
     for pid, (lo, hi) in FRACTIONS.items():
-        rows.append(dict(parameterId=pid, parameterName=pid, parameterScale="lin",
-                         lowerBound=lo, upperBound=hi, nominalValue=float(model_values[pid]),
-                         estimate=1))
+        rows.append(linear_row(pid, float(model_values[pid]), lo, hi))
     for pid, (v, lo, hi, name) in MAPPING.items():
         rows.append(dict(parameterId=pid, parameterName=name, parameterScale="log10",
                          lowerBound=lo, upperBound=hi, nominalValue=v, estimate=1))

@@ -108,16 +108,13 @@ def prior_values(path: Path = PARAMETERS_CSV) -> dict:
     with open(path, newline="") as fh:
         for row in csv.DictReader(fh):
             source, value = row["source"], None
-            while True:
-                match = link.match(source)
-                if source.startswith("fitted to ") and match is None:
-                    raise InvalidValueError(f"{path.name}: the source of {row['id']} does "
-                                            "not say its value before the fit")
-                if match is None:
-                    break
+            while (match := link.match(source)) is not None:
                 if source.startswith("fitted to "):
                     value = float(match.group(2))
                 source = match.group(3)
+            if source.startswith("fitted to "):
+                raise InvalidValueError(f"{path.name}: the source of {row['id']} does not "
+                                        "say its value before the fit")
             if value is not None:
                 out[row["id"]] = value
     return out

@@ -45,8 +45,8 @@ import pandas as pd
 
 from simulator import api
 from simulator.bundled import MODELS_DIR
-from simulator.bundled.calibration_data import (CCLE_CELLS, CCLE_EXPRESSION, prior_row,
-                                                 write_problem_yaml)
+from simulator.bundled.calibration_data import (CCLE_CELLS, CCLE_EXPRESSION, linear_row,
+                                                 prior_row, write_problem_yaml)
 from simulator.bundled.fitted import prior_values
 from simulator.errors import InvalidValueError
 
@@ -178,15 +178,14 @@ def tables(figures: pd.DataFrame, model, values: dict) -> tuple:
 
 
 def joint_parameters(hpn: pd.DataFrame, figures: pd.DataFrame, values: dict,
-                     others: tuple = ()) -> pd.DataFrame:
+                     others: tuple = (), priors: dict | None = None) -> pd.DataFrame:
     """The HPN-DREAM parameter table, the cell-fate parameters (with priors around their
-    values before any fit), the edges only figures inform, the figures' scales and the ``others``
-    problems' own parameters."""
-    priors = prior_values()
+    values before any fit, ``priors``, else the model's), the edges only figures inform,
+    the figures' scales and the ``others`` problems' own parameters."""
+    priors = priors or {}
     fate = [prior_row(pid, float(values[pid]), float(priors.get(pid, values[pid])))
             for pid in CELL_FATE if pid not in set(hpn["parameterId"])]
-    edges = [dict(parameterId=pid, parameterName=pid, parameterScale="lin", lowerBound=lo,
-                  upperBound=hi, nominalValue=float(values[pid]), estimate=1)
+    edges = [linear_row(pid, float(values[pid]), lo, hi)
              for pid, (lo, hi) in FIGURE_EDGES.items()]
     table = pd.concat([hpn, pd.DataFrame(fate), pd.DataFrame(edges), figures, *others],
                       ignore_index=True)
@@ -224,7 +223,8 @@ def build(data: Path) -> list[Path]:
                                      model, values) for name in OTHERS)
     joint = data / JOINT
     joint.mkdir(exist_ok=True)
-    joint_parameters(hpn, scales, values, others).to_csv(joint / "parameters.tsv", **tsv)
+    joint_parameters(hpn, scales, values, others, prior_values()).to_csv(
+        joint / "parameters.tsv", **tsv)
     parts = ["hpn_dream_mcf7", FOLDER, *OTHERS]
     measurements = {"hpn_dream_mcf7": "measurements_training.tsv"}
     conditions = [f"../{p}/conditions.tsv" for p in parts]
