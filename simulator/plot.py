@@ -165,6 +165,16 @@ def dose_response(dr, ax=None, *, show_fit: bool = True, label: str | None = Non
             ax.annotate(f"IC50 {fit.ic50:.3g} {dr.unit}", (fit.ic50, 0.95),
                         xycoords=("data", "axes fraction"), fontsize="small", color=color,
                         ha="left", va="top", xytext=(3, 0), textcoords="offset points")
+    _dose_axes(ax, dr, lo, hi)
+    if dr.phenotype:
+        ax.set_title(", ".join(dr.phenotype), fontsize="medium")
+    ax.legend(fontsize="small", frameon=False)
+    return ax
+
+
+def _dose_axes(ax, dr, lo: float, hi: float) -> None:
+    """Log dose axis from ``lo`` (where dose 0 is drawn, labelled ``0``) to ``hi``, and the
+    labels of the DoseResponse ``dr``'s drug, readout, normalisation and time."""
     ax.set_xscale("log")
     ticks = [t for t in ax.get_xticks() if lo * 3 <= t <= hi * 10]
     ax.set_xticks([lo, *ticks], ["0", *[f"{t:g}" for t in ticks]])
@@ -174,8 +184,31 @@ def dose_response(dr, ax=None, *, show_fit: bool = True, label: str | None = Non
               "inhibition": f"{dr.readout} (% inhibition)"}[dr.normalize]
     when = f"{dr.at_time:g} h" if dr.at_time is not None else f"{dr.window[0]:g}-{dr.window[1]:g} h"
     ax.set_ylabel(f"{ylabel}, {when}")
-    if dr.phenotype:
-        ax.set_title(", ".join(dr.phenotype), fontsize="medium")
+
+
+def dose_response_band(edr, ax=None, *, label: str | None = None, color=None):
+    """An ensemble's dose response: the members' median and their central 95 % band (the
+    prediction band of a calibrated ensemble), dose 0 at the left edge as in
+    :func:`dose_response`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    first = next(m for m in edr.members if m is not None)
+    band = edr.band((0.025, 0.5, 0.975))
+    doses = band.index.to_numpy(dtype=float)
+    pos = doses[doses > 0]
+    lo = pos.min() / 10.0 if pos.size else 1.0
+    hi = pos.max() if pos.size else 10.0
+    x = np.where(doses > 0, doses, lo)
+    color = color or "C0"
+    n = sum(m is not None for m in edr.members)
+    ax.fill_between(x, band[0.025], band[0.975], color=color, alpha=0.25, lw=0,
+                    label=f"central 95 % of {n} members")
+    ax.plot(x, band[0.5], "o-", color=color, label=label or f"{first.drug}, median")
+    _dose_axes(ax, first, lo, hi)
     ax.legend(fontsize="small", frameon=False)
     return ax
 

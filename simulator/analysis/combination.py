@@ -33,7 +33,8 @@ import pandas as pd
 
 from simulator import plot
 from simulator.analysis.dose_response import (
-    Readout, background_doses, check_doses, equilibration_note, measure, progress_bar,
+    Readout, background_doses, check_doses, equilibration_note, measure, one_parameter_set,
+    progress_bar,
 )
 from simulator.analysis.synergy import METHODS, SynergyScores, synergy
 from simulator.api import as_model, check_readouts
@@ -248,7 +249,7 @@ def combination(model, *drugs_doses, readout: str, at_time: float | None = None,
     treatment = Treatment({**background, **{d: dose for d, _, dose in specs}})
     prep = prepare(model, treatment, phenotype=phenotype)
     check_readouts(prep.model, [readout])
-    user = dict(params or {})
+    user = one_parameter_set(params, "combination")
     note = equilibration_note(model, params=user, phenotype=prep.phenotype,
                               equilibrate=equilibrate, options=options)
     doses = tuple(s[1] for s in specs)

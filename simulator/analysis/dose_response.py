@@ -18,13 +18,15 @@ from tqdm.auto import tqdm
 from simulator import plot
 from simulator.analysis.hill import FitError, fit_hill
 from simulator.api import as_model, check_readouts
-from simulator.errors import IntegrationError, InvalidValueError, PerturbationError
+from simulator.ensemble.members import is_ensemble, member_dicts
+from simulator.errors import IntegrationError, InvalidValueError, PerturbationError, SimulatorError
 from simulator.results import provenance
 from simulator.treatments.derive import prepare
 from simulator.treatments.protocol import run_treatment, untreated_state
 from simulator.treatments.schedule import Dose, Schedule, Treatment
 
-__all__ = ["dose_response", "DoseResponse", "NORMALIZE"]
+__all__ = ["dose_response", "DoseResponse", "EnsembleDoseResponse", "NORMALIZE",
+           "one_parameter_set"]
 
 NORMALIZE = ("none", "percent_of_control", "inhibition")
 _WINDOW_POINTS = 41
@@ -152,6 +154,22 @@ def equilibration_note(model, *, params, phenotype, equilibrate, options):
         f"{ss.method}); runs start from the closest state found")
 
 
+def one_parameter_set(params, verb: str, ensembles: bool = False) -> dict:
+    """``params`` as one dict of overrides; anything else is an error saying what
+    ``verb`` takes (``ensembles``: it also takes an ensemble)."""
+    if params is None:
+        return {}
+    if isinstance(params, Mapping):
+        return dict(params)
+    if is_ensemble(params) and not ensembles:
+        raise InvalidValueError(f"{verb} takes one parameter set (a dict); for an ensemble "
+                                f"call it per member, or use sim.dose_response, "
+                                f"sim.run_treatment or sim.simulate, which take one")
+    also = ", or an ensemble (a DataFrame, one row per member)" if ensembles else ""
+    raise InvalidValueError(f"{verb}: params must be a dict of id -> value{also}, got "
+                            f"{type(params).__name__}")
+
+
 def progress_bar(iterable, total, enabled, desc):
     if not enabled:
         return iterable
@@ -247,6 +265,70 @@ class DoseResponse:
         return plot.dose_response(self, ax=ax, **kwargs)
 
 
+@dataclass(frozen=True, eq=False)
+class EnsembleDoseResponse:
+    """A dose-response experiment over a parameter ensemble (``dose_response(...,
+    params=<ensemble>)``): each member's own :class:`DoseResponse`, and the prediction band
+    they span.
+
+    Attributes
+    ----------
+    members : tuple of DoseResponse or None
+        One per member, in order; None where the member failed (see ``failures``).
+    params : pandas.DataFrame
+        The members' parameters, one row each (index ``member``).
+    failures : pandas.DataFrame
+        ``member``, its parameters and ``reason``, for members whose experiment failed as a
+        whole (e.g. the control run); failed single doses stay in that member's table.
+    """
+
+    members: tuple
+    params: object
+    failures: object
+
+    @property
+    def _done(self) -> list:
+        return [m for m in self.members if m is not None]
+
+    @property
+    def doses(self) -> np.ndarray:
+        return self._done[0].doses
+
+    @property
+    def table(self):
+        """Every member's :attr:`DoseResponse.table`, with a ``member`` column."""
+        return pd.concat([m.table.assign(member=i) for i, m in enumerate(self.members)
+                          if m is not None], ignore_index=True)
+
+    @property
+    def ic50(self):
+        """Each member's fitted IC50 (Series by member; NaN without a fit or for a failed
+        member)."""
+        return pd.Series([m.ic50 if m is not None else float("nan") for m in self.members],
+                         index=pd.RangeIndex(len(self.members), name="member"), name="ic50")
+
+    def band(self, quantiles=(0.025, 0.5, 0.975)):
+        """Quantiles of the response over the members at each dose (failed runs left
+        out): a DataFrame indexed by dose, one column per quantile."""
+        tab = self.table[lambda t: t["success"]]
+        return tab.groupby("dose")["response"].quantile(list(quantiles)).unstack()
+
+    def summary(self) -> dict:
+        """Members run and failed, and the IC50's median and central 95 % over the members
+        with a fit."""
+        ic = self.ic50.dropna()
+        nan = float("nan")
+        q = ic.quantile([0.025, 0.5, 0.975]) if len(ic) else pd.Series([nan] * 3)
+        return {"members": len(self.members), "failed": len(self.failures),
+                "with_fit": len(ic), "ic50_median": float(q.iloc[1]),
+                "ic50_low": float(q.iloc[0]), "ic50_high": float(q.iloc[2])}
+
+    def plot(self, ax=None, **kwargs):
+        """The median response and the central 95 % band over the members; returns the
+        Axes."""
+        return plot.dose_response_band(self, ax=ax, **kwargs)
+
+
 # ------------------------------------------------------------------ verb
 
 def dose_response(model, drug: str, doses, *, readout: str, at_time: float | None = None,
@@ -324,6 +406,12 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
     >>> dr.fit.ic50, dr.table  # doctest: +SKIP
     """
     model = as_model(model)
+    if is_ensemble(params):
+        return _over_members(model, drug, doses, params, progress, dict(
+            readout=readout, at_time=at_time, window=window, phenotype=phenotype,
+            drugs=drugs, unit=unit, schedule=schedule, pk=pk, normalize=normalize,
+            equilibrate=equilibrate, fit=fit, options=options, backend=backend))
+    user = one_parameter_set(params, "dose_response", ensembles=True)
     if normalize not in NORMALIZE:
         raise InvalidValueError(f"normalize must be one of {list(NORMALIZE)}, got {normalize!r}")
     ro = Readout(readout, at_time, window)
@@ -338,7 +426,6 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
     prep = prepare(model, treatment, phenotype=phenotype)
     check_readouts(prep.model, [readout])
     grid = np.unique(np.concatenate([[0.0], arr]))
-    user = dict(params or {})
     note = equilibration_note(model, params=user, phenotype=prep.phenotype,
                               equilibrate=equilibrate, options=options)
     values = np.full(grid.size, np.nan)
@@ -384,3 +471,25 @@ def dose_response(model, drug: str, doses, *, readout: str, at_time: float | Non
                         response=response, success=ok, messages=tuple(msgs), control=control,
                         normalize=normalize, fit=hill, at_time=ro.at_time, window=ro.window,
                         phenotype=prep.phenotype, notes=tuple(notes), provenance=prov)
+
+
+def _over_members(model, drug, doses, params, progress, options: dict) -> EnsembleDoseResponse:
+    """:func:`dose_response` for each member of the ensemble ``params``; a member whose
+    experiment fails is recorded with its parameters and the rest kept."""
+    members = member_dicts(params)
+    results, failed = [], []
+    for i in progress_bar(range(len(members)), len(members), progress, "members"):
+        try:
+            results.append(dose_response(model, drug, doses, params=members[i], **options))
+        except (PerturbationError, InvalidValueError):
+            raise                      # the experiment itself is wrong: same for every member
+        except SimulatorError as err:
+            results.append(None)
+            failed.append({"member": i, **members[i], "reason": str(err)})
+    table = pd.DataFrame(members).rename_axis("member")
+    if all(r is None for r in results):
+        raise IntegrationError(f"the experiment failed for every member of the ensemble; "
+                               f"member 0: {failed[0]['reason']}")
+    return EnsembleDoseResponse(members=tuple(results), params=table,
+                                failures=pd.DataFrame(failed, columns=["member", *table.columns,
+                                                                       "reason"]))

@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.stats import qmc
 
 from simulator.errors import InvalidValueError
 
@@ -148,6 +147,7 @@ def latin_hypercube(ranges: Mapping[str, object], n: int, *, seed) -> Samples:
     """
     ids, rs = check_ranges(ranges)
     n = check_n(n)
+    from scipy.stats import qmc   # heavy (~1 s): only when a design is drawn
     engine = _engine(qmc.LatinHypercube, len(ids), make_rng(seed))
     return Samples(ids, _scale(engine.random(n), rs))
 
@@ -180,6 +180,7 @@ def sobol(ranges: Mapping[str, object], n: int, *, seed, balance: bool = True) -
         raise InvalidValueError(
             f"Sobol' samples are balanced only for n a power of 2; got n={n}. Use "
             f"n={lo} or n={lo * 2}, or pass balance=False")
+    from scipy.stats import qmc   # heavy (~1 s): only when a design is drawn
     engine = _engine(qmc.Sobol, len(ids), make_rng(seed), scramble=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*balance properties.*")
