@@ -9,7 +9,8 @@ export MPLBACKEND := Agg
 SBML_SUITE ?= $(or $(CROSSTALK_SBML_SUITE),../shared/sbml-semantic)
 
 .PHONY: demo test lab sbml-suite fuzz bench bench-ensemble bench-lab bench-petab \
-	bench-trials petab-gradients petab-fits bench-models calibrate-model calibrate-her2 profile-her2 robustness clean
+	bench-trials petab-gradients petab-fits bench-models calibrate-model calibrate-her2 profile-her2 robustness \
+	ensemble-behaviours clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +91,11 @@ bench-models: $(STAMP)
 
 robustness: $(STAMP)
 	$(PY) benchmarks/robustness.py --runner core --jobs 2 --out out/robustness.csv
+
+# the 15 behaviours across the calibrated ensemble: the BT-474 fit's posterior (docs/model.md)
+ensemble-behaviours: $(STAMP)
+	$(PY) benchmarks/ensemble_behaviours.py --samples 2000 --members 50 --jobs 2 \
+		--out out/ensemble_behaviours.csv
 
 clean:
 	rm -rf $(VENV) out .cache

@@ -6,8 +6,8 @@ import pytest
 
 import simulator as sim
 from simulator.api import simulate as simulate_one
-from simulator.ensemble import members as ensemble_members
-from simulator.errors import IntegrationError, InvalidValueError
+from simulator.ensemble.chunks import NO_STEADY_STATE
+from simulator.errors import IntegrationError, InvalidValueError, UnknownIdError
 from simulator.treatments import protocol
 
 T = [0.0, 6.0, 24.0]
@@ -22,7 +22,8 @@ def model():
 def test_run_treatment_gives_each_member_its_own_steady_state_then_the_treatment(model):
     ens = sim.run_treatment(model, {"everolimus": 1.0}, T, params=MEMBERS)
     assert isinstance(ens, sim.Ensemble) and ens.success.all()
-    assert ens.provenance["equilibration"] == {"members": 3, "converged": 3, "failed": 0}
+    assert ens.provenance["equilibration"] == [True, True, True]
+    assert list(ens.params.columns) == ["kdp_S6K1", "k_mTORC1_act"]   # not the start states
     for i, row in MEMBERS.iterrows():
         one = protocol.run_treatment(model, {"everolimus": 1.0}, T, params=row.to_dict())
         np.testing.assert_allclose(ens["pS6"][i], one["pS6"], rtol=1e-5)
@@ -42,7 +43,8 @@ def test_simulate_runs_a_list_of_parameter_sets_as_a_sweep(model):
     assert isinstance(sim.simulate(model, T, params={"kdp_S6K1": 1.0}), sim.Trajectory)
 
 
-def test_a_member_without_a_steady_state_is_reported_and_the_rest_kept(model, monkeypatch):
+def test_a_member_without_a_steady_state_is_reported_not_run_and_the_rest_kept(model,
+                                                                                  monkeypatch):
     real = protocol.untreated_state
 
     def failing(m, *, params=None, **kw):
@@ -52,15 +54,32 @@ def test_a_member_without_a_steady_state_is_reported_and_the_rest_kept(model, mo
 
     monkeypatch.setattr(protocol, "untreated_state", failing)
     ens = sim.run_treatment(model, {"everolimus": 1.0}, T, params=MEMBERS)
-    assert list(ens.success) == [True, False, True]
+    assert list(ens.success) == [True, False, True] and ens.nsteps[1] == 0   # not run
     assert np.isnan(ens["pS6"][1]).all() and np.isfinite(ens["pS6"][[0, 2]]).all()
-    row = ens.failures.set_index("member").loc[1]
+    for i in (0, 2):                                  # the others as their own runs give them
+        one = real(model, params=MEMBERS.iloc[i].to_dict())[0]
+        assert ens["pS6"][i, 0] == pytest.approx(one["pS6"], rel=1e-6)
+    assert list(ens.failures["member"]) == [1]
+    row = ens.failures.iloc[0]
     assert row["kdp_S6K1"] == 2.0 and row["k_mTORC1_act"] == 1.5
-    assert row["status"] == ensemble_members.NO_STEADY_STATE
+    assert row["status"] == NO_STEADY_STATE
     assert "untreated steady state failed" in row["reason"]
-    assert ens.provenance["equilibration"]["failed"] == 1
+    assert ens.provenance["equilibration"] == [True, None, True]
     with pytest.raises(IntegrationError):
         sim.run_treatment(model, {"everolimus": 1.0}, T, params=MEMBERS, on_failure="raise")
+
+
+def test_a_scheduled_treatment_runs_per_member_as_the_single_protocol(model):
+    dose = sim.Dose(500.0, "mg", sim.Schedule.loading([0.0, 336.0], then_every=672.0))
+    treatment = sim.Treatment({"fulvestrant": dose})
+    t = np.linspace(0.0, 800.0, 9)
+    ens = sim.run_treatment(model, treatment, t, params=MEMBERS.iloc[:2],
+                            phenotype="ESR1_mutant")
+    for i in range(2):
+        one = protocol.run_treatment(model, treatment, t, params=MEMBERS.iloc[i].to_dict(),
+                                     phenotype="ESR1_mutant")
+        np.testing.assert_allclose(ens["ER_total"][i], one["ER_total"], rtol=1e-6)
+    assert ens["fulvestrant"][:, -1].max() > 0
 
 
 @pytest.mark.parametrize("call, words", [
@@ -72,6 +91,9 @@ def test_a_member_without_a_steady_state_is_reported_and_the_rest_kept(model, mo
     (lambda m: sim.run_treatment(m, {}, T, params=MEMBERS, on_failure="return"),
      "on_failure"),
     (lambda m: sim.run_treatment(m, {}, T, params=[{1: 2.0}]), "not a string"),
+    (lambda m: sim.run_treatment(m, {}, T, params=[{"kdp_S6K1": "fast"}]),
+     "member 0: kdp_S6K1 = 'fast' is not a finite number"),
+    (lambda m: sim.untreated_state(m, params=MEMBERS), "sim.run_treatment takes an ensemble"),
 ])
 def test_what_an_ensemble_cannot_do_is_a_clear_error(model, call, words):
     with pytest.raises(InvalidValueError, match=words):
@@ -122,3 +144,11 @@ def test_verbs_that_take_one_parameter_set_say_so(model):
                         readout="growth_rate", at_time=72.0, params=MEMBERS)
     with pytest.raises(InvalidValueError, match="ensemble member 1: kdp_S6K1"):
         sim.run_treatment(model, {}, T, params=[{"kdp_S6K1": 1.0}, {"kdp_S6K1": np.nan}])
+
+
+def test_a_wrong_id_in_an_ensemble_is_the_error_it_is_for_one_run(model):
+    with pytest.raises(UnknownIdError):              # a DataFrame column that is no parameter
+        sim.run_treatment(model, {}, T, params=MEMBERS.assign(member=range(3)))
+    with pytest.raises(UnknownIdError):
+        sim.dose_response(model, "everolimus", [1.0], readout="pS6x", at_time=24.0,
+                          params=MEMBERS)

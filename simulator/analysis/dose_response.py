@@ -19,7 +19,7 @@ from simulator import plot
 from simulator.analysis.hill import FitError, fit_hill
 from simulator.api import as_model, check_readouts
 from simulator.ensemble.members import is_ensemble, member_dicts
-from simulator.errors import IntegrationError, InvalidValueError, PerturbationError, SimulatorError
+from simulator.errors import IntegrationError, InvalidValueError, PerturbationError
 from simulator.results import provenance
 from simulator.treatments.derive import prepare
 from simulator.treatments.protocol import run_treatment, untreated_state
@@ -479,11 +479,9 @@ def _over_members(model, drug, doses, params, progress, options: dict) -> Ensemb
     members = member_dicts(params)
     results, failed = [], []
     for i in progress_bar(range(len(members)), len(members), progress, "members"):
-        try:
+        try:       # a wrong experiment (id, dose, drug) raises at once, for every member
             results.append(dose_response(model, drug, doses, params=members[i], **options))
-        except (PerturbationError, InvalidValueError):
-            raise                      # the experiment itself is wrong: same for every member
-        except SimulatorError as err:
+        except IntegrationError as err:
             results.append(None)
             failed.append({"member": i, **members[i], "reason": str(err)})
     table = pd.DataFrame(members).rename_axis("member")

@@ -76,12 +76,16 @@ class BehaviorResult:
 
 # --------------------------------------------------------------------------- runners
 class PerturbedRunner:
-    """Wrap a runner so that every call sees some parameters changed (robustness runs)."""
+    """Wrap a runner so that every call sees some parameters changed (robustness runs)
+    and, with ``phenotypes``, the checks' cells take their phenotypes from that catalogue
+    (a calibrated ensemble member's phenotype values)."""
 
-    def __init__(self, runner, overrides: Mapping[str, float]):
+    def __init__(self, runner, overrides: Mapping[str, float],
+                 phenotypes: Catalog | None = None):
         self._runner = runner
         self.overrides = dict(overrides)
         self.parameters = {**runner.parameters, **self.overrides}
+        self.phenotype_catalog = phenotypes
 
     def steady_state(self, params=None):
         return self._runner.steady_state({**self.overrides, **dict(params or {})})
@@ -97,8 +101,10 @@ def catalog() -> Catalog:
 
 
 def cell(runner, *phenotypes: str, **params: float) -> dict[str, float]:
-    """Parameter overrides of an untreated cell: phenotypes then explicit parameters."""
-    out = catalog().apply_phenotypes(phenotypes, runner.parameters)
+    """Parameter overrides of an untreated cell: phenotypes (from the runner's own
+    catalogue where it carries one) then explicit parameters."""
+    phenotype_catalog = getattr(runner, "phenotype_catalog", None) or catalog()
+    out = phenotype_catalog.apply_phenotypes(phenotypes, runner.parameters)
     out.update(params)
     return out
 

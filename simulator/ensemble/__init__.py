@@ -7,6 +7,7 @@
 ``store``      checkpoints: one Parquet file per finished chunk
 ``result``     :class:`Ensemble`, the result of a sweep
 ``sweep``      the verb
+``members``    ``sim.simulate`` and ``sim.run_treatment`` over a parameter ensemble
 """
 from simulator.ensemble.result import Ensemble
 from simulator.ensemble.sweep import sweep

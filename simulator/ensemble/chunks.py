@@ -45,7 +45,9 @@ Status codes
 initial values or parameters; :data:`BAD_READOUT` (-101) a non-finite readout;
 :data:`EVENT_FAIL` (-102) the event driver failed (without a fallback); :data:`WORKER_LOST`
 (-103) the worker running the chunk was lost on every try; :data:`MODEL_FAILURE` (-104) the
-compiled and the reference integrator both failed.
+compiled and the reference integrator both failed; :data:`NO_STEADY_STATE` (-105) the
+member's untreated steady state could not be computed, so it was not run
+(:func:`simulator.ensemble.members.run_treatment`).
 """
 from __future__ import annotations
 
@@ -112,6 +114,7 @@ class ChunkResult:
 
 
 BAD_START, BAD_READOUT, EVENT_FAIL, WORKER_LOST, MODEL_FAILURE = -100, -101, -102, -103, -104
+NO_STEADY_STATE = -105
 
 
 class Prepared:

@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from simulator.api import as_model, compile_model, simulate, steady_state
 from simulator.conditions import phenotype_names, phenotype_overrides
+from simulator.errors import InvalidValueError
 from simulator.model import Model
 from simulator.results import SteadyState, Trajectory
 from simulator.treatments.derive import prepare
@@ -72,6 +73,10 @@ def untreated_state(model, *, params: Mapping | None = None, phenotype=None,
         ``converged``).
     """
     model = as_model(model)
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidValueError(f"params must be a dict of id -> value (one cell), got "
+                                f"{type(params).__name__}; sim.run_treatment takes an "
+                                f"ensemble")
     phen = phenotype_names(phenotype)
     key = (model.hash, tuple(sorted(phenotype_overrides(model, phen).items())),
            tuple(sorted((k, float(v)) for k, v in (params or {}).items())),
