@@ -61,7 +61,9 @@ def main(argv=None):
     if args.scale_only:
         return scale(args)
     model = sim.load_model()
-    names = [n for n in ORDER if not args.only or n in args.only.split(",")]
+    # the twelve in their order, then any other trial file in the library
+    others = sorted(f.stem for f in Path(str(TRIALS)).glob("*.toml") if f.stem not in ORDER)
+    names = [n for n in ORDER + others if not args.only or n in args.only.split(",")]
     rows, contrasts = [], {}
     results = {}
     refused = {}

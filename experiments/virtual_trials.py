@@ -33,8 +33,10 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 NAME = "virtual_trials"
 TRIALS = Path(str(resources.files("simulator") / "models" / "trials"))
+# the twelve cohorts, then trials of today's drug classes (CDK4/6 and AKT inhibitors)
 ORDER = ["tandem", "egf30008_her2pos", "egf30008_her2neg", "bolero2", "tamrad", "horizon",
-         "s0226", "fact", "sofea", "solar1_mutant", "solar1_wildtype", "belle2"]
+         "s0226", "fact", "sofea", "solar1_mutant", "solar1_wildtype", "belle2",
+         "capitello291", "paloma2", "paloma3"]
 ARM_COLORS = {"control": "#555555", "experimental": "#c0392b"}
 DRAWS = 3      # between-tumour draws per cell state in the atlas (the benchmark runs 8)
 
