@@ -32,6 +32,14 @@ def test_run_treatment_gives_each_member_its_own_steady_state_then_the_treatment
     assert np.ptp(ens["pS6"][:, 0]) > 0.1 * ens["pS6"][:, 0].mean()
 
 
+def test_an_ensemble_leaves_the_cache_of_start_states_alone(model):
+    protocol._STATES.clear()
+    sim.run_treatment(model, {"everolimus": 1.0}, T, params=MEMBERS)
+    assert len(protocol._STATES) == 0
+    protocol.run_treatment(model, {"everolimus": 1.0}, T, params={"kdp_S6K1": 2.0})
+    assert len(protocol._STATES) == 1
+
+
 def test_simulate_runs_a_list_of_parameter_sets_as_a_sweep(model):
     sets = [{"kdp_S6K1": 1.0}, {"kdp_S6K1": 4.0}]
     ens = sim.simulate(model, T, params=sets, drugs={"everolimus": 1.0})

@@ -124,7 +124,8 @@ def run_treatment(model, treatment, t, *, phenotype=None, params=None,
     for i, member in enumerate(members):
         try:
             states[i], ss = protocol.untreated_state(model, params=member,
-                                                     phenotype=prep.phenotype, options=options)
+                                                     phenotype=prep.phenotype, options=options,
+                                                     cache=False)
         except IntegrationError as err:
             if on_failure == "raise":
                 raise

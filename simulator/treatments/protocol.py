@@ -50,7 +50,7 @@ def with_reset(model: Model, state: Mapping) -> dict:
 
 
 def untreated_state(model, *, params: Mapping | None = None, phenotype=None,
-                    options=None) -> tuple[dict, SteadyState]:
+                    options=None, cache: bool = True) -> tuple[dict, SteadyState]:
     """Steady state of the untreated cell, as the start state of a treatment (steps 1-2).
 
     The catalogue's ``reset_at_start`` species (the bundled model's ``tumor_burden``) are
@@ -65,6 +65,9 @@ def untreated_state(model, *, params: Mapping | None = None, phenotype=None,
     phenotype : str or list of str, optional
     options : SolverOptions, optional
         Tolerances of the fallback integration.
+    cache : bool
+        Keep the result in the per-process cache of recent states (64); an ensemble's
+        members, each seen once, pass False so as not to push out the states in use.
 
     Returns
     -------
@@ -89,6 +92,8 @@ def untreated_state(model, *, params: Mapping | None = None, phenotype=None,
         ss = steady_state(model, params=dict(params or {}), phenotype=list(phen) or None,
                           options=options)
         hit = (with_reset(model, ss.state), ss)
+        if not cache:
+            return dict(hit[0]), hit[1]
         with _STATES_LOCK:
             _STATES[key] = hit
             while len(_STATES) > _MAX_STATES:
