@@ -24,6 +24,10 @@ except FileNotFoundError as err:
 KNOWN_FAILURES: dict[str, str] = {}
 
 # Cases too long for the test budget; `make sbml-suite` runs them (it passes, in ~2-3 min).
+# a hang guard, not a speed target: the scipy reference backend takes 50-62 s on the
+# event-priority cases 01590, 01599, 01605 and 01626 on the 2-core machine, so a 60-s
+# limit failed them whenever the machine was slow
+REFERENCE_TIMEOUT_S = 240.0
 TOO_SLOW_FOR_MAKE_TEST = {
     "00966": "100,000 event executions (random-order chi-squared check); run by make sbml-suite",
 }
@@ -52,7 +56,7 @@ def test_case_reference_backend(case):
         pytest.skip(TOO_SLOW_FOR_MAKE_TEST[case.id])
     if case.id in KNOWN_FAILURES:
         pytest.xfail(KNOWN_FAILURES[case.id])
-    out = run_case(case, backend="scipy")
+    out = run_case(case, backend="scipy", timeout=REFERENCE_TIMEOUT_S)
     missing = _missing_external_files(case)
     if missing:  # cannot be simulated here: the error must say which file is missing
         assert out.status == "error" and all(m in out.reason for m in missing), out.reason
