@@ -39,6 +39,7 @@ from simulator.model import Model
 from simulator.system import OdeSystem
 
 __all__ = ["overrides", "members", "Members", "phenotype_names", "phenotype_overrides",
+           "as_mapping",
            "check_drug", "drug_names", "check_dose", "check_readouts", "settable_parameters"]
 
 
@@ -252,24 +253,26 @@ def overrides(model: Model, system: OdeSystem, *, params: Mapping | None = None,
         See the module docstring.
     """
     out = phenotype_overrides(model, phenotype)
-    drugs = _mapping("drugs", drugs, PerturbationError)
-    params = _mapping("params", params, InvalidValueError)
+    drugs = as_mapping("drugs", drugs, PerturbationError)
+    params = as_mapping("params", params, InvalidValueError)
     for name, value in drugs.items():
         out[check_drug(model, name)] = check_dose(name, value)
     for k, v in params.items():
         out[_param_id(model, k)] = _number(k, v)
         if k in drugs:
             raise InvalidValueError(f"'{k}' is given both as a drug and in params; give it once")
-    for k, v in _mapping("initial", initial, InvalidValueError).items():
+    for k, v in as_mapping("initial", initial, InvalidValueError).items():
         out[_initial_id(model, system, k)] = _number(k, v)
     return out
 
 
-def _mapping(what: str, value, error) -> Mapping:
+def as_mapping(what: str, value, error=InvalidValueError, hint: str = "") -> Mapping:
+    """``value`` (a dict of id -> value; None: empty) or ``error`` saying that ``what``
+    must be one, with ``hint`` appended."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise error(f"{what} must be a dict of id -> value, got {type(value).__name__}")
+        raise error(f"{what} must be a dict of id -> value, got {type(value).__name__}{hint}")
     return value
 
 
@@ -363,10 +366,10 @@ def members(model: Model, system: OdeSystem, n: int | None = None, *,
                                     f"member or one shared dict")
         drug_ids = list(dict.fromkeys(k for d in drugs if d for k in d))
     else:
-        drugs = _mapping("drugs", drugs, PerturbationError)
+        drugs = as_mapping("drugs", drugs, PerturbationError)
         drug_ids = list(drugs)
-    params = _mapping("params", params, InvalidValueError)
-    initial = _mapping("initial", initial, InvalidValueError)
+    params = as_mapping("params", params, InvalidValueError)
+    initial = as_mapping("initial", initial, InvalidValueError)
     for k in params:
         if k in drug_ids:
             raise InvalidValueError(f"'{k}' is given both as a drug and in params; give it once")

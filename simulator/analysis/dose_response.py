@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from simulator import plot
 from simulator.analysis.hill import FitError, fit_hill
 from simulator.api import as_model, check_readouts
+from simulator.conditions import as_mapping
 from simulator.ensemble.members import is_ensemble, member_dicts
 from simulator.errors import IntegrationError, InvalidValueError, PerturbationError
 from simulator.results import provenance
@@ -157,17 +158,12 @@ def equilibration_note(model, *, params, phenotype, equilibrate, options):
 def one_parameter_set(params, verb: str, ensembles: bool = False) -> dict:
     """``params`` as one dict of overrides; anything else is an error saying what
     ``verb`` takes (``ensembles``: it also takes an ensemble)."""
-    if params is None:
-        return {}
-    if isinstance(params, Mapping):
-        return dict(params)
     if is_ensemble(params) and not ensembles:
         raise InvalidValueError(f"{verb} takes one parameter set (a dict); for an ensemble "
                                 f"call it per member, or use sim.dose_response, "
                                 f"sim.run_treatment or sim.simulate, which take one")
-    also = ", or an ensemble (a DataFrame, one row per member)" if ensembles else ""
-    raise InvalidValueError(f"{verb}: params must be a dict of id -> value{also}, got "
-                            f"{type(params).__name__}")
+    also = "; or give an ensemble (a DataFrame, one row per member)" if ensembles else ""
+    return dict(as_mapping(f"{verb}: params", params, hint=also))
 
 
 def progress_bar(iterable, total, enabled, desc):

@@ -184,10 +184,10 @@ def _on_all_members(ens: Ensemble, run: list, members: list[dict], failed: dict)
     ids = list(params.columns)
 
     def own(table, extra):
-        rows = [{"member": int(run[j]), **members[run[j]], **{c: r[c] for c in extra}}
-                for j, r in zip(table["member"], table.to_dict("records"))] \
-            if table is not None and len(table) else []
-        return rows
+        if table is None or not len(table):
+            return []
+        return [{"member": int(run[j]), **members[run[j]], **{c: r[c] for c in extra}}
+                for j, r in zip(table["member"], table.to_dict("records"))]
 
     fail = own(ens.failures, ["status", "reason"]) + [
         {"member": i, **members[i], "status": NO_STEADY_STATE, "reason": why}

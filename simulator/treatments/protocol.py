@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from simulator.api import as_model, compile_model, simulate, steady_state
-from simulator.conditions import phenotype_names, phenotype_overrides
-from simulator.errors import InvalidValueError
+from simulator.conditions import as_mapping, phenotype_names, phenotype_overrides
 from simulator.model import Model
 from simulator.results import SteadyState, Trajectory
 from simulator.treatments.derive import prepare
@@ -76,10 +75,7 @@ def untreated_state(model, *, params: Mapping | None = None, phenotype=None,
         ``converged``).
     """
     model = as_model(model)
-    if params is not None and not isinstance(params, Mapping):
-        raise InvalidValueError(f"params must be a dict of id -> value (one cell), got "
-                                f"{type(params).__name__}; sim.run_treatment takes an "
-                                f"ensemble")
+    params = as_mapping("params", params, hint="; sim.run_treatment takes an ensemble")
     phen = phenotype_names(phenotype)
     key = (model.hash, tuple(sorted(phenotype_overrides(model, phen).items())),
            tuple(sorted((k, float(v)) for k, v in (params or {}).items())),
